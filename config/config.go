@@ -1,0 +1,167 @@
+// Package config reads Candor's configuration from the environment.
+//
+// It owns names and defaults only; it never logs values, because several of
+// them are secrets.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ShopifyAPIVersion is the pinned Admin API version. Shopify supports each
+// version for twelve months; bump it deliberately, with the stand-in tests.
+const ShopifyAPIVersion = "2026-10"
+
+// Config is everything the binary reads from the environment.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	HTTPAddr          string
+	PublicURL         string
+	ShopifyAPIKey     string
+	ShopifyAPISecret  string
+	ShopifyAPIVersion string
+	ShopifyBaseURL    string // CANDOR_SHOPIFY_BASE_URL: stand-in override
+	SendGridAPIKey    string
+	SendGridBaseURL   string // CANDOR_SENDGRID_BASE_URL: stand-in override
+	MasterKey         []byte // 32 bytes, from CANDOR_MASTER_KEY
+}
+
+// FromEnv reads the environment. It does not require anything: each command
+// asks for what it needs with the Require* methods, so errors name the
+// missing variable.
+func FromEnv() (Config, error) {
+	c := Config{
+		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: envOr("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:          envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
+		PublicURL:         strings.TrimRight(os.Getenv("CANDOR_PUBLIC_URL"), "/"),
+		ShopifyAPIKey:     os.Getenv("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:  os.Getenv("SHOPIFY_API_SECRET"),
+		ShopifyAPIVersion: envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
+		ShopifyBaseURL:    strings.TrimRight(os.Getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
+		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL:   strings.TrimRight(os.Getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+	}
+	if !apiVersionRe.MatchString(c.ShopifyAPIVersion) {
+		return c, fmt.Errorf("SHOPIFY_API_VERSION %q is not a Shopify API version like %s", c.ShopifyAPIVersion, ShopifyAPIVersion)
+	}
+	for name, u := range map[string]string{"CANDOR_PUBLIC_URL": c.PublicURL, "CANDOR_SHOPIFY_BASE_URL": c.ShopifyBaseURL, "CANDOR_SENDGRID_BASE_URL": c.SendGridBaseURL} {
+		if u == "" {
+			continue
+		}
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return c, fmt.Errorf("%s must be an absolute http(s) URL", name)
+		}
+	}
+	if v := os.Getenv("CANDOR_MASTER_KEY"); v != "" {
+		k, err := ParseMasterKey(v)
+		if err != nil {
+			return c, err
+		}
+		c.MasterKey = k
+	}
+	return c, nil
+}
+
+var apiVersionRe = regexp.MustCompile(`^\d{4}-\d{2}$`)
+
+// ParseMasterKey decodes a base64 master key and checks its length.
+func ParseMasterKey(v string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil {
+		return nil, errors.New("CANDOR_MASTER_KEY is not valid base64")
+	}
+	if len(k) != 32 {
+		return nil, fmt.Errorf("CANDOR_MASTER_KEY must decode to 32 bytes, got %d", len(k))
+	}
+	return k, nil
+}
+
+// RequireDatabase reports a clear error when DATABASE_URL is unset.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/candor?sslmode=disable)")
+	}
+	return nil
+}
+
+// RequireServe checks what the HTTP server cannot run without.
+func (c Config) RequireServe() error {
+	if err := c.RequireDatabase(); err != nil {
+		return err
+	}
+	if c.ShopifyAPISecret == "" {
+		return errors.New("SHOPIFY_API_SECRET is empty: webhooks cannot be verified, refusing to start")
+	}
+	if c.MasterKey == nil {
+		return errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
+	}
+	if c.PublicURL == "" {
+		return errors.New("CANDOR_PUBLIC_URL is not set: email links need the public address of this server")
+	}
+	return nil
+}
+
+// RequireWorker checks what the Temporal worker cannot run without.
+func (c Config) RequireWorker() error {
+	if err := c.RequireDatabase(); err != nil {
+		return err
+	}
+	if c.MasterKey == nil {
+		return errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
+	}
+	if c.PublicURL == "" {
+		return errors.New("CANDOR_PUBLIC_URL is not set: email links need the public address of this server")
+	}
+	if c.SendGridAPIKey == "" {
+		return errors.New("SENDGRID_API_KEY is not set")
+	}
+	return nil
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// ParseDuration accepts Go durations plus a day suffix ("14d", "1d12h").
+// Negative values are refused: every Candor duration is a wait.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty duration")
+	}
+	var total time.Duration
+	if i := strings.IndexByte(s, 'd'); i >= 0 {
+		days, err := strconv.Atoi(s[:i])
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 36h, 14d)", s)
+		}
+		total = time.Duration(days) * 24 * time.Hour
+		s = s[i+1:]
+		if s == "" {
+			return total, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid duration %q (use e.g. 90s, 36h, 14d)", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
+	return total + d, nil
+}

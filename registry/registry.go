@@ -1,0 +1,94 @@
+// Package registry is Candor's data-flow registry: one append-only,
+// hash-chained entry for every touch of customer data.
+//
+// Entries name customers only by pseudonym (keys.Subject) and requests only by
+// opaque ID, never by email, name or raw Shopify ID, so the log can outlive an
+// erasure without linking back to the person. Entries are never updated or
+// deleted; the database enforces that too.
+package registry
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Systems that hold or see customer data.
+const (
+	SystemShopify  = "shopify"
+	SystemPostgres = "postgres"
+	SystemTemporal = "temporal"
+	SystemSendGrid = "sendgrid"
+	SystemCandor   = "candor" // process memory only
+)
+
+// Actions.
+const (
+	ActionCollected   = "collected"
+	ActionStored      = "stored"
+	ActionRead        = "read"
+	ActionTransmitted = "transmitted"
+	ActionDeleted     = "deleted"
+	ActionErased      = "erased"
+)
+
+// Data categories, named after the Fides taxonomy (docs/registry.md).
+const (
+	DatumEmail           = "user.contact.email"
+	DatumName            = "user.name"
+	DatumAddress         = "user.contact.address"
+	DatumPhone           = "user.contact.phone_number"
+	DatumCustomerID      = "user.unique_id"
+	DatumPurchaseHistory = "user.behavior.purchase_history"
+	DatumMarketingPrefs  = "user.privacy_preferences"
+)
+
+// Purposes and legal bases.
+const (
+	PurposeReviewRequest = "review_request"
+	PurposeUnsubscribe   = "unsubscribe"
+
+	BasisLegitimateInterest = "legitimate_interests"
+	BasisConsent            = "consent"
+)
+
+// Entry is one touch of one datum by one system.
+type Entry struct {
+	Seq        int64     `db:"seq" json:"-"`
+	At         time.Time `db:"at" json:"at"`
+	Shop       string    `db:"shop" json:"shop"`
+	Subject    string    `db:"subject" json:"subject"` // pseudonym; "" until the customer is known, then linked by Ref
+	Datum      string    `db:"datum" json:"datum"`
+	System     string    `db:"system" json:"system"`
+	Action     string    `db:"action" json:"action"`
+	Purpose    string    `db:"purpose" json:"purpose"`
+	LegalBasis string    `db:"legal_basis" json:"legal_basis"`
+	ExpiresAt  time.Time `db:"expires_at" json:"expires_at"`
+	Ref        string    `db:"ref" json:"ref"`
+	PrevHash   string    `db:"prev_hash" json:"prev_hash"`
+	Hash       string    `db:"hash" json:"hash"`
+}
+
+// GenesisHash is the prev_hash of the first entry.
+var GenesisHash = strings.Repeat("0", 64)
+
+// timeFormat is fixed at microseconds, Postgres's precision, so a hash
+// computed before storing matches one recomputed after reading back.
+const timeFormat = "2006-01-02T15:04:05.000000Z"
+
+// ComputeHash is the chain hash of e given the previous entry's hash:
+// SHA-256 over prev_hash and the entry's fields, separated by a byte that
+// cannot occur in them.
+func ComputeHash(prev string, e Entry) string {
+	h := sha256.New()
+	for _, f := range []string{
+		prev,
+		e.At.UTC().Format(timeFormat), e.Shop, e.Subject, e.Datum, e.System, e.Action,
+		e.Purpose, e.LegalBasis, e.ExpiresAt.UTC().Format(timeFormat), e.Ref,
+	} {
+		h.Write([]byte(f))
+		h.Write([]byte{0x1f})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,116 @@
+package registry_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store/storetest"
+)
+
+func entry(ref string) registry.Entry {
+	return registry.Entry{Shop: "a.myshopify.com", Subject: "sub_x", Datum: registry.DatumEmail,
+		System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
+		LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(time.Hour), Ref: ref}
+}
+
+func TestAppend_ConcurrentWritersKeepOneChain(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+					_, err := registry.Append(ctx, tx, time.Now(), entry(fmt.Sprintf("rq_%d_%d", w, i)), entry(fmt.Sprintf("rq_%d_%d_b", w, i)))
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	es, err := registry.Entries(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 400 {
+		t.Fatalf("got %d entries, want 400", len(es))
+	}
+	if bad := registry.VerifyChain(es); bad != 0 {
+		t.Fatalf("chain broken at seq %d", bad)
+	}
+	es[100].Purpose = "marketing"
+	if bad := registry.VerifyChain(es); bad != es[100].Seq {
+		t.Fatalf("tampered entry not detected: first bad = %d, want %d", bad, es[100].Seq)
+	}
+}
+
+func TestAppend_RolledBackTransactionLeavesNoEntryAndNoGap(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	_ = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := registry.Append(ctx, tx, time.Now(), entry("rq_gone")); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Errorf("the data move failed")
+	})
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := registry.Append(ctx, tx, time.Now(), entry("rq_kept"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := registry.Entries(ctx, db, "")
+	if len(es) != 1 || es[0].Ref != "rq_kept" || es[0].Seq != 1 || registry.VerifyChain(es) != 0 {
+		t.Fatalf("entries after rollback = %+v", es)
+	}
+}
+
+func TestAppend_RejectsBadEntriesAndTheDatabaseRefusesEdits(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	bad := []registry.Entry{
+		func() registry.Entry { e := entry("rq"); e.Subject = "jane@example.com"; return e }(),
+		func() registry.Entry { e := entry("rq"); e.System = "mailchimp"; return e }(),
+		func() registry.Entry { e := entry("rq"); e.Action = "copied"; return e }(),
+		func() registry.Entry { e := entry(""); return e }(),
+		func() registry.Entry { e := entry("rq"); e.ExpiresAt = time.Time{}; return e }(),
+	}
+	for i, e := range bad {
+		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			_, err := registry.Append(ctx, tx, time.Now(), e)
+			return err
+		})
+		if err == nil {
+			t.Errorf("bad entry %d accepted", i)
+		}
+	}
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := registry.Append(ctx, tx, time.Now(), entry("rq_1"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE registry_entries SET purpose = 'x'`); err == nil {
+		t.Fatal("UPDATE of a registry entry succeeded")
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM registry_entries`); err == nil {
+		t.Fatal("DELETE of a registry entry succeeded")
+	}
+}

@@ -1,0 +1,138 @@
+// Package store is Candor's Postgres layer: connection, embedded migrations,
+// and the queries for shops, review requests, webhook dedupe and
+// suppressions.
+//
+// It stores no email address, name, postal address, phone number or price:
+// customers appear only as pseudonyms, and secrets only sealed.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is the handle every query goes through.
+type DB struct {
+	*sqlx.DB
+}
+
+// Open connects and checks the connection.
+func Open(ctx context.Context, url string) (*DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &DB{db}, nil
+}
+
+// Migrate applies the embedded migrations that are not yet applied, each in
+// its own transaction, under an advisory lock so two processes cannot race.
+// It returns the versions it applied.
+func (db *DB) Migrate(ctx context.Context) ([]int, error) {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var applied []int
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: name must start with a number", base)
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return applied, err
+		}
+		did := false
+		err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7233001)`); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM schema_migrations WHERE version = $1`, v); err != nil {
+				return err
+			}
+			if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES ($1)`, v); err != nil {
+				return err
+			}
+			did = true
+			return nil
+		})
+		if err != nil {
+			return applied, fmt.Errorf("migration %s: %w", base, err)
+		}
+		if did {
+			applied = append(applied, v)
+		}
+	}
+	return applied, nil
+}
+
+// InTx runs fn in a transaction, committing if it returns nil.
+func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// ErrNotFound is returned when a row that was asked for does not exist.
+var ErrNotFound = errors.New("not found")
+
+// IsUniqueViolation reports a unique-constraint conflict (SQLSTATE 23505).
+func IsUniqueViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23505"
+}
+
+// IsCheckViolation reports a check-constraint failure (SQLSTATE 23514).
+func IsCheckViolation(err error) bool {
+	var pqErr *pq.Error
+	return errors.As(err, &pqErr) && pqErr.Code == "23514"
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,160 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Product is one fulfilled product of an order. Titles and handles are the
+// merchant's catalogue, not customer data.
+type Product struct {
+	ID     int64  `json:"id"`
+	Title  string `json:"title"`
+	Handle string `json:"handle,omitempty"`
+}
+
+// Request statuses.
+const (
+	StatusScheduled = "scheduled"
+	StatusSending   = "sending"
+	StatusSent      = "sent"
+	StatusSkipped   = "skipped"
+	StatusFailed    = "failed"
+)
+
+// Request is one order's review request.
+type Request struct {
+	RequestID      string     `db:"request_id"`
+	Shop           string     `db:"shop"`
+	OrderID        int64      `db:"order_id"`
+	OrderName      string     `db:"order_name"`
+	ProductsJSON   []byte     `db:"products"`
+	Subject        string     `db:"subject"`
+	Status         string     `db:"status"`
+	Reason         string     `db:"reason"`
+	ReminderStatus string     `db:"reminder_status"`
+	SentAt         *time.Time `db:"sent_at"`
+	ReminderSentAt *time.Time `db:"reminder_sent_at"`
+	CreatedAt      time.Time  `db:"created_at"`
+	UpdatedAt      time.Time  `db:"updated_at"`
+	ExpiresAt      time.Time  `db:"expires_at"`
+}
+
+// Products decodes the stored product list.
+func (r Request) Products() ([]Product, error) {
+	var ps []Product
+	if err := json.Unmarshal(r.ProductsJSON, &ps); err != nil {
+		return nil, fmt.Errorf("request %s: products: %w", r.RequestID, err)
+	}
+	return ps, nil
+}
+
+const upsertRequestSQL = `
+INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, expires_at)
+VALUES ($1, $2, $3, $4, $5, 'scheduled', $6)
+ON CONFLICT (request_id) DO NOTHING`
+
+// CreateRequest records a scheduled request; it is a no-op if the request
+// exists, so activity retries are safe. It reports whether it inserted.
+func CreateRequest(ctx context.Context, tx *sqlx.Tx, r Request, products []Product) (bool, error) {
+	pj, err := json.Marshal(products)
+	if err != nil {
+		return false, err
+	}
+	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, pj, r.ExpiresAt)
+	if err != nil {
+		return false, fmt.Errorf("insert review request: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// Request loads one request.
+func (db *DB) Request(ctx context.Context, requestID string) (Request, error) {
+	var r Request
+	err := db.GetContext(ctx, &r, `SELECT * FROM review_requests WHERE request_id = $1`, requestID)
+	return r, notFound(err)
+}
+
+// LockRequest loads one request FOR UPDATE inside tx, so two attempts of the
+// send activity cannot both move it to sending.
+func LockRequest(ctx context.Context, tx *sqlx.Tx, requestID string) (Request, error) {
+	var r Request
+	err := tx.GetContext(ctx, &r, `SELECT * FROM review_requests WHERE request_id = $1 FOR UPDATE`, requestID)
+	return r, notFound(err)
+}
+
+// SetStatus moves the first email's status; reason says why it was skipped
+// or failed.
+func SetStatus(ctx context.Context, tx sqlx.ExecerContext, requestID, status, reason string) error {
+	q := `UPDATE review_requests SET status = $2, reason = $3, updated_at = now(),
+	        sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END
+	      WHERE request_id = $1`
+	_, err := tx.ExecContext(ctx, q, requestID, status, reason)
+	return err
+}
+
+// SetReminderStatus moves the reminder's status.
+func SetReminderStatus(ctx context.Context, tx sqlx.ExecerContext, requestID, status string) error {
+	q := `UPDATE review_requests SET reminder_status = $2, updated_at = now(),
+	        reminder_sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE reminder_sent_at END
+	      WHERE request_id = $1`
+	_, err := tx.ExecContext(ctx, q, requestID, status)
+	return err
+}
+
+// SetSubjectAndProducts records the customer's pseudonym and the products'
+// handles once the send activity has read them from Shopify.
+func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID, subject string, products []Product) error {
+	pj, err := json.Marshal(products)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE review_requests SET subject = $2, products = $3, updated_at = now() WHERE request_id = $1`,
+		requestID, subject, pj)
+	return err
+}
+
+// RecentRequests lists a shop's latest requests, newest first.
+func (db *DB) RecentRequests(ctx context.Context, shop string, limit int) ([]Request, error) {
+	var rs []Request
+	err := db.SelectContext(ctx, &rs, `SELECT * FROM review_requests WHERE shop = $1 ORDER BY created_at DESC LIMIT $2`, shop, limit)
+	return rs, err
+}
+
+// Suppressed reports whether subject must not be emailed by shop.
+func Suppressed(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (bool, error) {
+	var ok bool
+	err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE shop = $1 AND subject = $2)`, shop, subject)
+	return ok, err
+}
+
+// Suppress adds subject to shop's suppression list; repeating it is a no-op.
+// It reports whether the subject was newly added.
+func Suppress(ctx context.Context, tx sqlx.ExecerContext, shop, subject, reason string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		shop, subject, reason)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// DeliverySeen reports whether a webhook delivery was already handed off.
+func (db *DB) DeliverySeen(ctx context.Context, webhookID string) (bool, error) {
+	var ok bool
+	err := db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE webhook_id = $1)`, webhookID)
+	return ok, err
+}
+
+// RecordDelivery marks a webhook delivery as handed off.
+func RecordDelivery(ctx context.Context, tx sqlx.ExecerContext, webhookID, shop, topic string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, shop, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		webhookID, shop, topic)
+	return err
+}
