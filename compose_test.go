@@ -386,9 +386,6 @@ func TestComposeTemporalUI(t *testing.T) {
 	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_ADDRESS"); v != "temporal:7233" {
 		t.Errorf("service temporal-ui: TEMPORAL_ADDRESS = %q, want temporal:7233", v)
 	}
-	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_ENDPOINT"); v != "http://localhost:8080/codec" {
-		t.Errorf("service temporal-ui: TEMPORAL_CODEC_ENDPOINT = %q, want http://localhost:8080/codec", v)
-	}
 }
 
 // publishes reports whether s maps host port host to container port target,
