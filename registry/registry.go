@@ -51,6 +51,7 @@ const (
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"
+	BasisLegalObligation    = "legal_obligation"
 )
 
 // Entry is one touch of one datum by one system.

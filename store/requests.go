@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Product is one fulfilled product of an order. Titles and handles are the
@@ -88,23 +89,32 @@ func LockRequest(ctx context.Context, tx *sqlx.Tx, requestID string) (Request, e
 	return r, notFound(err)
 }
 
-// SetStatus moves the first email's status; reason says why it was skipped
-// or failed.
-func SetStatus(ctx context.Context, tx sqlx.ExecerContext, requestID, status, reason string) error {
-	q := `UPDATE review_requests SET status = $2, reason = $3, updated_at = now(),
-	        sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE sent_at END
-	      WHERE request_id = $1`
-	_, err := tx.ExecContext(ctx, q, requestID, status, reason)
-	return err
+// Transition moves the first email's status from one of from to to, and
+// reports whether it did; reason says why a request was skipped or failed.
+// Guarding on the current status keeps a late stop from overwriting "sent".
+func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
+	q := `UPDATE review_requests SET status = $3, reason = $4, updated_at = now(),
+	        sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END
+	      WHERE request_id = $1 AND status = ANY($2)`
+	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
+	if err != nil {
+		return false, fmt.Errorf("request %s -> %s: %w", requestID, to, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
-// SetReminderStatus moves the reminder's status.
-func SetReminderStatus(ctx context.Context, tx sqlx.ExecerContext, requestID, status string) error {
-	q := `UPDATE review_requests SET reminder_status = $2, updated_at = now(),
-	        reminder_sent_at = CASE WHEN $2 = 'sent' THEN now() ELSE reminder_sent_at END
-	      WHERE request_id = $1`
-	_, err := tx.ExecContext(ctx, q, requestID, status)
-	return err
+// TransitionReminder is Transition for the reminder email.
+func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to string) (bool, error) {
+	q := `UPDATE review_requests SET reminder_status = $3, updated_at = now(),
+	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE reminder_sent_at END
+	      WHERE request_id = $1 AND reminder_status = ANY($2)`
+	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to)
+	if err != nil {
+		return false, fmt.Errorf("request %s reminder -> %s: %w", requestID, to, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // SetSubjectAndProducts records the customer's pseudonym and the products'

@@ -1,0 +1,72 @@
+// Package activities holds the side effects of Candor's workflows: Postgres,
+// Shopify and SendGrid.
+//
+// Every activity that moves customer data appends the registry entry for
+// that move in the same transaction as its own bookkeeping. Nothing personal
+// is returned to a workflow: results are outcomes and reasons only.
+package activities
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+)
+
+// Error types workflows match on.
+const (
+	ErrShopGone        = "ShopGone"
+	ErrShopifyRejected = "ShopifyRejected"
+	ErrShopifyRetry    = "ShopifyUnavailable"
+	ErrSendGridRetry   = "SendGridUnavailable"
+	ErrInternal        = "Internal"
+)
+
+// Retention of what Candor keeps and what its processors keep, used for the
+// registry's expires_at (docs/registry.md explains each).
+const (
+	RequestRetention   = 180 * 24 * time.Hour // review_requests rows
+	SendGridRetention  = 30 * 24 * time.Hour  // SendGrid's email activity
+	ReviewLinkLifetime = 60 * 24 * time.Hour
+	UnsubscribeLife    = 365 * 24 * time.Hour
+)
+
+// Activities holds the dependencies; workflows call its methods through a
+// nil *Activities.
+type Activities struct {
+	DB        *store.DB
+	Keys      *keys.Ring
+	Mailer    *sendgrid.Mailer
+	Shopify   shopify.AdminConfig
+	PublicURL string
+	Now       func() time.Time
+}
+
+func (a *Activities) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+// temporalError turns an integration error into the Temporal error the retry
+// policy acts on. Messages are ours, never a response body.
+func temporalError(err error) error {
+	var se *shopify.Error
+	if errors.As(err, &se) {
+		if se.Retryable {
+			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRetry, temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
+		}
+		return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
+	var ge *sendgrid.Error
+	if errors.As(err, &ge) {
+		return temporal.NewApplicationErrorWithOptions(ge.Error(), ErrSendGridRetry, temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter})
+	}
+	return temporal.NewApplicationError(err.Error(), ErrInternal)
+}

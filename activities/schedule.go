@@ -1,0 +1,74 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// ScheduleInput records a new request.
+type ScheduleInput struct {
+	Shop      string
+	OrderID   int64
+	OrderName string
+	RequestID string
+	Products  []store.Product
+}
+
+// ShopSettings is the part of a shop's settings a workflow needs for timing.
+type ShopSettings struct {
+	Delay         time.Duration
+	FallbackDelay time.Duration
+	Reminder      time.Duration
+}
+
+// Schedule stores the request (idempotently) with its registry entry and
+// returns the shop's timing settings.
+func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettings, error) {
+	shop, err := a.DB.Shop(ctx, in.Shop)
+	if errors.Is(err, store.ErrNotFound) {
+		return ShopSettings{}, temporal.NewNonRetryableApplicationError("shop is not connected", ErrShopGone, nil)
+	}
+	if err != nil {
+		return ShopSettings{}, fmt.Errorf("load shop: %w", err)
+	}
+	now := a.now()
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		inserted, err := store.CreateRequest(ctx, tx, store.Request{
+			RequestID: in.RequestID, Shop: in.Shop, OrderID: in.OrderID, OrderName: in.OrderName,
+			ExpiresAt: now.Add(RequestRetention),
+		}, in.Products)
+		if err != nil || !inserted {
+			return err
+		}
+		_, err = registry.Append(ctx, tx, now, registry.Entry{
+			Shop: in.Shop, Datum: registry.DatumPurchaseHistory, System: registry.SystemPostgres,
+			Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now.Add(RequestRetention), Ref: in.RequestID,
+		})
+		return err
+	})
+	if err != nil {
+		return ShopSettings{}, fmt.Errorf("schedule request: %w", err)
+	}
+	return ShopSettings{Delay: shop.Delay, FallbackDelay: shop.FallbackDelay, Reminder: shop.Reminder}, nil
+}
+
+// MarkSkipped records that the request ended without an email.
+func (a *Activities) MarkSkipped(ctx context.Context, requestID, reason string) error {
+	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled}, store.StatusSkipped, reason)
+	return err
+}
+
+// MarkFailed records that sending gave up.
+func (a *Activities) MarkFailed(ctx context.Context, requestID, reason string) error {
+	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled, store.StatusSending}, store.StatusFailed, reason)
+	return err
+}

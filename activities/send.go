@@ -1,0 +1,334 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/sdk/activity"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// Kinds of email.
+const (
+	KindFirst    = "first"
+	KindReminder = "reminder"
+)
+
+// SendInput names the request; it holds no contact data.
+type SendInput struct {
+	Shop      string
+	OrderID   int64
+	RequestID string
+	Kind      string
+}
+
+// SendResult is the outcome: sent, skipped or failed, and why.
+type SendResult struct {
+	Status string
+	Reason string
+}
+
+// Skip reasons.
+const (
+	ReasonAlreadySent    = "already_sent"
+	ReasonOutcomeUnknown = "outcome_unknown"
+	ReasonRequestErased  = "request_erased"
+	ReasonOrderNotFound  = "order_not_found"
+	ReasonCancelled      = "cancelled"
+	ReasonRefunded       = "refunded"
+	ReasonUnsubscribed   = "unsubscribed"
+	ReasonNoConsent      = "no_consent"
+	ReasonNoEmail        = "no_email"
+	ReasonNotSent        = "first_email_not_sent"
+	ReasonRejected       = "sendgrid_rejected"
+)
+
+// statusOf reads the status field for kind.
+func statusOf(r store.Request, kind string) string {
+	if kind == KindReminder {
+		return r.ReminderStatus
+	}
+	return r.Status
+}
+
+// SendReviewRequest re-checks eligibility against Shopify and the suppression
+// list, reads the recipient just in time, and sends one email. It is
+// idempotent and sends at most once per kind: a retry after an attempt whose
+// outcome is unknown gives up rather than risk a second email.
+func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendResult, error) {
+	log := activity.GetLogger(ctx)
+	req, err := a.DB.Request(ctx, in.RequestID)
+	if errors.Is(err, store.ErrNotFound) {
+		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
+	}
+	if err != nil {
+		return SendResult{}, fmt.Errorf("load request: %w", err)
+	}
+	if done, ok := settled(req, in.Kind); ok {
+		return done, nil
+	}
+	if statusOf(req, in.Kind) == store.StatusSending {
+		// A previous attempt may have reached SendGrid. Sending again could
+		// duplicate the email; not sending loses at most one.
+		log.Warn("previous send attempt has an unknown outcome; not retrying", "request_id", in.RequestID, "kind", in.Kind)
+		a.finish(ctx, in, store.StatusFailed, ReasonOutcomeUnknown, []string{store.StatusSending})
+		return SendResult{Status: store.StatusFailed, Reason: ReasonOutcomeUnknown}, nil
+	}
+
+	shop, err := a.DB.Shop(ctx, in.Shop)
+	if errors.Is(err, store.ErrNotFound) {
+		return a.skip(ctx, in, "", nil, "shop_disconnected")
+	}
+	if err != nil {
+		return SendResult{}, fmt.Errorf("load shop: %w", err)
+	}
+	token, err := a.Keys.Open(shop.TokenSealed, shop.Domain)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("open shop token: %w", err)
+	}
+	admin, err := shopify.NewAdmin(a.Shopify, shop.Domain, string(token))
+	if err != nil {
+		return SendResult{}, err
+	}
+
+	st, err := admin.OrderStatus(ctx, in.OrderID)
+	if err != nil {
+		return SendResult{}, temporalError(err)
+	}
+	subject := ""
+	if st.CustomerID != 0 {
+		subject = a.Keys.Subject(in.Shop, st.CustomerID)
+	} else if st.Found {
+		subject = a.Keys.GuestSubject(in.Shop, in.OrderID)
+	}
+	now := a.now()
+	read := func(datum string) registry.Entry {
+		return registry.Entry{Shop: in.Shop, Subject: subject, Datum: datum, System: registry.SystemShopify,
+			Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: in.RequestID}
+	}
+	statusReads := []registry.Entry{read(registry.DatumCustomerID), read(registry.DatumMarketingPrefs)}
+
+	products, err := req.Products()
+	if err != nil {
+		return SendResult{}, err
+	}
+	for i := range products {
+		if h, ok := st.ProductHandles[products[i].ID]; ok {
+			products[i].Handle = h
+		}
+	}
+
+	if reason := a.ineligible(ctx, shop, st, subject, in); reason != "" {
+		if reason == ReasonOrderNotFound {
+			statusReads = nil // nothing about a person was read
+		}
+		return a.skip(ctx, in, subject, statusReads, reason)
+	}
+
+	to, err := admin.Recipient(ctx, in.OrderID)
+	if err != nil {
+		return SendResult{}, temporalError(err)
+	}
+	if to == "" {
+		return a.skip(ctx, in, subject, statusReads, ReasonNoEmail)
+	}
+
+	msg, err := a.message(shop, req, products, in.Kind == KindReminder)
+	if err != nil {
+		return SendResult{}, err
+	}
+	msg.To = to
+
+	basis := registry.BasisLegitimateInterest
+	if shop.ConsentRequired {
+		basis = registry.BasisConsent
+	}
+	emailRead := read(registry.DatumEmail)
+	emailRead.LegalBasis = basis
+	transmit := registry.Entry{Shop: in.Shop, Subject: subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
+		Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest, LegalBasis: basis,
+		ExpiresAt: now.Add(SendGridRetention), Ref: in.RequestID}
+
+	// Write ahead: the request moves to "sending" and the transmission is
+	// recorded before the address leaves for SendGrid. The proof returned by
+	// the registry is what the mailer demands.
+	var proof registry.Proof
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		locked, err := store.LockRequest(ctx, tx, in.RequestID)
+		if err != nil {
+			return err
+		}
+		if statusOf(locked, in.Kind) != pending(in.Kind) {
+			return errConcurrent
+		}
+		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
+			return err
+		}
+		if err := store.SetSubjectAndProducts(ctx, tx, in.RequestID, subject, products); err != nil {
+			return err
+		}
+		proof, err = registry.Append(ctx, tx, now, append(statusReads, emailRead, transmit)...)
+		return err
+	})
+	if errors.Is(err, errConcurrent) {
+		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
+	}
+	if err != nil {
+		return SendResult{}, fmt.Errorf("record send: %w", err)
+	}
+
+	messageID, err := a.Mailer.Send(ctx, proof, msg)
+	msg.To = ""
+	if err != nil {
+		var ge *sendgrid.Error
+		if !errors.As(err, &ge) {
+			return SendResult{}, err
+		}
+		switch {
+		case !ge.Retryable:
+			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
+			a.finish(ctx, in, store.StatusFailed, ReasonRejected+"_"+strconv.Itoa(ge.Status), []string{store.StatusSending})
+			return SendResult{Status: store.StatusFailed, Reason: ReasonRejected}, nil
+		case ge.NotSent || ge.Status != 0:
+			// SendGrid did not accept it: safe to try again.
+			a.finish(ctx, in, pending(in.Kind), "", []string{store.StatusSending})
+		}
+		return SendResult{}, temporalError(err)
+	}
+	if err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		return a.moveTo(ctx, tx, in, store.StatusSent, "", []string{store.StatusSending})
+	}); err != nil {
+		// The email is out and recorded in the registry; only our status
+		// row lags. Retrying would see "sending" and not resend.
+		return SendResult{}, fmt.Errorf("mark sent: %w", err)
+	}
+	log.Info("review request sent", "request_id", in.RequestID, "kind", in.Kind, "message_id", messageID)
+	return SendResult{Status: store.StatusSent}, nil
+}
+
+var errConcurrent = errors.New("request changed under us")
+
+func pending(kind string) string {
+	if kind == KindReminder {
+		return ""
+	}
+	return store.StatusScheduled
+}
+
+// settled reports an already-final outcome for kind.
+func settled(r store.Request, kind string) (SendResult, bool) {
+	if kind == KindReminder && r.Status != store.StatusSent {
+		return SendResult{Status: store.StatusSkipped, Reason: ReasonNotSent}, true
+	}
+	switch statusOf(r, kind) {
+	case store.StatusSent:
+		return SendResult{Status: store.StatusSent, Reason: ReasonAlreadySent}, true
+	case store.StatusSkipped:
+		return SendResult{Status: store.StatusSkipped, Reason: r.Reason}, true
+	case store.StatusFailed:
+		return SendResult{Status: store.StatusFailed, Reason: r.Reason}, true
+	}
+	return SendResult{}, false
+}
+
+func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify.OrderStatus, subject string, in SendInput) string {
+	switch {
+	case !st.Found:
+		return ReasonOrderNotFound
+	case st.Cancelled:
+		return ReasonCancelled
+	case st.Refunded:
+		return ReasonRefunded
+	}
+	if suppressed, err := store.Suppressed(ctx, a.DB, in.Shop, subject); err != nil || suppressed {
+		// On a database error, do not send: an unsubscribe must never be missed.
+		return ReasonUnsubscribed
+	}
+	if shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed {
+		return ReasonNoConsent
+	}
+	return ""
+}
+
+func (a *Activities) moveTo(ctx context.Context, ex sqlx.ExecerContext, in SendInput, to, reason string, from []string) error {
+	var err error
+	if in.Kind == KindReminder {
+		_, err = store.TransitionReminder(ctx, ex, in.RequestID, from, to)
+	} else {
+		_, err = store.Transition(ctx, ex, in.RequestID, from, to, reason)
+	}
+	return err
+}
+
+// finish records a final status, logging rather than failing if it cannot:
+// the outcome is already decided.
+func (a *Activities) finish(ctx context.Context, in SendInput, to, reason string, from []string) {
+	if err := a.moveTo(ctx, a.DB, in, to, reason, from); err != nil {
+		activity.GetLogger(ctx).Error("could not record request status", "request_id", in.RequestID, "status", to, "error", err)
+	}
+}
+
+func (a *Activities) skip(ctx context.Context, in SendInput, subject string, reads []registry.Entry, reason string) (SendResult, error) {
+	err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := a.moveTo(ctx, tx, in, store.StatusSkipped, reason, []string{pending(in.Kind)}); err != nil {
+			return err
+		}
+		if subject != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE review_requests SET subject = $2 WHERE request_id = $1`, in.RequestID, subject); err != nil {
+				return err
+			}
+		}
+		if len(reads) > 0 {
+			_, err := registry.Append(ctx, tx, a.now(), reads...)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return SendResult{}, fmt.Errorf("record skip: %w", err)
+	}
+	return SendResult{Status: store.StatusSkipped, Reason: reason}, nil
+}
+
+// message renders the email: order name, products, links. Nothing else.
+func (a *Activities) message(shop store.Shop, req store.Request, products []store.Product, reminder bool) (sendgrid.Message, error) {
+	now := a.now()
+	c := emailContent{OrderName: req.OrderName, Reminder: reminder}
+	for _, p := range products {
+		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
+			ProductID: p.ID, Expires: now.Add(ReviewLinkLifetime).Unix()})
+		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
+	}
+	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,
+		RequestID: req.RequestID, Expires: now.Add(UnsubscribeLife).Unix()})
+	c.Unsubscribe = unsub
+	text, html, err := render(c)
+	if err != nil {
+		return sendgrid.Message{}, err
+	}
+	return sendgrid.Message{
+		RequestID: req.RequestID, From: shop.Sender, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
+		Text: text, HTML: html, UnsubscribeURL: unsub,
+	}, nil
+}
+
+// ReviewURL fills a shop's review-destination template for one product.
+func ReviewURL(tmpl, shop string, p store.Product) string {
+	handle := p.Handle
+	if handle == "" {
+		handle = strconv.FormatInt(p.ID, 10)
+	}
+	return strings.NewReplacer("{shop}", shop, "{product_id}", strconv.FormatInt(p.ID, 10),
+		"{handle}", url.PathEscape(handle)).Replace(tmpl)
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/web"
+	"github.com/candorhq/candor/workflows"
+)
+
+func newLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// flags parses a command's flags, turning mistakes into usage errors.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	c, err := client.DialContext(dctx, client.Options{
+		HostPort:  cfg.TemporalAddress,
+		Namespace: cfg.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
+	}
+	return c, nil
+}
+
+// namespaceRetention is how long the namespace keeps closed workflow
+// histories, which the registry's expires_at for Temporal must reflect.
+func namespaceRetention(ctx context.Context, cfg config.Config) (time.Duration, error) {
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: cfg.TemporalAddress, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	d, err := nc.Describe(ctx, cfg.TemporalNamespace)
+	if err != nil {
+		return 0, fmt.Errorf("describe namespace %s: %w", cfg.TemporalNamespace, err)
+	}
+	return d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(), nil
+}
+
+func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	if err := cfg.RequireDatabase(); err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, cfg.DatabaseURL)
+}
+
+func newActivities(cfg config.Config, db *store.DB, ring *keys.Ring) *activities.Activities {
+	return &activities.Activities{
+		DB:        db,
+		Keys:      ring,
+		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
+		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
+		PublicURL: cfg.PublicURL,
+	}
+}
+
+// startWorker runs the Temporal worker until ctx ends.
+func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
+	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
+
+// serveHTTP runs srv on addr until ctx ends, then drains for up to 10s.
+func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set CANDOR_HTTP_ADDR to use another address): %w", addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	return g.Wait()
+}
+
+func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.Ring, logger *slog.Logger, retention time.Duration) *web.Server {
+	return &web.Server{DB: db, Temporal: c, Keys: ring, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
+		TemporalRetention: retention, Extra: map[string]http.Handler{}}
+}
+
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireServe(); err != nil {
+		return err
+	}
+	logger := newLogger()
+	ring, err := keys.New(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	retention, err := namespaceRetention(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving", "addr", cfg.HTTPAddr)
+	return serveHTTP(ctx, cfg.HTTPAddr, newWebServer(cfg, db, c, ring, logger, retention).Handler())
+}
+
+func runWorker(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	if err := cfg.RequireWorker(); err != nil {
+		return err
+	}
+	logger := newLogger()
+	ring, err := keys.New(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	c, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	logger.Info("worker polling", "task_queue", workflows.TaskQueue)
+	return startWorker(ctx, c, newActivities(cfg, db, ring))
+}
+
+func runMigrate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Println("migrations: up to date")
+	} else {
+		fmt.Printf("migrations: applied %v\n", applied)
+	}
+	return nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q is not host:port", addr)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		return "", 0, fmt.Errorf("TEMPORAL_ADDRESS %q has a bad port", addr)
+	}
+	return host, port, nil
+}

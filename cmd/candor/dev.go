@@ -1,0 +1,254 @@
+//go:build !nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/devenv"
+	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+)
+
+// runDev starts everything in one process: real Temporal (embedded dev
+// server with its UI), Postgres, migrations, the worker and the HTTP server,
+// plus a demo store and a mail outbox when no Shopify or SendGrid
+// credentials are configured.
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	uiPort := fs.Int("ui-port", 8233, "Temporal UI port")
+	pgPort := fs.Int("private-pg-port", 54329, "port for the private PostgreSQL cluster, when one is needed")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return err
+	}
+	logger := newLogger()
+	if err := os.MkdirAll(devDir, 0o700); err != nil {
+		return err
+	}
+	if cfg.MasterKey == nil {
+		if cfg.MasterKey, err = devMasterKey(true); err != nil {
+			return err
+		}
+	}
+	ring, err := keys.New(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + cfg.HTTPAddr
+	}
+
+	// Postgres: DATABASE_URL, else the local server, else a private cluster.
+	pgNote := "DATABASE_URL"
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL, pgNote, err = devPostgres(ctx, *pgPort, logger)
+		if err != nil {
+			return err
+		}
+		if pgNote == "private cluster" {
+			defer stopCluster(logger)
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	// Temporal: TEMPORAL_ADDRESS if set, else the embedded dev server.
+	uiURL := ""
+	if os.Getenv("TEMPORAL_ADDRESS") == "" {
+		host, port, err := splitHostPort(cfg.TemporalAddress)
+		if err != nil {
+			return err
+		}
+		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort,
+			DatabaseFile: filepath.Join(devDir, "temporal.db"), Namespace: cfg.TemporalNamespace,
+			Logger: logger.With("component", "temporal-server")})
+		if err != nil {
+			return err
+		}
+		defer t.Stop()
+		uiURL = t.UIURL
+	}
+	c, err := dialTemporal(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	retention, err := namespaceRetention(ctx, cfg)
+	if err != nil {
+		return err
+	}
+
+	// Shopify and SendGrid: real when configured, local stand-ins otherwise.
+	extra := map[string]http.Handler{}
+	demo := cfg.ShopifyAPISecret == "" && cfg.ShopifyAPIKey == ""
+	if demo {
+		if cfg.ShopifyAPISecret, err = devShopifySecret(true); err != nil {
+			return err
+		}
+		token, err := devSecret("demo-store-token", true, randomHex(16))
+		if err != nil {
+			return err
+		}
+		demoStore := shopifytest.New("shpat_"+token, cfg.ShopifyAPIVersion)
+		defer demoStore.Close()
+		cfg.ShopifyBaseURL = demoStore.URL
+		if err := ensureDemoShop(ctx, db, ring, "shpat_"+token); err != nil {
+			return err
+		}
+	} else if cfg.ShopifyAPISecret == "" {
+		return errors.New("SHOPIFY_API_SECRET is empty: webhooks cannot be verified, refusing to start")
+	}
+	outboxNote := "SendGrid (SENDGRID_API_KEY)"
+	if cfg.SendGridAPIKey == "" {
+		key, _ := randomHex(16)()
+		outbox := sendgridtest.New("SG." + key)
+		defer outbox.Close()
+		cfg.SendGridAPIKey, cfg.SendGridBaseURL = outbox.Key, outbox.URL
+		extra["GET /dev/outbox"] = outbox.OutboxHandler()
+		outboxNote = cfg.PublicURL + "/dev/outbox"
+	}
+	st := devState{DatabaseURL: cfg.DatabaseURL, ServerURL: cfg.PublicURL}
+	if demo {
+		st.DemoShop = DemoShop
+	}
+	if err := saveDevState(st); err != nil {
+		return err
+	}
+	extra["GET /{$}"] = devHome(devHomeData{Outbox: outboxNote, TemporalUI: uiURL, Demo: demo, Shop: DemoShop})
+
+	srv := newWebServer(cfg, db, c, ring, logger, retention)
+	srv.Extra = extra
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return startWorker(gctx, c, newActivities(cfg, db, ring)) })
+	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Handler()) })
+
+	fmt.Printf(`
+Candor dev is running. Open:
+  Candor        %s
+  Mail outbox   %s
+  Temporal UI   %s
+  Postgres      %s (%s)
+`, cfg.PublicURL, outboxNote, orDash(uiURL, "TEMPORAL_ADDRESS="+cfg.TemporalAddress), redactURL(cfg.DatabaseURL), pgNote)
+	if demo {
+		fmt.Printf(`
+Demo store %s: review emails go out 20s after delivery,
+or 60s after fulfillment when no delivery event comes. In another terminal:
+  candor simulate fulfillment              # a signed fulfillments/create webhook
+  candor simulate fulfillment --delivered  # ...followed by "delivered"
+`, DemoShop)
+	}
+	fmt.Println("\nPress Ctrl-C to stop.")
+	err = g.Wait()
+	fmt.Println("\ncandor dev stopped.")
+	return err
+}
+
+var clusterToStop *devenv.Cluster
+
+func stopCluster(logger *slog.Logger) {
+	if clusterToStop != nil {
+		if err := clusterToStop.Stop(); err != nil {
+			logger.Error("stopping private PostgreSQL", "error", err)
+		}
+	}
+}
+
+func devPostgres(ctx context.Context, port int, logger *slog.Logger) (string, string, error) {
+	if u, err := devenv.EnsureDatabase(ctx, devenv.LocalServerURL, "candor_dev"); err == nil {
+		return u, "local server on 127.0.0.1:5432", nil
+	}
+	logger.Info("no PostgreSQL on 127.0.0.1:5432; starting a private cluster under .candor/postgres")
+	cl, err := devenv.StartCluster(ctx, filepath.Join(devDir, "postgres"), port)
+	if err != nil {
+		return "", "", err
+	}
+	clusterToStop = cl
+	u, err := devenv.EnsureDatabase(ctx, cl.URL, "candor_dev")
+	if err != nil {
+		_ = cl.Stop()
+		return "", "", err
+	}
+	return u, "private cluster", nil
+}
+
+// ensureDemoShop connects the demo store with timings short enough to watch.
+func ensureDemoShop(ctx context.Context, db *store.DB, ring *keys.Ring, token string) error {
+	sealed, err := ring.Seal([]byte(token), DemoShop)
+	if err != nil {
+		return err
+	}
+	s := store.Shop{Domain: DemoShop, TokenSealed: sealed, Settings: store.DefaultSettings(DemoShop)}
+	s.Delay, s.FallbackDelay = 20*time.Second, 60*time.Second
+	s.Sender = "reviews@candor-demo.example"
+	err = db.AddShop(ctx, s)
+	if errors.Is(err, store.ErrShopExists) {
+		// The token changes only if .candor/ was wiped; keep it in step.
+		_, err = db.ExecContext(ctx, `UPDATE shops SET access_token_sealed = $2 WHERE domain = $1`, DemoShop, sealed)
+	}
+	return err
+}
+
+type devHomeData struct {
+	Outbox, TemporalUI, Shop string
+	Demo                     bool
+}
+
+var devHomeTmpl = template.Must(template.New("home").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Candor dev</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:3rem auto;padding:0 1rem}code{background:#f3f3f3;padding:0 .2em}</style>
+</head><body><h1>Candor dev</h1>
+<ul>
+<li>Mail outbox: <a href="{{.Outbox}}">{{.Outbox}}</a></li>
+{{if .TemporalUI}}<li>Temporal UI: <a href="{{.TemporalUI}}">{{.TemporalUI}}</a> (workflows named <code>review/…</code>)</li>{{end}}
+<li>Health: <a href="/healthz">/healthz</a>, metrics: <a href="/metrics">/metrics</a></li>
+</ul>
+{{if .Demo}}<p>The demo store <code>{{.Shop}}</code> is connected. Run <code>candor simulate fulfillment</code>
+and watch the outbox: the review email arrives 60 seconds later (20 seconds after a delivery event).</p>{{end}}
+</body></html>`))
+
+func devHome(d devHomeData) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_ = devHomeTmpl.Execute(w, d)
+	})
+}
+
+func orDash(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparseable)"
+	}
+	return u.Redacted()
+}

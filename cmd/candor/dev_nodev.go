@@ -1,0 +1,12 @@
+//go:build nodev
+
+package main
+
+import (
+	"context"
+	"errors"
+)
+
+func runDev(context.Context, []string) error {
+	return errors.New("this candor was built with -tags nodev (production): it has no embedded Temporal; build without the tag for candor dev")
+}

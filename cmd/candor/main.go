@@ -1,0 +1,76 @@
+// Command candor runs Candor: the HTTP server, the Temporal worker, the
+// one-process dev environment, and the operator's CLI.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `candor: privacy-first review requests for Shopify
+
+Usage:
+  candor dev                      run everything in one process (Temporal, Postgres, worker, server, demo store)
+  candor serve                    run the HTTP server
+  candor worker                   run the Temporal worker
+  candor migrate                  apply database migrations
+  candor shops add|set|list       connect a shop and manage its settings
+  candor simulate fulfillment|delivered|cancel|refund
+                                  send signed Shopify webhooks to a server
+
+Run 'candor COMMAND -h' for a command's flags. Configuration is read from the
+environment (see README.md).
+`
+
+// usageError is a mistake in how the command was called: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "candor: "+err.Error())
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return usagef("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "dev":
+		return runDev(ctx, rest)
+	case "serve":
+		return runServe(ctx, rest)
+	case "worker":
+		return runWorker(ctx, rest)
+	case "migrate":
+		return runMigrate(ctx, rest)
+	case "shops":
+		return runShops(ctx, rest)
+	case "simulate":
+		return runSimulate(ctx, rest)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return nil
+	default:
+		fmt.Fprint(os.Stderr, usage)
+		return usagef("unknown command %q", cmd)
+	}
+}

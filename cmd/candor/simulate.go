@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+)
+
+// runSimulate sends correctly signed Shopify webhooks, with realistic
+// payloads of the demo store's orders, to a Candor server.
+func runSimulate(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("simulate: say fulfillment, delivered, cancel or refund")
+	}
+	kind := args[0]
+	fs := flag.NewFlagSet("simulate "+kind, flag.ContinueOnError)
+	st, _ := loadDevState()
+	server := fs.String("server", orDefault(st.ServerURL, "http://127.0.0.1:8080"), "Candor server base URL")
+	shop := fs.String("shop", orDefault(st.DemoShop, DemoShop), "shop domain the webhook comes from")
+	order := fs.Int64("order", 0, "order ID (default: a new one)")
+	delivered := fs.Bool("delivered", false, "fulfillment: follow with a fulfillments/update saying delivered")
+	dups := fs.Int("duplicates", 0, "send each webhook this many extra times (same X-Shopify-Webhook-Id)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if !shopify.ValidShopDomain(*shop) {
+		return usagef("simulate: --shop %q is not a *.myshopify.com domain", *shop)
+	}
+	if *dups < 0 || *dups > 100 {
+		return usagef("simulate: --duplicates must be 0 to 100")
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.ShopifyAPISecret == "" {
+		return errors.New("SHOPIFY_API_SECRET is not set, and there is no .candor/ from candor dev here to take the demo secret from")
+	}
+	if *order == 0 {
+		if kind != "fulfillment" {
+			return usagef("simulate %s: --order is required", kind)
+		}
+		*order = time.Now().UnixMilli() % 1_000_000_000
+	}
+	o := shopifytest.DemoOrder(*order)
+	type hook struct {
+		topic string
+		body  []byte
+	}
+	var hooks []hook
+	switch kind {
+	case "fulfillment":
+		hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")})
+		if *delivered {
+			hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
+		}
+	case "delivered":
+		hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
+	case "cancel":
+		o.Cancelled = true
+		hooks = append(hooks, hook{shopify.TopicOrderCancelled, shopifytest.OrderPayload(o)})
+	case "refund":
+		hooks = append(hooks, hook{shopify.TopicRefundCreate, shopifytest.RefundPayload(o)})
+	default:
+		return usagef("simulate: unknown kind %q (fulfillment, delivered, cancel, refund)", kind)
+	}
+	url := strings.TrimRight(*server, "/") + "/webhooks/shopify"
+	hc := &http.Client{Timeout: 15 * time.Second}
+	for _, h := range hooks {
+		id := shopifytest.NewWebhookID()
+		for i := 0; i <= *dups; i++ {
+			req, err := shopifytest.WebhookRequest(url, h.topic, *shop, cfg.ShopifyAPISecret, id, h.body)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req.WithContext(ctx))
+			if err != nil {
+				return fmt.Errorf("send %s to %s: %w (is candor dev running?)", h.topic, url, err)
+			}
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			fmt.Printf("%-20s order %d (%s) -> %d %s\n", h.topic, o.ID, o.Name, resp.StatusCode, strings.TrimSpace(string(msg)))
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s was answered %d", h.topic, resp.StatusCode)
+			}
+		}
+	}
+	if kind == "fulfillment" {
+		fmt.Printf("workflow: review/%s/%d\n", *shop, o.ID)
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

@@ -1,0 +1,165 @@
+// Package sendgrid sends review-request emails through SendGrid's v3 Mail
+// Send API.
+//
+// Send refuses to run without a registry.Proof that the transmission of the
+// address to SendGrid is recorded, in the same step. Errors never carry a
+// response body or the recipient address.
+package sendgrid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sendgrid/rest"
+	sg "github.com/sendgrid/sendgrid-go"
+	"github.com/sendgrid/sendgrid-go/helpers/mail"
+
+	"github.com/candorhq/candor/registry"
+)
+
+// Category tags every review request, for SendGrid's statistics.
+const Category = "review_request"
+
+// CustomArgRequestID is the only custom_arg Candor sets: an opaque ID.
+const CustomArgRequestID = "candor_request_id"
+
+// Message is one email. To is used for this call only.
+type Message struct {
+	RequestID      string
+	To             string
+	From           string
+	Subject        string
+	Text           string
+	HTML           string
+	UnsubscribeURL string
+}
+
+// Mailer sends through one SendGrid account.
+type Mailer struct {
+	key    string
+	host   string
+	client *rest.Client
+}
+
+// New makes a Mailer. baseURL overrides https://api.sendgrid.com
+// (CANDOR_SENDGRID_BASE_URL).
+func New(apiKey, baseURL string) *Mailer {
+	if baseURL == "" {
+		baseURL = "https://api.sendgrid.com"
+	}
+	return &Mailer{key: apiKey, host: baseURL, client: &rest.Client{HTTPClient: &http.Client{Timeout: 30 * time.Second}}}
+}
+
+// Error is a failed send, classified.
+type Error struct {
+	Status     int // 0: no HTTP response
+	Retryable  bool
+	RetryAfter time.Duration
+	// NotSent is true when the request certainly did not reach SendGrid
+	// (the connection was never made), so a retry cannot duplicate it.
+	NotSent bool
+	Reason  string
+}
+
+func (e *Error) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("sendgrid: %s (HTTP %d)", e.Reason, e.Status)
+	}
+	return "sendgrid: " + e.Reason
+}
+
+// ErrNoRecord is returned when Send is called without a proof that the
+// transmission was recorded in the registry.
+var ErrNoRecord = errors.New("sendgrid: refusing to send: no registry entry records this transmission")
+
+// Build makes the v3 request body. Click and open tracking are off: they
+// would rewrite Candor's links through SendGrid and add a tracking pixel.
+func Build(msg Message) *mail.SGMailV3 {
+	m := mail.NewV3Mail()
+	m.SetFrom(mail.NewEmail("", msg.From))
+	m.Subject = msg.Subject
+	p := mail.NewPersonalization()
+	p.AddTos(mail.NewEmail("", msg.To))
+	m.AddPersonalizations(p)
+	m.AddContent(mail.NewContent("text/plain", msg.Text), mail.NewContent("text/html", msg.HTML))
+	m.AddCategories(Category)
+	m.SetCustomArg(CustomArgRequestID, msg.RequestID)
+	if msg.UnsubscribeURL != "" {
+		m.SetHeader("List-Unsubscribe", "<"+msg.UnsubscribeURL+">")
+		m.SetHeader("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+	}
+	m.SetTrackingSettings(mail.NewTrackingSettings().
+		SetClickTracking(mail.NewClickTrackingSetting().SetEnable(false).SetEnableText(false)).
+		SetOpenTracking(mail.NewOpenTrackingSetting().SetEnable(false)).
+		SetSubscriptionTracking(mail.NewSubscriptionTrackingSetting().SetEnable(false)))
+	return m
+}
+
+// Send delivers msg and returns SendGrid's message ID.
+func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (string, error) {
+	if !proof.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, msg.RequestID) {
+		return "", ErrNoRecord
+	}
+	if msg.RequestID == "" || msg.To == "" || msg.From == "" {
+		return "", &Error{Reason: "message lacks request ID, recipient or sender", NotSent: true}
+	}
+	req := sg.GetRequest(m.key, "/v3/mail/send", m.host)
+	req.Method = rest.Post
+	req.Body = mail.GetRequestBody(Build(msg))
+	resp, err := m.client.SendWithContext(ctx, req)
+	if err != nil {
+		return "", transportError(err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
+		return firstHeader(resp.Headers, "X-Message-Id"), nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		return "", &Error{Status: resp.StatusCode, Retryable: true, RetryAfter: resetWait(resp.Headers), Reason: "rate limited"}
+	case resp.StatusCode >= 500:
+		return "", &Error{Status: resp.StatusCode, Retryable: true, Reason: "SendGrid unavailable"}
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", &Error{Status: resp.StatusCode, Reason: "API key rejected or lacks mail.send"}
+	default:
+		return "", &Error{Status: resp.StatusCode, Reason: "request rejected"}
+	}
+}
+
+func firstHeader(h map[string][]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// resetWait reads X-RateLimit-Reset (unix seconds) into a wait.
+func resetWait(h map[string][]string) time.Duration {
+	if s := firstHeader(h, "X-RateLimit-Reset"); s != "" {
+		if at, err := strconv.ParseInt(s, 10, 64); err == nil {
+			if d := time.Until(time.Unix(at, 0)); d > 0 && d < time.Hour {
+				return d
+			}
+		}
+	}
+	return 10 * time.Second
+}
+
+func transportError(err error) error {
+	e := &Error{Retryable: true, Reason: "network error"}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		e.NotSent, e.Reason = true, "could not connect"
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		e.NotSent, e.Reason = true, "could not resolve host"
+	}
+	return e
+}

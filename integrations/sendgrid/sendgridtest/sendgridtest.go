@@ -1,0 +1,269 @@
+// Package sendgridtest is a local stand-in for SendGrid's v3 Mail Send API.
+// `candor dev` runs it as the local mail outbox; tests use it in place of
+// SendGrid, which cannot be reached from here.
+//
+// It checks what SendGrid checks before answering 202: the bearer key, the
+// content type, and the request body's shape and limits.
+package sendgridtest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Mail is one accepted message, as SendGrid would deliver it.
+type Mail struct {
+	MessageID  string
+	ReceivedAt time.Time
+	From       string
+	To         []string
+	Subject    string
+	Text       string
+	HTML       string
+	Categories []string
+	CustomArgs map[string]string
+	Headers    map[string]string
+	Tracking   map[string]any
+	Raw        []byte // the request body as received
+}
+
+// Server is the stand-in.
+type Server struct {
+	URL string
+	Key string
+
+	srv     *httptest.Server
+	mu      sync.Mutex
+	outbox  []Mail
+	fail    []int
+	changed chan struct{}
+}
+
+// New starts a stand-in that accepts apiKey.
+func New(apiKey string) *Server {
+	s := &Server{Key: apiKey, changed: make(chan struct{})}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Server) Close() { s.srv.Close() }
+
+// FailNext makes the next n sends answer with status.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.fail = append(s.fail, status)
+	}
+}
+
+// Outbox returns the accepted messages, oldest first.
+func (s *Server) Outbox() []Mail {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Mail(nil), s.outbox...)
+}
+
+// WaitFor blocks until the outbox holds n messages or d passes.
+func (s *Server) WaitFor(n int, d time.Duration) []Mail {
+	deadline := time.After(d)
+	for {
+		s.mu.Lock()
+		got, ch := len(s.outbox), s.changed
+		s.mu.Unlock()
+		if got >= n {
+			return s.Outbox()
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return s.Outbox()
+		}
+	}
+}
+
+type sgError struct {
+	Message string  `json:"message"`
+	Field   *string `json:"field"`
+	Help    *string `json:"help"`
+}
+
+func reject(w http.ResponseWriter, status int, field, msg string) {
+	var f *string
+	if field != "" {
+		f = &field
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []sgError{{Message: msg, Field: f}}})
+}
+
+type address struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+}
+
+type request struct {
+	Personalizations []struct {
+		To         []address         `json:"to"`
+		Subject    string            `json:"subject"`
+		CustomArgs map[string]string `json:"custom_args"`
+	} `json:"personalizations"`
+	From    *address `json:"from"`
+	Subject string   `json:"subject"`
+	Content []struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	} `json:"content"`
+	Categories       []string          `json:"categories"`
+	CustomArgs       map[string]string `json:"custom_args"`
+	Headers          map[string]string `json:"headers"`
+	TrackingSettings map[string]any    `json:"tracking_settings"`
+}
+
+var reservedHeaders = map[string]bool{"x-sg-id": true, "x-sg-eid": true, "received": true, "dkim-signature": true,
+	"content-type": true, "content-transfer-encoding": true, "to": true, "from": true, "subject": true,
+	"reply-to": true, "cc": true, "bcc": true}
+
+func validEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/v3/mail/send" {
+		reject(w, http.StatusNotFound, "", "not found")
+		return
+	}
+	if r.Method != http.MethodPost {
+		reject(w, http.StatusMethodNotAllowed, "", "method not allowed")
+		return
+	}
+	if r.Header.Get("Authorization") != "Bearer "+s.Key || s.Key == "" {
+		reject(w, http.StatusUnauthorized, "", "The provided authorization grant is invalid, expired, or revoked")
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		reject(w, http.StatusUnsupportedMediaType, "", "Content-Type should be application/json.")
+		return
+	}
+	s.mu.Lock()
+	if len(s.fail) > 0 {
+		status := s.fail[0]
+		s.fail = s.fail[1:]
+		s.mu.Unlock()
+		if status == http.StatusTooManyRequests {
+			w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Second).Unix()))
+		}
+		reject(w, status, "", http.StatusText(status))
+		return
+	}
+	s.mu.Unlock()
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 30<<20))
+	if err != nil {
+		reject(w, http.StatusBadRequest, "", "could not read body")
+		return
+	}
+	var req request
+	if err := json.Unmarshal(raw, &req); err != nil {
+		reject(w, http.StatusBadRequest, "", "Bad Request")
+		return
+	}
+	if field, msg := validate(req); msg != "" {
+		reject(w, http.StatusBadRequest, field, msg)
+		return
+	}
+	m := Mail{ReceivedAt: time.Now(), From: req.From.Email, Subject: req.Subject, Categories: req.Categories,
+		CustomArgs: req.CustomArgs, Headers: req.Headers, Tracking: req.TrackingSettings, Raw: raw}
+	for _, p := range req.Personalizations {
+		for _, to := range p.To {
+			m.To = append(m.To, to.Email)
+		}
+		if p.Subject != "" {
+			m.Subject = p.Subject
+		}
+	}
+	for _, c := range req.Content {
+		switch c.Type {
+		case "text/plain":
+			m.Text = c.Value
+		case "text/html":
+			m.HTML = c.Value
+		}
+	}
+	b := make([]byte, 11)
+	_, _ = rand.Read(b)
+	m.MessageID = hex.EncodeToString(b)
+	s.mu.Lock()
+	s.outbox = append(s.outbox, m)
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	w.Header().Set("X-Message-Id", m.MessageID)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func validate(req request) (field, msg string) {
+	if len(req.Personalizations) == 0 || len(req.Personalizations) > 1000 {
+		return "personalizations", "The personalizations field is required and must have at least one personalization."
+	}
+	for i, p := range req.Personalizations {
+		if len(p.To) == 0 {
+			return fmt.Sprintf("personalizations.%d.to", i), "The to array is required for all personalization objects, and must have at least one email object with a valid email address."
+		}
+		for j, to := range p.To {
+			if !validEmail(to.Email) {
+				return fmt.Sprintf("personalizations.%d.to.%d.email", i, j), "Does not contain a valid address."
+			}
+		}
+		if p.Subject == "" && req.Subject == "" {
+			return "subject", "The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined."
+		}
+	}
+	if req.From == nil || !validEmail(req.From.Email) {
+		return "from.email", "The from email does not contain a valid address."
+	}
+	if len(req.Content) == 0 {
+		return "content", "Unless a valid template_id is provided, the content parameter is required."
+	}
+	for i, c := range req.Content {
+		if c.Type == "" || c.Value == "" {
+			return fmt.Sprintf("content.%d", i), "The content value must be a string at least one character in length."
+		}
+		if c.Type == "text/plain" && i != 0 {
+			return "content", "If present, text/plain content must be first, followed by any other content."
+		}
+	}
+	if len(req.Categories) > 10 {
+		return "categories", "Too many categories. You may have at most 10."
+	}
+	for _, c := range req.Categories {
+		if len(c) > 255 || c == "" {
+			return "categories", "A category must be 1 to 255 characters."
+		}
+	}
+	total := 0
+	for k, v := range req.CustomArgs {
+		total += len(k) + len(v)
+	}
+	if total > 10000 {
+		return "custom_args", "The custom_args may not exceed 10,000 bytes."
+	}
+	for k := range req.Headers {
+		if reservedHeaders[strings.ToLower(k)] {
+			return "headers", "The header " + k + " is reserved."
+		}
+	}
+	return "", ""
+}

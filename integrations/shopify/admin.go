@@ -1,0 +1,282 @@
+package shopify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	goshopify "github.com/bold-commerce/go-shopify/v4"
+)
+
+// Admin reads from one shop's Admin GraphQL API.
+type Admin struct {
+	gql goshopify.GraphQLService
+}
+
+// AdminConfig says how to reach Shopify.
+type AdminConfig struct {
+	APIVersion string
+	// BaseURL, when set, replaces https://{shop} (CANDOR_SHOPIFY_BASE_URL),
+	// so Admin calls go to a local stand-in.
+	BaseURL string
+	Timeout time.Duration
+}
+
+// NewAdmin builds a client for shop with its access token. go-shopify's own
+// retries are off (they sleep without honouring the context); Temporal's
+// activity retries do that job, using the Retry-After Shopify returns.
+func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
+	if !ValidShopDomain(shop) {
+		return nil, fmt.Errorf("shop %q is not a *.myshopify.com domain", shop)
+	}
+	if token == "" {
+		return nil, errors.New("shop has no access token")
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	hc := &http.Client{Timeout: timeout}
+	if cfg.BaseURL != "" {
+		base, err := url.Parse(cfg.BaseURL)
+		if err != nil || base.Host == "" {
+			return nil, fmt.Errorf("CANDOR_SHOPIFY_BASE_URL is not a URL")
+		}
+		hc.Transport = rebase{base: base, next: http.DefaultTransport}
+	}
+	c, err := goshopify.NewClient(goshopify.App{}, shop, token,
+		goshopify.WithVersion(cfg.APIVersion),
+		goshopify.WithHTTPClient(hc),
+		goshopify.WithLogger(silent{}), // go-shopify logs bodies; they hold customer data
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &Admin{gql: c.GraphQL}, nil
+}
+
+// rebase sends requests for https://{shop}/admin/... to {base}/admin/...,
+// keeping the path, so a stand-in sees exactly what Shopify would.
+type rebase struct {
+	base *url.URL
+	next http.RoundTripper
+}
+
+func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.URL.Scheme = r.base.Scheme
+	req.URL.Host = r.base.Host
+	req.URL.Path = strings.TrimRight(r.base.Path, "/") + req.URL.Path
+	req.Host = r.base.Host
+	return r.next.RoundTrip(req)
+}
+
+// Error is a Shopify failure, classified. Its message never carries a
+// response body, which could echo customer data.
+type Error struct {
+	Op         string
+	Status     int           // HTTP status, 0 for transport errors
+	Retryable  bool          // worth trying again
+	RetryAfter time.Duration // Shopify's Retry-After, when it gave one
+	Reason     string
+}
+
+func (e *Error) Error() string {
+	s := "shopify " + e.Op + ": " + e.Reason
+	if e.Status != 0 {
+		s += " (HTTP " + strconv.Itoa(e.Status) + ")"
+	}
+	return s
+}
+
+// classify turns a go-shopify or transport error into an *Error.
+func classify(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl goshopify.RateLimitError
+	if errors.As(err, &rl) {
+		wait := time.Duration(rl.RetryAfter) * time.Second
+		if wait <= 0 {
+			wait = 2 * time.Second
+		}
+		return &Error{Op: op, Status: rl.Status, Retryable: true, RetryAfter: wait, Reason: "rate limited"}
+	}
+	var re goshopify.ResponseError
+	if errors.As(err, &re) {
+		e := &Error{Op: op, Status: re.Status}
+		switch {
+		case re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden:
+			e.Reason = "access token rejected or scope missing"
+		case re.Status == http.StatusNotFound:
+			e.Reason = "not found (shop or API version)"
+		case re.Status == http.StatusPaymentRequired || re.Status == http.StatusLocked:
+			e.Reason = "shop is frozen or locked"
+		case re.Status >= 500 || re.Status == http.StatusRequestTimeout:
+			e.Reason, e.Retryable = "Shopify unavailable", true
+		case re.Status == http.StatusOK:
+			e.Reason = "GraphQL error" // query errors: retrying the same query will not help
+		default:
+			e.Reason = "request rejected"
+		}
+		return e
+	}
+	var de goshopify.ResponseDecodingError
+	if errors.As(err, &de) {
+		return &Error{Op: op, Status: de.Status, Retryable: true, Reason: "undecodable response"}
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
+		return &Error{Op: op, Retryable: true, Reason: "network error"}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &Error{Op: op, Retryable: true, Reason: "network error"}
+	}
+	return &Error{Op: op, Retryable: true, Reason: "unexpected error"}
+}
+
+// OrderGID is the GraphQL ID of a REST order ID.
+func OrderGID(id int64) string { return "gid://shopify/Order/" + strconv.FormatInt(id, 10) }
+
+// LegacyID is the numeric ID at the end of a GraphQL ID.
+func LegacyID(gid string) (int64, error) {
+	i := strings.LastIndexByte(gid, '/')
+	n, err := strconv.ParseInt(gid[i+1:], 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("not a Shopify ID: %q", gid)
+	}
+	return n, nil
+}
+
+// Marketing states of an email address.
+const MarketingSubscribed = "SUBSCRIBED"
+
+// OrderStatus is what the send activity needs to decide eligibility. It
+// holds the customer's ID and consent state, but no contact data: the
+// address is read separately, only once the order is known to be eligible.
+type OrderStatus struct {
+	Found           bool
+	Cancelled       bool
+	Refunded        bool
+	CustomerID      int64  // 0 for a guest checkout
+	MarketingState  string // "" when unknown (guest, or no email)
+	ProductHandles  map[int64]string
+	FinancialStatus string
+}
+
+// QueryOrderStatus is the operation the stand-in recognises by name.
+const QueryOrderStatus = `query CandorOrderStatus($id: ID!) {
+  order(id: $id) {
+    id
+    cancelledAt
+    displayFinancialStatus
+    customer { id defaultEmailAddress { marketingState } }
+    lineItems(first: 100) { nodes { product { id handle } } }
+  }
+}`
+
+// QueryRecipient reads only the address to send to.
+const QueryRecipient = `query CandorRecipient($id: ID!) {
+  order(id: $id) {
+    email
+    customer { defaultEmailAddress { emailAddress } }
+  }
+}`
+
+// OrderStatus reads an order's state, customer ID and consent.
+func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, error) {
+	var resp struct {
+		Order *struct {
+			CancelledAt            *string `json:"cancelledAt"`
+			DisplayFinancialStatus string  `json:"displayFinancialStatus"`
+			Customer               *struct {
+				ID                  string `json:"id"`
+				DefaultEmailAddress *struct {
+					MarketingState string `json:"marketingState"`
+				} `json:"defaultEmailAddress"`
+			} `json:"customer"`
+			LineItems struct {
+				Nodes []struct {
+					Product *struct {
+						ID     string `json:"id"`
+						Handle string `json:"handle"`
+					} `json:"product"`
+				} `json:"nodes"`
+			} `json:"lineItems"`
+		} `json:"order"`
+	}
+	if err := a.gql.Query(ctx, QueryOrderStatus, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
+		return OrderStatus{}, classify("read order status", err)
+	}
+	if resp.Order == nil {
+		return OrderStatus{}, nil
+	}
+	o := resp.Order
+	st := OrderStatus{
+		Found:           true,
+		Cancelled:       o.CancelledAt != nil && *o.CancelledAt != "",
+		FinancialStatus: o.DisplayFinancialStatus,
+		ProductHandles:  map[int64]string{},
+	}
+	st.Refunded = o.DisplayFinancialStatus == "REFUNDED" || o.DisplayFinancialStatus == "PARTIALLY_REFUNDED"
+	if o.Customer != nil {
+		id, err := LegacyID(o.Customer.ID)
+		if err != nil {
+			return OrderStatus{}, &Error{Op: "read order status", Reason: "customer ID is malformed"}
+		}
+		st.CustomerID = id
+		if o.Customer.DefaultEmailAddress != nil {
+			st.MarketingState = o.Customer.DefaultEmailAddress.MarketingState
+		}
+	}
+	for _, n := range o.LineItems.Nodes {
+		if n.Product == nil {
+			continue
+		}
+		if id, err := LegacyID(n.Product.ID); err == nil {
+			st.ProductHandles[id] = n.Product.Handle
+		}
+	}
+	return st, nil
+}
+
+// Recipient reads the address to send the review request to. The caller
+// must not store, log or return it.
+func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
+	var resp struct {
+		Order *struct {
+			Email    string `json:"email"`
+			Customer *struct {
+				DefaultEmailAddress *struct {
+					EmailAddress string `json:"emailAddress"`
+				} `json:"defaultEmailAddress"`
+			} `json:"customer"`
+		} `json:"order"`
+	}
+	if err := a.gql.Query(ctx, QueryRecipient, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
+		return "", classify("read recipient", err)
+	}
+	if resp.Order == nil {
+		return "", nil
+	}
+	if c := resp.Order.Customer; c != nil && c.DefaultEmailAddress != nil && c.DefaultEmailAddress.EmailAddress != "" {
+		return c.DefaultEmailAddress.EmailAddress, nil
+	}
+	return resp.Order.Email, nil
+}
+
+// silent discards go-shopify's log lines: at debug level they are whole
+// request and response bodies, which hold customer data.
+type silent struct{}
+
+func (silent) Debugf(string, ...any) {}
+func (silent) Errorf(string, ...any) {}
+func (silent) Infof(string, ...any)  {}
+func (silent) Warnf(string, ...any)  {}

@@ -1,0 +1,317 @@
+// Package shopifytest is a local stand-in for a Shopify store: the Admin
+// GraphQL endpoint Candor reads from, and realistic, correctly signed webhook
+// deliveries. `candor dev` runs it as the demo store; tests use it in place of
+// Shopify, which cannot be reached from here.
+//
+// Like Shopify, it checks the API version in the path, the access token, the
+// content type and the request shape, and answers only the fields a query
+// selects, so tests can see what Candor actually asked for.
+package shopifytest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/candorhq/candor/integrations/shopify"
+)
+
+// Customer is a demo customer, with all the personal data a real one has.
+type Customer struct {
+	ID             int64
+	FirstName      string
+	LastName       string
+	Email          string
+	Phone          string
+	Address1       string
+	City           string
+	Zip            string
+	Country        string
+	MarketingState string // SUBSCRIBED, NOT_SUBSCRIBED, UNSUBSCRIBED, ...
+}
+
+// Product is a demo product.
+type Product struct {
+	ID     int64
+	Title  string
+	Handle string
+	Price  string
+}
+
+// Order is a demo order.
+type Order struct {
+	ID              int64
+	Name            string
+	Customer        *Customer // nil for a guest checkout
+	GuestEmail      string
+	Products        []Product
+	Cancelled       bool
+	FinancialStatus string // PAID, REFUNDED, PARTIALLY_REFUNDED, ...
+}
+
+var catalogue = []Product{
+	{ID: 8801, Title: "Linen Shirt", Handle: "linen-shirt", Price: "89.00"},
+	{ID: 8802, Title: "Wool Socks", Handle: "wool-socks", Price: "19.00"},
+	{ID: 8803, Title: "Canvas Tote", Handle: "canvas-tote", Price: "35.00"},
+}
+
+// DemoOrder is the order with this ID in the demo store: the same every time,
+// so `candor simulate` (another process) and the store agree on it.
+func DemoOrder(id int64) Order {
+	n := id % 1000
+	first := []string{"Jane", "Amara", "Lukas", "Mei"}[n%4]
+	last := []string{"Doe", "Okafor", "Schmidt", "Tanaka"}[n%4]
+	c := &Customer{
+		ID:             7_000_000 + id,
+		FirstName:      first,
+		LastName:       last,
+		Email:          fmt.Sprintf("%s.%s.%d@example.com", strings.ToLower(first), strings.ToLower(last), id),
+		Phone:          fmt.Sprintf("+1-555-01%02d", n%100),
+		Address1:       fmt.Sprintf("%d Harbour Street", 10+n),
+		City:           "Portland",
+		Zip:            "97201",
+		Country:        "US",
+		MarketingState: "SUBSCRIBED",
+	}
+	return Order{
+		ID:              id,
+		Name:            fmt.Sprintf("#%d", 1000+n),
+		Customer:        c,
+		Products:        []Product{catalogue[n%3], catalogue[(n+1)%3]},
+		FinancialStatus: "PAID",
+	}
+}
+
+// Store is the stand-in server.
+type Store struct {
+	URL        string
+	Token      string
+	APIVersion string
+
+	srv    *httptest.Server
+	mu     sync.Mutex
+	orders map[int64]Order
+	fail   []failure
+	calls  map[string]int
+}
+
+type failure struct {
+	status     int
+	retryAfter string
+	throttled  bool
+}
+
+// New starts a stand-in store that accepts token on apiVersion.
+func New(token, apiVersion string) *Store {
+	s := &Store{Token: token, APIVersion: apiVersion, orders: map[int64]Order{}, calls: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.srv.URL
+	return s
+}
+
+// Close stops the server.
+func (s *Store) Close() { s.srv.Close() }
+
+// SetOrder puts an order in the store, replacing the demo order with its ID.
+func (s *Store) SetOrder(o Order) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orders[o.ID] = o
+}
+
+// Order returns the order with this ID: one set with SetOrder, else the demo order.
+func (s *Store) Order(id int64) Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok := s.orders[id]; ok {
+		return o
+	}
+	return DemoOrder(id)
+}
+
+// FailNext makes the next n GraphQL calls fail with HTTP status (429 sends
+// Retry-After: retryAfter).
+func (s *Store) FailNext(n, status int, retryAfter string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.fail = append(s.fail, failure{status: status, retryAfter: retryAfter})
+	}
+}
+
+// ThrottleNext makes the next n GraphQL calls answer 200 with a THROTTLED
+// error, as Shopify does when the query cost bucket is empty.
+func (s *Store) ThrottleNext(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.fail = append(s.fail, failure{throttled: true})
+	}
+}
+
+// Calls reports how often an operation (CandorOrderStatus, CandorRecipient)
+// was answered successfully.
+func (s *Store) Calls(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[op]
+}
+
+var pathRe = regexp.MustCompile(`^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$`)
+var opRe = regexp.MustCompile(`^\s*query\s+([A-Za-z]+)\s*\(\$id:\s*ID!\)`)
+var gidRe = regexp.MustCompile(`^gid://shopify/Order/(\d+)$`)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func gqlError(w http.ResponseWriter, msg, code string) {
+	writeJSON(w, http.StatusOK, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": code}}}})
+}
+
+func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
+	m := pathRe.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found"})
+		return
+	}
+	if m[1] != s.APIVersion {
+		// Shopify serves a different (fallback) version; Candor pins one, so
+		// a mismatch here is a bug worth failing loudly on.
+		writeJSON(w, http.StatusNotFound, map[string]string{"errors": "API version " + m[1] + " not served by this stand-in"})
+		return
+	}
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})
+		return
+	}
+	if r.Header.Get("X-Shopify-Access-Token") != s.Token || s.Token == "" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"errors": "Content-Type must be application/json"})
+		return
+	}
+	s.mu.Lock()
+	var f *failure
+	if len(s.fail) > 0 {
+		f = &s.fail[0]
+		s.fail = s.fail[1:]
+	}
+	s.mu.Unlock()
+	if f != nil {
+		if f.throttled {
+			writeJSON(w, http.StatusOK, map[string]any{
+				"errors":     []map[string]any{{"message": "Throttled", "extensions": map[string]string{"code": "THROTTLED"}}},
+				"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10, "throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": 50}}},
+			})
+			return
+		}
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+		}
+		writeJSON(w, f.status, map[string]string{"errors": http.StatusText(f.status)})
+		return
+	}
+	var req struct {
+		Query     string         `json:"query"`
+		Variables map[string]any `json:"variables"`
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil || json.Unmarshal(body, &req) != nil || req.Query == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"errors": "Bad Request: body must be JSON with a query"})
+		return
+	}
+	op := opRe.FindStringSubmatch(req.Query)
+	if op == nil {
+		gqlError(w, "Parse error: this stand-in answers only Candor's named queries", "PARSE_ERROR")
+		return
+	}
+	id, _ := req.Variables["id"].(string)
+	gm := gidRe.FindStringSubmatch(id)
+	if gm == nil {
+		gqlError(w, "Variable $id of type ID! was provided invalid value", "INVALID_VARIABLE")
+		return
+	}
+	orderID, _ := strconv.ParseInt(gm[1], 10, 64)
+	var data any
+	switch op[1] {
+	case "CandorOrderStatus":
+		if req.Query != shopify.QueryOrderStatus {
+			gqlError(w, "unexpected CandorOrderStatus selection", "PARSE_ERROR")
+			return
+		}
+		data = s.orderStatus(orderID)
+	case "CandorRecipient":
+		if req.Query != shopify.QueryRecipient {
+			gqlError(w, "unexpected CandorRecipient selection", "PARSE_ERROR")
+			return
+		}
+		data = s.recipient(orderID)
+	default:
+		gqlError(w, "unknown operation "+op[1], "PARSE_ERROR")
+		return
+	}
+	s.mu.Lock()
+	s.calls[op[1]]++
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "extensions": map[string]any{"cost": map[string]any{
+		"requestedQueryCost": 4, "actualQueryCost": 4,
+		"throttleStatus": map[string]any{"maximumAvailable": 2000, "currentlyAvailable": 1996, "restoreRate": 100}}}})
+}
+
+func (s *Store) orderStatus(id int64) any {
+	o := s.Order(id)
+	if o.ID == 0 {
+		return map[string]any{"order": nil}
+	}
+	var cancelledAt any
+	if o.Cancelled {
+		cancelledAt = "2026-01-02T03:04:05Z"
+	}
+	var customer any
+	if c := o.Customer; c != nil {
+		customer = map[string]any{
+			"id":                  fmt.Sprintf("gid://shopify/Customer/%d", c.ID),
+			"defaultEmailAddress": map[string]any{"marketingState": c.MarketingState},
+		}
+	}
+	var nodes []any
+	for _, p := range o.Products {
+		nodes = append(nodes, map[string]any{"product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID), "handle": p.Handle}})
+	}
+	fs := o.FinancialStatus
+	if fs == "" {
+		fs = "PAID"
+	}
+	return map[string]any{"order": map[string]any{
+		"id":                     shopify.OrderGID(o.ID),
+		"cancelledAt":            cancelledAt,
+		"displayFinancialStatus": fs,
+		"customer":               customer,
+		"lineItems":              map[string]any{"nodes": nodes},
+	}}
+}
+
+func (s *Store) recipient(id int64) any {
+	o := s.Order(id)
+	if o.ID == 0 {
+		return map[string]any{"order": nil}
+	}
+	email := o.GuestEmail
+	var customer any
+	if c := o.Customer; c != nil {
+		email = c.Email
+		customer = map[string]any{"defaultEmailAddress": map[string]any{"emailAddress": c.Email}}
+	}
+	return map[string]any{"order": map[string]any{"email": email, "customer": customer}}
+}

@@ -1,0 +1,119 @@
+package web
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// SuppressionRetention bounds expires_at for a suppression: kept while the
+// shop is connected, and at most this long (docs/registry.md).
+const SuppressionRetention = 5 * 365 * 24 * time.Hour
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>{{.Title}}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1b1b}</style>
+</head><body><main><h1>{{.Title}}</h1><p>{{.Body}}</p></main></body></html>`))
+
+func showPage(w http.ResponseWriter, status int, title, body string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_ = page.Execute(w, struct{ Title, Body string }{title, body})
+}
+
+// reviewLink is GET /r/{token}: check the signed link, then redirect to the
+// shop's review destination for that product.
+func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
+	l, err := s.Keys.ParseLink(r.PathValue("token"), keys.LinkReview, s.now())
+	switch {
+	case errors.Is(err, keys.ErrLinkExpired):
+		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "expired")
+		showPage(w, http.StatusGone, "This review link has expired", "Review links stay open for a limited time. You can still leave a review on the shop's website.")
+		return
+	case err != nil:
+		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "invalid")
+		showPage(w, http.StatusBadRequest, "This link is not valid", "The link may have been cut short by your email program. Try copying the whole link into your browser.")
+		return
+	}
+	req, err := s.DB.Request(r.Context(), l.RequestID)
+	if errors.Is(err, store.ErrNotFound) {
+		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "revoked")
+		showPage(w, http.StatusGone, "This review link is no longer active", "The shop no longer holds this review request. You can still leave a review on the shop's website.")
+		return
+	}
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Please try the link again in a minute.")
+		return
+	}
+	shop, err := s.DB.Shop(r.Context(), req.Shop)
+	if err != nil {
+		showPage(w, http.StatusGone, "This review link is no longer active", "The shop no longer uses review requests from Candor.")
+		return
+	}
+	products, err := req.Products()
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		return
+	}
+	for _, p := range products {
+		if p.ID == l.ProductID {
+			s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "redirected")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			http.Redirect(w, r, activities.ReviewURL(shop.ReviewURL, shop.Domain, p), http.StatusFound)
+			return
+		}
+	}
+	showPage(w, http.StatusNotFound, "This link is not valid", "This product is not part of the order.")
+}
+
+// unsubscribe is GET or POST /u/{token}: one click puts the customer on the
+// shop's suppression list. A validly signed link keeps working after it
+// expires: an unsubscribe must never be refused.
+func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	l, err := s.Keys.ParseLink(r.PathValue("token"), keys.LinkUnsubscribe, s.now())
+	if err != nil && !errors.Is(err, keys.ErrLinkExpired) {
+		s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "invalid")
+		showPage(w, http.StatusBadRequest, "This link is not valid", "The link may have been cut short by your email program. Try copying the whole link into your browser, or reply to the email to ask the shop to stop.")
+		return
+	}
+	ctx := r.Context()
+	req, err := s.DB.Request(ctx, l.RequestID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Subject == "") {
+		// Erased, or never sent: nothing further will be sent for it.
+		showPage(w, http.StatusOK, "You will not get more review requests", "The shop holds no review request for this link any more.")
+		return
+	}
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "We could not record your choice just now. Please try the link again in a minute.")
+		return
+	}
+	now := s.now()
+	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		added, err := store.Suppress(ctx, tx, req.Shop, req.Subject, "unsubscribe_link")
+		if err != nil || !added {
+			return err
+		}
+		_, err = registry.Append(ctx, tx, now, registry.Entry{Shop: req.Shop, Subject: req.Subject,
+			Datum: registry.DatumMarketingPrefs, System: registry.SystemPostgres, Action: registry.ActionStored,
+			Purpose: registry.PurposeUnsubscribe, LegalBasis: registry.BasisLegalObligation,
+			ExpiresAt: now.Add(SuppressionRetention), Ref: req.RequestID})
+		return err
+	})
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "We could not record your choice just now. Please try the link again in a minute.")
+		return
+	}
+	s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "unsubscribed")
+	showPage(w, http.StatusOK, "You are unsubscribed", "You will not get more review requests from "+req.Shop+".")
+}

@@ -1,0 +1,319 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/workflows"
+)
+
+// intake is what one delivery asks Candor to do, decided from the payload
+// before any I/O.
+type intake struct {
+	topic    string
+	shop     string
+	orderID  int64
+	start    *workflows.ReviewRequestInput // start (or signal-with-start) the workflow
+	signal   string                        // signal name, if any
+	arg      any                           // signal argument
+	ignore   string                        // why nothing is done
+	subject  string                        // pseudonym, when the payload names the customer
+	personal []string                      // personal data categories present in the payload
+}
+
+func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, outcome, topic, msg string) {
+	s.metrics.inc("candor_webhook_deliveries_total", "topic", topicLabel(topic), "outcome", outcome)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+func topicLabel(t string) string {
+	switch t {
+	case shopify.TopicFulfillmentCreate, shopify.TopicFulfillmentUpdate, shopify.TopicOrderFulfilled,
+		shopify.TopicOrderCancelled, shopify.TopicRefundCreate:
+		return t
+	}
+	return "other" // unbounded label values would blow up the series count
+}
+
+// shopifyWebhook is POST /webhooks/shopify: verify, dedupe, hand off to
+// Temporal, and answer so Shopify retries exactly when it should.
+func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { s.metrics.observe("candor_webhook_intake_seconds", time.Since(start)) }()
+	topic := r.Header.Get(shopify.HeaderTopic)
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, shopify.MaxWebhookBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.reply(w, r, http.StatusRequestEntityTooLarge, "too_large", topic, "body is over the 1 MiB limit")
+			return
+		}
+		s.reply(w, r, http.StatusBadRequest, "unreadable", topic, "could not read body")
+		return
+	}
+	if !shopify.VerifyHMAC(s.ShopifySecret, body, r.Header.Get(shopify.HeaderHMAC)) {
+		s.reply(w, r, http.StatusUnauthorized, "bad_hmac", topic, "HMAC signature is missing or wrong")
+		return
+	}
+	shop := r.Header.Get(shopify.HeaderShop)
+	webhookID := r.Header.Get(shopify.HeaderWebhookID)
+	switch {
+	case !shopify.ValidShopDomain(shop):
+		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, shopify.HeaderShop+" is not a *.myshopify.com domain")
+		return
+	case webhookID == "" || len(webhookID) > 200:
+		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, shopify.HeaderWebhookID+" is missing")
+		return
+	}
+
+	in, err := s.decide(topic, shop, body)
+	body = nil // the raw body is not needed past this point, and never kept
+	if err != nil {
+		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, err.Error())
+		return
+	}
+	if in.ignore != "" && in.orderID == 0 {
+		s.reply(w, r, http.StatusOK, "ignored", topic, "ignored: "+in.ignore)
+		return
+	}
+
+	ctx := r.Context()
+	seen, err := s.DB.DeliverySeen(ctx, webhookID)
+	if err != nil {
+		s.unavailable(w, r, topic, "postgres", err)
+		return
+	}
+	if seen {
+		s.reply(w, r, http.StatusOK, "duplicate", topic, "duplicate delivery")
+		return
+	}
+	sh, err := s.DB.Shop(ctx, shop)
+	if errors.Is(err, store.ErrNotFound) {
+		s.reply(w, r, http.StatusOK, "unknown_shop", topic, "ignored: shop is not connected")
+		return
+	}
+	if err != nil {
+		s.unavailable(w, r, topic, "postgres", err)
+		return
+	}
+
+	outcome, handedOff, err := s.handOff(ctx, in)
+	if err != nil {
+		s.unavailable(w, r, topic, "temporal", err)
+		return
+	}
+	if err := s.recordDelivery(ctx, webhookID, shop, sh, in, handedOff); err != nil {
+		s.unavailable(w, r, topic, "postgres", err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, outcome, topic, outcome)
+}
+
+func (s *Server) unavailable(w http.ResponseWriter, r *http.Request, topic, dep string, err error) {
+	s.Logger.LogAttrs(r.Context(), slog.LevelError, "webhook hand-off failed; Shopify will retry",
+		slog.String("topic", topic), slog.String("dependency", dep), slog.String("error", err.Error()))
+	s.reply(w, r, http.StatusServiceUnavailable, "unavailable", topic, "temporarily unavailable, retry later")
+}
+
+// decide parses the payload for topic and says what to do. Errors are 400s.
+func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
+	in := intake{topic: topic, shop: shop}
+	switch topic {
+	case shopify.TopicFulfillmentCreate, shopify.TopicFulfillmentUpdate:
+		f, err := shopify.ParseFulfillment(body)
+		if err != nil {
+			return in, err
+		}
+		in.orderID, in.personal = f.OrderID, personalOf(f.PersonalFields)
+		if f.Status != "success" {
+			in.ignore = "fulfillment status is " + f.Status
+			return in, nil
+		}
+		input := s.input(shop, f.OrderID, f.OrderName(), f.LineItems)
+		if len(input.Products) == 0 {
+			in.ignore = "no reviewable products"
+			return in, nil
+		}
+		delivered := f.ShipmentStatus == "delivered"
+		if topic == shopify.TopicFulfillmentUpdate {
+			if !delivered {
+				in.ignore = "shipment status is not delivered"
+				return in, nil
+			}
+			in.signal, in.arg = workflows.SignalDelivered, workflows.DeliveredSignal{At: s.now()}
+		} else if delivered {
+			at := s.now().UTC()
+			input.DeliveredAt = &at
+		}
+		in.start = &input
+	case shopify.TopicOrderFulfilled:
+		o, err := shopify.ParseOrder(body, true)
+		if err != nil {
+			return in, err
+		}
+		in.orderID, in.personal = o.ID, personalOf(o.PersonalFields)
+		if o.Customer != nil && o.Customer.ID > 0 {
+			in.subject = s.Keys.Subject(shop, o.Customer.ID)
+			in.personal = appendMissing(in.personal, registry.DatumCustomerID, registry.DatumName, registry.DatumEmail)
+		}
+		input := s.input(shop, o.ID, o.Name, o.LineItems)
+		if len(input.Products) == 0 {
+			in.ignore = "no reviewable products"
+			return in, nil
+		}
+		in.start = &input
+	case shopify.TopicOrderCancelled:
+		o, err := shopify.ParseOrder(body, false)
+		if err != nil {
+			return in, err
+		}
+		in.orderID, in.personal = o.ID, personalOf(o.PersonalFields)
+		if o.Customer != nil && o.Customer.ID > 0 {
+			in.subject = s.Keys.Subject(shop, o.Customer.ID)
+			in.personal = appendMissing(in.personal, registry.DatumCustomerID, registry.DatumName, registry.DatumEmail)
+		}
+		in.signal, in.arg = workflows.SignalStop, workflows.StopSignal{Reason: workflows.StopCancelled}
+	case shopify.TopicRefundCreate:
+		rf, err := shopify.ParseRefund(body)
+		if err != nil {
+			return in, err
+		}
+		in.orderID = rf.OrderID
+		in.signal, in.arg = workflows.SignalStop, workflows.StopSignal{Reason: workflows.StopRefunded}
+	default:
+		return intake{ignore: "topic not handled"}, nil
+	}
+	return in, nil
+}
+
+func (s *Server) input(shop string, orderID int64, name string, items []shopify.LineItem) workflows.ReviewRequestInput {
+	in := workflows.ReviewRequestInput{Shop: shop, OrderID: orderID, OrderName: name,
+		RequestID: s.Keys.RequestID(shop, orderID), FulfilledAt: s.now().UTC()}
+	seen := map[int64]bool{}
+	for _, li := range items {
+		if li.ProductID == nil || seen[*li.ProductID] {
+			continue
+		}
+		seen[*li.ProductID] = true
+		in.Products = append(in.Products, store.Product{ID: *li.ProductID, Title: li.Title})
+	}
+	return in
+}
+
+func personalOf(p shopify.PersonalFields) []string {
+	var ds []string
+	if p.Email {
+		ds = append(ds, registry.DatumEmail)
+	}
+	if p.Destination || p.Shipping || p.Billing {
+		ds = append(ds, registry.DatumName, registry.DatumAddress)
+	}
+	if p.Phone || p.Destination || p.Shipping || p.Billing {
+		ds = append(ds, registry.DatumPhone)
+	}
+	return ds
+}
+
+func appendMissing(ds []string, add ...string) []string {
+	for _, a := range add {
+		found := false
+		for _, d := range ds {
+			found = found || d == a
+		}
+		if !found {
+			ds = append(ds, a)
+		}
+	}
+	return ds
+}
+
+// handOff makes the delivery durable in Temporal. It reports the outcome and
+// whether workflow input was written to Temporal.
+func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
+	if in.ignore != "" {
+		return "ignored", false, nil
+	}
+	id := workflows.ReviewRequestID(in.shop, in.orderID)
+	if in.signal != "" {
+		err := s.Temporal.SignalWorkflow(ctx, id, "", in.signal, in.arg)
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil:
+			return "signalled", false, nil
+		case !errors.As(err, &nf):
+			return "", false, fmt.Errorf("signal %s: %w", in.signal, err)
+		case in.start == nil:
+			return "ignored", false, nil // no running request for this order
+		}
+		// A delivery event for an order whose fulfillment event never came
+		// (or came before Candor was installed): start it, already delivered.
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: workflows.TaskQueue,
+		// One review request per order, ever: a closed workflow's ID is not
+		// reused, so a late duplicate cannot send a second email.
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+	input := *in.start
+	if in.signal == workflows.SignalDelivered {
+		at := s.now().UTC()
+		input.DeliveredAt = &at
+	}
+	_, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.ReviewRequest, input)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return "duplicate", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("start workflow: %w", err)
+	}
+	return "started", true, nil
+}
+
+// recordDelivery marks the delivery as handled and records, in the same
+// transaction, what personal data it brought into Candor's memory (dropped
+// at once) and what it wrote to Temporal.
+func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh store.Shop, in intake, handedOff bool) error {
+	now := s.now()
+	ref := s.Keys.RequestID(shop, in.orderID)
+	var entries []registry.Entry
+	for _, d := range in.personal {
+		entries = append(entries, registry.Entry{Shop: shop, Subject: in.subject, Datum: d, System: registry.SystemCandor,
+			Action: registry.ActionCollected, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: ref})
+	}
+	if handedOff {
+		entries = append(entries, registry.Entry{Shop: shop, Subject: in.subject, Datum: registry.DatumPurchaseHistory,
+			System: registry.SystemTemporal, Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisLegitimateInterest,
+			ExpiresAt:  now.Add(sh.FallbackDelay + sh.Reminder + s.TemporalRetention), Ref: ref})
+	}
+	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := store.RecordDelivery(ctx, tx, webhookID, shop, in.topic); err != nil {
+			return err
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		_, err := registry.Append(ctx, tx, now, entries...)
+		return err
+	})
+}

@@ -1,0 +1,13 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/worker"
+
+	"github.com/candorhq/candor/activities"
+)
+
+// Register is the one place workflows and activities are registered.
+func Register(r worker.Registry, a *activities.Activities) {
+	r.RegisterWorkflow(ReviewRequest)
+	r.RegisterActivity(a)
+}

@@ -1,0 +1,195 @@
+package workflows
+
+import (
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/store"
+)
+
+// ReviewRequest waits for the right moment after an order is fulfilled and
+// sends one review request, and optionally one reminder.
+//
+// Timing: the shop's delay after the delivered signal; if no delivery event
+// comes, the fallback delay after fulfillment. A stop signal (cancelled or
+// refunded) at any point ends it with nothing sent. Eligibility is checked
+// again inside the send activity, against Shopify and the suppression list,
+// just before sending.
+func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
+	var a *activities.Activities
+	state := ReviewRequestState{Phase: "waiting_delivery"}
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {
+		return ReviewRequestResult{}, err
+	}
+
+	short := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        time.Second,
+			BackoffCoefficient:     2,
+			MaximumInterval:        5 * time.Minute,
+			NonRetryableErrorTypes: []string{activities.ErrShopGone},
+		},
+	})
+	var settings activities.ShopSettings
+	if err := workflow.ExecuteActivity(short, a.Schedule, activities.ScheduleInput{
+		Shop: in.Shop, OrderID: in.OrderID, OrderName: in.OrderName, RequestID: in.RequestID, Products: in.Products,
+	}).Get(ctx, &settings); err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrShopGone {
+			return ReviewRequestResult{Status: store.StatusSkipped, Reason: "shop_disconnected"}, nil
+		}
+		return ReviewRequestResult{}, err
+	}
+
+	delivered := workflow.GetSignalChannel(ctx, SignalDelivered)
+	stop := workflow.GetSignalChannel(ctx, SignalStop)
+	var deliveredAt *time.Time
+	if in.DeliveredAt != nil {
+		deliveredAt = in.DeliveredAt
+	}
+
+	// Wait until the send time, moving it when the delivered signal arrives.
+	for {
+		var sendAt time.Time
+		if deliveredAt != nil {
+			sendAt = deliveredAt.Add(settings.Delay)
+			state.Phase, state.Delivered = "waiting_delay", true
+		} else {
+			sendAt = in.FulfilledAt.Add(settings.FallbackDelay)
+		}
+		state.SendAt = &sendAt
+		wait := sendAt.Sub(workflow.Now(ctx))
+		if wait <= 0 {
+			break
+		}
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		timer := workflow.NewTimer(timerCtx, wait)
+		fired, stopped := false, ""
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(timer, func(workflow.Future) { fired = true })
+		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
+			var s StopSignal
+			c.Receive(ctx, &s)
+			stopped = s.Reason
+		})
+		if deliveredAt == nil {
+			sel.AddReceive(delivered, func(c workflow.ReceiveChannel, _ bool) {
+				var d DeliveredSignal
+				c.Receive(ctx, &d)
+				at := d.At
+				if at.IsZero() || at.After(workflow.Now(ctx)) {
+					at = workflow.Now(ctx)
+				}
+				deliveredAt = &at
+			})
+		}
+		sel.Select(ctx)
+		cancelTimer()
+		if stopped != "" {
+			return finishStopped(ctx, short, in, &state, stopped)
+		}
+		if fired {
+			break
+		}
+	}
+
+	// A stop signal that raced the timer still wins.
+	if reason := pendingStop(stop); reason != "" {
+		return finishStopped(ctx, short, in, &state, reason)
+	}
+
+	state.Phase = "sending"
+	send := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    5 * time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    30 * time.Minute,
+			// Shopify and SendGrid outages are retried for a day; after
+			// that the request is marked failed rather than sent late.
+		},
+		ScheduleToCloseTimeout: 24 * time.Hour,
+	})
+	var out activities.SendResult
+	err := workflow.ExecuteActivity(send, a.SendReviewRequest, activities.SendInput{
+		Shop: in.Shop, OrderID: in.OrderID, RequestID: in.RequestID, Kind: activities.KindFirst,
+	}).Get(ctx, &out)
+	if err != nil {
+		return failed(ctx, short, in, &state, err)
+	}
+	result := ReviewRequestResult{Status: out.Status, Reason: out.Reason}
+	if out.Status != store.StatusSent || settings.Reminder <= 0 {
+		state.Phase = "done"
+		return result, nil
+	}
+
+	state.Phase = "waiting_reminder"
+	reminderAt := workflow.Now(ctx).Add(settings.Reminder)
+	state.SendAt = &reminderAt
+	stopped := ""
+	timer := workflow.NewTimer(ctx, settings.Reminder)
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(timer, func(workflow.Future) {})
+	sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
+		var s StopSignal
+		c.Receive(ctx, &s)
+		stopped = s.Reason
+	})
+	sel.Select(ctx)
+	if stopped == "" {
+		stopped = pendingStop(stop)
+	}
+	if stopped != "" {
+		state.Phase, state.Stopped = "done", stopped
+		result.ReminderStatus = store.StatusSkipped
+		return result, nil
+	}
+	var rem activities.SendResult
+	if err := workflow.ExecuteActivity(send, a.SendReviewRequest, activities.SendInput{
+		Shop: in.Shop, OrderID: in.OrderID, RequestID: in.RequestID, Kind: activities.KindReminder,
+	}).Get(ctx, &rem); err != nil {
+		result.ReminderStatus = store.StatusFailed
+		state.Phase = "done"
+		return result, nil
+	}
+	result.ReminderStatus = rem.Status
+	state.Phase = "done"
+	return result, nil
+}
+
+func pendingStop(stop workflow.ReceiveChannel) string {
+	var s StopSignal
+	reason := ""
+	for stop.ReceiveAsync(&s) {
+		reason = s.Reason
+	}
+	return reason
+}
+
+func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, reason string) (ReviewRequestResult, error) {
+	var a *activities.Activities
+	state.Phase, state.Stopped = "done", reason
+	if err := workflow.ExecuteActivity(short, a.MarkSkipped, in.RequestID, reason).Get(ctx, nil); err != nil {
+		return ReviewRequestResult{}, err
+	}
+	return ReviewRequestResult{Status: store.StatusSkipped, Reason: reason}, nil
+}
+
+func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, cause error) (ReviewRequestResult, error) {
+	var a *activities.Activities
+	state.Phase = "done"
+	reason := "send_failed"
+	var appErr *temporal.ApplicationError
+	if errors.As(cause, &appErr) && appErr.Type() != "" {
+		reason = appErr.Type()
+	}
+	if err := workflow.ExecuteActivity(short, a.MarkFailed, in.RequestID, reason).Get(ctx, nil); err != nil {
+		return ReviewRequestResult{}, err
+	}
+	return ReviewRequestResult{Status: store.StatusFailed, Reason: reason}, nil
+}

@@ -1,0 +1,73 @@
+// Package workflows holds Candor's Temporal workflows: orchestration only.
+// Side effects live in package activities.
+//
+// Workflow inputs, results, signals and search attributes carry no email,
+// name, address, phone or price: everything here ends up in Temporal history,
+// which operators read and which outlives the send.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/candorhq/candor/store"
+)
+
+// TaskQueue is the one queue Candor's worker polls.
+const TaskQueue = "candor"
+
+// Signal and query names.
+const (
+	SignalDelivered = "delivered"
+	SignalStop      = "stop"
+	QueryState      = "state"
+)
+
+// Stop reasons carried by SignalStop.
+const (
+	StopCancelled = "cancelled"
+	StopRefunded  = "refunded"
+)
+
+// ReviewRequestID is the workflow ID for one order: review/{shop}/{order_id}.
+func ReviewRequestID(shop string, orderID int64) string {
+	return fmt.Sprintf("review/%s/%d", shop, orderID)
+}
+
+// ReviewRequestInput is everything the workflow knows about the order.
+type ReviewRequestInput struct {
+	Shop        string          `json:"shop"`
+	OrderID     int64           `json:"order_id"`
+	OrderName   string          `json:"order_name"`
+	RequestID   string          `json:"request_id"`
+	Products    []store.Product `json:"products"`
+	FulfilledAt time.Time       `json:"fulfilled_at"`
+	// DeliveredAt is set when the first event Candor saw already said
+	// delivered.
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+}
+
+// DeliveredSignal reports that the parcel arrived.
+type DeliveredSignal struct {
+	At time.Time `json:"at"`
+}
+
+// StopSignal asks the workflow to send nothing more.
+type StopSignal struct {
+	Reason string `json:"reason"`
+}
+
+// ReviewRequestResult is how the request ended.
+type ReviewRequestResult struct {
+	Status         string `json:"status"` // sent, skipped, failed
+	Reason         string `json:"reason,omitempty"`
+	ReminderStatus string `json:"reminder_status,omitempty"`
+}
+
+// ReviewRequestState answers QueryState, for operators.
+type ReviewRequestState struct {
+	Phase     string     `json:"phase"` // waiting_delivery, waiting_delay, sending, waiting_reminder, done
+	Delivered bool       `json:"delivered"`
+	SendAt    *time.Time `json:"send_at,omitempty"`
+	Stopped   string     `json:"stopped,omitempty"`
+}
