@@ -58,7 +58,7 @@ func StartTemporal(o TemporalOptions) (*Temporal, error) {
 		CurrentClusterName:     "active",
 		InitialFailoverVersion: 1,
 		Logger:                 o.Logger,
-		LogLevel:               slog.LevelWarn,
+		LogLevel:               slog.LevelError,
 		DatabaseFile:           o.DatabaseFile,
 		DynamicConfigValues: map[string]any{
 			// Workflow histories are kept small; this only makes the dev

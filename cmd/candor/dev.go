@@ -86,7 +86,9 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort,
 			DatabaseFile: filepath.Join(devDir, "temporal.db"), Namespace: cfg.TemporalNamespace,
-			Logger: logger.With("component", "temporal-server")})
+			// Errors only: the server's warnings are for Temporal developers
+			// (and it warns about every connection it closes on shutdown).
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})).With("component", "temporal-server")})
 		if err != nil {
 			return err
 		}

@@ -61,7 +61,7 @@ func FulfillmentPayload(o Order, shipmentStatus string) []byte {
 		"tracking_number": "1Z2345", "tracking_numbers": []string{"1Z2345"},
 		"tracking_url": "https://www.ups.com/track?tracknum=1Z2345", "name": o.Name + ".1",
 		"admin_graphql_api_id": fmt.Sprintf("gid://shopify/Fulfillment/%d", o.ID*7+1),
-		"line_items": lineItems(o), "receipt": map[string]any{},
+		"line_items":           lineItems(o), "receipt": map[string]any{},
 	})
 	return b
 }
