@@ -48,17 +48,23 @@ const (
 	ReasonRefunded       = "refunded"
 	ReasonUnsubscribed   = "unsubscribed"
 	ReasonNoConsent      = "no_consent"
+	ReasonOptedOut       = "opted_out_of_marketing"
 	ReasonNoEmail        = "no_email"
 	ReasonNotSent        = "first_email_not_sent"
 	ReasonRejected       = "sendgrid_rejected"
 )
 
-// statusOf reads the status field for kind.
+// statusOf reads the status and reason fields for kind.
 func statusOf(r store.Request, kind string) string {
+	s, _ := outcomeOf(r, kind)
+	return s
+}
+
+func outcomeOf(r store.Request, kind string) (status, reason string) {
 	if kind == KindReminder {
-		return r.ReminderStatus
+		return r.ReminderStatus, r.ReminderReason
 	}
-	return r.Status
+	return r.Status, r.Reason
 }
 
 // SendReviewRequest re-checks eligibility against Shopify and the suppression
@@ -129,7 +135,11 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		}
 	}
 
-	if reason := a.ineligible(ctx, shop, st, subject, in); reason != "" {
+	reason, err := a.ineligible(ctx, shop, st, subject, in)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if reason != "" {
 		if reason == ReasonOrderNotFound {
 			statusReads = nil // nothing about a person was read
 		}
@@ -197,9 +207,10 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		}
 		switch {
 		case !ge.Retryable:
+			reason := ReasonRejected + "_" + strconv.Itoa(ge.Status)
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
-			a.finish(ctx, in, store.StatusFailed, ReasonRejected+"_"+strconv.Itoa(ge.Status), []string{store.StatusSending})
-			return SendResult{Status: store.StatusFailed, Reason: ReasonRejected}, nil
+			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
+			return SendResult{Status: store.StatusFailed, Reason: reason}, nil
 		case ge.NotSent || ge.Status != 0:
 			// SendGrid did not accept it: safe to try again.
 			a.finish(ctx, in, pending(in.Kind), "", []string{store.StatusSending})
@@ -231,40 +242,48 @@ func settled(r store.Request, kind string) (SendResult, bool) {
 	if kind == KindReminder && r.Status != store.StatusSent {
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonNotSent}, true
 	}
-	switch statusOf(r, kind) {
+	status, reason := outcomeOf(r, kind)
+	switch status {
 	case store.StatusSent:
 		return SendResult{Status: store.StatusSent, Reason: ReasonAlreadySent}, true
-	case store.StatusSkipped:
-		return SendResult{Status: store.StatusSkipped, Reason: r.Reason}, true
-	case store.StatusFailed:
-		return SendResult{Status: store.StatusFailed, Reason: r.Reason}, true
+	case store.StatusSkipped, store.StatusFailed:
+		return SendResult{Status: status, Reason: reason}, true
 	}
 	return SendResult{}, false
 }
 
-func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify.OrderStatus, subject string, in SendInput) string {
+// ineligible says why this order must not be emailed now, or "". An error
+// means eligibility could not be decided; the activity retries.
+func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify.OrderStatus, subject string, in SendInput) (string, error) {
 	switch {
 	case !st.Found:
-		return ReasonOrderNotFound
+		return ReasonOrderNotFound, nil
 	case st.Cancelled:
-		return ReasonCancelled
+		return ReasonCancelled, nil
 	case st.Refunded:
-		return ReasonRefunded
+		return ReasonRefunded, nil
 	}
-	if suppressed, err := store.Suppressed(ctx, a.DB, in.Shop, subject); err != nil || suppressed {
-		// On a database error, do not send: an unsubscribe must never be missed.
-		return ReasonUnsubscribed
+	suppressed, err := store.Suppressed(ctx, a.DB, in.Shop, subject)
+	if err != nil {
+		return "", fmt.Errorf("read suppression list: %w", err)
 	}
-	if shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed {
-		return ReasonNoConsent
+	switch {
+	case suppressed:
+		return ReasonUnsubscribed, nil
+	case shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed:
+		return ReasonNoConsent, nil
+	case st.MarketingState == shopify.MarketingUnsubscribed:
+		// Even where consent is not required, an explicit opt-out from the
+		// shop's email is respected.
+		return ReasonOptedOut, nil
 	}
-	return ""
+	return "", nil
 }
 
 func (a *Activities) moveTo(ctx context.Context, ex sqlx.ExecerContext, in SendInput, to, reason string, from []string) error {
 	var err error
 	if in.Kind == KindReminder {
-		_, err = store.TransitionReminder(ctx, ex, in.RequestID, from, to)
+		_, err = store.TransitionReminder(ctx, ex, in.RequestID, from, to, reason)
 	} else {
 		_, err = store.Transition(ctx, ex, in.RequestID, from, to, reason)
 	}

@@ -38,6 +38,7 @@ type Request struct {
 	Status         string     `db:"status"`
 	Reason         string     `db:"reason"`
 	ReminderStatus string     `db:"reminder_status"`
+	ReminderReason string     `db:"reminder_reason"`
 	SentAt         *time.Time `db:"sent_at"`
 	ReminderSentAt *time.Time `db:"reminder_sent_at"`
 	CreatedAt      time.Time  `db:"created_at"`
@@ -105,11 +106,11 @@ func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, fr
 }
 
 // TransitionReminder is Transition for the reminder email.
-func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to string) (bool, error) {
-	q := `UPDATE review_requests SET reminder_status = $3, updated_at = now(),
+func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
+	q := `UPDATE review_requests SET reminder_status = $3, reminder_reason = $4, updated_at = now(),
 	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE reminder_sent_at END
 	      WHERE request_id = $1 AND reminder_status = ANY($2)`
-	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to)
+	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
 	if err != nil {
 		return false, fmt.Errorf("request %s reminder -> %s: %w", requestID, to, err)
 	}

@@ -75,7 +75,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
 			var s StopSignal
 			c.Receive(ctx, &s)
-			stopped = s.Reason
+			stopped = s.reason()
 		})
 		if deliveredAt == nil {
 			sel.AddReceive(delivered, func(c workflow.ReceiveChannel, _ bool) {
@@ -138,7 +138,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
 		var s StopSignal
 		c.Receive(ctx, &s)
-		stopped = s.Reason
+		stopped = s.reason()
 	})
 	sel.Select(ctx)
 	if stopped == "" {
@@ -166,7 +166,7 @@ func pendingStop(stop workflow.ReceiveChannel) string {
 	var s StopSignal
 	reason := ""
 	for stop.ReceiveAsync(&s) {
-		reason = s.Reason
+		reason = s.reason()
 	}
 	return reason
 }

@@ -57,6 +57,14 @@ type StopSignal struct {
 	Reason string `json:"reason"`
 }
 
+// reason never returns "": an empty stop signal must still stop.
+func (s StopSignal) reason() string {
+	if s.Reason == "" {
+		return "stopped"
+	}
+	return s.Reason
+}
+
 // ReviewRequestResult is how the request ended.
 type ReviewRequestResult struct {
 	Status         string `json:"status"` // sent, skipped, failed

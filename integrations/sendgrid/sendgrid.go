@@ -124,7 +124,9 @@ func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (s
 	case resp.StatusCode >= 500:
 		return "", &Error{Status: resp.StatusCode, Retryable: true, Reason: "SendGrid unavailable"}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return "", &Error{Status: resp.StatusCode, Reason: "API key rejected or lacks mail.send"}
+		// A configuration problem, not a problem with this email: retry
+		// (slowly) so requests go out once the operator fixes the key.
+		return "", &Error{Status: resp.StatusCode, Retryable: true, RetryAfter: 5 * time.Minute, Reason: "API key rejected or lacks mail.send"}
 	default:
 		return "", &Error{Status: resp.StatusCode, Reason: "request rejected"}
 	}

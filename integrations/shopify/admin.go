@@ -156,7 +156,10 @@ func LegacyID(gid string) (int64, error) {
 }
 
 // Marketing states of an email address.
-const MarketingSubscribed = "SUBSCRIBED"
+const (
+	MarketingSubscribed   = "SUBSCRIBED"
+	MarketingUnsubscribed = "UNSUBSCRIBED"
+)
 
 // OrderStatus is what the send activity needs to decide eligibility. It
 // holds the customer's ID and consent state, but no contact data: the

@@ -97,6 +97,7 @@ type Store struct {
 	srv    *httptest.Server
 	mu     sync.Mutex
 	orders map[int64]Order
+	gone   map[int64]bool
 	fail   []failure
 	calls  map[string]int
 }
@@ -109,7 +110,7 @@ type failure struct {
 
 // New starts a stand-in store that accepts token on apiVersion.
 func New(token, apiVersion string) *Store {
-	s := &Store{Token: token, APIVersion: apiVersion, orders: map[int64]Order{}, calls: map[string]int{}}
+	s := &Store{Token: token, APIVersion: apiVersion, orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -125,10 +126,23 @@ func (s *Store) SetOrder(o Order) {
 	s.orders[o.ID] = o
 }
 
-// Order returns the order with this ID: one set with SetOrder, else the demo order.
+// DeleteOrder makes the order with this ID unknown, as after the merchant
+// deletes it in Shopify.
+func (s *Store) DeleteOrder(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.orders, id)
+	s.gone[id] = true
+}
+
+// Order returns the order with this ID: one set with SetOrder, else the demo
+// order; the zero Order if it was deleted.
 func (s *Store) Order(id int64) Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.gone[id] {
+		return Order{}
+	}
 	if o, ok := s.orders[id]; ok {
 		return o
 	}

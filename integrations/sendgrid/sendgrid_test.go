@@ -1,0 +1,148 @@
+package sendgrid_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
+)
+
+const (
+	apiKey    = "SG.test-key.0123456789"
+	requestID = "rq_testrequest0001"
+	recipient = "wilhelmina.quarrington@example.org"
+)
+
+func message() sendgrid.Message {
+	return sendgrid.Message{
+		RequestID:      requestID,
+		To:             recipient,
+		From:           "reviews@linen-and-wool.myshopify.com",
+		Subject:        "How was your order #4711?",
+		Text:           "Thank you for your order #4711.",
+		HTML:           "<p>Thank you for your order #4711.</p>",
+		UnsubscribeURL: "https://candor.example/u/token.sig",
+	}
+}
+
+// standIn starts the SendGrid stand-in behind a proxy that counts every
+// request, so a test can tell "rejected by the stand-in" from "never sent".
+func standIn(t *testing.T) (*sendgridtest.Server, *sendgrid.Mailer, *atomic.Int64) {
+	t.Helper()
+	sg := sendgridtest.New(apiKey)
+	t.Cleanup(sg.Close)
+	target, err := url.Parse(sg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hits atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return sg, sendgrid.New(apiKey, front.URL), &hits
+}
+
+// proofOf appends entries in a committed transaction and returns the proof.
+func proofOf(t *testing.T, db *store.DB, entries ...registry.Entry) registry.Proof {
+	t.Helper()
+	ctx := context.Background()
+	var proof registry.Proof
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		proof, err = registry.Append(ctx, tx, time.Now(), entries...)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	return proof
+}
+
+func entry(system, action, ref string) registry.Entry {
+	return registry.Entry{Shop: "linen-and-wool.myshopify.com", Subject: "sub_test", Datum: registry.DatumEmail,
+		System: system, Action: action, Purpose: registry.PurposeReviewRequest,
+		LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(30 * 24 * time.Hour), Ref: ref}
+}
+
+func TestSend_WithoutRegistryProofSendsNothing(t *testing.T) {
+	t.Parallel()
+	sg, mailer, hits := standIn(t)
+	id, err := mailer.Send(context.Background(), registry.Proof{}, message())
+	if !errors.Is(err, sendgrid.ErrNoRecord) {
+		t.Fatalf("Send with no proof: id %q, err %v; want ErrNoRecord", id, err)
+	}
+	if id != "" {
+		t.Errorf("message ID = %q, want none", id)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the stand-in received %d requests, want none", n)
+	}
+	if out := sg.Outbox(); len(out) != 0 {
+		t.Errorf("outbox holds %d emails, want none", len(out))
+	}
+}
+
+func TestSend_ProofOfAnotherMoveDoesNotCount(t *testing.T) {
+	t.Parallel()
+	db, _ := storetest.New(t)
+	sg, mailer, hits := standIn(t)
+	for name, e := range map[string]registry.Entry{
+		"another request": entry(registry.SystemSendGrid, registry.ActionTransmitted, "rq_someoneelse0002"),
+		"a read":          entry(registry.SystemShopify, registry.ActionRead, requestID),
+		"another system":  entry(registry.SystemPostgres, registry.ActionTransmitted, requestID),
+	} {
+		if _, err := mailer.Send(context.Background(), proofOf(t, db, e), message()); !errors.Is(err, sendgrid.ErrNoRecord) {
+			t.Errorf("proof of %s: err %v, want ErrNoRecord", name, err)
+		}
+	}
+	other := entry(registry.SystemSendGrid, registry.ActionTransmitted, requestID)
+	other.Datum = registry.DatumName
+	if _, err := mailer.Send(context.Background(), proofOf(t, db, other), message()); !errors.Is(err, sendgrid.ErrNoRecord) {
+		t.Errorf("proof of another datum: err %v, want ErrNoRecord", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the stand-in received %d requests, want none", n)
+	}
+	if out := sg.Outbox(); len(out) != 0 {
+		t.Errorf("outbox holds %d emails, want none", len(out))
+	}
+}
+
+func TestSend_WithProofOfTheTransmissionSends(t *testing.T) {
+	t.Parallel()
+	db, _ := storetest.New(t)
+	sg, mailer, hits := standIn(t)
+	proof := proofOf(t, db,
+		entry(registry.SystemShopify, registry.ActionRead, requestID),
+		entry(registry.SystemSendGrid, registry.ActionTransmitted, requestID))
+	id, err := mailer.Send(context.Background(), proof, message())
+	if err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	out := sg.Outbox()
+	if len(out) != 1 || hits.Load() != 1 {
+		t.Fatalf("outbox holds %d emails after %d requests, want 1 and 1", len(out), hits.Load())
+	}
+	if id == "" || id != out[0].MessageID {
+		t.Errorf("message ID = %q, want the stand-in's %q", id, out[0].MessageID)
+	}
+	if len(out[0].To) != 1 || out[0].To[0] != recipient {
+		t.Errorf("To = %v, want [%s]", out[0].To, recipient)
+	}
+}
