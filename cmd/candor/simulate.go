@@ -21,6 +21,11 @@ func runSimulate(ctx context.Context, args []string) error {
 		return usagef("simulate: say fulfillment, delivered, cancel or refund")
 	}
 	kind := args[0]
+	switch kind {
+	case "fulfillment", "delivered", "cancel", "refund":
+	default:
+		return usagef("simulate: unknown kind %q (fulfillment, delivered, cancel, refund)", kind)
+	}
 	fs := flag.NewFlagSet("simulate "+kind, flag.ContinueOnError)
 	st, _ := loadDevState()
 	server := fs.String("server", orDefault(st.ServerURL, "http://127.0.0.1:8080"), "Candor server base URL")
@@ -69,8 +74,6 @@ func runSimulate(ctx context.Context, args []string) error {
 		hooks = append(hooks, hook{shopify.TopicOrderCancelled, shopifytest.OrderPayload(o)})
 	case "refund":
 		hooks = append(hooks, hook{shopify.TopicRefundCreate, shopifytest.RefundPayload(o)})
-	default:
-		return usagef("simulate: unknown kind %q (fulfillment, delivered, cancel, refund)", kind)
 	}
 	url := strings.TrimRight(*server, "/") + "/webhooks/shopify"
 	hc := &http.Client{Timeout: 15 * time.Second}

@@ -1,0 +1,384 @@
+// Package e2e runs Candor end to end: the real Temporal dev server, real
+// Postgres, the real worker and HTTP server, and local stand-ins for Shopify
+// and SendGrid. It asserts what a merchant, a customer and an auditor would
+// see.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/devenv"
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
+	"github.com/candorhq/candor/web"
+	"github.com/candorhq/candor/workflows"
+)
+
+const (
+	shop       = "harbour-goods.myshopify.com"
+	secret     = "shpss_e2e_secret"
+	apiVersion = "2026-10"
+)
+
+var temporalAddr string
+
+func TestMain(m *testing.M) {
+	t, err := devenv.StartTemporal(devenv.TemporalOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	temporalAddr = t.Address
+	code := m.Run()
+	t.Stop()
+	os.Exit(code)
+}
+
+// syncBuffer collects every log line the server and worker write.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type system struct {
+	db      *store.DB
+	tc      client.Client
+	shopify *shopifytest.Store
+	mail    *sendgridtest.Server
+	url     string
+	logs    *syncBuffer
+}
+
+func start(t *testing.T, settings func(*store.Settings)) *system {
+	t.Helper()
+	ctx := context.Background()
+	db, _ := storetest.New(t)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	ring, _ := keys.New(k)
+
+	shopStore := shopifytest.New("shpat_e2e_token", apiVersion)
+	t.Cleanup(shopStore.Close)
+	mail := sendgridtest.New("SG.e2e-key")
+	t.Cleanup(mail.Close)
+
+	sealed, _ := ring.Seal([]byte("shpat_e2e_token"), shop)
+	st := store.DefaultSettings(shop)
+	st.Delay, st.FallbackDelay = 2*time.Second, 20*time.Second
+	if settings != nil {
+		settings(&st)
+	}
+	if err := db.AddShop(ctx, store.Shop{Domain: shop, TokenSealed: sealed, Settings: st}); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+
+	// Each test gets its own task queue name through its own worker? No:
+	// the workflow's task queue is fixed, so tests in this package run one
+	// at a time and each worker stops with its test.
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	workflows.Register(w, &activities.Activities{
+		DB: db, Keys: ring, Mailer: sendgrid.New(mail.Key, mail.URL),
+		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
+		PublicURL: hs.URL,
+	})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs}
+}
+
+func (s *system) deliver(t *testing.T, topic, webhookID string, body []byte) string {
+	t.Helper()
+	req, _ := shopifytest.WebhookRequest(s.url+"/webhooks/shopify", topic, shop, secret, webhookID, body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", topic, resp.StatusCode, msg)
+	}
+	return strings.TrimSpace(string(msg))
+}
+
+func (s *system) result(t *testing.T, orderID int64) workflows.ReviewRequestResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var r workflows.ReviewRequestResult
+	if err := s.tc.GetWorkflow(ctx, workflows.ReviewRequestID(shop, orderID), "").Get(ctx, &r); err != nil {
+		t.Fatalf("workflow for order %d: %v", orderID, err)
+	}
+	return r
+}
+
+// personal is every piece of the customer's personal data in an order.
+func personal(o shopifytest.Order) []string {
+	c := o.Customer
+	return []string{c.Email, c.FirstName, c.LastName, c.Phone, c.Address1, fmt.Sprint(c.ID)}
+}
+
+// dump is the text of every row of every table.
+func (s *system) dump(t *testing.T) string {
+	t.Helper()
+	var tables []string
+	if err := s.db.Select(&tables, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`); err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) < 6 {
+		t.Fatalf("found only tables %v", tables)
+	}
+	var b strings.Builder
+	for _, table := range tables {
+		var rows []string
+		if err := s.db.Select(&rows, `SELECT t::text FROM `+table+` t`); err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(strings.Join(rows, "\n"))
+	}
+	return b.String()
+}
+
+func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData(t *testing.T) {
+	s := start(t, nil)
+	o := shopifytest.DemoOrder(time.Now().UnixNano() % 1_000_000_000)
+	o.Customer.FirstName, o.Customer.LastName = "Wilhelmina", "Zabrowski-Quint"
+	o.Customer.Phone, o.Customer.Address1 = "+44 7700 900123", "17 Larkspur Crescent"
+	o.Customer.Email = "wilhelmina.zq@example.net"
+	o.Customer.ID = 9_871_234_567
+	s.shopify.SetOrder(o)
+
+	// Five deliveries of the same fulfillment: three Shopify retries of one
+	// delivery, and two more deliveries of the same event.
+	create := shopifytest.FulfillmentPayload(o, "")
+	id := shopifytest.NewWebhookID()
+	outcomes := []string{
+		s.deliver(t, shopify.TopicFulfillmentCreate, id, create),
+		s.deliver(t, shopify.TopicFulfillmentCreate, id, create),
+		s.deliver(t, shopify.TopicFulfillmentCreate, id, create),
+		s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), create),
+		s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), create),
+	}
+	if want := "started,duplicate delivery,duplicate delivery,duplicate,duplicate"; strings.Join(outcomes, ",") != want {
+		t.Fatalf("outcomes %v, want %s", outcomes, want)
+	}
+	if got := s.deliver(t, shopify.TopicFulfillmentUpdate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered")); got != "signalled" {
+		t.Fatalf("delivered: %s", got)
+	}
+
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("result %+v", r)
+	}
+	mails := s.mail.WaitFor(1, 10*time.Second)
+	time.Sleep(500 * time.Millisecond)
+	if mails = s.mail.Outbox(); len(mails) != 1 {
+		t.Fatalf("%d emails sent, want exactly 1", len(mails))
+	}
+	m := mails[0]
+
+	// The email: the order name, the products, one review link each, an
+	// unsubscribe link. Nothing else personal.
+	if len(m.To) != 1 || m.To[0] != o.Customer.Email {
+		t.Fatalf("sent to %v", m.To)
+	}
+	if !strings.Contains(m.Subject, o.Name) {
+		t.Errorf("subject %q lacks the order name", m.Subject)
+	}
+	for _, body := range []string{m.Text, m.HTML} {
+		if !strings.Contains(body, o.Name) {
+			t.Errorf("body lacks the order name %s", o.Name)
+		}
+		for _, p := range o.Products {
+			if !strings.Contains(body, p.Title) {
+				t.Errorf("body lacks product %q", p.Title)
+			}
+		}
+		if n := strings.Count(body, s.url+"/r/"); n != len(o.Products) {
+			t.Errorf("%d review links, want %d", n, len(o.Products))
+		}
+		if strings.Count(body, s.url+"/u/") != 1 {
+			t.Errorf("want one unsubscribe link")
+		}
+		for _, pii := range append(personal(o)[1:], o.Products[0].Price, "Portland", o.Customer.Zip) {
+			if strings.Contains(body, pii) {
+				t.Errorf("email body contains %q", pii)
+			}
+		}
+		if strings.Contains(body, o.Customer.Email) {
+			t.Errorf("email body repeats the address")
+		}
+	}
+	if len(m.CustomArgs) != 1 || !strings.HasPrefix(m.CustomArgs[sendgrid.CustomArgRequestID], "rq_") {
+		t.Errorf("custom_args = %v, want only an opaque request ID", m.CustomArgs)
+	}
+	if len(m.Categories) != 1 || m.Categories[0] != "review_request" {
+		t.Errorf("categories = %v", m.Categories)
+	}
+	if !strings.HasPrefix(m.Headers["List-Unsubscribe"], "<"+s.url+"/u/") || m.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
+		t.Errorf("unsubscribe headers = %v", m.Headers)
+	}
+
+	// Nothing personal in Temporal history, logs or any Postgres table.
+	h, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h, o.Products[0].Title) || !strings.Contains(h, "SendReviewRequest") {
+		t.Fatalf("decoded history lacks expected content, so the search proves nothing")
+	}
+	dump := s.dump(t)
+	if !strings.Contains(dump, o.Name) || !strings.Contains(dump, "sub_") {
+		t.Fatalf("table dump lacks the order and pseudonym, so the search proves nothing")
+	}
+	logs := s.logs.String()
+	if !strings.Contains(logs, "review request sent") {
+		t.Fatalf("logs lack the send line, so the search proves nothing")
+	}
+	for _, pii := range personal(o) {
+		for where, text := range map[string]string{"Temporal history": h, "Postgres": dump, "logs": logs} {
+			if strings.Contains(text, pii) {
+				t.Errorf("%s contains %q", where, pii)
+			}
+		}
+	}
+
+	// The registry has the touches, chained.
+	es, err := registry.Entries(context.Background(), s.db, shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad := registry.VerifyChain(es); bad != 0 {
+		t.Fatalf("registry chain broken at %d", bad)
+	}
+	var sent, read bool
+	for _, e := range es {
+		sent = sent || (e.System == registry.SystemSendGrid && e.Action == registry.ActionTransmitted && e.Datum == registry.DatumEmail && e.Ref == m.CustomArgs[sendgrid.CustomArgRequestID])
+		read = read || (e.System == registry.SystemShopify && e.Action == registry.ActionRead && e.Datum == registry.DatumEmail)
+	}
+	if !sent || !read {
+		t.Fatalf("registry lacks the send (%t) or the Shopify read (%t): %+v", sent, read, es)
+	}
+
+	// The customer clicks a review link, then unsubscribes.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	review := regexp.MustCompile(regexp.QuoteMeta(s.url) + `/r/[A-Za-z0-9_.-]+`).FindString(m.Text)
+	resp, err := noRedirect.Get(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != 302 || !strings.HasPrefix(loc, "https://"+shop+"/products/") {
+		t.Fatalf("review link: %d to %q", resp.StatusCode, loc)
+	}
+	unsub := strings.Trim(m.Headers["List-Unsubscribe"], "<>")
+	resp, err = http.Post(unsub, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "unsubscribed") {
+		t.Fatalf("unsubscribe: %d %s", resp.StatusCode, page)
+	}
+
+	// The same customer's next order gets nothing.
+	o2 := o
+	o2.ID, o2.Name = o.ID+1, "#9999"
+	s.shopify.SetOrder(o2)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o2, "delivered"))
+	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonUnsubscribed {
+		t.Fatalf("after unsubscribe: %+v", r)
+	}
+	if n := len(s.mail.Outbox()); n != 1 {
+		t.Fatalf("%d emails after unsubscribe, want still 1", n)
+	}
+}
+
+func TestReviewFlow_CancelledOrderGetsNoEmail(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.Delay = 5 * time.Second })
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 7)
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	o.Cancelled = true
+	s.shopify.SetOrder(o)
+	if got := s.deliver(t, shopify.TopicOrderCancelled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(o)); got != "signalled" {
+		t.Fatalf("cancel: %s", got)
+	}
+	if r := s.result(t, o.ID); r.Status != store.StatusSkipped || r.Reason != workflows.StopCancelled {
+		t.Fatalf("result %+v", r)
+	}
+	if n := len(s.mail.Outbox()); n != 0 {
+		t.Fatalf("%d emails for a cancelled order", n)
+	}
+	var status string
+	_ = s.db.Get(&status, `SELECT status FROM review_requests WHERE order_id = $1`, o.ID)
+	if status != store.StatusSkipped {
+		t.Fatalf("request status %q", status)
+	}
+}
+
+func TestReviewFlow_NoDeliveryEventFallsBackAfterFulfillment(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.Delay, st.FallbackDelay = time.Hour, 3*time.Second })
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 13)
+	s.shopify.SetOrder(o)
+	began := time.Now()
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, ""))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("result %+v", r)
+	}
+	if took := time.Since(began); took < 3*time.Second {
+		t.Fatalf("sent after %v, before the 3s fallback delay", took)
+	}
+	if n := len(s.mail.Outbox()); n != 1 {
+		t.Fatalf("%d emails, want 1", n)
+	}
+}

@@ -1,0 +1,359 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+		"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/candorhq/candor/devenv"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
+	"github.com/candorhq/candor/web"
+	"github.com/candorhq/candor/workflows"
+)
+
+const (
+	secret = "shpss_test_secret"
+	shop   = "acme.myshopify.com"
+)
+
+var temporalAddr string
+
+func TestMain(m *testing.M) {
+	t, err := devenv.StartTemporal(devenv.TemporalOptions{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	temporalAddr = t.Address
+	code := m.Run()
+	t.Stop()
+	os.Exit(code)
+}
+
+type env struct {
+	db   *store.DB
+	tc   client.Client
+	ring *keys.Ring
+	url  string
+	logs *bytes.Buffer
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	db, _ := storetest.New(t)
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	ring, _ := keys.New(k)
+	sealed, _ := ring.Seal([]byte("shpat_x"), shop)
+	if err := db.AddShop(context.Background(), store.Shop{Domain: shop, TokenSealed: sealed, Settings: store.DefaultSettings(shop)}); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{db: db, tc: tc, ring: ring, logs: &bytes.Buffer{}}
+	e.url = e.serve(t, tc, db)
+	return e
+}
+
+func (e *env) serve(t *testing.T, tc client.Client, db *store.DB) string {
+	t.Helper()
+	srv := &web.Server{DB: db, Temporal: tc, Keys: e.ring, ShopifySecret: secret,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return hs.URL + "/webhooks/shopify"
+}
+
+type delivery struct {
+	topic, shop, id, hmac string
+	body                  []byte
+	noHMAC                bool
+}
+
+func (e *env) post(t *testing.T, url string, d delivery) (int, string) {
+	t.Helper()
+	if d.shop == "" {
+		d.shop = shop
+	}
+	if d.id == "" {
+		d.id = shopifytest.NewWebhookID()
+	}
+	req, _ := shopifytest.WebhookRequest(url, d.topic, d.shop, secret, d.id, d.body)
+	if d.hmac != "" {
+		req.Header.Set(shopify.HeaderHMAC, d.hmac)
+	}
+	if d.noHMAC {
+		req.Header.Del(shopify.HeaderHMAC)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+func (e *env) count(t *testing.T, table string) int {
+	t.Helper()
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM `+table); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func (e *env) workflowExists(t *testing.T, orderID int64) bool {
+	t.Helper()
+	_, err := e.tc.DescribeWorkflowExecution(context.Background(), workflows.ReviewRequestID(shop, orderID), "")
+	if _, ok := err.(*serviceerror.NotFound); ok {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// nothingWritten asserts a rejected delivery left no trace.
+func (e *env) nothingWritten(t *testing.T, orderID int64) {
+	t.Helper()
+	if n := e.count(t, "webhook_deliveries"); n != 0 {
+		t.Errorf("%d webhook_deliveries rows written", n)
+	}
+	if n := e.count(t, "registry_entries"); n != 0 {
+		t.Errorf("%d registry entries written", n)
+	}
+	if orderID != 0 && e.workflowExists(t, orderID) {
+		t.Errorf("workflow for order %d was started", orderID)
+	}
+}
+
+var orderSeq = time.Now().UnixNano() % 1_000_000_000
+
+func nextOrder() shopifytest.Order {
+	orderSeq++
+	return shopifytest.DemoOrder(orderSeq)
+}
+
+func TestWebhook_BadInputIsRejectedAndNothingIsWritten(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	good := shopifytest.FulfillmentPayload(o, "")
+	tampered := bytes.Replace(good, []byte(`"status":"success"`), []byte(`"status":"cancelled"`), 1)
+	otherSig := shopify.Sign("another-secret", good)
+	big := append([]byte(`{"id":1,"order_id":1,"pad":"`), bytes.Repeat([]byte("x"), shopify.MaxWebhookBody)...)
+	big = append(big, `"}`...)
+
+	cases := []struct {
+		name   string
+		d      delivery
+		status int
+		msg    string
+	}{
+		{"missing HMAC", delivery{topic: shopify.TopicFulfillmentCreate, body: good, noHMAC: true}, 401, "HMAC"},
+		{"HMAC from another secret", delivery{topic: shopify.TopicFulfillmentCreate, body: good, hmac: otherSig}, 401, "HMAC"},
+		{"HMAC not base64", delivery{topic: shopify.TopicFulfillmentCreate, body: good, hmac: "%%%"}, 401, "HMAC"},
+		{"body changed after signing", delivery{topic: shopify.TopicFulfillmentCreate, body: tampered, hmac: shopify.Sign(secret, good)}, 401, "HMAC"},
+		{"body over 1 MiB", delivery{topic: shopify.TopicFulfillmentCreate, body: big}, 413, "1 MiB"},
+		{"malformed JSON", delivery{topic: shopify.TopicFulfillmentCreate, body: []byte(`{"id": 1, "order_id": `)}, 400, "malformed JSON"},
+		{"JSON of the wrong type", delivery{topic: shopify.TopicFulfillmentCreate, body: []byte(`{"id":"x","order_id":1}`)}, 400, "wrong type"},
+		{"fulfillment without order_id", delivery{topic: shopify.TopicFulfillmentCreate, body: []byte(`{"id":5,"status":"success","line_items":[]}`)}, 400, "order_id"},
+		{"fulfillment without line_items", delivery{topic: shopify.TopicFulfillmentCreate, body: []byte(`{"id":5,"order_id":6,"status":"success"}`)}, 400, "line_items"},
+		{"line item without title", delivery{topic: shopify.TopicFulfillmentCreate, body: []byte(`{"id":5,"order_id":6,"status":"success","line_items":[{"product_id":9}]}`)}, 400, "title"},
+		{"order without id", delivery{topic: shopify.TopicOrderFulfilled, body: []byte(`{"name":"#1","line_items":[]}`)}, 400, "order id"},
+		{"refund without order_id", delivery{topic: shopify.TopicRefundCreate, body: []byte(`{"id":3}`)}, 400, "order_id"},
+		{"shop header not myshopify", delivery{topic: shopify.TopicFulfillmentCreate, body: good, shop: "evil.com"}, 400, "myshopify"},
+		{"shop header with suffix", delivery{topic: shopify.TopicFulfillmentCreate, body: good, shop: "a.myshopify.com.evil.com"}, 400, "myshopify"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, msg := e.post(t, e.url, c.d)
+			if status != c.status || !strings.Contains(msg, c.msg) {
+				t.Fatalf("got %d %q, want %d containing %q", status, msg, c.status, c.msg)
+			}
+			for _, pii := range []string{o.Customer.Email, o.Customer.LastName} {
+				if strings.Contains(msg, pii) {
+					t.Fatalf("error message echoes personal data: %q", msg)
+				}
+			}
+		})
+	}
+	e.nothingWritten(t, o.ID)
+
+	t.Run("missing webhook id", func(t *testing.T) {
+		req, _ := shopifytest.WebhookRequest(e.url, shopify.TopicFulfillmentCreate, shop, secret, "", good)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Fatalf("status %d, want 400", resp.StatusCode)
+		}
+	})
+	e.nothingWritten(t, o.ID)
+	if strings.Contains(e.logs.String(), o.Customer.Email) {
+		t.Fatal("logs contain the customer's email")
+	}
+}
+
+func TestWebhook_UnknownShopAndUnknownTopicAreIgnoredWithNoDataKept(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, shop: "stranger.myshopify.com", body: shopifytest.FulfillmentPayload(o, "")})
+	if status != 200 || !strings.Contains(msg, "not connected") {
+		t.Fatalf("unknown shop: %d %q", status, msg)
+	}
+	status, msg = e.post(t, e.url, delivery{topic: "customers/create", body: []byte(`{"id":1,"email":"x@example.com"}`)})
+	if status != 200 || !strings.Contains(msg, "ignored") {
+		t.Fatalf("unknown topic: %d %q", status, msg)
+	}
+	e.nothingWritten(t, o.ID)
+	if _, err := e.tc.DescribeWorkflowExecution(context.Background(), workflows.ReviewRequestID("stranger.myshopify.com", o.ID), ""); err == nil {
+		t.Fatal("workflow started for an unknown shop")
+	}
+}
+
+func TestWebhook_FulfillmentStartsOneWorkflowWithoutPersonalData(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	body := shopifytest.FulfillmentPayload(o, "")
+	id := shopifytest.NewWebhookID()
+	status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body, id: id})
+	if status != 200 || msg != "started" {
+		t.Fatalf("first delivery: %d %q", status, msg)
+	}
+	// The same delivery again, and the same order under a new webhook ID.
+	if status, msg = e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body, id: id}); status != 200 || msg != "duplicate delivery" {
+		t.Fatalf("same webhook ID: %d %q", status, msg)
+	}
+	if status, msg = e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body}); status != 200 || msg != "duplicate" {
+		t.Fatalf("same order, new webhook ID: %d %q", status, msg)
+	}
+
+	h, err := devenv.HistoryText(context.Background(), e.tc, workflows.ReviewRequestID(shop, o.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(h, o.Products[0].Title) || !strings.Contains(h, o.Name) {
+		t.Fatalf("decoded history lacks the order name and product title, so the search below proves nothing: %.300s", h)
+	}
+	for _, pii := range []string{o.Customer.Email, o.Customer.FirstName, o.Customer.LastName, o.Customer.Phone, o.Customer.Address1, "89.00"} {
+		if strings.Contains(h, pii) {
+			t.Errorf("workflow history contains %q", pii)
+		}
+	}
+	if n := e.count(t, "webhook_deliveries"); n != 2 {
+		t.Errorf("webhook_deliveries = %d, want 2 (two distinct webhook IDs)", n)
+	}
+}
+
+func TestWebhook_ShipmentAndStopTopics(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	// Not yet successful: acknowledged, nothing started.
+	failed := bytes.Replace(shopifytest.FulfillmentPayload(o, ""), []byte(`"status":"success"`), []byte(`"status":"failure"`), 1)
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: failed}); status != 200 || !strings.Contains(msg, "ignored") {
+		t.Fatalf("failed fulfillment: %d %q", status, msg)
+	}
+	// In transit is not delivered.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentUpdate, body: shopifytest.FulfillmentPayload(o, "in_transit")}); status != 200 || !strings.Contains(msg, "ignored") {
+		t.Fatalf("in transit: %d %q", status, msg)
+	}
+	// A cancel for an order with no request is acknowledged and ignored.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicOrderCancelled, body: shopifytest.OrderPayload(o)}); status != 200 || msg != "ignored" {
+		t.Fatalf("cancel without request: %d %q", status, msg)
+	}
+	if e.workflowExists(t, o.ID) {
+		t.Fatal("a workflow was started")
+	}
+	// Delivered with no fulfillment event seen: starts the request, delivered.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentUpdate, body: shopifytest.FulfillmentPayload(o, "delivered")}); status != 200 || msg != "started" {
+		t.Fatalf("delivered first: %d %q", status, msg)
+	}
+	// Then delivered again and refund: signals to the running workflow.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentUpdate, body: shopifytest.FulfillmentPayload(o, "delivered")}); status != 200 || msg != "signalled" {
+		t.Fatalf("delivered again: %d %q", status, msg)
+	}
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicRefundCreate, body: shopifytest.RefundPayload(o)}); status != 200 || msg != "signalled" {
+		t.Fatalf("refund: %d %q", status, msg)
+	}
+}
+
+func TestWebhook_UnavailableDependencyGets503AndNothingHalfWritten(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	body := shopifytest.FulfillmentPayload(o, "")
+	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		ConnectionOptions: client.ConnectionOptions{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	url := e.serve(t, dead, e.db)
+	id := shopifytest.NewWebhookID()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = ctx
+	if status, _ := e.post(t, url, delivery{topic: shopify.TopicFulfillmentCreate, body: body, id: id}); status != 503 {
+		t.Fatalf("Temporal down: status %d, want 503", status)
+	}
+	e.nothingWritten(t, o.ID)
+	// Shopify retries the same delivery once Temporal is back: it must not
+	// be mistaken for a duplicate.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body, id: id}); status != 200 || msg != "started" {
+		t.Fatalf("retry after outage: %d %q", status, msg)
+	}
+
+	// Postgres down.
+	db2, _ := storetest.New(t)
+	sealed, _ := e.ring.Seal([]byte("shpat_x"), shop)
+	_ = db2.AddShop(context.Background(), store.Shop{Domain: shop, TokenSealed: sealed, Settings: store.DefaultSettings(shop)})
+	url2 := e.serve(t, e.tc, db2)
+	db2.Close()
+	o2 := nextOrder()
+	if status, _ := e.post(t, url2, delivery{topic: shopify.TopicFulfillmentCreate, body: shopifytest.FulfillmentPayload(o2, "")}); status != 503 {
+		t.Fatalf("Postgres down: status %d, want 503", status)
+	}
+	if e.workflowExists(t, o2.ID) {
+		t.Fatal("workflow started although Postgres was down")
+	}
+}
+
+func TestWebhook_EmptySecretVerifiesNothing(t *testing.T) {
+	e := newEnv(t)
+	srv := &web.Server{DB: e.db, Temporal: e.tc, Keys: e.ring, ShopifySecret: "", Logger: slog.New(slog.DiscardHandler)}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	body := shopifytest.FulfillmentPayload(nextOrder(), "")
+	req, _ := shopifytest.WebhookRequest(hs.URL+"/webhooks/shopify", shopify.TopicFulfillmentCreate, shop, "", shopifytest.NewWebhookID(), body)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("empty secret: status %d, want 401", resp.StatusCode)
+	}
+}
