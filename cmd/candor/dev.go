@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -157,12 +158,16 @@ Candor dev is running. Open:
   Postgres      %s (%s)
 `, cfg.PublicURL, outboxNote, orDash(uiURL, "TEMPORAL_ADDRESS="+cfg.TemporalAddress), redactURL(cfg.DatabaseURL), pgNote)
 	if demo {
+		self := "candor"
+		if strings.Contains(os.Args[0], "go-build") {
+			self = "go run ./cmd/candor" // started with go run
+		}
 		fmt.Printf(`
 Demo store %s: review emails go out 20s after delivery,
 or 60s after fulfillment when no delivery event comes. In another terminal:
-  candor simulate fulfillment              # a signed fulfillments/create webhook
-  candor simulate fulfillment --delivered  # ...followed by "delivered"
-`, DemoShop)
+  %s simulate fulfillment              # a signed fulfillments/create webhook
+  %s simulate fulfillment --delivered  # ...followed by "delivered"
+`, DemoShop, self, self)
 	}
 	fmt.Println("\nPress Ctrl-C to stop.")
 	err = g.Wait()
