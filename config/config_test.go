@@ -1,0 +1,50 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "36h": 36 * time.Hour, "14d": 14 * 24 * time.Hour,
+		"1d12h": 36 * time.Hour, "0": 0, "0d": 0} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-5s", "-1d", "soon", "5", "d", "1x", "1d-2h"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
+	for name, c := range map[string]struct{ key, value, want string }{
+		"master key not base64": {"CANDOR_MASTER_KEY", "%%%", "CANDOR_MASTER_KEY"},
+		"master key too short":  {"CANDOR_MASTER_KEY", "c2hvcnQ=", "32 bytes"},
+		"api version":           {"SHOPIFY_API_VERSION", "latest", "SHOPIFY_API_VERSION"},
+		"public URL":            {"CANDOR_PUBLIC_URL", "candor.example", "CANDOR_PUBLIC_URL"},
+		"shopify base URL":      {"CANDOR_SHOPIFY_BASE_URL", "ftp://x", "CANDOR_SHOPIFY_BASE_URL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(c.key, c.value)
+			_, err := FromEnv()
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.value) && c.key == "CANDOR_MASTER_KEY" {
+				t.Fatalf("err = %v, want one naming %s without echoing the key", err, c.want)
+			}
+		})
+	}
+	t.Setenv("SHOPIFY_API_VERSION", "")
+	t.Setenv("CANDOR_PUBLIC_URL", "")
+	t.Setenv("CANDOR_SHOPIFY_BASE_URL", "")
+	t.Setenv("CANDOR_MASTER_KEY", "")
+	c, err := FromEnv()
+	if err != nil || c.ShopifyAPIVersion != ShopifyAPIVersion || c.TemporalAddress != "127.0.0.1:7233" || c.HTTPAddr != "127.0.0.1:8080" {
+		t.Fatalf("defaults: %+v, %v", c, err)
+	}
+	if err := c.RequireServe(); err == nil {
+		t.Fatal("RequireServe passed with nothing set")
+	}
+}
