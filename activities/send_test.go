@@ -223,7 +223,7 @@ func (f *fixture) entries(t *testing.T) []registry.Entry {
 	if err != nil {
 		t.Fatalf("registry entries: %v", err)
 	}
-	if bad := registry.VerifyChain(es); bad != 0 {
+	if bad := registry.VerifyChain(es); bad != -1 {
 		t.Fatalf("registry chain broken at seq %d", bad)
 	}
 	return es

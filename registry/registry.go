@@ -42,12 +42,16 @@ const (
 	DatumCustomerID      = "user.unique_id"
 	DatumPurchaseHistory = "user.behavior.purchase_history"
 	DatumMarketingPrefs  = "user.privacy_preferences"
+	// DatumPseudonym is a customer's pseudonym: what registry exports and
+	// trail lookups read.
+	DatumPseudonym = "user.unique_id.pseudonymous"
 )
 
 // Purposes and legal bases.
 const (
 	PurposeReviewRequest = "review_request"
 	PurposeUnsubscribe   = "unsubscribe"
+	PurposeAudit         = "audit"
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"
@@ -57,6 +61,7 @@ const (
 // Entry is one touch of one datum by one system.
 type Entry struct {
 	Seq        int64     `db:"seq" json:"-"`
+	ShopSeq    int64     `db:"shop_seq" json:"-"`
 	At         time.Time `db:"at" json:"at"`
 	Shop       string    `db:"shop" json:"shop"`
 	Subject    string    `db:"subject" json:"subject"` // pseudonym; "" until the customer is known, then linked by Ref
