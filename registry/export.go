@@ -1,0 +1,311 @@
+package registry
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Columns are an export's columns, in order: exactly the registry model.
+var Columns = []string{"at", "shop", "subject", "datum", "system", "action", "purpose", "legal_basis", "expires_at", "ref", "prev_hash", "hash"}
+
+// Export formats.
+const (
+	FormatCSV   = "csv"
+	FormatJSONL = "jsonl"
+	FormatROPA  = "ropa"
+)
+
+// Filter selects what an export covers. Since and Until bound `at`
+// ([Since, Until)); Subject needs Shop, because pseudonyms are per shop.
+type Filter struct {
+	Shop    string    `json:"shop,omitempty"`
+	Subject string    `json:"subject,omitempty"`
+	Since   time.Time `json:"since,omitzero"`
+	Until   time.Time `json:"until,omitzero"`
+}
+
+// Validate explains the first problem with f.
+func (f Filter) Validate() error {
+	if f.Subject != "" && f.Shop == "" {
+		return errors.New("a subject filter needs a shop: pseudonyms are per shop")
+	}
+	if f.Subject != "" && !strings.HasPrefix(f.Subject, "sub_") {
+		return errors.New("subject must be a pseudonym (sub_…); use the customer ID option to look one up")
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return errors.New("since must be before until")
+	}
+	return nil
+}
+
+// Segment is the part of one shop's chain an export holds: every entry from
+// FromSeq to ToSeq, in order, with other subjects' entries redacted.
+type Segment struct {
+	Shop          string `json:"shop"`
+	FromSeq       int64  `json:"from_seq"`
+	ToSeq         int64  `json:"to_seq"`
+	FirstPrevHash string `json:"first_prev_hash"`
+	LastHash      string `json:"last_hash"`
+	// HeadAtExport is the shop's chain head when the export was made;
+	// equal to LastHash unless Until cut the segment short.
+	HeadAtExport string `json:"head_at_export"`
+}
+
+// Manifest describes an export exactly enough to verify it offline.
+type Manifest struct {
+	Version    int       `json:"version"`
+	ExportID   string    `json:"export_id"`
+	Format     string    `json:"format"`
+	ExportedAt time.Time `json:"exported_at"`
+	Filter     Filter    `json:"filter"`
+	Lines      int64     `json:"lines"` // entries, not counting a CSV header
+	Redacted   int64     `json:"redacted"`
+	SHA256     string    `json:"sha256"` // of the whole file
+	Segments   []Segment `json:"segments"`
+	KeyID      string    `json:"key_id"`
+	PublicKey  string    `json:"public_key"` // base64 Ed25519
+}
+
+// Signed is a manifest with its Ed25519 signature: the FILE.sig sidecar.
+type Signed struct {
+	Manifest  Manifest `json:"manifest"`
+	Signature string   `json:"signature"` // base64, over the manifest's JSON
+}
+
+// Signer signs manifests.
+type Signer struct {
+	KeyID string
+	Key   ed25519.PrivateKey
+}
+
+// PublicKey is the verification key, base64.
+func (s Signer) PublicKey() string {
+	return base64.StdEncoding.EncodeToString(s.Key.Public().(ed25519.PublicKey))
+}
+
+func (s Signer) sign(m Manifest) (Signed, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Signed{}, err
+	}
+	return Signed{Manifest: m, Signature: base64.StdEncoding.EncodeToString(ed25519.Sign(s.Key, b))}, nil
+}
+
+// NewExportID is a random export ID, also the registry ref of the export.
+func NewExportID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return "ex_" + hex.EncodeToString(b)
+}
+
+// SubjectRefs are the request IDs of a subject's entries: entries without a
+// subject (written before the customer was known) belong to the subject's
+// trail when their ref is one of these.
+func SubjectRefs(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (map[string]bool, error) {
+	var refs []string
+	if err := sqlx.SelectContext(ctx, q, &refs, `SELECT DISTINCT ref FROM registry_entries WHERE shop = $1 AND subject = $2`, shop, subject); err != nil {
+		return nil, err
+	}
+	m := make(map[string]bool, len(refs))
+	for _, r := range refs {
+		m[r] = true
+	}
+	return m, nil
+}
+
+// segments finds, inside tx's snapshot, which part of each shop's chain f
+// covers.
+func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
+	var heads []Head
+	if err := tx.SelectContext(ctx, &heads, `SELECT shop, seq, hash FROM registry_heads WHERE ($1 = '' OR shop = $1) AND seq > 0 ORDER BY shop`, f.Shop); err != nil {
+		return nil, fmt.Errorf("read chain heads: %w", err)
+	}
+	var segs []Segment
+	for _, h := range heads {
+		s := Segment{Shop: h.Shop, FromSeq: 1, ToSeq: h.Seq, HeadAtExport: h.Hash}
+		if !f.Since.IsZero() {
+			var from sql.NullInt64
+			if err := tx.GetContext(ctx, &from, `SELECT min(shop_seq) FROM registry_entries WHERE shop = $1 AND at >= $2`, h.Shop, f.Since); err != nil {
+				return nil, err
+			}
+			if !from.Valid {
+				continue
+			}
+			s.FromSeq = from.Int64
+		}
+		if !f.Until.IsZero() {
+			var to sql.NullInt64
+			if err := tx.GetContext(ctx, &to, `SELECT max(shop_seq) FROM registry_entries WHERE shop = $1 AND at < $2`, h.Shop, f.Until); err != nil {
+				return nil, err
+			}
+			if !to.Valid || to.Int64 < s.FromSeq {
+				continue
+			}
+			s.ToSeq = to.Int64
+		}
+		if err := tx.GetContext(ctx, &s.FirstPrevHash, `SELECT prev_hash FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, h.Shop, s.FromSeq); err != nil {
+			return nil, err
+		}
+		if err := tx.GetContext(ctx, &s.LastHash, `SELECT hash FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, h.Shop, s.ToSeq); err != nil {
+			return nil, err
+		}
+		segs = append(segs, s)
+	}
+	return segs, nil
+}
+
+const exportSQL = `
+SELECT e.at, e.shop, e.subject, e.datum, e.system, e.action, e.purpose, e.legal_basis, e.expires_at, e.ref, e.prev_hash, e.hash
+FROM registry_entries e
+JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS seg(shop, lo, hi)
+  ON e.shop = seg.shop AND e.shop_seq BETWEEN seg.lo AND seg.hi
+ORDER BY e.seq`
+
+// Export streams the entries f selects to w as CSV or JSONL, and returns the
+// signed manifest. It reads one consistent snapshot, and holds one row in
+// memory at a time. progress, if not nil, is called every 10,000 lines.
+func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filter, signer Signer, exportID string, progress func(lines int64)) (Signed, error) {
+	if format != FormatCSV && format != FormatJSONL {
+		return Signed{}, fmt.Errorf("unknown export format %q (csv, jsonl, ropa)", format)
+	}
+	if err := f.Validate(); err != nil {
+		return Signed{}, err
+	}
+	tx, err := db.BeginTxx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return Signed{}, fmt.Errorf("begin export: %w", err)
+	}
+	defer tx.Rollback()
+	m := Manifest{Version: 1, ExportID: exportID, Format: format, ExportedAt: time.Now().UTC().Truncate(time.Microsecond),
+		Filter: f, KeyID: signer.KeyID, PublicKey: signer.PublicKey()}
+	if m.Segments, err = segments(ctx, tx, f); err != nil {
+		return Signed{}, err
+	}
+	var refs map[string]bool
+	if f.Subject != "" {
+		if refs, err = SubjectRefs(ctx, tx, f.Shop, f.Subject); err != nil {
+			return Signed{}, err
+		}
+	}
+
+	sum := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(w, sum), 256<<10)
+	if format == FormatCSV {
+		bw.WriteString(strings.Join(Columns, ",") + "\n")
+	}
+	shops, lo, hi := make([]string, len(m.Segments)), make([]int64, len(m.Segments)), make([]int64, len(m.Segments))
+	for i, s := range m.Segments {
+		shops[i], lo[i], hi[i] = s.Shop, s.FromSeq, s.ToSeq
+	}
+	rows, err := tx.QueryContext(ctx, exportSQL, pq.Array(shops), pq.Array(lo), pq.Array(hi))
+	if err != nil {
+		return Signed{}, fmt.Errorf("read registry: %w", err)
+	}
+	defer rows.Close()
+	var e Entry
+	line := make([]byte, 0, 512)
+	for rows.Next() {
+		if err := rows.Scan(&e.At, &e.Shop, &e.Subject, &e.Datum, &e.System, &e.Action, &e.Purpose, &e.LegalBasis, &e.ExpiresAt, &e.Ref, &e.PrevHash, &e.Hash); err != nil {
+			return Signed{}, err
+		}
+		if f.Subject != "" && e.Subject != f.Subject && !(e.Subject == "" && refs[e.Ref]) {
+			e = Redact(e)
+			m.Redacted++
+		}
+		if format == FormatCSV {
+			line = AppendCSV(line[:0], e)
+		} else {
+			line = AppendJSONL(line[:0], e)
+		}
+		if _, err := bw.Write(line); err != nil {
+			return Signed{}, err
+		}
+		m.Lines++
+		if progress != nil && m.Lines%10000 == 0 {
+			progress(m.Lines)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return Signed{}, fmt.Errorf("read registry: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Signed{}, err
+	}
+	m.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	return signer.sign(m)
+}
+
+// Redact keeps only what links the chain: the shop, prev_hash and hash.
+func Redact(e Entry) Entry {
+	return Entry{Shop: e.Shop, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+// IsRedacted reports a redacted entry: every column but shop and the
+// hashes empty. A row with only some columns emptied is a modified row.
+func (e Entry) IsRedacted() bool {
+	return e.At.IsZero() && e.ExpiresAt.IsZero() && e.Subject == "" && e.Datum == "" && e.System == "" &&
+		e.Action == "" && e.Purpose == "" && e.LegalBasis == "" && e.Ref == ""
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// AppendCSV appends e as one CSV line. Fields needing quotes get them.
+func AppendCSV(b []byte, e Entry) []byte {
+	for i, v := range [...]string{fmtTime(e.At), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+		e.LegalBasis, fmtTime(e.ExpiresAt), e.Ref, e.PrevHash, e.Hash} {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if strings.ContainsAny(v, ",\"\n\r") {
+			b = append(b, '"')
+			b = append(b, strings.ReplaceAll(v, `"`, `""`)...)
+			b = append(b, '"')
+		} else {
+			b = append(b, v...)
+		}
+	}
+	return append(b, '\n')
+}
+
+type jsonEntry struct {
+	At         string `json:"at"`
+	Shop       string `json:"shop"`
+	Subject    string `json:"subject"`
+	Datum      string `json:"datum"`
+	System     string `json:"system"`
+	Action     string `json:"action"`
+	Purpose    string `json:"purpose"`
+	LegalBasis string `json:"legal_basis"`
+	ExpiresAt  string `json:"expires_at"`
+	Ref        string `json:"ref"`
+	PrevHash   string `json:"prev_hash"`
+	Hash       string `json:"hash"`
+}
+
+// AppendJSONL appends e as one JSON line with exactly the export columns.
+func AppendJSONL(b []byte, e Entry) []byte {
+	j, _ := json.Marshal(jsonEntry{fmtTime(e.At), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+		e.LegalBasis, fmtTime(e.ExpiresAt), e.Ref, e.PrevHash, e.Hash})
+	b = append(b, j...)
+	return append(b, '\n')
+}

@@ -1,0 +1,232 @@
+package registry
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Finding is why a file failed verification, with the first bad line
+// (1-based, counting a CSV header) when one can be named.
+type Finding struct {
+	Line   int64
+	Reason string
+}
+
+func (f *Finding) Error() string {
+	if f.Line > 0 {
+		return fmt.Sprintf("line %d: %s", f.Line, f.Reason)
+	}
+	return f.Reason
+}
+
+// Report is what a successful verification established.
+type Report struct {
+	Entries        int64
+	Redacted       int64
+	Shops          int
+	SignatureKeyID string
+	// SignedBy is the public key that verified the signature: the one
+	// given, or, when none was given, the one in the manifest (compare it
+	// with `candor registry pubkey`).
+	SignedBy      string
+	KeyWasPinned  bool
+	ManifestFound bool
+}
+
+// Verify reads an export and checks, line by line, that every entry's hash
+// matches its contents and that every shop's chain links without a gap;
+// then, given the signed manifest, that the segments begin and end where the
+// export said, that nothing was added or dropped, that the file's digest
+// matches, and that the signature is good. pub, if not nil, must be the key
+// that signed. It holds one line in memory at a time.
+func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) {
+	var rep Report
+	var segs map[string]Segment
+	if signed != nil {
+		rep.ManifestFound = true
+		if err := checkSignature(signed, pub, &rep); err != nil {
+			return rep, err
+		}
+		segs = map[string]Segment{}
+		for _, s := range signed.Manifest.Segments {
+			segs[s.Shop] = s
+		}
+	}
+	sum := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(r, sum), 256<<10)
+	type chain struct {
+		last     string
+		lastLine int64
+	}
+	chains := map[string]*chain{}
+	var lineNo int64
+	format := ""
+	for {
+		raw, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return rep, &Finding{lineNo + 1, "line is too long to be a registry entry"}
+		}
+		if len(raw) == 0 && errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return rep, err
+		}
+		lineNo++
+		if !bytes.HasSuffix(raw, []byte{'\n'}) {
+			return rep, &Finding{lineNo, "last line is cut off (file truncated)"}
+		}
+		line := strings.TrimSuffix(string(raw), "\n")
+		if format == "" {
+			if strings.HasPrefix(line, "{") {
+				format = FormatJSONL
+			} else {
+				format = FormatCSV
+				if line != strings.Join(Columns, ",") {
+					return rep, &Finding{lineNo, "not a registry export: the header is not " + strings.Join(Columns, ",")}
+				}
+				continue
+			}
+		}
+		e, perr := parseLine(format, line)
+		if perr != nil {
+			return rep, &Finding{lineNo, perr.Error()}
+		}
+		c := chains[e.Shop]
+		if c == nil {
+			c = &chain{last: GenesisHash}
+			if s, ok := segs[e.Shop]; ok {
+				c.last = s.FirstPrevHash
+			} else if segs != nil {
+				return rep, &Finding{lineNo, fmt.Sprintf("shop %s is not in the signed manifest (row inserted)", e.Shop)}
+			}
+			chains[e.Shop] = c
+		}
+		if e.PrevHash != c.last {
+			if c.lastLine == 0 {
+				return rep, &Finding{lineNo, "prev_hash does not continue the chain where the export began (rows deleted before it, or inserted)"}
+			}
+			return rep, &Finding{lineNo, fmt.Sprintf("prev_hash does not follow line %d: a row was deleted, inserted or moved", c.lastLine)}
+		}
+		if e.IsRedacted() {
+			if signed != nil && signed.Manifest.Filter.Subject == "" {
+				return rep, &Finding{lineNo, "row is blanked out, but this export redacts nothing: the row was modified"}
+			}
+			rep.Redacted++
+		} else if ComputeHash(e.PrevHash, e) != e.Hash {
+			return rep, &Finding{lineNo, "hash does not match the row's contents: the row was modified"}
+		}
+		c.last, c.lastLine = e.Hash, lineNo
+		rep.Entries++
+	}
+	rep.Shops = len(chains)
+	if signed == nil {
+		return rep, nil
+	}
+	m := signed.Manifest
+	for _, s := range m.Segments {
+		c := chains[s.Shop]
+		switch {
+		case c == nil:
+			return rep, &Finding{lineNo + 1, fmt.Sprintf("shop %s's entries are missing (file truncated or rows deleted)", s.Shop)}
+		case c.last != s.LastHash:
+			return rep, &Finding{c.lastLine + 1, fmt.Sprintf("shop %s's chain ends before the signed end (file truncated or rows deleted after line %d)", s.Shop, c.lastLine)}
+		}
+	}
+	if rep.Entries != m.Lines {
+		return rep, &Finding{0, fmt.Sprintf("the file holds %d entries, the signed manifest %d", rep.Entries, m.Lines)}
+	}
+	if rep.Redacted != m.Redacted {
+		return rep, &Finding{0, fmt.Sprintf("%d rows are redacted, the signed manifest says %d: rows of this subject were blanked out", rep.Redacted, m.Redacted)}
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != m.SHA256 {
+		return rep, &Finding{0, "every chain verifies, but the file differs from what was signed (rows of different shops reordered, or bytes changed outside the entries)"}
+	}
+	return rep, nil
+}
+
+func checkSignature(s *Signed, pub ed25519.PublicKey, rep *Report) error {
+	key := pub
+	if key == nil {
+		k, err := base64.StdEncoding.DecodeString(s.Manifest.PublicKey)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return &Finding{0, "the manifest's public key is malformed"}
+		}
+		key = k
+	} else {
+		rep.KeyWasPinned = true
+	}
+	sig, err := base64.StdEncoding.DecodeString(s.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return &Finding{0, "the signature is malformed"}
+	}
+	body, err := json.Marshal(s.Manifest)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(key, body, sig) {
+		if pub != nil {
+			return &Finding{0, "the signature does not verify with the given public key (manifest changed, or signed by another key)"}
+		}
+		return &Finding{0, "the signature does not verify: the manifest was changed"}
+	}
+	rep.SignedBy = base64.StdEncoding.EncodeToString(key)
+	rep.SignatureKeyID = s.Manifest.KeyID
+	return nil
+}
+
+func parseLine(format, line string) (Entry, error) {
+	var f []string
+	if format == FormatJSONL {
+		var j jsonEntry
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&j); err != nil {
+			return Entry{}, errors.New("not a registry entry (bad JSON or unknown field)")
+		}
+		f = []string{j.At, j.Shop, j.Subject, j.Datum, j.System, j.Action, j.Purpose, j.LegalBasis, j.ExpiresAt, j.Ref, j.PrevHash, j.Hash}
+	} else if strings.IndexByte(line, '"') < 0 {
+		f = strings.Split(line, ",")
+	} else {
+		r := csv.NewReader(strings.NewReader(line))
+		rec, err := r.Read()
+		if err != nil {
+			return Entry{}, errors.New("not a CSV registry entry")
+		}
+		f = rec
+	}
+	if len(f) != len(Columns) {
+		return Entry{}, fmt.Errorf("has %d fields, want %d", len(f), len(Columns))
+	}
+	e := Entry{Shop: f[1], Subject: f[2], Datum: f[3], System: f[4], Action: f[5], Purpose: f[6],
+		LegalBasis: f[7], Ref: f[9], PrevHash: f[10], Hash: f[11]}
+	var err error
+	if e.At, err = parseTime(f[0]); err != nil {
+		return Entry{}, fmt.Errorf("bad time %q", f[0])
+	}
+	if e.ExpiresAt, err = parseTime(f[8]); err != nil {
+		return Entry{}, fmt.Errorf("bad time %q", f[8])
+	}
+	if len(e.Hash) != 64 || len(e.PrevHash) != 64 {
+		return Entry{}, errors.New("prev_hash and hash must be 64 hex characters")
+	}
+	return e, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(timeFormat, s)
+}
