@@ -62,7 +62,9 @@ func export(t *testing.T, db *store.DB, format string, f registry.Filter, s regi
 	return buf.Bytes(), signed
 }
 
-func lines(b []byte) []string { return strings.SplitAfter(string(b), "\n")[:bytes.Count(b, []byte("\n"))] }
+func lines(b []byte) []string {
+	return strings.SplitAfter(string(b), "\n")[:bytes.Count(b, []byte("\n"))]
+}
 
 func join(ls []string) []byte { return []byte(strings.Join(ls, "")) }
 
