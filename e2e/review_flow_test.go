@@ -7,6 +7,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -306,6 +307,37 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 	if !sent || !read {
 		t.Fatalf("registry lacks the send (%t) or the Shopify read (%t): %+v", sent, read, es)
+	}
+
+	// An auditor's export of the shop verifies, holds every touch of the
+	// flow, and no raw personal data or Shopify ID.
+	_, signingKey, _ := ed25519.GenerateKey(nil)
+	var export bytes.Buffer
+	signed, err := registry.Export(context.Background(), s.db.DB, &export, registry.FormatJSONL, registry.Filter{Shop: shop},
+		registry.Signer{KeyID: "e2e", Key: signingKey}, registry.NewExportID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := registry.Verify(bytes.NewReader(export.Bytes()), &signed, signingKey.Public().(ed25519.PublicKey)); err != nil {
+		t.Fatalf("export does not verify: %v", err)
+	}
+	for _, touch := range []string{
+		`"datum":"user.contact.email","system":"candor","action":"collected"`,
+		`"datum":"user.contact.address","system":"candor","action":"collected"`,
+		`"datum":"user.behavior.purchase_history","system":"temporal","action":"stored"`,
+		`"datum":"user.behavior.purchase_history","system":"postgres","action":"stored"`,
+		`"datum":"user.unique_id","system":"shopify","action":"read"`,
+		`"datum":"user.contact.email","system":"shopify","action":"read"`,
+		`"datum":"user.contact.email","system":"sendgrid","action":"transmitted"`,
+	} {
+		if !strings.Contains(export.String(), touch) {
+			t.Errorf("export lacks the touch %s", touch)
+		}
+	}
+	for _, pii := range append(personal(o), fmt.Sprint(o.ID)) {
+		if strings.Contains(export.String(), pii) {
+			t.Errorf("registry export contains %q", pii)
+		}
 	}
 
 	// The customer clicks a review link, then unsubscribes.

@@ -51,6 +51,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /r/{token}", s.reviewLink)
 	mux.HandleFunc("GET /u/{token}", s.unsubscribe)
 	mux.HandleFunc("POST /u/{token}", s.unsubscribe) // RFC 8058 one-click
+	readers := []string{store.RoleAuditor, store.RoleMerchant}
+	mux.HandleFunc("GET /api/registry/export", s.authed(readers, s.registryExport))
+	mux.HandleFunc("GET /api/registry/exports/{id}/signature", s.authed(readers, s.exportSignature))
+	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

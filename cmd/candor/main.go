@@ -21,6 +21,10 @@ Usage:
   candor shops add|set|list       connect a shop and manage its settings
   candor simulate fulfillment|delivered|cancel|refund
                                   send signed Shopify webhooks to a server
+  candor registry export|verify|pubkey|trail
+                                  export, verify offline, and query the data-flow registry
+  candor tokens create --role auditor|merchant|operator [--shop S]
+                                  make an API token (shown once)
 
 Run 'candor COMMAND -h' for a command's flags. Configuration is read from the
 environment (see README.md).
@@ -40,8 +44,12 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "candor: "+err.Error())
 		var ue usageError
-		if errors.As(err, &ue) {
+		var ee exitError
+		switch {
+		case errors.As(err, &ue):
 			os.Exit(2)
+		case errors.As(err, &ee):
+			os.Exit(ee.code)
 		}
 		os.Exit(1)
 	}
@@ -66,6 +74,10 @@ func run(ctx context.Context, args []string) error {
 		return runShops(ctx, rest)
 	case "simulate":
 		return runSimulate(ctx, rest)
+	case "registry":
+		return runRegistry(ctx, rest)
+	case "tokens":
+		return runTokens(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

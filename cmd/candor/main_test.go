@@ -9,7 +9,12 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store/storetest"
 )
 
@@ -111,6 +116,98 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	for _, want := range []string{"cli-test.myshopify.com", "14d", "1m30s", "36h0m0s", "false", "hello@cli-test.example"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("shops list lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestRegistryCLI_ExportVerifyTamperTrail(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	db, url := storetest.New(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
+	ring, _ := keys.New(key)
+	ctx := context.Background()
+	for i := 0; i < 5; i++ {
+		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			_, err := registry.Append(ctx, tx, time.Now(), registry.Entry{Shop: "cli.myshopify.com", Subject: ring.Subject("cli.myshopify.com", 42),
+				Datum: registry.DatumEmail, System: registry.SystemSendGrid, Action: registry.ActionTransmitted,
+				Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(time.Hour), Ref: "rq_1"})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pub, err := capture(t, "registry", "pubkey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub = strings.TrimSpace(pub)
+	if _, err := capture(t, "registry", "export", "--format", "csv", "-o", "reg.csv"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := capture(t, "registry", "verify", "reg.csv", "--pubkey", pub)
+	if err != nil || !strings.Contains(out, "intact") {
+		t.Fatalf("verify: %q, %v", out, err)
+	}
+	b, _ := os.ReadFile("reg.csv")
+	ls := strings.SplitAfter(string(b), "\n")
+	ls[3] = strings.Replace(ls[3], "consent", "legitimate_interests", 1)
+	_ = os.WriteFile("tampered.csv", []byte(strings.Join(ls, "")), 0o644)
+	sig, _ := os.ReadFile("reg.csv.sig")
+	_ = os.WriteFile("tampered.csv.sig", sig, 0o644)
+	_, err = capture(t, "registry", "verify", "tampered.csv", "--pubkey", pub)
+	var ee exitError
+	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "line 4") {
+		t.Fatalf("tampered verify: %v, want exit 1 naming line 4", err)
+	}
+	if _, err := capture(t, "registry", "verify", "nosuch.csv"); !errors.As(err, &ee) || ee.code != 1 {
+		t.Fatalf("verify without a signature file: %v", err)
+	}
+	out, err = capture(t, "registry", "trail", "--shop", "cli.myshopify.com", "--customer-id", "42")
+	if err != nil || !strings.Contains(out, "user.contact.email") || !strings.Contains(out, "sendgrid") || !strings.Contains(out, "sub-processor") {
+		t.Fatalf("trail: %q, %v", out, err)
+	}
+	out, err = capture(t, "registry", "export", "--format", "ropa", "--shop", "cli.myshopify.com")
+	if err != nil || !strings.Contains(out, "(e) Transfers to third countries") {
+		t.Fatalf("ropa: %v\n%s", err, out)
+	}
+	tok, err := capture(t, "tokens", "create", "--role", "auditor")
+	if err != nil || !strings.HasPrefix(tok, "cnd_") {
+		t.Fatalf("tokens create: %q, %v", tok, err)
+	}
+	var stored int
+	_ = db.Get(&stored, `SELECT count(*) FROM api_tokens WHERE token_sha256 <> '' AND token_sha256 <> $1`, strings.TrimSpace(tok))
+	if stored != 1 {
+		t.Fatal("the token is not stored as a hash")
+	}
+}
+
+func TestRegistryCLI_BadInputIsAUsageError(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, args := range [][]string{
+		{"registry"},
+		{"registry", "erase"},
+		{"registry", "export", "--format", "xml"},
+		{"registry", "verify"},
+		{"registry", "verify", "--pubkey", "x"},
+		{"registry", "export", "--since", "yesterday"},
+		{"registry", "export", "--until", "2026-13-45"},
+		{"registry", "export", "--customer-id", "42"},
+		{"registry", "export", "--shop", "a.myshopify.com", "--customer-id", "-1"},
+		{"registry", "export", "--subject", "sub_x"},
+		{"registry", "export", "--shop", "evil.com"},
+		{"registry", "trail", "--customer-id", "42"},
+		{"registry", "trail", "--shop", "a.myshopify.com"},
+		{"tokens"},
+		{"tokens", "create", "--role", "admin"},
+		{"tokens", "create", "--role", "merchant"},
+		{"tokens", "create", "--role", "auditor", "--shop", "a.myshopify.com"},
+	} {
+		if _, err := capture(t, args...); !isUsage(err) {
+			t.Errorf("candor %s: err = %v, want a usage error", strings.Join(args, " "), err)
 		}
 	}
 }

@@ -1,0 +1,379 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// exitError carries a specific exit status (verify exits 1 on tampering).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e exitError) Error() string { return e.msg }
+
+func runRegistry(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return usagef("registry: say export, verify, pubkey or trail")
+	}
+	switch args[0] {
+	case "export":
+		return registryExport(ctx, args[1:])
+	case "verify":
+		return registryVerify(args[1:])
+	case "pubkey":
+		return registryPubkey(args[1:])
+	case "trail":
+		return registryTrail(ctx, args[1:])
+	}
+	return usagef("registry: unknown subcommand %q (export, verify, pubkey, trail)", args[0])
+}
+
+// ParseTime accepts RFC 3339 or a date (UTC midnight).
+func parseTime(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--%s %q is not a time (use 2026-01-31 or 2026-01-31T12:00:00Z)", name, v)
+}
+
+// filterFlags are the export and trail filters.
+type filterFlags struct {
+	shop, subject, since, until, customerID string
+}
+
+func (ff *filterFlags) bind(fs *flag.FlagSet) {
+	fs.StringVar(&ff.shop, "shop", "", "only this shop")
+	fs.StringVar(&ff.subject, "subject", "", "only this subject's entries (a sub_… pseudonym; needs --shop)")
+	fs.StringVar(&ff.customerID, "customer-id", "", "only this Shopify customer's entries (needs --shop)")
+	fs.StringVar(&ff.since, "since", "", "entries at or after this time")
+	fs.StringVar(&ff.until, "until", "", "entries before this time")
+}
+
+// filter checks the flags before anything is opened, so mistakes exit 2.
+// A customer ID becomes a subject later, with the key ring (withKeys).
+func (ff *filterFlags) filter() (registry.Filter, int64, error) {
+	f := registry.Filter{Shop: ff.shop, Subject: ff.subject}
+	var err error
+	if f.Since, err = parseTime("since", ff.since); err != nil {
+		return f, 0, err
+	}
+	if f.Until, err = parseTime("until", ff.until); err != nil {
+		return f, 0, err
+	}
+	if f.Shop != "" && !shopify.ValidShopDomain(f.Shop) {
+		return f, 0, usagef("--shop %q is not a *.myshopify.com domain", f.Shop)
+	}
+	var id int64
+	if ff.customerID != "" {
+		if ff.subject != "" {
+			return f, 0, usagef("give --subject or --customer-id, not both")
+		}
+		if id, err = strconv.ParseInt(ff.customerID, 10, 64); err != nil || id <= 0 {
+			return f, 0, usagef("--customer-id must be a Shopify customer ID (a positive number)")
+		}
+		if f.Shop == "" {
+			return f, 0, usagef("--customer-id needs --shop")
+		}
+		f.Subject = "sub_" // stands in until withKeys, so Validate sees a subject
+	}
+	if err := f.Validate(); err != nil {
+		return f, 0, usagef("%v", err)
+	}
+	return f, id, nil
+}
+
+// withKeys turns a customer ID into the subject's pseudonym.
+func withKeys(f registry.Filter, customerID int64, ring *keys.Ring) registry.Filter {
+	if customerID != 0 {
+		f.Subject = ring.Subject(f.Shop, customerID)
+	}
+	return f
+}
+
+func signerFor(ring *keys.Ring) registry.Signer {
+	return registry.Signer{KeyID: ring.KeyID(), Key: ring.SigningKey()}
+}
+
+func registryExport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("registry export", flag.ContinueOnError)
+	format := fs.String("format", "csv", "csv, jsonl or ropa")
+	out := fs.String("o", "", "write to this file (and the signature to FILE.sig); default standard output")
+	sigPath := fs.String("sig", "", "where to write the signature (default FILE.sig with -o)")
+	var ff filterFlags
+	ff.bind(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != registry.FormatCSV && *format != registry.FormatJSONL && *format != registry.FormatROPA {
+		return usagef("--format must be csv, jsonl or ropa, not %q", *format)
+	}
+	f, customerID, err := ff.filter()
+	if err != nil {
+		return err
+	}
+	_, ring, db, err := openWithKeys(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f = withKeys(f, customerID, ring)
+	w := io.Writer(os.Stdout)
+	if *out != "" {
+		file, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+		if *sigPath == "" {
+			*sigPath = *out + ".sig"
+		}
+	}
+	id := registry.NewExportID()
+	shops, err := registry.ShopsInScope(ctx, db, f)
+	if err != nil {
+		return err
+	}
+	if err := registry.RecordAccess(ctx, db.DB, shops, f.Subject, id, time.Now()); err != nil {
+		return fmt.Errorf("record the export: %w", err)
+	}
+	if *format == registry.FormatROPA {
+		return registry.ROPA(ctx, db, f, w, time.Now())
+	}
+	started := time.Now()
+	progress := func(n int64) {
+		if *out != "" {
+			fmt.Fprintf(os.Stderr, "\rexported %d entries (%.0f/s)", n, float64(n)/time.Since(started).Seconds())
+		}
+	}
+	signed, err := registry.Export(ctx, db.DB, w, *format, f, signerFor(ring), id, progress)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(os.Stderr, "\rexported %d entries (%d redacted) to %s in %s\n", signed.Manifest.Lines, signed.Manifest.Redacted, *out, time.Since(started).Round(time.Millisecond))
+	}
+	if *sigPath == "" {
+		fmt.Fprintln(os.Stderr, "note: no signature file written (use -o FILE or --sig FILE); the export cannot be verified without it")
+		return nil
+	}
+	b, _ := json.MarshalIndent(signed, "", "  ")
+	if err := os.WriteFile(*sigPath, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(os.Stderr, "signature: %s (key %s)\n", *sigPath, signed.Manifest.KeyID)
+	}
+	return nil
+}
+
+func registryVerify(args []string) error {
+	fs := flag.NewFlagSet("registry verify", flag.ContinueOnError)
+	sigPath := fs.String("sig", "", "the signature file (default FILE.sig)")
+	pubkey := fs.String("pubkey", "", "the registry's public key (base64, from 'candor registry pubkey'); pins the signer")
+	// The file comes first (candor registry verify FILE --pubkey K): split it off.
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			return parseFlags(fs, args)
+		}
+		return usagef("registry verify: give the export file: candor registry verify FILE [--pubkey K]")
+	}
+	path := args[0]
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	var pub ed25519.PublicKey
+	if *pubkey != "" {
+		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubkey))
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return usagef("--pubkey is not a base64 Ed25519 public key")
+		}
+		pub = k
+	}
+	if *sigPath == "" {
+		*sigPath = path + ".sig"
+	}
+	sb, err := os.ReadFile(*sigPath)
+	if err != nil {
+		return exitError{1, fmt.Sprintf("%s: cannot read the signature file %s: without it the export cannot be verified", path, *sigPath)}
+	}
+	var signed registry.Signed
+	if err := json.Unmarshal(sb, &signed); err != nil {
+		return exitError{1, fmt.Sprintf("%s: the signature file is not valid JSON", *sigPath)}
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	started := time.Now()
+	rep, err := registry.Verify(file, &signed, pub)
+	if err != nil {
+		var f *registry.Finding
+		if errors.As(err, &f) {
+			return exitError{1, fmt.Sprintf("%s: NOT INTACT: %v", path, f)}
+		}
+		return err
+	}
+	fmt.Printf("%s: intact. %d entries (%d redacted) in %d shop chains, signed by key %s, checked in %s.\n",
+		path, rep.Entries, rep.Redacted, rep.Shops, rep.SignatureKeyID, time.Since(started).Round(time.Millisecond))
+	if !rep.KeyWasPinned {
+		fmt.Printf("The signature was checked against the key inside the signature file:\n  %s\nCompare it with 'candor registry pubkey', or pass --pubkey to pin it.\n", rep.SignedBy)
+	}
+	return nil
+}
+
+func registryPubkey(args []string) error {
+	fs := flag.NewFlagSet("registry pubkey", flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	if cfg.MasterKey == nil {
+		return errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
+	}
+	ring, err := keys.New(cfg.MasterKey)
+	if err != nil {
+		return err
+	}
+	fmt.Println(signerFor(ring).PublicKey())
+	return nil
+}
+
+func registryTrail(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("registry trail", flag.ContinueOnError)
+	var ff filterFlags
+	fs.StringVar(&ff.shop, "shop", "", "the shop")
+	fs.StringVar(&ff.customerID, "customer-id", "", "the Shopify customer ID")
+	fs.StringVar(&ff.subject, "subject", "", "or the subject's pseudonym (sub_…)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if ff.customerID == "" && ff.subject == "" {
+		return usagef("registry trail: give --shop and --customer-id")
+	}
+	f, customerID, err := ff.filter()
+	if err != nil {
+		return err
+	}
+	if f.Shop == "" {
+		return usagef("registry trail: --shop is required")
+	}
+	_, ring, db, err := openWithKeys(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	f = withKeys(f, customerID, ring)
+	tr, err := lookupTrail(ctx, db, f.Shop, f.Subject)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(tr)
+	}
+	printTrail(os.Stdout, tr)
+	return nil
+}
+
+// lookupTrail records the lookup, then answers it.
+func lookupTrail(ctx context.Context, db *store.DB, shop, subject string) (registry.Trail, error) {
+	now := time.Now()
+	if err := registry.RecordAccess(ctx, db.DB, []string{shop}, subject, "tr_"+registry.NewExportID()[3:], now); err != nil {
+		return registry.Trail{}, fmt.Errorf("record the lookup: %w", err)
+	}
+	return registry.SubjectTrail(ctx, db, shop, subject, now)
+}
+
+func printTrail(w io.Writer, tr registry.Trail) {
+	fmt.Fprintf(w, "Trail of %s at %s (as of %s): %d registry entries.\n\n", tr.Subject, tr.Shop, tr.AsOf.Format(time.RFC3339), tr.Entries)
+	if len(tr.Rows) == 0 {
+		fmt.Fprintln(w, "Nothing is recorded for this customer.")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATUM\tSYSTEM\tROLE\tACTIONS\tRECIPIENT\tFIRST\tLAST\tKEPT UNTIL\tSTATE")
+	for _, r := range tr.Rows {
+		state := "held"
+		if r.Deleted {
+			state = "gone"
+		}
+		recipient := ""
+		if r.Recipient {
+			recipient = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Datum, r.System, r.Role, strings.Join(r.Actions, ","), recipient,
+			r.First.Format("2006-01-02 15:04"), r.Last.Format("2006-01-02 15:04"), r.ExpiresAt.Format("2006-01-02"), state)
+	}
+	tw.Flush()
+}
+
+func runTokens(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "create" {
+		return usagef("tokens: say create")
+	}
+	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
+	role := fs.String("role", "", "auditor (any shop), merchant (one shop) or operator")
+	shop := fs.String("shop", "", "the merchant's shop")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	switch *role {
+	case store.RoleAuditor, store.RoleOperator:
+		if *shop != "" {
+			return usagef("tokens create: an %s token is not scoped to a shop; leave out --shop", *role)
+		}
+	case store.RoleMerchant:
+		if !shopify.ValidShopDomain(*shop) {
+			return usagef("tokens create: a merchant token needs --shop, a *.myshopify.com domain")
+		}
+	default:
+		return usagef("tokens create: --role must be auditor, merchant or operator")
+	}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	tok, t, err := db.CreateToken(ctx, *role, *shop)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	fmt.Fprintf(os.Stderr, "token %s (%s%s) created. It is shown once; only its hash is stored.\n", t.ID, t.Role, map[bool]string{true: " of " + t.Shop}[t.Shop != ""])
+	return nil
+}

@@ -1,0 +1,204 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+type tokenKey struct{}
+
+// authed checks the bearer token and the role before h runs.
+func (s *Server) authed(roles []string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
+			apiError(w, http.StatusUnauthorized, "missing bearer token (candor tokens create --role auditor)")
+			return
+		}
+		t, err := s.DB.Authenticate(r.Context(), strings.TrimSpace(tok))
+		if errors.Is(err, store.ErrBadToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="candor", error="invalid_token"`)
+			apiError(w, http.StatusUnauthorized, "unknown or revoked token")
+			return
+		}
+		if err != nil {
+			apiError(w, http.StatusServiceUnavailable, "could not check the token, try again")
+			return
+		}
+		for _, role := range roles {
+			if t.Role == role {
+				h(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, t)))
+				return
+			}
+		}
+		apiError(w, http.StatusForbidden, "a "+t.Role+" token cannot do this")
+	}
+}
+
+func apiError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// apiFilter reads and checks the filter in the query, and scopes a merchant
+// to their shop. It returns the HTTP status for a refusal.
+func (s *Server) apiFilter(r *http.Request, t store.Token) (registry.Filter, int, error) {
+	q := r.URL.Query()
+	for k := range q {
+		switch k {
+		case "format", "shop", "subject", "customer_id", "since", "until":
+		default:
+			return registry.Filter{}, http.StatusBadRequest, fmt.Errorf("unknown parameter %q", k)
+		}
+	}
+	f := registry.Filter{Shop: q.Get("shop"), Subject: q.Get("subject")}
+	if t.Role == store.RoleMerchant {
+		if f.Shop == "" {
+			f.Shop = t.Shop
+		}
+		if f.Shop != t.Shop {
+			return f, http.StatusForbidden, errors.New("a merchant token can read only its own shop")
+		}
+	}
+	if f.Shop != "" && !shopify.ValidShopDomain(f.Shop) {
+		return f, http.StatusBadRequest, errors.New("shop is not a *.myshopify.com domain")
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			tm, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				if tm, err = time.Parse("2006-01-02", v); err != nil {
+					return f, http.StatusBadRequest, fmt.Errorf("%s is not a time (RFC 3339 or YYYY-MM-DD)", name)
+				}
+			}
+			*dst = tm
+		}
+	}
+	if v := q.Get("customer_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 || f.Subject != "" || f.Shop == "" {
+			return f, http.StatusBadRequest, errors.New("customer_id must be a positive number, with shop and without subject")
+		}
+		f.Subject = s.Keys.Subject(f.Shop, id)
+	}
+	if err := f.Validate(); err != nil {
+		return f, http.StatusBadRequest, err
+	}
+	return f, 0, nil
+}
+
+// registryExport is GET /api/registry/export: the registry as CSV, JSONL or
+// a record of processing, streamed. The signature is at the URL in the
+// Link header once the body is complete.
+func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
+	t := r.Context().Value(tokenKey{}).(store.Token)
+	format := r.URL.Query().Get("format")
+	if format == "" {
+		format = registry.FormatCSV
+	}
+	if format != registry.FormatCSV && format != registry.FormatJSONL && format != registry.FormatROPA {
+		apiError(w, http.StatusBadRequest, "format must be csv, jsonl or ropa")
+		return
+	}
+	f, status, err := s.apiFilter(r, t)
+	if err != nil {
+		apiError(w, status, err.Error())
+		return
+	}
+	ctx := r.Context()
+	id := registry.NewExportID()
+	shops, err := registry.ShopsInScope(ctx, s.DB, f)
+	if err == nil {
+		err = registry.RecordAccess(ctx, s.DB.DB, shops, f.Subject, id, s.now())
+	}
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not record the export, try again")
+		return
+	}
+	s.metrics.inc("candor_registry_exports_total", "format", format, "role", t.Role)
+	// An export of millions of entries outlasts the server's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	if format == registry.FormatROPA {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		if err := registry.ROPA(ctx, s.DB, f, w, s.now()); err != nil {
+			s.Logger.Error("ropa export failed", "export_id", id, "error", err)
+		}
+		return
+	}
+	ctype := map[string]string{registry.FormatCSV: "text/csv; charset=utf-8", registry.FormatJSONL: "application/jsonl"}[format]
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-registry-%s.%s"`, id, format))
+	w.Header().Set("Candor-Export-Id", id)
+	w.Header().Set("Link", fmt.Sprintf(`</api/registry/exports/%s/signature>; rel="signature"`, id))
+	signed, err := registry.Export(ctx, s.DB.DB, w, format, f, s.signer(), id, nil)
+	if err != nil {
+		// Headers are gone; the missing signature tells the client the
+		// export is unusable.
+		s.Logger.LogAttrs(ctx, slog.LevelError, "registry export failed", slog.String("export_id", id), slog.String("error", err.Error()))
+		return
+	}
+	b, _ := json.Marshal(signed)
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, t.ID, b); err != nil {
+		s.Logger.Error("could not store the export's signature", "export_id", id, "error", err)
+	}
+}
+
+// exportSignature is GET /api/registry/exports/{id}/signature: the signed
+// manifest of an export this token (or, for auditors, anyone) made.
+func (s *Server) exportSignature(w http.ResponseWriter, r *http.Request) {
+	t := r.Context().Value(tokenKey{}).(store.Token)
+	var row struct {
+		TokenID string `db:"token_id"`
+		Signed  []byte `db:"signed"`
+	}
+	err := s.DB.GetContext(r.Context(), &row, `SELECT token_id, signed FROM registry_exports WHERE export_id = $1`, r.PathValue("id"))
+	if err != nil || (t.Role != store.RoleAuditor && row.TokenID != t.ID) {
+		apiError(w, http.StatusNotFound, "no such export (or its download did not finish)")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(row.Signed)
+}
+
+// registryTrail is GET /api/registry/trail?shop=S&customer_id=N.
+func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
+	t := r.Context().Value(tokenKey{}).(store.Token)
+	f, status, err := s.apiFilter(r, t)
+	if err != nil {
+		apiError(w, status, err.Error())
+		return
+	}
+	if f.Subject == "" {
+		apiError(w, http.StatusBadRequest, "give shop and customer_id (or subject)")
+		return
+	}
+	now := s.now()
+	if err := registry.RecordAccess(r.Context(), s.DB.DB, []string{f.Shop}, f.Subject, "tr_"+registry.NewExportID()[3:], now); err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
+		return
+	}
+	tr, err := registry.SubjectTrail(r.Context(), s.DB, f.Shop, f.Subject, now)
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the registry, try again")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(tr)
+}
+
+func (s *Server) signer() registry.Signer {
+	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
+}
