@@ -57,13 +57,52 @@ func (e Entry) validate() error {
 	return nil
 }
 
-const insertEntrySQL = `INSERT INTO registry_entries
-    (shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash)
-VALUES (:shop_seq, :at, :shop, :subject, :datum, :system, :action, :purpose, :legal_basis, :expires_at, :ref, :prev_hash, :hash)`
+// lockHeadSQL takes the shop's head row lock and reads the head in one
+// round trip, creating the chain at the genesis hash on first use.
+const lockHeadSQL = `INSERT INTO registry_heads AS h (shop, seq, hash) VALUES ($1, 0, $2)
+ON CONFLICT (shop) DO UPDATE SET shop = h.shop RETURNING seq, hash`
 
 // insertBatch bounds one INSERT's parameters (13 per row) well under
 // Postgres's 65535.
 const insertBatch = 2000
+
+const entryColumns = "shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash"
+
+// insertAndMove writes es (one shop's, in chain order) and moves the head to
+// the last of them. The last chunk and the head update are one statement, so
+// the locked section costs two round trips however many entries there are.
+func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
+	for start := 0; start < len(es); start += insertBatch {
+		chunk := es[start:min(start+insertBatch, len(es))]
+		last := start+insertBatch >= len(es)
+		var q strings.Builder
+		args := make([]any, 0, len(chunk)*13+3)
+		if last {
+			q.WriteString("WITH ins AS (")
+		}
+		q.WriteString("INSERT INTO registry_entries (" + entryColumns + ") VALUES ")
+		for i, e := range chunk {
+			if i > 0 {
+				q.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
+			args = append(args, e.ShopSeq, e.At, e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+				e.LegalBasis, e.ExpiresAt, e.Ref, e.PrevHash, e.Hash)
+		}
+		if last {
+			tail := chunk[len(chunk)-1]
+			n := len(args)
+			fmt.Fprintf(&q, ") UPDATE registry_heads SET seq = $%d, hash = $%d WHERE shop = $%d", n+1, n+2, n+3)
+			args = append(args, tail.ShopSeq, tail.Hash, tail.Shop)
+		}
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("registry: insert: %w", err)
+		}
+	}
+	return nil
+}
 
 // Append writes entries at the heads of their shops' chains inside tx. Each
 // shop's head row is locked until tx ends, so concurrent appends from any
@@ -90,13 +129,11 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 
 	out := make([]Entry, len(entries))
 	for _, shop := range shops {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO registry_heads (shop, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING`, shop, GenesisHash); err != nil {
-			return Proof{}, fmt.Errorf("registry: create head: %w", err)
-		}
 		var head Head
-		if err := tx.GetContext(ctx, &head, `SELECT shop, seq, hash FROM registry_heads WHERE shop = $1 FOR UPDATE`, shop); err != nil {
+		if err := tx.QueryRowxContext(ctx, lockHeadSQL, shop, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
 			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
 		}
+		chain := make([]Entry, 0, len(byShop[shop]))
 		for _, i := range byShop[shop] {
 			e := entries[i]
 			if e.At.IsZero() {
@@ -110,15 +147,10 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 			e.Hash = ComputeHash(e.PrevHash, e)
 			head.Hash = e.Hash
 			out[i] = e
+			chain = append(chain, e)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE registry_heads SET seq = $2, hash = $3 WHERE shop = $1`, shop, head.Seq, head.Hash); err != nil {
-			return Proof{}, fmt.Errorf("registry: move head: %w", err)
-		}
-	}
-	for start := 0; start < len(out); start += insertBatch {
-		end := min(start+insertBatch, len(out))
-		if _, err := tx.NamedExecContext(ctx, insertEntrySQL, out[start:end]); err != nil {
-			return Proof{}, fmt.Errorf("registry: insert: %w", err)
+		if err := insertAndMove(ctx, tx, chain); err != nil {
+			return Proof{}, err
 		}
 	}
 	return Proof{entries: out}, nil

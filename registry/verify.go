@@ -230,3 +230,20 @@ func parseTime(s string) (time.Time, error) {
 	}
 	return time.Parse(timeFormat, s)
 }
+
+// jsonEntry is one JSONL line, for parsing; DisallowUnknownFields makes an
+// added column a finding.
+type jsonEntry struct {
+	At         string `json:"at"`
+	Shop       string `json:"shop"`
+	Subject    string `json:"subject"`
+	Datum      string `json:"datum"`
+	System     string `json:"system"`
+	Action     string `json:"action"`
+	Purpose    string `json:"purpose"`
+	LegalBasis string `json:"legal_basis"`
+	ExpiresAt  string `json:"expires_at"`
+	Ref        string `json:"ref"`
+	PrevHash   string `json:"prev_hash"`
+	Hash       string `json:"hash"`
+}

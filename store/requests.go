@@ -67,7 +67,7 @@ func CreateRequest(ctx context.Context, tx *sqlx.Tx, r Request, products []Produ
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, pj, r.ExpiresAt)
+	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, string(pj), r.ExpiresAt)
 	if err != nil {
 		return false, fmt.Errorf("insert review request: %w", err)
 	}
@@ -126,7 +126,7 @@ func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE review_requests SET subject = $2, products = $3, updated_at = now() WHERE request_id = $1`,
-		requestID, subject, pj)
+		requestID, subject, string(pj))
 	return err
 }
 
@@ -154,18 +154,4 @@ func Suppress(ctx context.Context, tx sqlx.ExecerContext, shop, subject, reason 
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
-}
-
-// DeliverySeen reports whether a webhook delivery was already handed off.
-func (db *DB) DeliverySeen(ctx context.Context, webhookID string) (bool, error) {
-	var ok bool
-	err := db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE webhook_id = $1)`, webhookID)
-	return ok, err
-}
-
-// RecordDelivery marks a webhook delivery as handed off.
-func RecordDelivery(ctx context.Context, tx sqlx.ExecerContext, webhookID, shop, topic string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (webhook_id, shop, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-		webhookID, shop, topic)
-	return err
 }

@@ -167,13 +167,6 @@ func (db *DB) Shop(ctx context.Context, domain string) (Shop, error) {
 	return r.shop(), nil
 }
 
-// ShopExists is the cheap check webhook intake makes.
-func (db *DB) ShopExists(ctx context.Context, domain string) (bool, error) {
-	var ok bool
-	err := db.GetContext(ctx, &ok, `SELECT EXISTS (SELECT 1 FROM shops WHERE domain = $1)`, domain)
-	return ok, err
-}
-
 // Shops lists every connected shop.
 func (db *DB) Shops(ctx context.Context) ([]Shop, error) {
 	var rows []shopRow

@@ -151,7 +151,7 @@ func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, _ := json.Marshal(signed)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, t.ID, b); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, t.ID, string(b)); err != nil {
 		s.Logger.Error("could not store the export's signature", "export_id", id, "error", err)
 	}
 }

@@ -31,7 +31,10 @@ type Server struct {
 	Extra map[string]http.Handler
 	Now   func() time.Time
 
-	metrics *metrics
+	metrics  *metrics
+	recorder recorder
+	shops    shopCache
+	recent   recentDeliveries
 }
 
 func (s *Server) now() time.Time {
@@ -46,6 +49,7 @@ func (s *Server) Handler() http.Handler {
 	if s.metrics == nil {
 		s.metrics = newMetrics()
 	}
+	s.recorder.db, s.recorder.now = s.DB, s.now
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
 	mux.HandleFunc("GET /r/{token}", s.reviewLink)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -94,22 +93,17 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 
 	ctx := r.Context()
-	seen, err := s.DB.DeliverySeen(ctx, webhookID)
-	if err != nil {
-		s.unavailable(w, r, topic, "postgres", err)
-		return
-	}
-	if seen {
+	if s.recent.seen(webhookID) {
 		s.reply(w, r, http.StatusOK, "duplicate", topic, "duplicate delivery")
 		return
 	}
-	sh, err := s.DB.Shop(ctx, shop)
-	if errors.Is(err, store.ErrNotFound) {
-		s.reply(w, r, http.StatusOK, "unknown_shop", topic, "ignored: shop is not connected")
-		return
-	}
-	if err != nil {
+	sh, found, err := s.shops.get(ctx, s.DB, shop, s.now())
+	switch {
+	case err != nil:
 		s.unavailable(w, r, topic, "postgres", err)
+		return
+	case !found:
+		s.reply(w, r, http.StatusOK, "unknown_shop", topic, "ignored: shop is not connected")
 		return
 	}
 
@@ -122,6 +116,7 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, r, topic, "postgres", err)
 		return
 	}
+	s.recent.add(webhookID)
 	s.reply(w, r, http.StatusOK, outcome, topic, outcome)
 }
 
@@ -306,14 +301,5 @@ func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh 
 			LegalBasis: registry.BasisLegitimateInterest,
 			ExpiresAt:  now.Add(sh.FallbackDelay + sh.Reminder + s.TemporalRetention), Ref: ref})
 	}
-	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := store.RecordDelivery(ctx, tx, webhookID, shop, in.topic); err != nil {
-			return err
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		_, err := registry.Append(ctx, tx, now, entries...)
-		return err
-	})
+	return s.recorder.record(ctx, &pending{webhookID: webhookID, shop: shop, topic: in.topic, entries: entries})
 }

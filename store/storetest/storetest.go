@@ -7,7 +7,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net/url"
+	"fmt"
+	neturl "net/url"
 	"os"
 	"testing"
 
@@ -29,39 +30,54 @@ func ServerURL() string {
 // The database is dropped when the test ends.
 func New(tb testing.TB) (*store.DB, string) {
 	tb.Helper()
-	ctx := context.Background()
+	db, url, drop, err := Create(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(drop)
+	return db, url
+}
+
+// Create makes a fresh, migrated database for callers that outlive one test
+// (a TestMain); drop removes it.
+func Create(ctx context.Context) (db *store.DB, url string, drop func(), err error) {
 	admin, err := sqlx.Open("postgres", ServerURL())
 	if err != nil {
-		tb.Fatalf("open postgres: %v", err)
+		return nil, "", nil, fmt.Errorf("open postgres: %w", err)
 	}
 	if err := admin.PingContext(ctx); err != nil {
-		tb.Fatalf("postgres is not reachable at %s (start it, or set DATABASE_URL): %v", redact(ServerURL()), err)
+		admin.Close()
+		return nil, "", nil, fmt.Errorf("postgres is not reachable at %s (start it, or set DATABASE_URL): %w", redact(ServerURL()), err)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "candor_test_" + hex.EncodeToString(b)
 	if _, err := admin.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
-		tb.Fatalf("create database: %v", err)
+		admin.Close()
+		return nil, "", nil, fmt.Errorf("create database: %w", err)
 	}
-	u, _ := url.Parse(ServerURL())
+	u, _ := neturl.Parse(ServerURL())
 	u.Path = "/" + name
-	db, err := store.Open(ctx, u.String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() {
-		db.Close()
+	drop = func() {
+		if db != nil {
+			db.Close()
+		}
 		_, _ = admin.ExecContext(context.Background(), `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`)
 		admin.Close()
-	})
-	if _, err := db.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate: %v", err)
 	}
-	return db, u.String()
+	if db, err = store.Open(ctx, u.String()); err != nil {
+		drop()
+		return nil, "", nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		drop()
+		return nil, "", nil, fmt.Errorf("migrate: %w", err)
+	}
+	return db, u.String(), drop, nil
 }
 
 func redact(s string) string {
-	u, err := url.Parse(s)
+	u, err := neturl.Parse(s)
 	if err != nil {
 		return "(unparseable URL)"
 	}

@@ -1,0 +1,312 @@
+package registry_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	neturl "net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
+)
+
+// Benchmarks for the registry issue. Run them with
+//
+//	go test -run '^$' -bench . -benchtime 1x ./registry/
+//
+// (the 1M-entry ones seed once per run, which takes a while).
+
+const benchShops = 8
+
+func benchEntry(shop string, i int) registry.Entry {
+	return registry.Entry{Shop: shop, Subject: fmt.Sprintf("sub_%08d", i%50000), Datum: registry.DatumEmail,
+		System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
+		LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(30 * 24 * time.Hour), Ref: fmt.Sprintf("rq_%08d", i)}
+}
+
+// appendLoad runs total appends in batches of batch entries per transaction
+// from workers goroutines, each on its own shop.
+func appendLoad(b *testing.B, db *store.DB, total, batch, workers int, insert func(ctx context.Context, tx *sqlx.Tx, es []registry.Entry) error) {
+	var wg sync.WaitGroup
+	per := total / workers
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			shop := fmt.Sprintf("bench%d.myshopify.com", w)
+			ctx := context.Background()
+			for done := 0; done < per; done += batch {
+				es := make([]registry.Entry, min(batch, per-done))
+				for i := range es {
+					es[i] = benchEntry(shop, done+i)
+					es[i].At, es[i].ShopSeq = time.Now(), int64(done+i+1)
+				}
+				if err := db.InTx(ctx, func(tx *sqlx.Tx) error { return insert(ctx, tx, es) }); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	b.ReportMetric(float64(per*workers)/b.Elapsed().Seconds(), "entries/s")
+}
+
+func registryAppend(ctx context.Context, tx *sqlx.Tx, es []registry.Entry) error {
+	_, err := registry.Append(ctx, tx, time.Now(), es...)
+	return err
+}
+
+// plainInsert is the baseline: the same rows, batched the same way, into a
+// plain table with no chain, no lock and no hashing.
+func plainInsert(ctx context.Context, tx *sqlx.Tx, es []registry.Entry) error {
+	_, err := tx.NamedExecContext(ctx, `INSERT INTO plain_entries
+		(shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash)
+		VALUES (:shop_seq, :at, :shop, :subject, :datum, :system, :action, :purpose, :legal_basis, :expires_at, :ref, :prev_hash, :hash)`, es)
+	return err
+}
+
+func benchAppends(b *testing.B, batch, workers int) {
+	for _, impl := range []struct {
+		name string
+		fn   func(context.Context, *sqlx.Tx, []registry.Entry) error
+	}{{"registry", registryAppend}, {"baseline_plain_insert", plainInsert}} {
+		b.Run(impl.name, func(b *testing.B) {
+			db, _ := storetest.New(b)
+			if _, err := db.Exec(`CREATE TABLE plain_entries (LIKE registry_entries INCLUDING DEFAULTS)`); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			appendLoad(b, db, 50000*b.N, batch, workers, impl.fn)
+		})
+	}
+}
+
+// BenchmarkAppend_Batched100x4: 100 entries per transaction, 4 writers.
+func BenchmarkAppend_Batched100x4(b *testing.B) { benchAppends(b, 100, 4) }
+
+// BenchmarkAppend_Single x8: one entry per transaction (a webhook's worth),
+// 8 writers: the latency-bound case.
+func BenchmarkAppend_Single8(b *testing.B) {
+	for _, impl := range []struct {
+		name string
+		fn   func(context.Context, *sqlx.Tx, []registry.Entry) error
+	}{{"registry", registryAppend}, {"baseline_plain_insert", plainInsert}} {
+		b.Run(impl.name, func(b *testing.B) {
+			db, _ := storetest.New(b)
+			if _, err := db.Exec(`CREATE TABLE plain_entries (LIKE registry_entries INCLUDING DEFAULTS)`); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			appendLoad(b, db, 8000*b.N, 1, 8, impl.fn)
+		})
+	}
+}
+
+var (
+	millionOnce sync.Once
+	millionDB   *store.DB
+	millionDrop func()
+	millionErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if millionDrop != nil {
+		millionDrop()
+	}
+	os.Exit(code)
+}
+
+// million seeds 1,000,000 valid entries over benchShops shop chains with
+// COPY, once per run. The database lives for the whole run.
+func million(b *testing.B) *store.DB {
+	millionOnce.Do(func() {
+		// Shared by the export and verify benchmarks; TestMain drops it.
+		millionDB, millionErr = seedMillion(b)
+	})
+	if millionErr != nil {
+		b.Fatal(millionErr)
+	}
+	return millionDB
+}
+
+func seedMillion(tb testing.TB) (*store.DB, error) {
+	ctx := context.Background()
+	db, _, drop, err := storetest.Create(ctx)
+	if err != nil {
+		return nil, err
+	}
+	millionDrop = drop
+	txn, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := txn.Prepare(pq.CopyIn("registry_entries", "shop_seq", "at", "shop", "subject", "datum", "system", "action",
+		"purpose", "legal_basis", "expires_at", "ref", "prev_hash", "hash"))
+	if err != nil {
+		return nil, err
+	}
+	heads := map[string]string{}
+	seqs := map[string]int64{}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < 1_000_000; i++ {
+		shop := fmt.Sprintf("shop%d.myshopify.com", i%benchShops)
+		e := benchEntry(shop, i)
+		e.At = base.Add(time.Duration(i) * time.Second)
+		e.ExpiresAt = e.At.Add(30 * 24 * time.Hour)
+		prev, ok := heads[shop]
+		if !ok {
+			prev = registry.GenesisHash
+		}
+		seqs[shop]++
+		e.PrevHash, e.ShopSeq = prev, seqs[shop]
+		e.Hash = registry.ComputeHash(prev, e)
+		heads[shop] = e.Hash
+		if _, err := stmt.Exec(e.ShopSeq, e.At, e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose, e.LegalBasis, e.ExpiresAt, e.Ref, e.PrevHash, e.Hash); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := stmt.Exec(); err != nil {
+		return nil, err
+	}
+	for shop, h := range heads {
+		if _, err := txn.Exec(`INSERT INTO registry_heads (shop, seq, hash) VALUES ($1, $2, $3)`, shop, seqs[shop], h); err != nil {
+			return nil, err
+		}
+	}
+	if err := txn.Commit(); err != nil {
+		return nil, err
+	}
+	_, err = db.Exec(`VACUUM ANALYZE registry_entries`)
+	return db, err
+}
+
+type countingWriter struct{ n int64 }
+
+func (c *countingWriter) Write(p []byte) (int, error) { c.n += int64(len(p)); return len(p), nil }
+
+// BenchmarkExportCSV_1M and its baseline, COPY ... TO STDOUT of the same
+// rows, run side by side on the same database.
+func BenchmarkExportCSV_1M(b *testing.B) {
+	db := million(b)
+	_, key, _ := ed25519.GenerateKey(nil)
+	b.Run("registry_export", func(b *testing.B) {
+		runtime.GC()
+		resetPeakRSS(b)
+		for i := 0; i < b.N; i++ {
+			var w countingWriter
+			m, err := registry.Export(context.Background(), db.DB, &w, registry.FormatCSV, registry.Filter{},
+				registry.Signer{KeyID: "b", Key: key}, "ex_bench", nil)
+			if err != nil || m.Manifest.Lines != 1_000_000 {
+				b.Fatalf("%v, %d lines", err, m.Manifest.Lines)
+			}
+			b.ReportMetric(float64(w.n)/1e6, "MB")
+		}
+		b.ReportMetric(1_000_000*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+		b.ReportMetric(peakRSSMB(b), "peak_rss_MB")
+	})
+	b.Run("baseline_copy_to_stdout", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			n, err := copyOut(db)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(n)/1e6, "MB")
+		}
+		b.ReportMetric(1_000_000*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	})
+}
+
+// copyOut runs COPY (...) TO STDOUT WITH CSV through psql, the way an
+// operator would dump the table, and counts the bytes.
+func copyOut(db *store.DB) (int64, error) {
+	var name string
+	if err := db.Get(&name, `SELECT current_database()`); err != nil {
+		return 0, err
+	}
+	url := storetest.ServerURL()
+	cmd := psqlCopy(url, name, `COPY (SELECT at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash
+		FROM registry_entries ORDER BY seq) TO STDOUT WITH (FORMAT csv, HEADER)`)
+	var w countingWriter
+	cmd.Stdout = &w
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("psql: %v: %s", err, stderr.String())
+	}
+	return w.n, nil
+}
+
+// BenchmarkVerify_1M verifies an export of the million entries.
+func BenchmarkVerify_1M(b *testing.B) {
+	db := million(b)
+	_, key, _ := ed25519.GenerateKey(nil)
+	f, err := os.CreateTemp("", "candor-verify-*.csv")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	signed, err := registry.Export(context.Background(), db.DB, f, registry.FormatCSV, registry.Filter{},
+		registry.Signer{KeyID: "b", Key: key}, "ex_bench", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runtime.GC()
+	resetPeakRSS(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		rep, err := registry.Verify(f, &signed, key.Public().(ed25519.PublicKey))
+		if err != nil || rep.Entries != 1_000_000 {
+			b.Fatalf("%v, %d entries", err, rep.Entries)
+		}
+	}
+	b.ReportMetric(1_000_000*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(peakRSSMB(b), "peak_rss_MB")
+}
+
+func psqlCopy(url, dbname, query string) *exec.Cmd {
+	u, _ := neturl.Parse(url)
+	u.Path = "/" + dbname
+	return exec.Command("psql", u.String(), "-X", "-q", "-c", query)
+}
+
+// resetPeakRSS restarts the kernel's peak-RSS count for this process, so
+// peakRSSMB reports the peak of what ran since.
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("cannot reset peak RSS (%v); the figure includes earlier work", err)
+	}
+}
+
+func peakRSSMB(b *testing.B) float64 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 64)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
+}
