@@ -10,6 +10,7 @@ import (
 	"errors"
 	"time"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
@@ -45,6 +46,10 @@ type Activities struct {
 	Shopify   shopify.AdminConfig
 	PublicURL string
 	Now       func() time.Time
+	// Temporal is used by privacy requests to stop and delete review
+	// workflows.
+	Temporal  client.Client
+	Namespace string
 }
 
 func (a *Activities) now() time.Time {

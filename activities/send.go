@@ -182,6 +182,15 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		if statusOf(locked, in.Kind) != pending(in.Kind) {
 			return errConcurrent
 		}
+		// Again under the row lock: a redact or unsubscribe that committed
+		// since the check above must win over this send.
+		suppressed, err := store.Suppressed(ctx, tx, in.Shop, subject)
+		if err != nil {
+			return err
+		}
+		if suppressed {
+			return errSuppressed
+		}
 		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
 			return err
 		}
@@ -193,6 +202,12 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	})
 	if errors.Is(err, errConcurrent) {
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
+	}
+	if errors.Is(err, errSuppressed) {
+		return a.skip(ctx, in, subject, statusReads, ReasonUnsubscribed)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("record send: %w", err)
@@ -228,7 +243,10 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	return SendResult{Status: store.StatusSent}, nil
 }
 
-var errConcurrent = errors.New("request changed under us")
+var (
+	errConcurrent = errors.New("request changed under us")
+	errSuppressed = errors.New("customer suppressed")
+)
 
 func pending(kind string) string {
 	if kind == KindReminder {

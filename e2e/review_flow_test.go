@@ -127,7 +127,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	workflows.Register(w, &activities.Activities{
 		DB: db, Keys: ring, Mailer: sendgrid.New(mail.Key, mail.URL),
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
-		PublicURL: hs.URL,
+		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 	})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -146,7 +146,7 @@ func (s *system) deliver(t *testing.T, topic, webhookID string, body []byte) str
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("%s: %d %s", topic, resp.StatusCode, msg)
+		t.Fatalf("%s: %d %s\nlogs:\n%s", topic, resp.StatusCode, msg, lastLines(s.logs.String(), 10))
 	}
 	return strings.TrimSpace(string(msg))
 }
@@ -413,4 +413,12 @@ func TestReviewFlow_NoDeliveryEventFallsBackAfterFulfillment(t *testing.T) {
 	if n := len(s.mail.Outbox()); n != 1 {
 		t.Fatalf("%d emails, want 1", n)
 	}
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimSpace(s), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
 }

@@ -101,6 +101,8 @@ var Purposes = map[string]string{
 	PurposeReviewRequest: "ask a customer, once, to review the products of a delivered order",
 	PurposeUnsubscribe:   "honour a customer's request to receive no more review requests",
 	PurposeAudit:         "let the merchant and auditors account for the processing (registry exports, subject trails)",
+	PurposeErasure:       "carry out a customer's or shop's erasure request (Shopify's customers/redact, shop/redact)",
+	PurposeDataRequest:   "answer a customer's access request (Shopify's customers/data_request)",
 }
 
 // Bases, with the articles they rest on.

@@ -52,6 +52,8 @@ const (
 	PurposeReviewRequest = "review_request"
 	PurposeUnsubscribe   = "unsubscribe"
 	PurposeAudit         = "audit"
+	PurposeErasure       = "erasure"
+	PurposeDataRequest   = "data_request"
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"

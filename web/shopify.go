@@ -43,7 +43,8 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, outco
 func topicLabel(t string) string {
 	switch t {
 	case shopify.TopicFulfillmentCreate, shopify.TopicFulfillmentUpdate, shopify.TopicOrderFulfilled,
-		shopify.TopicOrderCancelled, shopify.TopicRefundCreate:
+		shopify.TopicOrderCancelled, shopify.TopicRefundCreate, shopify.TopicCustomersDataRequest,
+		shopify.TopicCustomersRedact, shopify.TopicShopRedact, shopify.TopicAppUninstalled:
 		return t
 	}
 	return "other" // unbounded label values would blow up the series count
@@ -78,6 +79,11 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	case webhookID == "" || len(webhookID) > 200:
 		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, shopify.HeaderWebhookID+" is missing")
+		return
+	}
+
+	if _, ok := privacyKinds[topic]; ok {
+		s.privacyWebhook(w, r, topic, shop, webhookID, body)
 		return
 	}
 

@@ -9,5 +9,6 @@ import (
 // Register is the one place workflows and activities are registered.
 func Register(r worker.Registry, a *activities.Activities) {
 	r.RegisterWorkflow(ReviewRequest)
+	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterActivity(a)
 }

@@ -92,12 +92,14 @@ func newActivities(cfg config.Config, db *store.DB, ring *keys.Ring) *activities
 		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
 		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
 		PublicURL: cfg.PublicURL,
+		Namespace: cfg.TemporalNamespace,
 	}
 }
 
 // startWorker runs the Temporal worker until ctx ends.
 func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	acts.Temporal = c
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)

@@ -25,6 +25,8 @@ Usage:
                                   export, verify offline, and query the data-flow registry
   candor tokens create --role auditor|merchant|operator [--shop S]
                                   make an API token (shown once)
+  candor subjects report|receipt --shop S --customer-id N
+                                  a customer's data-request report; an erasure's receipt
 
 Run 'candor COMMAND -h' for a command's flags. Configuration is read from the
 environment (see README.md).
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string) error {
 		return runRegistry(ctx, rest)
 	case "tokens":
 		return runTokens(ctx, rest)
+	case "subjects":
+		return runSubjects(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

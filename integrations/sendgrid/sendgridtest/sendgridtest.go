@@ -44,6 +44,7 @@ type Server struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	outbox  []Mail
+	erased  []string
 	fail    []int
 	changed chan struct{}
 }
@@ -141,7 +142,77 @@ func validEmail(s string) bool {
 	return err == nil && a.Address == s
 }
 
+// Erased returns the addresses accepted for erasure, in order.
+func (s *Server) Erased() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.erased...)
+}
+
+// forget drops erased addresses from the outbox, as SendGrid deletes
+// the recipient's data; tests read the outbox back to verify.
+func (s *Server) forget(addrs []string) {
+	gone := map[string]bool{}
+	for _, a := range addrs {
+		gone[strings.ToLower(a)] = true
+	}
+	kept := s.outbox[:0]
+	for _, m := range s.outbox {
+		erase := false
+		for _, to := range m.To {
+			erase = erase || gone[strings.ToLower(to)]
+		}
+		if !erase {
+			kept = append(kept, m)
+		}
+	}
+	s.outbox = kept
+}
+
+func (s *Server) serveErase(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		EmailAddresses []string `json:"email_addresses"`
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 300<<10))
+	if err != nil || len(raw) > 256<<10 {
+		reject(w, http.StatusBadRequest, "email_addresses", "payload over 256Kb")
+		return
+	}
+	if json.Unmarshal(raw, &req) != nil || len(req.EmailAddresses) == 0 || len(req.EmailAddresses) > 5000 {
+		reject(w, http.StatusBadRequest, "email_addresses", "email_addresses must list 1 to 5000 addresses")
+		return
+	}
+	for _, a := range req.EmailAddresses {
+		if !validEmail(a) {
+			reject(w, http.StatusBadRequest, "email_addresses", "Email_address is not valid")
+			return
+		}
+	}
+	s.mu.Lock()
+	s.erased = append(s.erased, req.EmailAddresses...)
+	s.forget(req.EmailAddresses)
+	s.mu.Unlock()
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(map[string]string{"job_id": hex.EncodeToString(b)})
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/v3/recipients/erasejob" && r.Method == http.MethodPost && r.Header.Get("Authorization") == "Bearer "+s.Key {
+		s.mu.Lock()
+		if len(s.fail) > 0 {
+			status := s.fail[0]
+			s.fail = s.fail[1:]
+			s.mu.Unlock()
+			reject(w, status, "", http.StatusText(status))
+			return
+		}
+		s.mu.Unlock()
+		s.serveErase(w, r)
+		return
+	}
 	if r.URL.Path != "/v3/mail/send" {
 		reject(w, http.StatusNotFound, "", "not found")
 		return

@@ -1,0 +1,384 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// Privacy request activities take only the request's ID and return only
+// counts: order IDs and the address stay in Postgres (sealed), so the
+// erasure workflow's own history names nobody.
+
+// StepResult is what one step did.
+type StepResult struct {
+	Found    int
+	Done     int
+	Verified bool
+}
+
+// Errors privacy workflows see.
+const ErrNotYetGone = "NotYetGone"
+
+// reviewScope selects the review requests a privacy request covers.
+func reviewScope(r store.PrivacyRequest) (string, []any) {
+	if r.Kind == store.KindCustomerRedact || r.Kind == store.KindDataRequest {
+		return `shop = $1 AND ((subject <> '' AND subject = $2) OR order_id = ANY($3))`,
+			[]any{r.Shop, r.Subject, pq.Array([]int64(r.OrderIDs))}
+	}
+	return `shop = $1`, []any{r.Shop}
+}
+
+func (a *Activities) privacyRequest(ctx context.Context, id string) (store.PrivacyRequest, error) {
+	r, err := a.DB.PrivacyRequest(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return r, temporal.NewNonRetryableApplicationError("privacy request not found", ErrInternal, nil)
+	}
+	return r, err
+}
+
+// workflowOrders lists the orders whose review workflows the request covers:
+// the orders of matching request rows and the orders Shopify named.
+func (a *Activities) workflowOrders(ctx context.Context, r store.PrivacyRequest) ([]int64, error) {
+	where, args := reviewScope(r)
+	var ids []int64
+	if err := a.DB.SelectContext(ctx, &ids, `SELECT order_id FROM review_requests WHERE `+where, args...); err != nil {
+		return nil, err
+	}
+	seen := map[int64]bool{}
+	var out []int64
+	for _, id := range append(ids, r.OrderIDs...) {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// StopReviews terminates the covered review workflows and, for erasure,
+// deletes their histories; then it checks that each is gone (or, for an
+// uninstall, closed).
+func (a *Activities) StopReviews(ctx context.Context, requestID string) (StepResult, error) {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	orders, err := a.workflowOrders(ctx, r)
+	if err != nil {
+		return StepResult{}, err
+	}
+	erase := r.Kind == store.KindCustomerRedact || r.Kind == store.KindShopRedact
+	asked := time.Now()
+	res := StepResult{}
+	for _, order := range orders {
+		id := fmt.Sprintf("review/%s/%d", r.Shop, order)
+		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			continue
+		}
+		if err != nil {
+			return res, fmt.Errorf("describe a review workflow: %w", err)
+		}
+		res.Found++
+		if desc.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+			if err := a.Temporal.TerminateWorkflow(ctx, id, "", "privacy request "+requestID); err != nil && !errors.As(err, &nf) {
+				return res, fmt.Errorf("terminate a review workflow: %w", err)
+			}
+		}
+		if erase {
+			_, err := a.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, &workflowservice.DeleteWorkflowExecutionRequest{
+				Namespace:         a.namespace(),
+				WorkflowExecution: desc.GetWorkflowExecutionInfo().GetExecution(),
+			})
+			if err != nil && !errors.As(err, &nf) {
+				return res, fmt.Errorf("delete a review workflow: %w", err)
+			}
+		}
+		res.Done++
+	}
+	// Read back. Deletion is asynchronous in Temporal: until every history
+	// is gone the activity fails and is retried.
+	left := 0
+	for _, order := range orders {
+		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, fmt.Sprintf("review/%s/%d", r.Shop, order), "")
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+		case err != nil:
+			return res, fmt.Errorf("read back a review workflow: %w", err)
+		case erase || desc.GetWorkflowExecutionInfo().GetCloseTime() == nil:
+			left++
+		}
+	}
+	if left > 0 {
+		return res, temporal.NewApplicationError(fmt.Sprintf("%d review workflows not yet gone", left), ErrNotYetGone)
+	}
+	// Every attempt acts on what is still there, so report the scope and
+	// the read-back, not this attempt's share of the work.
+	res = StepResult{Found: len(orders), Done: len(orders), Verified: true}
+	what, verified := "terminate", fmt.Sprintf("read back: all %d are closed; their histories expire with the namespace retention", len(orders))
+	if erase {
+		what, verified = "terminate and delete the histories of", fmt.Sprintf("read back: none of the %d exists any more (DescribeWorkflowExecution: not found)", len(orders))
+	}
+	return res, a.finishStep(ctx, r, registry.SystemTemporal, registry.DatumPurchaseHistory, len(orders) > 0, store.Receipt{
+		System: registry.SystemTemporal, Asked: fmt.Sprintf("%s the %d review workflows of the request's orders", what, len(orders)), Verified: verified, AskedAt: asked,
+	})
+}
+
+// ErasePostgres deletes the covered rows and checks that none is left.
+func (a *Activities) ErasePostgres(ctx context.Context, requestID string) (StepResult, error) {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	asked := time.Now()
+	where, args := reviewScope(r)
+	var deletes []string
+	res := StepResult{}
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		n, err := execCount(ctx, tx, `DELETE FROM review_requests WHERE `+where, args...)
+		res.Found += n
+		deletes = append(deletes, fmt.Sprintf("%d review requests", n))
+		if err != nil {
+			return err
+		}
+		switch r.Kind {
+		case store.KindCustomerRedact:
+			n, err = execCount(ctx, tx, `DELETE FROM subject_reports WHERE shop = $1 AND subject = $2`, r.Shop, r.Subject)
+			res.Found += n
+			deletes = append(deletes, fmt.Sprintf("%d data-request reports", n))
+		case store.KindShopRedact:
+			for _, q := range []struct{ what, sql string }{
+				{"suppression entries", `DELETE FROM suppressions WHERE shop = $1`},
+				{"data-request reports", `DELETE FROM subject_reports WHERE shop = $1`},
+				{"webhook delivery IDs", `DELETE FROM webhook_deliveries WHERE shop = $1`},
+				{"API tokens", `DELETE FROM api_tokens WHERE shop = $1`},
+				{"shop connection (sealed token, settings)", `DELETE FROM shops WHERE domain = $1`},
+			} {
+				n, err = execCount(ctx, tx, q.sql, r.Shop)
+				if err != nil {
+					return err
+				}
+				res.Found += n
+				deletes = append(deletes, fmt.Sprintf("%d %s", n, q.what))
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return res, fmt.Errorf("erase Postgres rows: %w", err)
+	}
+	// Read back.
+	var left int
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM review_requests WHERE `+where, args...); err != nil {
+		return res, err
+	}
+	if r.Kind == store.KindShopRedact {
+		var more int
+		if err := a.DB.GetContext(ctx, &more, `SELECT (SELECT count(*) FROM shops WHERE domain = $1) + (SELECT count(*) FROM suppressions WHERE shop = $1)
+			+ (SELECT count(*) FROM api_tokens WHERE shop = $1) + (SELECT count(*) FROM webhook_deliveries WHERE shop = $1)`, r.Shop); err != nil {
+			return res, err
+		}
+		left += more
+	}
+	if left > 0 {
+		return res, temporal.NewApplicationError(fmt.Sprintf("%d rows still present", left), ErrNotYetGone)
+	}
+	res.Done, res.Verified = res.Found, true
+	return res, a.finishStep(ctx, r, registry.SystemPostgres, registry.DatumPurchaseHistory, res.Found > 0, store.Receipt{
+		System: registry.SystemPostgres, Asked: "delete " + strings.Join(deletes, ", "), AskedAt: asked,
+		Verified: "read back: no row of the request's scope is left",
+	})
+}
+
+func execCount(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (int, error) {
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// EraseSendGrid asks SendGrid to erase the customer's address, if the
+// registry shows it ever received it, then deletes Candor's sealed copy.
+func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepResult, error) {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	asked := a.now()
+	if r.Kind == store.KindShopRedact {
+		return StepResult{Verified: true}, a.finishStep(ctx, r, registry.SystemSendGrid, registry.DatumEmail, false, store.Receipt{
+			System: registry.SystemSendGrid, AskedAt: asked,
+			Asked:    "nothing: Candor keeps no customer addresses to name in an erasure job",
+			Verified: "SendGrid's email activity for the shop's sends expires 30 days after each send",
+		})
+	}
+	var sent int
+	if err := a.DB.GetContext(ctx, &sent, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2 AND system = 'sendgrid' AND action = 'transmitted'`,
+		r.Shop, r.Subject); err != nil {
+		return StepResult{}, err
+	}
+	if sent == 0 || r.EmailSealed == "" {
+		what := "nothing: the registry shows no address of this customer sent to SendGrid"
+		if sent > 0 {
+			what = "nothing could be asked: the request carried no address"
+		}
+		return StepResult{Verified: sent == 0}, a.finishStep(ctx, r, registry.SystemSendGrid, registry.DatumEmail, false, store.Receipt{
+			System: registry.SystemSendGrid, AskedAt: asked, Asked: what, Verified: fmt.Sprintf("registry: %d transmissions to SendGrid", sent),
+		})
+	}
+	email, err := a.Keys.Open(r.EmailSealed, r.ID)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("open the sealed address: %w", err)
+	}
+	var proof registry.Proof
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		proof, err = registry.Append(ctx, tx, asked, registry.Entry{Shop: r.Shop, Subject: r.Subject, Datum: registry.DatumEmail,
+			System: registry.SystemSendGrid, Action: registry.ActionErased, Purpose: registry.PurposeErasure,
+			LegalBasis: registry.BasisLegalObligation, ExpiresAt: asked, Ref: r.ID})
+		return err
+	})
+	if err != nil {
+		return StepResult{}, fmt.Errorf("record the erasure request: %w", err)
+	}
+	job, err := a.Mailer.Erase(ctx, proof, r.ID, []string{string(email)})
+	if err != nil {
+		return StepResult{}, temporalError(err)
+	}
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE privacy_requests SET email_sealed = '' WHERE id = $1`, r.ID); err != nil {
+			return err
+		}
+		if _, err := registry.Append(ctx, tx, a.now(), registry.Entry{Shop: r.Shop, Subject: r.Subject, Datum: registry.DatumEmail,
+			System: registry.SystemPostgres, Action: registry.ActionDeleted, Purpose: registry.PurposeErasure,
+			LegalBasis: registry.BasisLegalObligation, ExpiresAt: a.now(), Ref: r.ID}); err != nil {
+			return err
+		}
+		return store.SaveReceipt(ctx, tx, store.Receipt{RequestID: r.ID, System: registry.SystemSendGrid, AskedAt: asked, VerifiedAt: a.now(),
+			Asked:    "erase the customer's email data (Recipients' Data Erasure API, job " + job + ")",
+			Verified: "SendGrid accepted job " + job + " (HTTP 202); SendGrid offers no read-back of erasure jobs. Candor's sealed copy of the address is deleted."})
+	})
+	if err != nil {
+		return StepResult{}, fmt.Errorf("record SendGrid's erasure: %w", err)
+	}
+	return StepResult{Found: 1, Done: 1, Verified: true}, nil
+}
+
+// RevokeToken makes an uninstalled shop's Admin API token unusable at once.
+func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepResult, error) {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	asked := time.Now()
+	res, err := a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now() WHERE domain = $1`, r.Shop)
+	if err != nil {
+		return StepResult{}, err
+	}
+	rows, _ := res.RowsAffected()
+	var left int
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''`, r.Shop); err != nil {
+		return StepResult{}, err
+	}
+	if left > 0 {
+		return StepResult{}, temporal.NewApplicationError("token still present", ErrNotYetGone)
+	}
+	return StepResult{Found: int(rows), Done: int(rows), Verified: true}, store.SaveReceipt(ctx, a.DB, store.Receipt{
+		RequestID: r.ID, System: "shopify_token", AskedAt: asked, VerifiedAt: time.Now(),
+		Asked: "revoke the shop's Admin API access token", Verified: fmt.Sprintf("read back: %d shops hold a token for %s", left, r.Shop),
+	})
+}
+
+// BuildReport answers a data request: the subject's trail, kept for the
+// merchant.
+func (a *Activities) BuildReport(ctx context.Context, requestID string) (StepResult, error) {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return StepResult{}, err
+	}
+	now := a.now()
+	tr, err := registry.SubjectTrail(ctx, a.DB, r.Shop, r.Subject, now)
+	if err != nil {
+		return StepResult{}, err
+	}
+	where, args := reviewScope(r)
+	var held int
+	if err := a.DB.GetContext(ctx, &held, `SELECT count(*) FROM review_requests WHERE `+where, args...); err != nil {
+		return StepResult{}, err
+	}
+	report, _ := json.Marshal(map[string]any{"trail": tr, "review_requests_held": held,
+		"note": "Candor holds no name, address or phone. The email address is read from Shopify only to send and is not stored."})
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subject_reports (request_id, shop, subject, report) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (request_id) DO UPDATE SET report = $4`, r.ID, r.Shop, r.Subject, string(report)); err != nil {
+			return err
+		}
+		if _, err := registry.Append(ctx, tx, now, registry.Entry{Shop: r.Shop, Subject: r.Subject, Datum: registry.DatumPseudonym,
+			System: registry.SystemPostgres, Action: registry.ActionRead, Purpose: registry.PurposeDataRequest,
+			LegalBasis: registry.BasisLegalObligation, ExpiresAt: now, Ref: r.ID}); err != nil {
+			return err
+		}
+		return store.SaveReceipt(ctx, tx, store.Receipt{RequestID: r.ID, System: registry.SystemPostgres, AskedAt: now, VerifiedAt: now,
+			Asked:    "report what is held about the customer",
+			Verified: fmt.Sprintf("report stored: %d registry entries over %d datum/system pairs; %d review requests held", tr.Entries, len(tr.Rows), held)})
+	})
+	return StepResult{Found: tr.Entries, Done: 1, Verified: true}, err
+}
+
+// FinishPrivacy clears what identified the person from the request row and
+// marks it done; the receipts stay as evidence.
+func (a *Activities) FinishPrivacy(ctx context.Context, requestID string) error {
+	r, err := a.privacyRequest(ctx, requestID)
+	if err != nil {
+		return err
+	}
+	_, err = a.DB.ExecContext(ctx, `UPDATE privacy_requests SET order_ids = '{}', email_sealed = '', status = 'done',
+		completed_at = coalesce(completed_at, now()) WHERE id = $1`, r.ID)
+	return err
+}
+
+// finishStep saves a step's receipt and, when it removed something, the
+// registry entry saying so, in one transaction.
+func (a *Activities) finishStep(ctx context.Context, r store.PrivacyRequest, system, datum string, removed bool, rc store.Receipt) error {
+	rc.RequestID, rc.VerifiedAt = r.ID, a.now()
+	if rc.AskedAt.IsZero() {
+		rc.AskedAt = rc.VerifiedAt
+	}
+	return a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if removed {
+			action := registry.ActionErased
+			if r.Kind == store.KindUninstall {
+				action = registry.ActionDeleted
+			}
+			if _, err := registry.Append(ctx, tx, rc.VerifiedAt, registry.Entry{Shop: r.Shop, Subject: r.Subject, Datum: datum,
+				System: system, Action: action, Purpose: registry.PurposeErasure, LegalBasis: registry.BasisLegalObligation,
+				ExpiresAt: rc.VerifiedAt, Ref: r.ID}); err != nil {
+				return err
+			}
+		}
+		return store.SaveReceipt(ctx, tx, rc)
+	})
+}
+
+func (a *Activities) namespace() string {
+	if a.Namespace != "" {
+		return a.Namespace
+	}
+	return "default"
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// Privacy request kinds, one per compliance topic.
+const (
+	KindCustomerRedact = "customer_redact"
+	KindShopRedact     = "shop_redact"
+	KindDataRequest    = "data_request"
+	KindUninstall      = "uninstall"
+)
+
+// PrivacyRequest is one compliance webhook's work.
+type PrivacyRequest struct {
+	ID          string        `db:"id"`
+	Kind        string        `db:"kind"`
+	Shop        string        `db:"shop"`
+	Subject     string        `db:"subject"`
+	OrderIDs    pq.Int64Array `db:"order_ids"`
+	EmailSealed string        `db:"email_sealed"`
+	Status      string        `db:"status"`
+	ReceivedAt  time.Time     `db:"received_at"`
+	CompletedAt *time.Time    `db:"completed_at"`
+}
+
+// Receipt is the evidence for one system.
+type Receipt struct {
+	RequestID  string    `db:"request_id" json:"request_id"`
+	System     string    `db:"system" json:"system"`
+	Asked      string    `db:"asked" json:"asked"`
+	Verified   string    `db:"verified" json:"verified"`
+	AskedAt    time.Time `db:"asked_at" json:"asked_at"`
+	VerifiedAt time.Time `db:"verified_at" json:"verified_at"`
+}
+
+// CreatePrivacyRequest stores a request; a repeated delivery is a no-op.
+// It reports whether the row is new.
+func CreatePrivacyRequest(ctx context.Context, tx *sqlx.Tx, r PrivacyRequest) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO privacy_requests (id, kind, shop, subject, order_ids, email_sealed)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.Kind, r.Shop, r.Subject, pq.Array(append([]int64{}, r.OrderIDs...)), r.EmailSealed)
+	if err != nil {
+		return false, err
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// PrivacyRequest loads one request.
+func (db *DB) PrivacyRequest(ctx context.Context, id string) (PrivacyRequest, error) {
+	var r PrivacyRequest
+	err := db.GetContext(ctx, &r, `SELECT * FROM privacy_requests WHERE id = $1`, id)
+	return r, notFound(err)
+}
+
+// SaveReceipt records (or replaces, on an activity retry) one system's
+// evidence.
+func SaveReceipt(ctx context.Context, ex sqlx.ExecerContext, r Receipt) error {
+	_, err := ex.ExecContext(ctx, `INSERT INTO privacy_receipts (request_id, system, asked, verified, asked_at, verified_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (request_id, system) DO UPDATE SET asked = $3, verified = $4, asked_at = $5, verified_at = $6`,
+		r.RequestID, r.System, r.Asked, r.Verified, r.AskedAt, r.VerifiedAt)
+	return err
+}
+
+// Receipts lists a request's evidence.
+func (db *DB) Receipts(ctx context.Context, requestID string) ([]Receipt, error) {
+	var rs []Receipt
+	err := db.SelectContext(ctx, &rs, `SELECT * FROM privacy_receipts WHERE request_id = $1 ORDER BY asked_at, system`, requestID)
+	return rs, err
+}
+
+// PrivacyRequestsFor lists a subject's (or, with subject "", a shop's)
+// requests of kind, newest first.
+func (db *DB) PrivacyRequestsFor(ctx context.Context, shop, subject, kind string) ([]PrivacyRequest, error) {
+	var rs []PrivacyRequest
+	err := db.SelectContext(ctx, &rs, `SELECT * FROM privacy_requests WHERE shop = $1 AND subject = $2 AND kind = $3 ORDER BY received_at DESC`,
+		shop, subject, kind)
+	return rs, err
+}

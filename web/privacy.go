@@ -1,0 +1,127 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/workflows"
+)
+
+var privacyKinds = map[string]string{
+	shopify.TopicCustomersRedact:      store.KindCustomerRedact,
+	shopify.TopicShopRedact:           store.KindShopRedact,
+	shopify.TopicCustomersDataRequest: store.KindDataRequest,
+	shopify.TopicAppUninstalled:       store.KindUninstall,
+}
+
+// privacyRequestID is derived from the delivery, so Shopify's retries of one
+// webhook are one request.
+func privacyRequestID(webhookID string) string {
+	h := sha256.Sum256([]byte("privacy/" + webhookID))
+	return "pr_" + hex.EncodeToString(h[:12])
+}
+
+// privacyWebhook handles the mandatory compliance topics and app/uninstalled:
+// it stores the request (the address sealed, for SendGrid's erasure), stops
+// further sends to a customer being erased, and starts the PrivacyRequest
+// workflow. A shop Candor does not know still gets its request, so the
+// receipt can say nothing was held.
+func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, shop, webhookID string, body []byte) {
+	c, err := shopify.ParseCompliance(topic, body)
+	if err != nil {
+		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, err.Error())
+		return
+	}
+	if topic != shopify.TopicAppUninstalled && c.ShopDomain != shop {
+		s.reply(w, r, http.StatusBadRequest, "bad_request", topic, "shop_domain does not match "+shopify.HeaderShop)
+		return
+	}
+	kind := privacyKinds[topic]
+	req := store.PrivacyRequest{ID: privacyRequestID(webhookID), Kind: kind, Shop: shop}
+	var entries []registry.Entry
+	now := s.now()
+	entry := func(datum, system, action, purpose string, expires bool) registry.Entry {
+		e := registry.Entry{Shop: shop, Subject: req.Subject, Datum: datum, System: system, Action: action,
+			Purpose: purpose, LegalBasis: registry.BasisLegalObligation, ExpiresAt: now, Ref: req.ID}
+		if expires {
+			e.ExpiresAt = now.Add(30 * 24 * time.Hour) // until SendGrid was asked; bounded by Shopify's 30 days
+		}
+		return e
+	}
+	if c.Customer != nil {
+		req.Subject = s.Keys.Subject(shop, c.Customer.ID)
+		req.OrderIDs = append(c.OrdersToRedact, c.OrdersRequested...)
+		purpose := registry.PurposeErasure
+		if kind == store.KindDataRequest {
+			purpose = registry.PurposeDataRequest
+		}
+		entries = append(entries, entry(registry.DatumCustomerID, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		if c.Customer.Email != "" {
+			entries = append(entries, entry(registry.DatumEmail, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		}
+		if kind == store.KindCustomerRedact && c.Customer.Email != "" {
+			sealed, err := s.Keys.Seal([]byte(c.Customer.Email), req.ID)
+			if err != nil {
+				s.unavailable(w, r, topic, "keys", err)
+				return
+			}
+			req.EmailSealed = sealed
+			entries = append(entries, entry(registry.DatumEmail, registry.SystemPostgres, registry.ActionStored, purpose, true))
+		}
+	}
+	ctx := r.Context()
+	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		created, err := store.CreatePrivacyRequest(ctx, tx, req)
+		if err != nil || !created {
+			return err
+		}
+		if kind == store.KindCustomerRedact {
+			// From here on no send is decided for this customer: the send
+			// activity checks this list under its row lock.
+			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)
+				SELECT domain, $2, 'erasure' FROM shops WHERE domain = $1 ON CONFLICT DO NOTHING`, shop, req.Subject); err != nil {
+				return err
+			}
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		_, err = registry.Append(ctx, tx, now, entries...)
+		return err
+	})
+	if err != nil {
+		s.unavailable(w, r, topic, "postgres", err)
+		return
+	}
+	if err := s.startPrivacy(ctx, kind, shop, req.ID); err != nil {
+		s.unavailable(w, r, topic, "temporal", err)
+		return
+	}
+	s.reply(w, r, http.StatusOK, "accepted", topic, "accepted "+req.ID)
+}
+
+func (s *Server) startPrivacy(ctx context.Context, kind, shop, id string) error {
+	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       workflows.PrivacyRequestID(kind, shop, id),
+		TaskQueue:                                workflows.TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, workflows.PrivacyRequest, workflows.PrivacyRequestInput{RequestID: id, Kind: kind})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil // a redelivery: the request is already under way or done
+	}
+	return err
+}

@@ -1,0 +1,80 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/store"
+)
+
+// PrivacyRequestID is the workflow ID for one compliance webhook delivery:
+// a redelivery of the same webhook is the same workflow, so it is a no-op.
+func PrivacyRequestID(kind, shop, requestID string) string {
+	return fmt.Sprintf("privacy/%s/%s/%s", kind, shop, requestID)
+}
+
+// PrivacyRequestInput names the request; what it is about stays in
+// Postgres.
+type PrivacyRequestInput struct {
+	RequestID string `json:"request_id"`
+	Kind      string `json:"kind"`
+}
+
+// PrivacyRequestResult sums up each system's step.
+type PrivacyRequestResult struct {
+	Steps map[string]activities.StepResult `json:"steps"`
+}
+
+// PrivacyRequest carries out a compliance request across every system:
+// erasure stops and deletes the review workflows, deletes the rows, and asks
+// SendGrid to erase; a data request builds the report; an uninstall revokes
+// the token and stops the workflows. Each step reads back what it did, and is
+// retried (with backoff, for as long as it takes) until it verifies: nothing
+// is reported done while anything is left.
+func PrivacyRequest(ctx workflow.Context, in PrivacyRequestInput) (PrivacyRequestResult, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    10 * time.Minute,
+			// No maximum attempts: an outage is waited out, not reported
+			// as done.
+		},
+	})
+	res := PrivacyRequestResult{Steps: map[string]activities.StepResult{}}
+	step := func(name string, fn any) error {
+		var r activities.StepResult
+		if err := workflow.ExecuteActivity(ctx, fn, in.RequestID).Get(ctx, &r); err != nil {
+			return err
+		}
+		res.Steps[name] = r
+		return nil
+	}
+	type namedStep struct {
+		name string
+		fn   any
+	}
+	var steps []namedStep
+	switch in.Kind {
+	case store.KindCustomerRedact, store.KindShopRedact:
+		steps = []namedStep{{"temporal", a.StopReviews}, {"postgres", a.ErasePostgres}, {"sendgrid", a.EraseSendGrid}}
+	case store.KindDataRequest:
+		steps = []namedStep{{"report", a.BuildReport}}
+	case store.KindUninstall:
+		steps = []namedStep{{"token", a.RevokeToken}, {"temporal", a.StopReviews}}
+	default:
+		return res, temporal.NewNonRetryableApplicationError("unknown privacy request kind "+in.Kind, "BadRequest", nil)
+	}
+	for _, s := range steps {
+		if err := step(s.name, s.fn); err != nil {
+			return res, err
+		}
+	}
+	return res, workflow.ExecuteActivity(ctx, a.FinishPrivacy, in.RequestID).Get(ctx, nil)
+}
