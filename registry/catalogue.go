@@ -103,6 +103,7 @@ var Purposes = map[string]string{
 	PurposeAudit:         "let the merchant and auditors account for the processing (registry exports, subject trails)",
 	PurposeErasure:       "carry out a customer's or shop's erasure request (Shopify's customers/redact, shop/redact)",
 	PurposeDataRequest:   "answer a customer's access request (Shopify's customers/data_request)",
+	PurposeRetention:     "delete what has outlived its retention period",
 }
 
 // Bases, with the articles they rest on.

@@ -54,6 +54,7 @@ const (
 	PurposeAudit         = "audit"
 	PurposeErasure       = "erasure"
 	PurposeDataRequest   = "data_request"
+	PurposeRetention     = "retention"
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"

@@ -10,5 +10,6 @@ import (
 func Register(r worker.Registry, a *activities.Activities) {
 	r.RegisterWorkflow(ReviewRequest)
 	r.RegisterWorkflow(PrivacyRequest)
+	r.RegisterWorkflow(Retention)
 	r.RegisterActivity(a)
 }

@@ -104,6 +104,10 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
+	if err := workflows.EnsureRetentionSchedule(ctx, c); err != nil {
+		w.Stop()
+		return fmt.Errorf("create the %s schedule: %w", workflows.RetentionScheduleID, err)
+	}
 	<-ctx.Done()
 	w.Stop()
 	return nil

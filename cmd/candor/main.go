@@ -25,6 +25,8 @@ Usage:
                                   export, verify offline, and query the data-flow registry
   candor tokens create --role auditor|merchant|operator [--shop S]
                                   make an API token (shown once)
+  candor retention run [--wait] | policies
+                                  one retention sweep now; the policies and their reasons
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
 
@@ -82,6 +84,8 @@ func run(ctx context.Context, args []string) error {
 		return runTokens(ctx, rest)
 	case "subjects":
 		return runSubjects(ctx, rest)
+	case "retention":
+		return runRetention(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
