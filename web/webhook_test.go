@@ -354,3 +354,48 @@ func TestWebhook_EmptySecretVerifiesNothing(t *testing.T) {
 		t.Fatalf("empty secret: status %d, want 401", resp.StatusCode)
 	}
 }
+
+func TestWebhook_ComplianceTopicsCheckLikeEveryOther(t *testing.T) {
+	e := newEnv(t)
+	redact := []byte(`{"shop_id":1,"shop_domain":"` + shop + `","customer":{"id":77,"email":"zed@example.com","phone":"555"},"orders_to_redact":[1]}`)
+	for _, c := range []struct {
+		name   string
+		d      delivery
+		status int
+	}{
+		{"customers/redact without HMAC", delivery{topic: shopify.TopicCustomersRedact, body: redact, noHMAC: true}, 401},
+		{"customers/data_request with a bad HMAC", delivery{topic: shopify.TopicCustomersDataRequest, body: redact, hmac: shopify.Sign("nope", redact)}, 401},
+		{"shop/redact with a bad HMAC", delivery{topic: shopify.TopicShopRedact, body: []byte(`{"shop_domain":"` + shop + `"}`), hmac: "AAAA"}, 401},
+		{"shop_domain differs from the header", delivery{topic: shopify.TopicCustomersRedact, body: redact, shop: "other.myshopify.com"}, 400},
+		{"customer without id", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"shop_domain":"` + shop + `","customer":{"email":"zed@example.com"}}`)}, 400},
+		{"data request without its id", delivery{topic: shopify.TopicCustomersDataRequest, body: redact}, 400},
+		{"shop_domain not myshopify", delivery{topic: shopify.TopicShopRedact, body: []byte(`{"shop_domain":"evil.com"}`)}, 400},
+		{"malformed JSON", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"customer":`)}, 400},
+	} {
+		status, msg := e.post(t, e.url, c.d)
+		if status != c.status {
+			t.Errorf("%s: %d %q, want %d", c.name, status, msg, c.status)
+		}
+		if strings.Contains(msg, "zed@example.com") {
+			t.Errorf("%s: the response echoes the address", c.name)
+		}
+	}
+	if n := e.count(t, "privacy_requests"); n != 0 {
+		t.Fatalf("%d privacy requests stored from rejected deliveries", n)
+	}
+	if n := e.count(t, "registry_entries"); n != 0 {
+		t.Fatalf("%d registry entries from rejected deliveries", n)
+	}
+	// A good one is accepted; its address is stored only sealed.
+	status, msg := e.post(t, e.url, delivery{topic: shopify.TopicCustomersRedact, body: redact})
+	if status != 200 || !strings.HasPrefix(msg, "accepted pr_") {
+		t.Fatalf("good redact: %d %q", status, msg)
+	}
+	var sealed string
+	if err := e.db.Get(&sealed, `SELECT email_sealed FROM privacy_requests`); err != nil || !strings.HasPrefix(sealed, "v1.") || strings.Contains(sealed, "zed") {
+		t.Fatalf("stored address %q, %v", sealed, err)
+	}
+	if strings.Contains(e.logs.String(), "zed@example.com") {
+		t.Fatal("logs contain the address")
+	}
+}
