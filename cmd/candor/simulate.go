@@ -22,15 +22,15 @@ func runSimulate(ctx context.Context, args []string) error {
 	}
 	kind := args[0]
 	switch kind {
-	case "fulfillment", "delivered", "cancel", "refund":
+	case "fulfillment", "delivered", "cancel", "refund", "redact", "data-request":
 	default:
-		return usagef("simulate: unknown kind %q (fulfillment, delivered, cancel, refund)", kind)
+		return usagef("simulate: unknown kind %q (fulfillment, delivered, cancel, refund, redact, data-request)", kind)
 	}
 	fs := flag.NewFlagSet("simulate "+kind, flag.ContinueOnError)
 	st, _ := loadDevState()
 	server := fs.String("server", orDefault(st.ServerURL, "http://127.0.0.1:8080"), "Candor server base URL")
 	shop := fs.String("shop", orDefault(st.DemoShop, DemoShop), "shop domain the webhook comes from")
-	order := fs.Int64("order", 0, "order ID (default: a new one)")
+	order := fs.Int64("order", 0, "order ID (default: a new one); for redact and data-request, the order whose customer it is")
 	delivered := fs.Bool("delivered", false, "fulfillment: follow with a fulfillments/update saying delivered")
 	dups := fs.Int("duplicates", 0, "send each webhook this many extra times (same X-Shopify-Webhook-Id)")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -74,6 +74,10 @@ func runSimulate(ctx context.Context, args []string) error {
 		hooks = append(hooks, hook{shopify.TopicOrderCancelled, shopifytest.OrderPayload(o)})
 	case "refund":
 		hooks = append(hooks, hook{shopify.TopicRefundCreate, shopifytest.RefundPayload(o)})
+	case "redact":
+		hooks = append(hooks, hook{shopify.TopicCustomersRedact, shopifytest.RedactPayload(*shop, o)})
+	case "data-request":
+		hooks = append(hooks, hook{shopify.TopicCustomersDataRequest, shopifytest.DataRequestPayload(*shop, o)})
 	}
 	url := strings.TrimRight(*server, "/") + "/webhooks/shopify"
 	hc := &http.Client{Timeout: 15 * time.Second}
@@ -96,8 +100,13 @@ func runSimulate(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if kind == "fulfillment" {
+	switch kind {
+	case "fulfillment":
 		fmt.Printf("workflow: review/%s/%d\n", *shop, o.ID)
+	case "redact":
+		fmt.Printf("receipt: candor subjects receipt --shop %s --customer-id %d\n", *shop, o.Customer.ID)
+	case "data-request":
+		fmt.Printf("report: candor subjects report --shop %s --customer-id %d\n", *shop, o.Customer.ID)
 	}
 	return nil
 }

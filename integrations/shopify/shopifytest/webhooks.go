@@ -121,3 +121,20 @@ func WebhookRequest(url, topic, shop, secret, webhookID string, body []byte) (*h
 	req.Header.Set("User-Agent", "Shopify-Captain-Hook")
 	return req, nil
 }
+
+// RedactPayload is a customers/redact body for the order's customer.
+func RedactPayload(shop string, o Order) []byte {
+	b, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop,
+		"customer":         map[string]any{"id": o.Customer.ID, "email": o.Customer.Email, "phone": o.Customer.Phone},
+		"orders_to_redact": []int64{o.ID}})
+	return b
+}
+
+// DataRequestPayload is a customers/data_request body for the order's
+// customer.
+func DataRequestPayload(shop string, o Order) []byte {
+	b, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop,
+		"customer":         map[string]any{"id": o.Customer.ID, "email": o.Customer.Email, "phone": o.Customer.Phone},
+		"orders_requested": []int64{o.ID}, "data_request": map[string]any{"id": o.ID % 10000}})
+	return b
+}
