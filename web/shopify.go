@@ -168,11 +168,7 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 		if err != nil {
 			return in, err
 		}
-		in.orderID, in.personal = o.ID, personalOf(o.PersonalFields)
-		if o.Customer != nil && o.Customer.ID > 0 {
-			in.subject = s.Keys.Subject(shop, o.Customer.ID)
-			in.personal = appendMissing(in.personal, registry.DatumCustomerID, registry.DatumName, registry.DatumEmail)
-		}
+		s.noteOrder(&in, shop, o)
 		input := s.input(shop, o.ID, o.Name, o.LineItems)
 		if len(input.Products) == 0 {
 			in.ignore = "no reviewable products"
@@ -184,11 +180,7 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 		if err != nil {
 			return in, err
 		}
-		in.orderID, in.personal = o.ID, personalOf(o.PersonalFields)
-		if o.Customer != nil && o.Customer.ID > 0 {
-			in.subject = s.Keys.Subject(shop, o.Customer.ID)
-			in.personal = appendMissing(in.personal, registry.DatumCustomerID, registry.DatumName, registry.DatumEmail)
-		}
+		s.noteOrder(&in, shop, o)
 		in.signal, in.arg = workflows.SignalStop, workflows.StopSignal{Reason: workflows.StopCancelled}
 	case shopify.TopicRefundCreate:
 		rf, err := shopify.ParseRefund(body)
@@ -201,6 +193,16 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 		return intake{ignore: "topic not handled"}, nil
 	}
 	return in, nil
+}
+
+// noteOrder records what an order payload says about the customer: the
+// pseudonym, and which personal data it carried.
+func (s *Server) noteOrder(in *intake, shop string, o shopify.Order) {
+	in.orderID, in.personal = o.ID, personalOf(o.PersonalFields)
+	if o.Customer != nil && o.Customer.ID > 0 {
+		in.subject = s.Keys.Subject(shop, o.Customer.ID)
+		in.personal = appendMissing(in.personal, registry.DatumCustomerID, registry.DatumName, registry.DatumEmail)
+	}
 }
 
 func (s *Server) input(shop string, orderID int64, name string, items []shopify.LineItem) workflows.ReviewRequestInput {

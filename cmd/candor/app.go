@@ -142,70 +142,79 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.R
 		TemporalRetention: retention, Extra: map[string]http.Handler{}}
 }
 
-func runServe(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+// production is what serve and worker share: configuration checked by
+// require, the key ring, Postgres and Temporal. close releases them.
+type production struct {
+	cfg    config.Config
+	logger *slog.Logger
+	ring   *keys.Ring
+	db     *store.DB
+	tc     client.Client
+}
+
+func openProduction(ctx context.Context, name string, args []string, require func(config.Config) error) (*production, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	if err := parseFlags(fs, args); err != nil {
-		return err
+		return nil, err
 	}
 	cfg, err := config.FromEnv()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := cfg.RequireServe(); err != nil {
-		return err
+	if err := require(cfg); err != nil {
+		return nil, err
 	}
-	logger := newLogger()
-	ring, err := keys.New(cfg.MasterKey)
+	p := &production{cfg: cfg, logger: newLogger()}
+	if p.ring, err = keys.New(cfg.MasterKey); err != nil {
+		return nil, err
+	}
+	if p.db, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if p.tc, err = dialTemporal(ctx, cfg, p.logger); err != nil {
+		p.db.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *production) close() {
+	p.tc.Close()
+	p.db.Close()
+}
+
+func runServe(ctx context.Context, args []string) error {
+	p, err := openProduction(ctx, "serve", args, config.Config.RequireServe)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, cfg)
+	defer p.close()
+	retention, err := namespaceRetention(ctx, p.cfg)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	c, err := dialTemporal(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	retention, err := namespaceRetention(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	logger.Info("serving", "addr", cfg.HTTPAddr)
-	return serveHTTP(ctx, cfg.HTTPAddr, newWebServer(cfg, db, c, ring, logger, retention).Handler())
+	p.logger.Info("serving", "addr", p.cfg.HTTPAddr)
+	return serveHTTP(ctx, p.cfg.HTTPAddr, newWebServer(p.cfg, p.db, p.tc, p.ring, p.logger, retention).Handler())
 }
 
 func runWorker(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := config.FromEnv()
+	p, err := openProduction(ctx, "worker", args, config.Config.RequireWorker)
 	if err != nil {
 		return err
 	}
-	if err := cfg.RequireWorker(); err != nil {
-		return err
-	}
-	logger := newLogger()
-	ring, err := keys.New(cfg.MasterKey)
+	defer p.close()
+	p.logger.Info("worker polling", "task_queue", workflows.TaskQueue)
+	return startWorker(ctx, p.tc, newActivities(p.cfg, p.db, p.ring))
+}
+
+// openDB is the store for CLI commands: the environment, or a running
+// candor dev's database.
+func openDB(ctx context.Context) (*store.DB, error) {
+	cfg, err := loadConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	db, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	c, err := dialTemporal(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	logger.Info("worker polling", "task_queue", workflows.TaskQueue)
-	return startWorker(ctx, c, newActivities(cfg, db, ring))
+	return openStore(ctx, cfg)
 }
 
 func runMigrate(ctx context.Context, args []string) error {
@@ -213,11 +222,7 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg)
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}

@@ -360,11 +360,7 @@ func runTokens(ctx context.Context, args []string) error {
 	default:
 		return usagef("tokens create: --role must be auditor, merchant or operator")
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg)
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}

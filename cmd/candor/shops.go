@@ -164,11 +164,7 @@ func shopsSet(ctx context.Context, args []string) error {
 	if fs.NFlag() == 1 {
 		return usagef("shops set: give at least one setting to change")
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg)
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}
@@ -195,11 +191,7 @@ func shopsList(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
-	if err != nil {
-		return err
-	}
-	db, err := openStore(ctx, cfg)
+	db, err := openDB(ctx)
 	if err != nil {
 		return err
 	}
