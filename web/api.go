@@ -199,6 +199,13 @@ func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(tr)
 }
 
+// registryPubkey is GET /api/registry/pubkey: the key exports are signed
+// with, for `candor registry verify --pubkey`.
+func (s *Server) registryPubkey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]string{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey()})
+}
+
 func (s *Server) signer() registry.Signer {
 	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
 }

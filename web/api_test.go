@@ -106,6 +106,14 @@ func TestAPI_RegistryExportAccessControl(t *testing.T) {
 	if signed.Manifest.PublicKey != base64.StdEncoding.EncodeToString(pub) {
 		t.Fatal("manifest names another key")
 	}
+	// The key is published to token holders, for verify --pubkey.
+	status, _, pk := e.api(t, "/api/registry/pubkey", merchant)
+	if status != 200 || !strings.Contains(string(pk), base64.StdEncoding.EncodeToString(pub)) {
+		t.Fatalf("pubkey: %d %s", status, pk)
+	}
+	if status, _, _ := e.api(t, "/api/registry/pubkey", ""); status != 401 {
+		t.Fatalf("pubkey without a token: %d", status)
+	}
 	// Another token cannot fetch this export's signature; an auditor can.
 	other, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
 	if status, _, _ := e.api(t, sigPath, other); status != 404 {

@@ -59,6 +59,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/export", s.authed(readers, s.registryExport))
 	mux.HandleFunc("GET /api/registry/exports/{id}/signature", s.authed(readers, s.exportSignature))
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
+	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {
