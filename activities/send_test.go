@@ -1,7 +1,6 @@
 package activities_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
 	"github.com/candorhq/candor/integrations/shopify"
@@ -94,24 +93,6 @@ func personalData(o shopifytest.Order) []string {
 	return pii
 }
 
-// syncBuffer collects log output from the activity's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type fixture struct {
 	db    *store.DB
 	ring  *keys.Ring
@@ -119,7 +100,7 @@ type fixture struct {
 	sg    *sendgridtest.Server
 	acts  *activities.Activities
 	env   *testsuite.TestActivityEnvironment
-	logs  *syncBuffer
+	logs  *devenv.SyncBuffer
 	order shopifytest.Order
 	reqID string
 }
@@ -160,7 +141,7 @@ func newFixture(t *testing.T, order shopifytest.Order) *fixture {
 		Shopify:   shopify.AdminConfig{APIVersion: testAPIVersion, BaseURL: shop.URL},
 		PublicURL: testPublicURL,
 	}
-	logs := &syncBuffer{}
+	logs := &devenv.SyncBuffer{}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	env := suite.NewTestActivityEnvironment()

@@ -14,10 +14,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,35 +45,7 @@ const (
 
 var temporalAddr string
 
-func TestMain(m *testing.M) {
-	t, err := devenv.StartTemporal(devenv.TemporalOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	temporalAddr = t.Address
-	code := m.Run()
-	t.Stop()
-	os.Exit(code)
-}
-
-// syncBuffer collects every log line the server and worker write.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+func TestMain(m *testing.M) { devenv.RunWithTemporal(m, &temporalAddr) }
 
 type system struct {
 	db      *store.DB
@@ -83,14 +53,14 @@ type system struct {
 	shopify *shopifytest.Store
 	mail    *sendgridtest.Server
 	url     string
-	logs    *syncBuffer
+	logs    *devenv.SyncBuffer
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := storetest.New(t)
-	logs := &syncBuffer{}
+	logs := &devenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger)})
 	if err != nil {

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,17 +33,7 @@ const (
 
 var temporalAddr string
 
-func TestMain(m *testing.M) {
-	t, err := devenv.StartTemporal(devenv.TemporalOptions{})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	temporalAddr = t.Address
-	code := m.Run()
-	t.Stop()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { devenv.RunWithTemporal(m, &temporalAddr) }
 
 type env struct {
 	db   *store.DB
