@@ -5,6 +5,9 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -34,6 +37,10 @@ type Config struct {
 	SendGridAPIKey    string
 	SendGridBaseURL   string // CANDOR_SENDGRID_BASE_URL: stand-in override
 	MasterKey         []byte // 32 bytes, from CANDOR_MASTER_KEY
+
+	// SendGridWebhookKey verifies the signed Event Webhook, from
+	// SENDGRID_WEBHOOK_PUBLIC_KEY; nil: POST /webhooks/sendgrid refuses.
+	SendGridWebhookKey *ecdsa.PublicKey
 }
 
 // FromEnv reads the environment. It does not require anything: each command
@@ -71,7 +78,35 @@ func FromEnv() (Config, error) {
 		}
 		c.MasterKey = k
 	}
+	if v := os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"); v != "" {
+		k, err := ParseSendGridWebhookKey(v)
+		if err != nil {
+			return c, err
+		}
+		c.SendGridWebhookKey = k
+	}
 	return c, nil
+}
+
+// ParseSendGridWebhookKey reads the Event Webhook's verification key as
+// SendGrid's settings page shows it: base64 of a DER (SubjectPublicKeyInfo)
+// ECDSA P-256 key. sendgrid-go's ConvertPublicKeyBase64ToECDSA does the same
+// but panics when the key is not ECDSA, so the type is checked here.
+func ParseSendGridWebhookKey(v string) (*ecdsa.PublicKey, error) {
+	const want = "SENDGRID_WEBHOOK_PUBLIC_KEY must be the base64 ECDSA public key from SendGrid's Event Webhook settings (Signature Verification)"
+	der, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v))
+	if err != nil {
+		return nil, errors.New(want + ": it is not base64")
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, errors.New(want + ": it is not a public key")
+	}
+	k, ok := pub.(*ecdsa.PublicKey)
+	if !ok || k.Curve != elliptic.P256() {
+		return nil, errors.New(want + ": it is not an ECDSA P-256 key")
+	}
+	return k, nil
 }
 
 var apiVersionRe = regexp.MustCompile(`^\d{4}-\d{2}$`)

@@ -1,6 +1,12 @@
 package config
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -46,5 +52,41 @@ func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
 	}
 	if err := c.RequireServe(); err == nil {
 		t.Fatal("RequireServe passed with nothing set")
+	}
+}
+
+func TestFromEnv_SendGridWebhookKeyMustBeAnECDSAP256PublicKey(t *testing.T) {
+	der := func(pub any) string {
+		b, err := x509.MarshalPKIXPublicKey(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
+	for name, c := range map[string]struct{ value, want string }{
+		"not base64":     {"%%%", "not base64"},
+		"not a key":      {base64.StdEncoding.EncodeToString([]byte("hello")), "not a public key"},
+		"an Ed25519 key": {der(edPub), "not an ECDSA P-256 key"},
+		"a P-384 key":    {der(&p384.PublicKey), "not an ECDSA P-256 key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", c.value)
+			_, err := FromEnv()
+			if err == nil || !strings.Contains(err.Error(), "SENDGRID_WEBHOOK_PUBLIC_KEY") || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want one naming the variable and saying %q", err, c.want)
+			}
+		})
+	}
+	t.Setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", " "+der(&p256.PublicKey)+"\n")
+	c, err := FromEnv()
+	if err != nil || c.SendGridWebhookKey == nil || !c.SendGridWebhookKey.Equal(&p256.PublicKey) {
+		t.Fatalf("a P-256 key from SendGrid's settings page: %v", err)
+	}
+	t.Setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
+	if c, err = FromEnv(); err != nil || c.SendGridWebhookKey != nil {
+		t.Fatalf("unset: key %v, err %v", c.SendGridWebhookKey, err)
 	}
 }

@@ -42,7 +42,7 @@ var Systems = []System{
 		Location: "the operator's database server", Country: "operator's choice",
 		Retention: "review requests 180 days; suppression list while the shop is connected (at most 5 years); registry entries hold only pseudonyms", RetentionAt: 180 * 24 * time.Hour,
 		Security: []string{"customers stored only as keyed pseudonyms (HMAC-SHA256)", "secrets sealed with AES-256-GCM and key IDs", "API tokens stored as SHA-256 hashes", "registry append-only (trigger) and hash-chained"},
-		Purposes: []string{PurposeReviewRequest, PurposeUnsubscribe}, Bases: []string{BasisConsent, BasisLegitimateInterest, BasisLegalObligation},
+		Purposes: []string{PurposeReviewRequest, PurposeUnsubscribe, PurposeSuppression}, Bases: []string{BasisConsent, BasisLegitimateInterest, BasisLegalObligation},
 	},
 	{
 		Key: SystemTemporal, Name: "Temporal (workflow engine)", Role: "processor", Operator: "the Candor operator (self-hosted) or Temporal Technologies (Temporal Cloud)",
@@ -58,7 +58,7 @@ var Systems = []System{
 		Transfer:  "EU-US Data Privacy Framework (Twilio is certified) and SCCs in Twilio's DPA",
 		Retention: "recipient address and delivery events in email activity, 30 days", RetentionAt: 30 * 24 * time.Hour,
 		Security: []string{"HTTPS", "click and open tracking off", "only an opaque request ID in custom_args", "signed Event Webhook (ECDSA)"},
-		Purposes: []string{PurposeReviewRequest}, Bases: []string{BasisConsent, BasisLegitimateInterest},
+		Purposes: []string{PurposeReviewRequest, PurposeSuppression}, Bases: []string{BasisConsent, BasisLegitimateInterest, BasisLegalObligation},
 	},
 }
 
@@ -94,6 +94,7 @@ var Categories = []Category{
 	{DatumPurchaseHistory, "order ID, order name, product IDs and titles"},
 	{DatumMarketingPrefs, "email-marketing consent state; the unsubscribe (suppression) list"},
 	{DatumPseudonym, "the customer's keyed pseudonym, as registry exports and trails show it"},
+	{DatumEmailDeliverability, "whether the customer's address bounced or is invalid (SendGrid's Event Webhook; the address itself is not read)"},
 }
 
 // Purposes, with what they mean.
@@ -104,6 +105,7 @@ var Purposes = map[string]string{
 	PurposeErasure:       "carry out a customer's or shop's erasure request (Shopify's customers/redact, shop/redact)",
 	PurposeDataRequest:   "answer a customer's access request (Shopify's customers/data_request)",
 	PurposeRetention:     "delete what has outlived its retention period",
+	PurposeSuppression:   "stop emailing a customer whose address bounced, who reported spam or who unsubscribed at SendGrid",
 }
 
 // Bases, with the articles they rest on.

@@ -45,6 +45,9 @@ const (
 	// DatumPseudonym is a customer's pseudonym: what registry exports and
 	// trail lookups read.
 	DatumPseudonym = "user.unique_id.pseudonymous"
+	// DatumEmailDeliverability is whether the address bounced, as
+	// SendGrid's Event Webhook reports it; the address is not read.
+	DatumEmailDeliverability = "user.contact.email.deliverability"
 )
 
 // Purposes and legal bases.
@@ -55,6 +58,7 @@ const (
 	PurposeErasure       = "erasure"
 	PurposeDataRequest   = "data_request"
 	PurposeRetention     = "retention"
+	PurposeSuppression   = "suppression"
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"

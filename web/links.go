@@ -47,7 +47,7 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req, err := s.DB.Request(r.Context(), l.RequestID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Shop != l.Shop) {
 		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "revoked")
 		showPage(w, http.StatusGone, "This review link is no longer active", "The shop no longer holds this review request. You can still leave a review on the shop's website.")
 		return
@@ -77,9 +77,24 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	showPage(w, http.StatusNotFound, "This link is not valid", "This product is not part of the order.")
 }
 
-// unsubscribe is GET or POST /u/{token}: one click puts the customer on the
-// shop's suppression list. A validly signed link keeps working after it
-// expires: an unsubscribe must never be refused.
+// confirmPage is what GET /u/{token} shows: one button that posts back to
+// the same URL, the same request a mail client's one-click unsubscribe sends.
+var confirmPage = template.Must(template.New("confirm").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>Unsubscribe from review requests</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1b1b}
+button{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:1px solid #1b1b1b;background:#1b1b1b;color:#fff;cursor:pointer}</style>
+</head><body><main><h1>Unsubscribe from review requests?</h1>
+<p>{{.}} will not send you any more review requests.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>
+</main></body></html>`))
+
+// unsubscribe is GET or POST /u/{token}. A POST puts the customer on the
+// shop's suppression list: the mail client's one-click button (RFC 8058,
+// List-Unsubscribe-Post) or the button on the page a GET shows. A GET alone
+// changes nothing, because mail scanners and link previews fetch every link
+// in a message. A validly signed link keeps working after it expires: an
+// unsubscribe must never be refused.
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	l, err := s.Keys.ParseLink(r.PathValue("token"), keys.LinkUnsubscribe, s.now())
 	if err != nil && !errors.Is(err, keys.ErrLinkExpired) {
@@ -89,13 +104,30 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	req, err := s.DB.Request(ctx, l.RequestID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Subject == "") {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (req.Subject == "" || req.Shop != l.Shop)) {
 		// Erased, or never sent: nothing further will be sent for it.
 		showPage(w, http.StatusOK, "You will not get more review requests", "The shop holds no review request for this link any more.")
 		return
 	}
 	if err != nil {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "We could not record your choice just now. Please try the link again in a minute.")
+		return
+	}
+	if r.Method != http.MethodPost {
+		suppressed, err := store.Suppressed(ctx, s.DB, req.Shop, req.Subject)
+		switch {
+		case err != nil:
+			showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Please try the link again in a minute.")
+		case suppressed:
+			showPage(w, http.StatusOK, "You are unsubscribed", "You will not get more review requests from "+req.Shop+".")
+		default:
+			s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "confirm_shown")
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Referrer-Policy", "no-referrer")
+			w.Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
+			_ = confirmPage.Execute(w, req.Shop)
+		}
 		return
 	}
 	now := s.now()

@@ -7,6 +7,7 @@ package web
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"log/slog"
 	"net/http"
 	"time"
@@ -31,6 +32,9 @@ type Server struct {
 	Extra map[string]http.Handler
 	Now   func() time.Time
 
+	// SendGridWebhookKey verifies POST /webhooks/sendgrid; nil refuses it.
+	SendGridWebhookKey *ecdsa.PublicKey
+
 	metrics  *metrics
 	recorder recorder
 	shops    shopCache
@@ -52,6 +56,7 @@ func (s *Server) Handler() http.Handler {
 	s.recorder.db, s.recorder.now = s.DB, s.now
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
+	mux.HandleFunc("POST /webhooks/sendgrid", s.sendgridEvents)
 	mux.HandleFunc("GET /r/{token}", s.reviewLink)
 	mux.HandleFunc("GET /u/{token}", s.unsubscribe)
 	mux.HandleFunc("POST /u/{token}", s.unsubscribe) // RFC 8058 one-click

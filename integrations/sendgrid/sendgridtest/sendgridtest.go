@@ -1,12 +1,16 @@
-// Package sendgridtest is a local stand-in for SendGrid's v3 Mail Send API.
+// Package sendgridtest is a local stand-in for SendGrid's v3 Mail Send API
+// and its signed Event Webhook.
 // `candor dev` runs it as the local mail outbox; tests use it in place of
 // SendGrid, which cannot be reached from here.
 //
 // It checks what SendGrid checks before answering 202: the bearer key, the
-// content type, and the request body's shape and limits.
+// content type, and the request body's shape and limits. It posts events
+// (bounces, spam reports, ...) signed with its own ECDSA key, as SendGrid
+// does.
 package sendgridtest
 
 import (
+	"crypto/ecdsa"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -47,11 +51,14 @@ type Server struct {
 	erased  []string
 	fail    []int
 	changed chan struct{}
+
+	eventKey *ecdsa.PrivateKey
+	eventURL string
 }
 
 // New starts a stand-in that accepts apiKey.
 func New(apiKey string) *Server {
-	s := &Server{Key: apiKey, changed: make(chan struct{})}
+	s := &Server{Key: apiKey, changed: make(chan struct{}), eventKey: newEventKey()}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s

@@ -1,0 +1,164 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// sendgridEvents is POST /webhooks/sendgrid, SendGrid's signed Event
+// Webhook. Bounces, spam reports and unsubscribes put the customer on the
+// shop's suppression list. Events are matched to a review request by the
+// opaque request ID Candor set as a custom_arg; the address in the event is
+// never decoded, stored or logged.
+//
+// 401 bad or missing signature, or a timestamp outside the replay window;
+// 413 over the limit; 400 malformed; 503 not configured, or not durable
+// (SendGrid retries for 24 hours); 200 otherwise.
+func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
+	if s.SendGridWebhookKey == nil {
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "SendGrid event webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
+		s.eventReply(w, http.StatusServiceUnavailable, "not_configured", "event webhook verification is not configured")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, sendgrid.MaxEventBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			s.eventReply(w, http.StatusRequestEntityTooLarge, "too_large", "body is over the 1 MiB limit")
+			return
+		}
+		s.eventReply(w, http.StatusBadRequest, "unreadable", "could not read body")
+		return
+	}
+	if err := sendgrid.VerifyEvents(s.SendGridWebhookKey, body, r.Header.Get(sendgrid.HeaderEventSignature),
+		r.Header.Get(sendgrid.HeaderEventTimestamp), s.now()); err != nil {
+		s.eventReply(w, http.StatusUnauthorized, "bad_signature", err.Error())
+		return
+	}
+	events, err := sendgrid.ParseEvents(body)
+	body = nil // never kept
+	if err != nil {
+		s.eventReply(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	res, err := s.applyEvents(r.Context(), events)
+	if err != nil {
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "SendGrid events not recorded; SendGrid will retry",
+			slog.Int("events", len(events)), slog.String("error", err.Error()))
+		s.eventReply(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry later")
+		return
+	}
+	for outcome, n := range map[string]int{"suppressed": res.suppressed, "duplicate": res.duplicate, "ignored": res.ignored} {
+		for range n {
+			s.metrics.inc("candor_sendgrid_events_total", "outcome", outcome)
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "suppressed %d, duplicate %d, ignored %d\n", res.suppressed, res.duplicate, res.ignored)
+}
+
+func (s *Server) eventReply(w http.ResponseWriter, status int, outcome, msg string) {
+	s.metrics.inc("candor_sendgrid_posts_total", "outcome", outcome)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+type eventResult struct{ suppressed, duplicate, ignored int }
+
+// eventPrefix keeps SendGrid's event IDs apart from Shopify's webhook IDs in
+// webhook_deliveries, which the retention sweep empties after 7 days.
+const eventPrefix = "sendgrid:"
+
+const recordEventSQL = `INSERT INTO webhook_deliveries (webhook_id, shop, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
+
+// applyEvents records, in one transaction, each suppressing event for a
+// known request: its dedupe row, the suppression, and the registry entries.
+// Everything else is counted and dropped.
+func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (eventResult, error) {
+	var res eventResult
+	var ids []string
+	for _, e := range events {
+		if reason, _ := e.Suppression(); reason != "" && e.RequestID != "" {
+			ids = append(ids, e.RequestID)
+		}
+	}
+	if len(ids) == 0 {
+		res.ignored = len(events)
+		return res, nil
+	}
+	now := s.now()
+	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		res = eventResult{}
+		var rows []struct {
+			RequestID string `db:"request_id"`
+			Shop      string `db:"shop"`
+			Subject   string `db:"subject"`
+		}
+		if err := tx.SelectContext(ctx, &rows, `SELECT request_id, shop, subject FROM review_requests
+			WHERE request_id = ANY($1) AND subject <> ''`, pq.Array(ids)); err != nil {
+			return fmt.Errorf("look up requests: %w", err)
+		}
+		known := make(map[string]int, len(rows))
+		for i, row := range rows {
+			known[row.RequestID] = i
+		}
+		var entries []registry.Entry
+		for _, e := range events {
+			reason, objection := e.Suppression()
+			i, ok := known[e.RequestID]
+			if reason == "" || !ok {
+				res.ignored++ // not ours, erased, or nothing to do
+				continue
+			}
+			req := rows[i]
+			r, err := tx.ExecContext(ctx, recordEventSQL, eventPrefix+e.ID, req.Shop, "sendgrid/"+e.Event)
+			if err != nil {
+				return fmt.Errorf("record event: %w", err)
+			}
+			if n, _ := r.RowsAffected(); n == 0 {
+				res.duplicate++
+				continue
+			}
+			res.suppressed++
+			datum, basis := registry.DatumEmailDeliverability, registry.BasisLegitimateInterest
+			if objection {
+				datum, basis = registry.DatumMarketingPrefs, registry.BasisLegalObligation
+			}
+			entries = append(entries, registry.Entry{Shop: req.Shop, Subject: req.Subject, Datum: datum,
+				System: registry.SystemSendGrid, Action: registry.ActionRead, Purpose: registry.PurposeSuppression,
+				LegalBasis: basis, ExpiresAt: now, Ref: req.RequestID})
+			added, err := store.Suppress(ctx, tx, req.Shop, req.Subject, reason)
+			if err != nil {
+				return fmt.Errorf("suppress: %w", err)
+			}
+			if added {
+				entries = append(entries, registry.Entry{Shop: req.Shop, Subject: req.Subject,
+					Datum: registry.DatumMarketingPrefs, System: registry.SystemPostgres, Action: registry.ActionStored,
+					Purpose: registry.PurposeSuppression, LegalBasis: basis,
+					ExpiresAt: now.Add(SuppressionRetention), Ref: req.RequestID})
+			}
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		_, err := registry.Append(ctx, tx, now, entries...)
+		return err
+	})
+	if err != nil {
+		return eventResult{}, err
+	}
+	return res, nil
+}
