@@ -24,6 +24,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
@@ -87,8 +88,12 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	}
 
 	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour}
+	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
+		t.Fatal(err)
+	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	mail.SetEventWebhook(hs.URL + "/webhooks/sendgrid")
 
 	// Each test gets its own task queue name through its own worker? No:
 	// the workflow's task queue is fixed, so tests in this package run one

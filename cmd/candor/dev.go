@@ -134,6 +134,12 @@ func runDev(ctx context.Context, args []string) error {
 		cfg.SendGridAPIKey, cfg.SendGridBaseURL = outbox.Key, outbox.URL
 		extra["GET /dev/outbox"] = outbox.OutboxHandler()
 		outboxNote = cfg.PublicURL + "/dev/outbox"
+		// The outbox signs its events with its own key, as SendGrid does.
+		if cfg.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(outbox.WebhookPublicKey()); err != nil {
+			return err
+		}
+		outbox.SetEventWebhook("http://" + cfg.HTTPAddr + "/webhooks/sendgrid")
+		extra["POST /dev/outbox/events"] = outbox.EventsHandler()
 	}
 	st := devState{DatabaseURL: cfg.DatabaseURL, ServerURL: cfg.PublicURL}
 	if demo {
