@@ -22,7 +22,7 @@ const day = 24 * time.Hour
 var Policies = []Policy{
 	{"review_requests", "review request rows: order ID and name, products, the customer's pseudonym, status", "postgres", 180 * day,
 		"long enough to show the merchant what was sent and to keep one request per order; review links stop working with the row"},
-	{"webhook_deliveries", "IDs of handled Shopify webhook deliveries (no body, no customer data)", "postgres", 7 * day,
+	{"webhook_deliveries", "IDs of handled Shopify webhook deliveries and SendGrid events (no body, no customer data)", "postgres", 7 * day,
 		"Shopify retries a delivery for up to 48 hours; a week covers clock skew and outages"},
 	{"temporal_histories", "closed workflow histories: order ID and name, product titles", "temporal", 7 * day,
 		"checked, not set, by the sweep: the namespace's retention must not exceed this"},
