@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sort"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -115,15 +116,35 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 		for i, row := range rows {
 			known[row.RequestID] = i
 		}
-		var entries []registry.Entry
+		type act struct {
+			e   sendgrid.Event
+			req int
+		}
+		var acts []act
 		for _, e := range events {
-			reason, objection := e.Suppression()
 			i, ok := known[e.RequestID]
-			if reason == "" || !ok {
+			if reason, _ := e.Suppression(); reason == "" || !ok {
 				res.ignored++ // not ours, erased, or nothing to do
 				continue
 			}
-			req := rows[i]
+			acts = append(acts, act{e, i})
+		}
+		// One order for the row locks taken below, whatever order SendGrid
+		// batched the events in, so overlapping posts cannot deadlock.
+		sort.Slice(acts, func(a, b int) bool {
+			ra, rb := rows[acts[a].req], rows[acts[b].req]
+			if ra.Shop != rb.Shop {
+				return ra.Shop < rb.Shop
+			}
+			if ra.Subject != rb.Subject {
+				return ra.Subject < rb.Subject
+			}
+			return acts[a].e.ID < acts[b].e.ID
+		})
+		var entries []registry.Entry
+		for _, a := range acts {
+			e, req := a.e, rows[a.req]
+			reason, objection := e.Suppression()
 			r, err := tx.ExecContext(ctx, recordEventSQL, eventPrefix+e.ID, req.Shop, "sendgrid/"+e.Event)
 			if err != nil {
 				return fmt.Errorf("record event: %w", err)
