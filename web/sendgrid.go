@@ -65,9 +65,7 @@ func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 			s.metrics.inc("candor_sendgrid_events_total", "outcome", outcome)
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	fmt.Fprintf(w, "suppressed %d, duplicate %d, ignored %d\n", res.suppressed, res.duplicate, res.ignored)
+	s.eventReply(w, http.StatusOK, "accepted", fmt.Sprintf("suppressed %d, duplicate %d, ignored %d", res.suppressed, res.duplicate, res.ignored))
 }
 
 func (s *Server) eventReply(w http.ResponseWriter, status int, outcome, msg string) {
