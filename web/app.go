@@ -344,6 +344,11 @@ func reason(code string) string {
 
 // --- test email -------------------------------------------------------------
 
+// TestEmailsPerHour bounds test emails per shop.
+const TestEmailsPerHour = 5
+
+var errTooManyTests = errors.New("too many test emails")
+
 // appTestEmail is POST /app/test-email: the shop's email for a sample order,
 // to an address the merchant typed. The address is not a customer's, but it
 // is still personal data: it is not logged or stored, and its transmission
@@ -375,11 +380,23 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	now := s.now()
 	var proof registry.Proof
 	if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		// A few an hour: enough to try settings, too few to relay spam.
+		var recent int
+		if err := tx.GetContext(ctx, &recent, `SELECT count(*) FROM registry_entries
+			WHERE shop = $1 AND system = 'sendgrid' AND ref LIKE 'test\_%' AND at > $2`, m.Shop, now.Add(-time.Hour)); err != nil {
+			return err
+		}
+		if recent >= TestEmailsPerHour {
+			return errTooManyTests
+		}
 		proof, err = registry.Append(ctx, tx, now, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
 			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
 			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(activities.SendGridRetention), Ref: ref})
 		return err
-	}); err != nil {
+	}); errors.Is(err, errTooManyTests) {
+		s.showOverview(w, r, m, http.StatusTooManyRequests, "", fmt.Sprintf("You sent %d test emails in the last hour; try again later.", TestEmailsPerHour))
+		return
+	} else if err != nil {
 		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "Could not record the test email; nothing was sent. Try again.")
 		return
 	}

@@ -482,6 +482,19 @@ func TestApp_TestEmailGoesToTheTypedAddressAndIsRecordedNotLogged(t *testing.T) 
 	if strings.Contains(e.logs.String(), to) {
 		t.Error("the address was logged")
 	}
+	// A few an hour, then a clear refusal and nothing sent.
+	for i := 1; i < web.TestEmailsPerHour; i++ {
+		if status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil); status != http.StatusSeeOther {
+			t.Fatalf("test email %d: %d", i+1, status)
+		}
+	}
+	status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil)
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "try again later") {
+		t.Errorf("test email over the limit: %d", status)
+	}
+	if n := len(e.mail.Outbox()); n != web.TestEmailsPerHour {
+		t.Errorf("%d test emails sent, want %d", n, web.TestEmailsPerHour)
+	}
 	var dump string
 	_ = e.db.Get(&dump, `SELECT string_agg(t::text, ' ') FROM (SELECT * FROM registry_entries) t`)
 	if strings.Contains(dump, to) {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/store"
@@ -650,5 +651,22 @@ func TestReviewRequest_ReminderWaitsForTheWindow(t *testing.T) {
 	}
 	if gap := sends[1].at.Sub(sends[0].at); gap < reminder {
 		t.Errorf("reminder %v after the first email, want at least %v", gap, reminder)
+	}
+}
+
+// Workflows started before the send window existed replay without PlanSend
+// (GetVersion "send-window" is DefaultVersion for them) and keep their timing.
+func TestReviewRequest_HistoriesFromBeforeTheWindowKeepTheirPath(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.window = &sendWindow{loc: time.UTC, start: 20 * 60, end: 21 * 60}
+	r.env.OnGetVersion("send-window", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	wantAt(t, "send", r.wantOneSend(in), fulfilledAt.Add(fallback))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.plans) != 0 {
+		t.Errorf("PlanSend called %d times on the old path", len(r.plans))
 	}
 }
