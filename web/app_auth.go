@@ -204,7 +204,9 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 // (mail scanners and link previews fetch links) and asks to continue.
 func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
+	// The token is in this page's URL: send it nowhere, frame it nowhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	l, ok := s.checkLoginLink(w, r, r.URL.Query().Get("token"))
 	if !ok {
 		return
