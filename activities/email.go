@@ -5,6 +5,9 @@ import (
 	"html/template"
 	"strings"
 	texttemplate "text/template"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/store"
 )
 
 // emailContent is everything a review request shows: the order name, the
@@ -62,4 +65,24 @@ func subjectLine(tmpl, orderName string, reminder bool) string {
 		s = "Reminder: " + s
 	}
 	return s
+}
+
+// TestEmail is the review request a customer of shop would get, for a sample
+// order, sent to an address the merchant typed: it shows their sender,
+// subject and review destination. Its links lead to the shop's review
+// destination directly and to the merchant pages, not to a real request.
+func TestEmail(shop store.Shop, requestID, publicURL string) (sendgrid.Message, error) {
+	sample := []store.Product{{ID: 1, Title: "Sample product", Handle: "sample-product"}}
+	c := emailContent{OrderName: "#TEST-1001", Unsubscribe: publicURL + "/app"}
+	for _, p := range sample {
+		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: ReviewURL(shop.ReviewURL, shop.Domain, p)})
+	}
+	text, html, err := render(c)
+	if err != nil {
+		return sendgrid.Message{}, err
+	}
+	return sendgrid.Message{
+		RequestID: requestID, From: shop.Sender, Subject: "[Test] " + subjectLine(shop.Subject, c.OrderName, false),
+		Text: text, HTML: html,
+	}, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,6 +53,7 @@ const (
 	ReasonNoEmail        = "no_email"
 	ReasonNotSent        = "first_email_not_sent"
 	ReasonRejected       = "sendgrid_rejected"
+	ReasonExcluded       = "excluded" // every product is excluded by the shop's settings
 )
 
 // statusOf reads the status and reason fields for kind.
@@ -133,6 +135,14 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		if h, ok := st.ProductHandles[products[i].ID]; ok {
 			products[i].Handle = h
 		}
+	}
+
+	// Excluded products are left out of the email; with none left there is
+	// nothing to ask about. Tags are read just in time, like handles, so a
+	// tag added after the order still counts.
+	products = included(shop.Settings, products, st.ProductTags)
+	if len(products) == 0 {
+		return a.skip(ctx, in, subject, statusReads, ReasonExcluded)
 	}
 
 	reason, err := a.ineligible(ctx, shop, st, subject, in)
@@ -268,6 +278,30 @@ func settled(r store.Request, kind string) (SendResult, bool) {
 		return SendResult{Status: status, Reason: reason}, true
 	}
 	return SendResult{}, false
+}
+
+// included drops the products the shop's settings exclude, by ID or by any
+// tag (Shopify compares tags case-insensitively).
+func included(s store.Settings, products []store.Product, tags map[int64][]string) []store.Product {
+	if len(s.ExcludedProducts) == 0 && len(s.ExcludedTags) == 0 {
+		return products
+	}
+	var out []store.Product
+next:
+	for _, p := range products {
+		if slices.Contains(s.ExcludedProducts, p.ID) {
+			continue
+		}
+		for _, t := range tags[p.ID] {
+			for _, x := range s.ExcludedTags {
+				if strings.EqualFold(strings.TrimSpace(t), x) {
+					continue next
+				}
+			}
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // ineligible says why this order must not be emailed now, or "". An error

@@ -55,6 +55,7 @@ type system struct {
 	mail    *sendgridtest.Server
 	url     string
 	logs    *devenv.SyncBuffer
+	ring    *keys.Ring
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
@@ -87,12 +88,14 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		t.Fatal(err)
 	}
 
-	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour}
+	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
+		Mailer: sendgrid.New(mail.Key, mail.URL)}
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
+	srv.PublicURL = hs.URL
 	mail.SetEventWebhook(hs.URL + "/webhooks/sendgrid")
 
 	// Each test gets its own task queue name through its own worker? No:
@@ -108,7 +111,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs}
+	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, ring: ring}
 }
 
 func (s *system) deliver(t *testing.T, topic, webhookID string, body []byte) string {

@@ -15,6 +15,9 @@ type LinkKind string
 const (
 	LinkReview      LinkKind = "r"
 	LinkUnsubscribe LinkKind = "u"
+	// LinkLogin is a merchant's login link (`candor shops login`); its
+	// RequestID field holds the link's own random ID, for single use.
+	LinkLogin LinkKind = "l"
 )
 
 // Link is what a signed link token carries. It holds the opaque request ID,

@@ -44,6 +44,7 @@ type Request struct {
 	CreatedAt      time.Time  `db:"created_at"`
 	UpdatedAt      time.Time  `db:"updated_at"`
 	ExpiresAt      time.Time  `db:"expires_at"`
+	SendAt         *time.Time `db:"send_at"` // when the first email is planned
 }
 
 // Products decodes the stored product list.
@@ -127,6 +128,12 @@ func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE review_requests SET subject = $2, products = $3, updated_at = now() WHERE request_id = $1`,
 		requestID, subject, string(pj))
+	return err
+}
+
+// SetSendAt records when the first email is planned to go.
+func SetSendAt(ctx context.Context, ex sqlx.ExecerContext, requestID string, at time.Time) error {
+	_, err := ex.ExecContext(ctx, `UPDATE review_requests SET send_at = $2 WHERE request_id = $1 AND send_at IS DISTINCT FROM $2`, requestID, at)
 	return err
 }
 

@@ -8,6 +8,11 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/lib/pq"
+
+	// Time zones must resolve on hosts and images without system tzdata.
+	_ "time/tzdata"
 )
 
 // ShopDomainRe is the anchored shop-domain check every entry point applies.
@@ -22,6 +27,15 @@ type Settings struct {
 	ReviewURL       string        `json:"review_url"` // template: {shop}, {product_id}, {handle}
 	Sender          string        `json:"sender"`
 	Subject         string        `json:"subject"` // template: {order}
+
+	// Send window: minutes after local midnight, [WindowStart, WindowEnd).
+	// Equal means any time; WindowEnd < WindowStart wraps past midnight.
+	WindowStart int    `json:"window_start"`
+	WindowEnd   int    `json:"window_end"`
+	TimeZone    string `json:"time_zone"` // IANA name; "" = the shop's own time zone
+	// Products never asked about: by product ID, or by any of these tags.
+	ExcludedProducts []int64  `json:"excluded_products,omitempty"`
+	ExcludedTags     []string `json:"excluded_tags,omitempty"`
 }
 
 // DefaultSettings are what a new shop starts with: a week after delivery,
@@ -38,24 +52,110 @@ func DefaultSettings(shop string) Settings {
 }
 
 // Validate explains the first problem with s, in words a merchant can act on.
+// The error is a *FieldError naming the setting.
 func (s Settings) Validate() error {
-	switch {
-	case s.Delay < 0 || s.FallbackDelay < 0 || s.Reminder < 0:
-		return errors.New("delays must not be negative")
-	case s.Delay > 365*24*time.Hour || s.FallbackDelay > 365*24*time.Hour || s.Reminder > 365*24*time.Hour:
-		return errors.New("delays must be at most 365 days")
-	}
-	if err := ValidateReviewURL(s.ReviewURL); err != nil {
-		return err
-	}
-	if a, err := mail.ParseAddress(s.Sender); err != nil || a.Name != "" || a.Address != s.Sender {
-		return fmt.Errorf("sender %q is not a plain email address", s.Sender)
-	}
-	if strings.TrimSpace(s.Subject) == "" || len(s.Subject) > 200 || strings.ContainsAny(s.Subject, "\r\n") {
-		return errors.New("subject must be one line of 1 to 200 characters")
+	if ps := s.Problems(); len(ps) > 0 {
+		return ps[0]
 	}
 	return nil
 }
+
+// FieldError is one setting's problem.
+type FieldError struct {
+	Field string // the JSON name of the setting
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Msg }
+
+// Problems lists every problem with s, one per setting at most, in form
+// order, so a form can show each next to its field.
+func (s Settings) Problems() []*FieldError {
+	var ps []*FieldError
+	add := func(field, format string, a ...any) {
+		ps = append(ps, &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)})
+	}
+	const maxDelay = 365 * 24 * time.Hour
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"delay", s.Delay}, {"fallback_delay", s.FallbackDelay}, {"reminder", s.Reminder}} {
+		switch {
+		case d.v < 0:
+			add(d.field, "delays must not be negative")
+		case d.v > maxDelay:
+			add(d.field, "delays must be at most 365 days")
+		}
+	}
+	if err := ValidateReviewURL(s.ReviewURL); err != nil {
+		add("review_url", "%v", err)
+	}
+	if a, err := mail.ParseAddress(s.Sender); err != nil || a.Name != "" || a.Address != s.Sender {
+		add("sender", "sender %q is not a plain email address", s.Sender)
+	}
+	if strings.TrimSpace(s.Subject) == "" || len(s.Subject) > 200 || strings.ContainsAny(s.Subject, "\r\n") {
+		add("subject", "subject must be one line of 1 to 200 characters")
+	} else if m := placeholderRe.FindAllString(s.Subject, -1); len(m) > 0 && (len(m) > 1 || m[0] != "{order}") {
+		add("subject", "subject may use only the placeholder {order}")
+	}
+	if s.WindowStart < 0 || s.WindowStart >= 24*60 {
+		add("window_start", "the send window must start between 00:00 and 23:59")
+	}
+	if s.WindowEnd < 0 || s.WindowEnd >= 24*60 {
+		add("window_end", "the send window must end between 00:00 and 23:59")
+	}
+	if err := ValidateTimeZone(s.TimeZone); err != nil {
+		add("time_zone", "%v", err)
+	}
+	if len(s.ExcludedProducts) > 500 {
+		add("excluded_products", "at most 500 excluded products")
+	}
+	for _, id := range s.ExcludedProducts {
+		if id <= 0 {
+			add("excluded_products", "product ID %d is not a Shopify product ID (a positive number)", id)
+			break
+		}
+	}
+	if len(s.ExcludedTags) > 100 {
+		add("excluded_tags", "at most 100 excluded tags")
+	}
+	for _, t := range s.ExcludedTags {
+		if t == "" || t != strings.TrimSpace(t) || len(t) > 255 || strings.ContainsAny(t, ",\r\n") {
+			add("excluded_tags", "tag %q must be 1 to 255 characters, without commas or surrounding spaces", t)
+			break
+		}
+	}
+	return ps
+}
+
+// ValidateTimeZone accepts "" (the shop's own zone) or an IANA zone name.
+func ValidateTimeZone(tz string) error {
+	if tz == "" {
+		return nil
+	}
+	if tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
+		return fmt.Errorf("time zone %q is not an IANA time zone such as Europe/Berlin", tz)
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return fmt.Errorf("time zone %q is not an IANA time zone such as Europe/Berlin", tz)
+	}
+	return nil
+}
+
+// ParseClock reads "HH:MM" (24-hour) as minutes after midnight.
+func ParseClock(v string) (int, error) {
+	t, err := time.Parse("15:04", strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a time of day like 09:00 or 18:30", v)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}
+
+// FormatClock writes minutes after midnight as "HH:MM".
+func FormatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// HasWindow reports whether sending is limited to part of the day.
+func (s Settings) HasWindow() bool { return s.WindowStart != s.WindowEnd }
 
 var placeholderRe = regexp.MustCompile(`\{[^{}]*\}`)
 
@@ -81,32 +181,67 @@ type Shop struct {
 	Domain      string
 	TokenSealed string
 	Settings
+	CreatedAt time.Time // when it was connected
 }
 
 type shopRow struct {
-	Domain          string    `db:"domain"`
-	TokenSealed     string    `db:"access_token_sealed"`
-	Delay           int64     `db:"delay_seconds"`
-	FallbackDelay   int64     `db:"fallback_delay_seconds"`
-	Reminder        int64     `db:"reminder_seconds"`
-	ConsentRequired bool      `db:"consent_required"`
-	ReviewURL       string    `db:"review_url_template"`
-	Sender          string    `db:"sender"`
-	Subject         string    `db:"subject_template"`
-	CreatedAt       time.Time `db:"created_at"`
-	UpdatedAt       time.Time `db:"updated_at"`
+	Domain          string         `db:"domain"`
+	TokenSealed     string         `db:"access_token_sealed"`
+	Delay           int64          `db:"delay_seconds"`
+	FallbackDelay   int64          `db:"fallback_delay_seconds"`
+	Reminder        int64          `db:"reminder_seconds"`
+	ConsentRequired bool           `db:"consent_required"`
+	ReviewURL       string         `db:"review_url_template"`
+	Sender          string         `db:"sender"`
+	Subject         string         `db:"subject_template"`
+	CreatedAt       time.Time      `db:"created_at"`
+	UpdatedAt       time.Time      `db:"updated_at"`
+	WindowStart     int            `db:"send_window_start"`
+	WindowEnd       int            `db:"send_window_end"`
+	TimeZone        string         `db:"time_zone"`
+	ExcludedIDs     pq.Int64Array  `db:"excluded_product_ids"`
+	ExcludedTags    pq.StringArray `db:"excluded_tags"`
 }
 
 func (r shopRow) shop() Shop {
 	return Shop{Domain: r.Domain, TokenSealed: r.TokenSealed, Settings: Settings{
-		Delay:           time.Duration(r.Delay) * time.Second,
-		FallbackDelay:   time.Duration(r.FallbackDelay) * time.Second,
-		Reminder:        time.Duration(r.Reminder) * time.Second,
-		ConsentRequired: r.ConsentRequired,
-		ReviewURL:       r.ReviewURL,
-		Sender:          r.Sender,
-		Subject:         r.Subject,
-	}}
+		Delay:            time.Duration(r.Delay) * time.Second,
+		FallbackDelay:    time.Duration(r.FallbackDelay) * time.Second,
+		Reminder:         time.Duration(r.Reminder) * time.Second,
+		ConsentRequired:  r.ConsentRequired,
+		ReviewURL:        r.ReviewURL,
+		Sender:           r.Sender,
+		Subject:          r.Subject,
+		WindowStart:      r.WindowStart,
+		WindowEnd:        r.WindowEnd,
+		TimeZone:         r.TimeZone,
+		ExcludedProducts: nilIfEmpty([]int64(r.ExcludedIDs)),
+		ExcludedTags:     nilIfEmpty([]string(r.ExcludedTags)),
+	}, CreatedAt: r.CreatedAt}
+}
+
+// orEmpty passes a nil list as an empty array, not NULL.
+func orEmpty[T int64 | string](s []T) any {
+	switch v := any(s).(type) {
+	case []int64:
+		if v == nil {
+			v = []int64{}
+		}
+		return pq.Int64Array(v)
+	case []string:
+		if v == nil {
+			v = []string{}
+		}
+		return pq.StringArray(v)
+	}
+	return nil
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // ErrShopExists is returned by AddShop for a shop that is already connected.
@@ -114,8 +249,9 @@ var ErrShopExists = errors.New("shop is already connected")
 
 const addShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, delay_seconds, fallback_delay_seconds,
-    reminder_seconds, consent_required, review_url_template, sender, subject_template)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`
+    reminder_seconds, consent_required, review_url_template, sender, subject_template,
+    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 // AddShop connects a shop with a sealed token and validated settings.
 func (db *DB) AddShop(ctx context.Context, s Shop) error {
@@ -127,7 +263,8 @@ func (db *DB) AddShop(ctx context.Context, s Shop) error {
 	}
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
-		s.ReviewURL, s.Sender, s.Subject)
+		s.ReviewURL, s.Sender, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
+		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
 	if IsUniqueViolation(err) {
 		return ErrShopExists
 	}
@@ -137,7 +274,8 @@ func (db *DB) AddShop(ctx context.Context, s Shop) error {
 const updateShopSQL = `
 UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_seconds = $4,
     consent_required = $5, review_url_template = $6, sender = $7, subject_template = $8,
-    updated_at = now()
+    send_window_start = $9, send_window_end = $10, time_zone = $11, excluded_product_ids = $12,
+    excluded_tags = $13, updated_at = now()
 WHERE domain = $1`
 
 // UpdateSettings replaces a shop's settings after validating them.
@@ -147,7 +285,8 @@ func (db *DB) UpdateSettings(ctx context.Context, domain string, s Settings) err
 	}
 	res, err := db.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
-		s.ReviewURL, s.Sender, s.Subject)
+		s.ReviewURL, s.Sender, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
+		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -41,6 +42,15 @@ func TestShops_AddValidateUpdate(t *testing.T) {
 		func(x *store.Settings) { x.ReviewURL = "https://x/{customer_email}" },
 		func(x *store.Settings) { x.Sender = "Shop <a@b.c>" },
 		func(x *store.Settings) { x.Subject = "two\nlines" },
+		func(x *store.Settings) { x.Subject = "Hi {first_name}" },
+		func(x *store.Settings) { x.WindowStart = 24 * 60 },
+		func(x *store.Settings) { x.WindowEnd = -1 },
+		func(x *store.Settings) { x.TimeZone = "Mars/Olympus_Mons" },
+		func(x *store.Settings) { x.TimeZone = "Local" },
+		func(x *store.Settings) { x.TimeZone = "../../etc/passwd" },
+		func(x *store.Settings) { x.ExcludedProducts = []int64{12, -3} },
+		func(x *store.Settings) { x.ExcludedTags = []string{"ok", " padded"} },
+		func(x *store.Settings) { x.ExcludedTags = []string{"a,b"} },
 	}
 	for i, mut := range badSettings {
 		st := s.Settings
@@ -50,19 +60,55 @@ func TestShops_AddValidateUpdate(t *testing.T) {
 		}
 	}
 	got, err := db.Shop(ctx, s.Domain)
-	if err != nil || got.Settings != s.Settings {
+	if err != nil || !reflect.DeepEqual(got.Settings, s.Settings) {
 		t.Fatalf("settings changed by rejected updates: %+v, %v", got.Settings, err)
 	}
 	st := s.Settings
 	st.Delay, st.Reminder, st.ConsentRequired = 90*time.Second, 48*time.Hour, false
+	st.WindowStart, st.WindowEnd, st.TimeZone = 9*60, 17*60+30, "Europe/Berlin"
+	st.ExcludedProducts, st.ExcludedTags = []int64{8801, 8803}, []string{"gift card", "sample"}
 	if err := db.UpdateSettings(ctx, s.Domain, st); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = db.Shop(ctx, s.Domain)
-	if got.Settings != st {
+	if !reflect.DeepEqual(got.Settings, st) {
 		t.Fatalf("settings = %+v, want %+v", got.Settings, st)
 	}
 	if err := db.UpdateSettings(ctx, "nope.myshopify.com", st); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of unknown shop: %v", err)
+	}
+}
+
+func TestSettings_ProblemsNameEveryBadField(t *testing.T) {
+	s := store.DefaultSettings("demo.myshopify.com")
+	s.Delay, s.TimeZone, s.ReviewURL = -time.Hour, "Nowhere/Town", "https://x/{oops}"
+	var fields []string
+	for _, p := range s.Problems() {
+		fields = append(fields, p.Field)
+	}
+	if want := []string{"delay", "review_url", "time_zone"}; !reflect.DeepEqual(fields, want) {
+		t.Fatalf("problems in fields %v, want %v", fields, want)
+	}
+	var fe *store.FieldError
+	if err := s.Validate(); !errors.As(err, &fe) || fe.Field != "delay" {
+		t.Fatalf("Validate = %v, want the delay's FieldError", err)
+	}
+	if err := store.DefaultSettings("demo.myshopify.com").Validate(); err != nil {
+		t.Fatalf("default settings invalid: %v", err)
+	}
+}
+
+func TestParseClock(t *testing.T) {
+	for in, want := range map[string]int{"00:00": 0, "09:30": 570, "23:59": 1439, "12:60": -1, "24:00": -1, "9am": -1, "": -1} {
+		got, err := store.ParseClock(in)
+		if want == -1 {
+			if err == nil {
+				t.Errorf("ParseClock(%q) = %d, want an error", in, got)
+			}
+			continue
+		}
+		if err != nil || got != want || store.FormatClock(got) != in {
+			t.Errorf("ParseClock(%q) = %d, %v; want %d", in, got, err, want)
+		}
 	}
 }

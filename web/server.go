@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 )
@@ -25,6 +26,12 @@ type Server struct {
 	Keys          *keys.Ring
 	ShopifySecret string
 	Logger        *slog.Logger
+	// ShopifyAPIKey is the audience of App Bridge session tokens; PublicURL
+	// decides whether session cookies are Secure; Mailer sends the merchant
+	// pages' test email.
+	ShopifyAPIKey string
+	PublicURL     string
+	Mailer        *sendgrid.Mailer
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
@@ -65,6 +72,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/exports/{id}/signature", s.authed(readers, s.exportSignature))
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
+	mux.HandleFunc("GET /app/login", s.appLogin)
+	mux.HandleFunc("POST /app/login", s.appLoginPost)
+	mux.HandleFunc("GET /app", s.merchant(s.appOverview))
+	mux.HandleFunc("GET /app/{$}", s.merchant(s.appOverview))
+	mux.HandleFunc("POST /app/logout", s.merchant(s.appLogout))
+	mux.HandleFunc("GET /app/settings", s.merchant(s.appSettings))
+	mux.HandleFunc("POST /app/settings", s.merchant(s.appSettingsPost))
+	mux.HandleFunc("GET /app/requests", s.merchant(s.appRequests))
+	mux.HandleFunc("POST /app/test-email", s.merchant(s.appTestEmail))
+	mux.HandleFunc("GET /app/registry", s.merchant(s.appRegistry))
+	mux.HandleFunc("GET /app/export", s.merchant(s.appExport))
+	mux.HandleFunc("GET /app/exports/{id}/signature", s.merchant(s.appExportSignature))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

@@ -54,6 +54,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	}
 
 	// Wait until the send time, moving it when the delivered signal arrives.
+	windowed := workflow.GetVersion(ctx, versionSendWindow, workflow.DefaultVersion, 1) >= 1
 	for {
 		var sendAt time.Time
 		if deliveredAt != nil {
@@ -61,6 +62,15 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 			state.Phase, state.Delivered = "waiting_delay", true
 		} else {
 			sendAt = in.FulfilledAt.Add(settings.FallbackDelay)
+		}
+		if windowed {
+			// The shop's send window may move the time later. Asked again
+			// after every timer, so a window changed meanwhile still holds.
+			if err := workflow.ExecuteActivity(short, a.PlanSend, activities.PlanInput{
+				Shop: in.Shop, RequestID: in.RequestID, Kind: activities.KindFirst, Earliest: sendAt, Now: workflow.Now(ctx),
+			}).Get(ctx, &sendAt); err != nil {
+				return failed(ctx, short, in, &state, err)
+			}
 		}
 		state.SendAt = &sendAt
 		wait := sendAt.Sub(workflow.Now(ctx))
@@ -93,7 +103,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		if stopped != "" {
 			return finishStopped(ctx, short, in, &state, stopped)
 		}
-		if fired {
+		if fired && !windowed {
 			break
 		}
 	}
@@ -130,9 +140,18 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 
 	state.Phase = "waiting_reminder"
 	reminderAt := workflow.Now(ctx).Add(settings.Reminder)
+	if windowed {
+		if err := workflow.ExecuteActivity(short, a.PlanSend, activities.PlanInput{
+			Shop: in.Shop, RequestID: in.RequestID, Kind: activities.KindReminder, Earliest: reminderAt, Now: workflow.Now(ctx),
+		}).Get(ctx, &reminderAt); err != nil {
+			result.ReminderStatus = store.StatusFailed
+			state.Phase = "done"
+			return result, nil
+		}
+	}
 	state.SendAt = &reminderAt
 	stopped := ""
-	timer := workflow.NewTimer(ctx, settings.Reminder)
+	timer := workflow.NewTimer(ctx, reminderAt.Sub(workflow.Now(ctx)))
 	sel := workflow.NewSelector(ctx)
 	sel.AddFuture(timer, func(workflow.Future) {})
 	sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
@@ -161,6 +180,10 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	state.Phase = "done"
 	return result, nil
 }
+
+// versionSendWindow marks the change that made the workflow ask PlanSend
+// for the send window; histories from before it replay without.
+const versionSendWindow = "send-window"
 
 func pendingStop(stop workflow.ReceiveChannel) string {
 	var s StopSignal

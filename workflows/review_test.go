@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/store"
@@ -72,11 +73,20 @@ type run struct {
 	scheduleErr error
 	// send answers the n-th (1-based) SendReviewRequest call.
 	send func(n int, in activities.SendInput) (activities.SendResult, error)
+	// window, when set, is the shop's send window the PlanSend mock applies
+	// with the real activities.NextOpen; nil means any time.
+	window *sendWindow
 
 	mu        sync.Mutex
 	schedules []activities.ScheduleInput
 	sends     []sendCall
 	marks     []markCall
+	plans     []activities.PlanInput
+}
+
+type sendWindow struct {
+	loc        *time.Location
+	start, end int
 }
 
 func newRun(t *testing.T, s activities.ShopSettings) *run {
@@ -112,6 +122,20 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 			n := len(r.sends)
 			r.mu.Unlock()
 			return r.send(n, in)
+		})
+	env.OnActivity(acts.PlanSend, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.PlanInput) (time.Time, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.plans = append(r.plans, in)
+			from := in.Earliest
+			if in.Now.After(from) {
+				from = in.Now
+			}
+			if w := r.window; w != nil {
+				return activities.NextOpen(from, w.loc, w.start, w.end), nil
+			}
+			return from, nil
 		})
 	mark := func(name string) func(context.Context, string, string) error {
 		return func(_ context.Context, requestID, reason string) error {
@@ -545,5 +569,104 @@ func checkJSONFields(t *testing.T, typ reflect.Type, allowed []string) {
 		if f.Anonymous || !ok[name] {
 			t.Errorf("%s.%s (JSON %q) is not an allowed field", typ.Name(), f.Name, name)
 		}
+	}
+}
+
+// The delay ends at 02:00 in Berlin; the shop sends only 09:00-17:00 Berlin
+// time, so the email waits for 09:00 that morning.
+func TestReviewRequest_SendWaitsForTheShopsWindow(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRun(t, settings(0))
+	r.window = &sendWindow{loc: berlin, start: 9 * 60, end: 17 * 60}
+	in := input()
+	// start is 09:00 UTC = 10:00 Berlin; delivered 15h later = 01:00 Berlin
+	// the next day, plus a 3-day delay: 01:00 Berlin, day 4.
+	r.signalDelivered(15 * time.Hour)
+	res := r.execute(in)
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	at := r.wantOneSend(in)
+	due := start.Add(15*time.Hour + delay)
+	if h := due.In(berlin).Hour(); h != 1 {
+		t.Fatalf("test set-up: delay ends at %d:00 Berlin, want 1:00", h)
+	}
+	y, m, d := due.In(berlin).Date()
+	wantAt(t, "send", at, time.Date(y, m, d, 9, 0, 0, 0, berlin))
+	if got := at.In(berlin).Hour(); got < 9 || got >= 17 {
+		t.Errorf("sent at %s Berlin time, outside 09:00-17:00", at.In(berlin).Format("15:04"))
+	}
+	r.wantNoMarks()
+}
+
+// A stop signal while the email waits for the window still stops it.
+func TestReviewRequest_StopWhileWaitingForTheWindowSendsNothing(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.window = &sendWindow{loc: time.UTC, start: 20 * 60, end: 21 * 60}
+	// The fallback ends at 07:00 UTC on day 12 of the test clock; the window
+	// opens at 20:00. Stop in between.
+	stopAt := fulfilledAt.Add(fallback).Sub(start) + 3*time.Hour
+	r.signalStop(stopAt, workflows.StopCancelled)
+	res := r.execute(input())
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: workflows.StopCancelled})
+	if n := len(r.sendCalls()); n != 0 {
+		t.Errorf("%d sends, want none", n)
+	}
+}
+
+// Without a window PlanSend is asked once and changes nothing: the email goes
+// when the delay ends, and the planned time is recorded for the merchant.
+func TestReviewRequest_PlansTheFirstEmailForThePages(t *testing.T) {
+	r := newRun(t, settings(0))
+	in := input()
+	r.execute(in)
+	r.mu.Lock()
+	plans := append([]activities.PlanInput(nil), r.plans...)
+	r.mu.Unlock()
+	if len(plans) == 0 || plans[0].Kind != activities.KindFirst || plans[0].RequestID != in.RequestID ||
+		!plans[0].Earliest.Equal(fulfilledAt.Add(fallback)) {
+		t.Fatalf("PlanSend calls = %+v", plans)
+	}
+	wantAt(t, "send", r.wantOneSend(in), fulfilledAt.Add(fallback))
+}
+
+// The reminder, too, waits for the window.
+func TestReviewRequest_ReminderWaitsForTheWindow(t *testing.T) {
+	r := newRun(t, settings(reminder))
+	r.window = &sendWindow{loc: time.UTC, start: 6 * 60, end: 7 * 60}
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent})
+	sends := r.sendCalls()
+	if len(sends) != 2 {
+		t.Fatalf("%d sends, want 2", len(sends))
+	}
+	for _, c := range sends {
+		if h := c.at.UTC().Hour(); h != 6 {
+			t.Errorf("%s sent at %s UTC, outside 06:00-07:00", c.in.Kind, c.at.UTC().Format("15:04"))
+		}
+	}
+	if gap := sends[1].at.Sub(sends[0].at); gap < reminder {
+		t.Errorf("reminder %v after the first email, want at least %v", gap, reminder)
+	}
+}
+
+// Workflows started before the send window existed replay without PlanSend
+// (GetVersion "send-window" is DefaultVersion for them) and keep their timing.
+func TestReviewRequest_HistoriesFromBeforeTheWindowKeepTheirPath(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.window = &sendWindow{loc: time.UTC, start: 20 * 60, end: 21 * 60}
+	r.env.OnGetVersion("send-window", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	wantAt(t, "send", r.wantOneSend(in), fulfilledAt.Add(fallback))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.plans) != 0 {
+		t.Errorf("PlanSend called %d times on the old path", len(r.plans))
 	}
 }

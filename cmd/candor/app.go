@@ -140,7 +140,8 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
 func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.Ring, logger *slog.Logger, retention time.Duration) *web.Server {
 	return &web.Server{DB: db, Temporal: c, Keys: ring, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
 		TemporalRetention: retention, Extra: map[string]http.Handler{},
-		SendGridWebhookKey: cfg.SendGridWebhookKey}
+		SendGridWebhookKey: cfg.SendGridWebhookKey,
+		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL)}
 }
 
 // production is what serve and worker share: configuration checked by

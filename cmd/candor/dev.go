@@ -24,6 +24,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/web"
 )
 
 // runDev starts everything in one process: real Temporal (embedded dev
@@ -173,7 +174,11 @@ Demo store %s: review emails go out 20s after delivery,
 or 60s after fulfillment when no delivery event comes. In another terminal:
   %s simulate fulfillment              # a signed fulfillments/create webhook
   %s simulate fulfillment --delivered  # ...followed by "delivered"
-`, DemoShop, self, self)
+
+Merchant pages for the demo store (this login link works once, for 24 hours;
+'%s shops login --shop %s' makes another):
+  %s/app/login?token=%s
+`, DemoShop, self, self, self, DemoShop, cfg.PublicURL, web.LoginLink(ring, DemoShop, web.MaxLoginLinkTTL, time.Now()))
 	}
 	fmt.Println("\nPress Ctrl-C to stop.")
 	err = g.Wait()

@@ -19,6 +19,8 @@ Usage:
   candor worker                   run the Temporal worker
   candor migrate                  apply database migrations
   candor shops add|set|list       connect a shop and manage its settings
+  candor shops login --shop S [--ttl 15m]
+                                  print a single-use login link to the merchant pages
   candor simulate fulfillment|delivered|cancel|refund
                                   send signed Shopify webhooks to a server
   candor registry export|verify|pubkey|trail

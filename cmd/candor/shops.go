@@ -16,11 +16,13 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/web"
 )
 
 // settingsFlags binds the per-shop settings flags shared by add and set.
 type settingsFlags struct {
 	delay, fallback, reminder, consent, reviewURL, from, subject string
+	window, timeZone, excludeProducts, excludeTags               string
 }
 
 func (f *settingsFlags) bind(fs *flag.FlagSet) {
@@ -31,6 +33,39 @@ func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.reviewURL, "review-url", "", "review destination template: https://... with {shop}, {product_id}, {handle}")
 	fs.StringVar(&f.from, "from", "", "sender address (must be verified in SendGrid)")
 	fs.StringVar(&f.subject, "subject", "", "email subject; {order} is the order name")
+	fs.StringVar(&f.window, "send-window", "", "send only between these local times, e.g. 09:00-18:00 ('any' = any time)")
+	fs.StringVar(&f.timeZone, "time-zone", "", "IANA time zone of the send window, e.g. Europe/Berlin ('shop' = the store's own)")
+	fs.StringVar(&f.excludeProducts, "exclude-products", "", "comma-separated product IDs never asked about ('' = none)")
+	fs.StringVar(&f.excludeTags, "exclude-tags", "", "comma-separated product tags never asked about ('' = none)")
+}
+
+// parseWindow reads "HH:MM-HH:MM", or "any" for no window.
+func parseWindow(v string) (start, end int, err error) {
+	if v == "any" || v == "" {
+		return 0, 0, nil
+	}
+	a, b, ok := strings.Cut(v, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("%q is not a window like 09:00-18:00", v)
+	}
+	if start, err = store.ParseClock(a); err == nil {
+		end, err = store.ParseClock(b)
+	}
+	if err == nil && start == end {
+		err = fmt.Errorf("%q is empty: give two different times, or 'any'", v)
+	}
+	return start, end, err
+}
+
+// splitList splits a comma-separated flag, dropping blanks.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // apply changes s by the flags that were given.
@@ -68,6 +103,30 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 			s.Sender = f.from
 		case "subject":
 			s.Subject = f.subject
+		case "send-window":
+			start, end, e := parseWindow(f.window)
+			if e != nil {
+				err = usagef("--send-window: %v", e)
+				return
+			}
+			s.WindowStart, s.WindowEnd = start, end
+		case "time-zone":
+			s.TimeZone = f.timeZone
+			if f.timeZone == "shop" {
+				s.TimeZone = ""
+			}
+		case "exclude-products":
+			s.ExcludedProducts = nil
+			for _, p := range splitList(f.excludeProducts) {
+				id, e := strconv.ParseInt(p, 10, 64)
+				if e != nil || id <= 0 {
+					err = usagef("--exclude-products: %q is not a product ID", p)
+					return
+				}
+				s.ExcludedProducts = append(s.ExcludedProducts, id)
+			}
+		case "exclude-tags":
+			s.ExcludedTags = splitList(f.excludeTags)
 		}
 	})
 	if err != nil {
@@ -81,7 +140,7 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 
 func runShops(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("shops: say add, set or list")
+		return usagef("shops: say add, set, list or login")
 	}
 	switch args[0] {
 	case "add":
@@ -90,8 +149,10 @@ func runShops(ctx context.Context, args []string) error {
 		return shopsSet(ctx, args[1:])
 	case "list":
 		return shopsList(ctx, args[1:])
+	case "login":
+		return shopsLogin(ctx, args[1:])
 	}
-	return usagef("shops: unknown subcommand %q (add, set, list)", args[0])
+	return usagef("shops: unknown subcommand %q (add, set, list, login)", args[0])
 }
 
 // readToken takes the token from the flag, or from stdin when the flag is
@@ -201,12 +262,24 @@ func shopsList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tFROM\tREVIEW URL")
+	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tFROM\tREVIEW URL")
 	for _, s := range shops {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", s.Domain, human(s.Delay), human(s.FallbackDelay),
-			human(s.Reminder), s.ConsentRequired, s.Sender, s.ReviewURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", s.Domain, human(s.Delay), human(s.FallbackDelay),
+			human(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.Sender, s.ReviewURL)
 	}
 	return tw.Flush()
+}
+
+// windowText is the send window as `shops list` shows it.
+func windowText(s store.Settings) string {
+	if !s.HasWindow() {
+		return "any"
+	}
+	tz := s.TimeZone
+	if tz == "" {
+		tz = "shop"
+	}
+	return store.FormatClock(s.WindowStart) + "-" + store.FormatClock(s.WindowEnd) + " " + tz
 }
 
 func human(d time.Duration) string {
@@ -237,4 +310,44 @@ func openWithKeys(ctx context.Context) (config.Config, *keys.Ring, *store.DB, er
 		return cfg, nil, nil, err
 	}
 	return cfg, ring, db, nil
+}
+
+// shopsLogin prints a signed, expiring, single-use login link to the
+// merchant pages of one shop.
+func shopsLogin(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("shops login", flag.ContinueOnError)
+	shop := fs.String("shop", "", "shop domain")
+	ttl := fs.String("ttl", "15m", "how long the link works, at most 24h")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if !shopify.ValidShopDomain(*shop) {
+		return usagef("shops login: --shop %q is not a *.myshopify.com domain", *shop)
+	}
+	d, err := config.ParseDuration(*ttl)
+	if err != nil || d < time.Minute || d > web.MaxLoginLinkTTL {
+		return usagef("shops login: --ttl must be a duration from 1m to 24h, not %q", *ttl)
+	}
+	cfg, ring, db, err := openWithKeys(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	base := cfg.PublicURL
+	if base == "" {
+		if st, ok := loadDevState(); ok {
+			base = st.ServerURL
+		}
+	}
+	if base == "" {
+		return errors.New("CANDOR_PUBLIC_URL is not set: the login link needs the server's public URL")
+	}
+	if _, err := db.Shop(ctx, *shop); errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("shop %s is not connected", *shop)
+	} else if err != nil {
+		return err
+	}
+	fmt.Printf("%s/app/login?token=%s\n", base, web.LoginLink(ring, *shop, d, time.Now()))
+	fmt.Fprintf(os.Stderr, "This link logs in to %s once, until %s.\n", *shop, time.Now().Add(d).UTC().Format(time.RFC3339))
+	return nil
 }

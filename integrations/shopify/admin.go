@@ -171,6 +171,7 @@ type OrderStatus struct {
 	CustomerID      int64  // 0 for a guest checkout
 	MarketingState  string // "" when unknown (guest, or no email)
 	ProductHandles  map[int64]string
+	ProductTags     map[int64][]string // the merchant's catalogue tags, not customer data
 	FinancialStatus string
 }
 
@@ -181,7 +182,7 @@ const QueryOrderStatus = `query CandorOrderStatus($id: ID!) {
     cancelledAt
     displayFinancialStatus
     customer { id defaultEmailAddress { marketingState } }
-    lineItems(first: 100) { nodes { product { id handle } } }
+    lineItems(first: 100) { nodes { product { id handle tags } } }
   }
 }`
 
@@ -208,8 +209,9 @@ func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, er
 			LineItems struct {
 				Nodes []struct {
 					Product *struct {
-						ID     string `json:"id"`
-						Handle string `json:"handle"`
+						ID     string   `json:"id"`
+						Handle string   `json:"handle"`
+						Tags   []string `json:"tags"`
 					} `json:"product"`
 				} `json:"nodes"`
 			} `json:"lineItems"`
@@ -227,6 +229,7 @@ func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, er
 		Cancelled:       o.CancelledAt != nil && *o.CancelledAt != "",
 		FinancialStatus: o.DisplayFinancialStatus,
 		ProductHandles:  map[int64]string{},
+		ProductTags:     map[int64][]string{},
 	}
 	st.Refunded = o.DisplayFinancialStatus == "REFUNDED" || o.DisplayFinancialStatus == "PARTIALLY_REFUNDED"
 	if o.Customer != nil {
@@ -245,9 +248,31 @@ func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, er
 		}
 		if id, err := LegacyID(n.Product.ID); err == nil {
 			st.ProductHandles[id] = n.Product.Handle
+			st.ProductTags[id] = n.Product.Tags
 		}
 	}
 	return st, nil
+}
+
+// QueryShopTimeZone reads the store's time zone, for the send window.
+const QueryShopTimeZone = `query CandorShop {
+  shop { ianaTimezone }
+}`
+
+// ShopTimeZone returns the store's IANA time zone, e.g. "Europe/Berlin".
+func (a *Admin) ShopTimeZone(ctx context.Context) (string, error) {
+	var resp struct {
+		Shop *struct {
+			IANATimezone string `json:"ianaTimezone"`
+		} `json:"shop"`
+	}
+	if err := a.gql.Query(ctx, QueryShopTimeZone, nil, &resp); err != nil {
+		return "", classify("read shop time zone", err)
+	}
+	if resp.Shop == nil {
+		return "", nil
+	}
+	return resp.Shop.IANATimezone, nil
 }
 
 // Recipient reads the address to send the review request to. The caller

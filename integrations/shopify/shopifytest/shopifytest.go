@@ -42,6 +42,7 @@ type Product struct {
 	Title  string
 	Handle string
 	Price  string
+	Tags   []string
 }
 
 // Order is a demo order.
@@ -56,9 +57,9 @@ type Order struct {
 }
 
 var catalogue = []Product{
-	{ID: 8801, Title: "Linen Shirt", Handle: "linen-shirt", Price: "89.00"},
-	{ID: 8802, Title: "Wool Socks", Handle: "wool-socks", Price: "19.00"},
-	{ID: 8803, Title: "Canvas Tote", Handle: "canvas-tote", Price: "35.00"},
+	{ID: 8801, Title: "Linen Shirt", Handle: "linen-shirt", Price: "89.00", Tags: []string{"apparel", "summer"}},
+	{ID: 8802, Title: "Wool Socks", Handle: "wool-socks", Price: "19.00", Tags: []string{"apparel", "winter"}},
+	{ID: 8803, Title: "Canvas Tote", Handle: "canvas-tote", Price: "35.00", Tags: []string{"accessories", "Gift"}},
 }
 
 // DemoOrder is the order with this ID in the demo store: the same every time,
@@ -93,6 +94,9 @@ type Store struct {
 	URL        string
 	Token      string
 	APIVersion string
+	// TimeZone is the store's IANA time zone (shop.ianaTimezone). Set it
+	// before the first request.
+	TimeZone string
 
 	srv    *httptest.Server
 	mu     sync.Mutex
@@ -110,7 +114,7 @@ type failure struct {
 
 // New starts a stand-in store that accepts token on apiVersion.
 func New(token, apiVersion string) *Store {
-	s := &Store{Token: token, APIVersion: apiVersion, orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{}}
+	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -179,6 +183,7 @@ func (s *Store) Calls(op string) int {
 
 var pathRe = regexp.MustCompile(`^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$`)
 var opRe = regexp.MustCompile(`^\s*query\s+([A-Za-z]+)\s*\(\$id:\s*ID!\)`)
+var shopOpRe = regexp.MustCompile(`^\s*query\s+CandorShop\s*\{`)
 var gidRe = regexp.MustCompile(`^gid://shopify/Order/(\d+)$`)
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -245,6 +250,17 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"errors": "Bad Request: body must be JSON with a query"})
 		return
 	}
+	if shopOpRe.MatchString(req.Query) {
+		if req.Query != shopify.QueryShopTimeZone {
+			gqlError(w, "unexpected CandorShop selection", "PARSE_ERROR")
+			return
+		}
+		s.mu.Lock()
+		s.calls["CandorShop"]++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}})
+		return
+	}
 	op := opRe.FindStringSubmatch(req.Query)
 	if op == nil {
 		gqlError(w, "Parse error: this stand-in answers only Candor's named queries", "PARSE_ERROR")
@@ -301,7 +317,11 @@ func (s *Store) orderStatus(id int64) any {
 	}
 	var nodes []any
 	for _, p := range o.Products {
-		nodes = append(nodes, map[string]any{"product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID), "handle": p.Handle}})
+		tags := p.Tags
+		if tags == nil {
+			tags = []string{} // GraphQL [String!]! is never null
+		}
+		nodes = append(nodes, map[string]any{"product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID), "handle": p.Handle, "tags": tags}})
 	}
 	fs := o.FinancialStatus
 	if fs == "" {

@@ -1,0 +1,115 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/store"
+)
+
+// PlanInput asks when an email may go: at Earliest (the delay's end) or
+// later, inside the shop's send window. Now is the workflow's clock.
+type PlanInput struct {
+	Shop      string
+	RequestID string
+	Kind      string
+	Earliest  time.Time
+	Now       time.Time
+}
+
+// PlanSend returns the first moment at or after max(Earliest, Now) inside the
+// shop's send window, in the shop's time zone, and records it for the first
+// email so the merchant's pages can show it. Time-zone rules live here, not
+// in the workflow, so the workflow stays deterministic across tzdata
+// updates: the answer is recorded in its history.
+func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, error) {
+	from := in.Earliest
+	if in.Now.After(from) {
+		from = in.Now
+	}
+	shop, err := a.DB.Shop(ctx, in.Shop)
+	if errors.Is(err, store.ErrNotFound) {
+		return from, nil // the send activity skips it as shop_disconnected
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("load shop: %w", err)
+	}
+	at := from
+	if shop.HasWindow() {
+		loc, err := a.shopLocation(ctx, shop)
+		if err != nil {
+			return time.Time{}, err
+		}
+		at = NextOpen(from, loc, shop.WindowStart, shop.WindowEnd)
+	}
+	if in.Kind != KindReminder && in.RequestID != "" {
+		if err := store.SetSendAt(ctx, a.DB, in.RequestID, at); err != nil {
+			return time.Time{}, fmt.Errorf("record send time: %w", err)
+		}
+	}
+	return at.UTC(), nil
+}
+
+// shopLocation is the shop's chosen time zone, or else the one Shopify
+// reports for the store.
+func (a *Activities) shopLocation(ctx context.Context, shop store.Shop) (*time.Location, error) {
+	name := shop.TimeZone
+	if name == "" {
+		token, err := a.Keys.Open(shop.TokenSealed, shop.Domain)
+		if err != nil {
+			return nil, fmt.Errorf("open shop token: %w", err)
+		}
+		admin, err := shopify.NewAdmin(a.Shopify, shop.Domain, string(token))
+		if err != nil {
+			return nil, err
+		}
+		if name, err = admin.ShopTimeZone(ctx); err != nil {
+			return nil, temporalError(err)
+		}
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil || name == "" {
+		// A zone Shopify knows and our tzdata does not: UTC is the honest
+		// fallback, and the window still bounds the hours.
+		return time.UTC, nil
+	}
+	return loc, nil
+}
+
+// NextOpen is the first moment at or after t whose local time in loc lies in
+// [start, end) minutes after midnight; end < start wraps past midnight, and
+// start == end is always open.
+func NextOpen(t time.Time, loc *time.Location, start, end int) time.Time {
+	if start == end {
+		return t
+	}
+	if inWindow(t, loc, start, end) {
+		return t
+	}
+	// Closed: the window next opens at start, today or tomorrow.
+	local := t.In(loc)
+	y, mo, d := local.Date()
+	next := time.Date(y, mo, d, start/60, start%60, 0, 0, loc)
+	if !next.After(t) {
+		next = time.Date(y, mo, d+1, start/60, start%60, 0, 0, loc)
+	}
+	// When start falls in a DST gap, time.Date may land before the gap;
+	// move forward by what is missing to reach start on the local clock.
+	for i := 0; i < 2 && !inWindow(next, loc, start, end); i++ {
+		l := next.In(loc)
+		next = next.Add(time.Duration((start-(l.Hour()*60+l.Minute())+24*60)%(24*60)) * time.Minute)
+	}
+	return next
+}
+
+func inWindow(t time.Time, loc *time.Location, start, end int) bool {
+	l := t.In(loc)
+	m := l.Hour()*60 + l.Minute()
+	if start < end {
+		return m >= start && m < end
+	}
+	return m >= start || m < end
+}

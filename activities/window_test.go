@@ -1,0 +1,177 @@
+package activities_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/store"
+)
+
+func mustLoad(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestNextOpen(t *testing.T) {
+	berlin := mustLoad(t, "Europe/Berlin")
+	ny := mustLoad(t, "America/New_York")
+	at := func(loc *time.Location, y int, m time.Month, d, h, min int) time.Time {
+		return time.Date(y, m, d, h, min, 0, 0, loc)
+	}
+	for _, tc := range []struct {
+		name       string
+		t          time.Time
+		loc        *time.Location
+		start, end int
+		want       time.Time
+	}{
+		{"no window", at(berlin, 2026, 1, 5, 3, 0), berlin, 0, 0, at(berlin, 2026, 1, 5, 3, 0)},
+		{"inside", at(berlin, 2026, 1, 5, 12, 0), berlin, 9 * 60, 17 * 60, at(berlin, 2026, 1, 5, 12, 0)},
+		{"at start", at(berlin, 2026, 1, 5, 9, 0), berlin, 9 * 60, 17 * 60, at(berlin, 2026, 1, 5, 9, 0)},
+		{"before, same day", at(berlin, 2026, 1, 5, 3, 30), berlin, 9 * 60, 17 * 60, at(berlin, 2026, 1, 5, 9, 0)},
+		{"at end is closed", at(berlin, 2026, 1, 5, 17, 0), berlin, 9 * 60, 17 * 60, at(berlin, 2026, 1, 6, 9, 0)},
+		{"after, next day", at(berlin, 2026, 12, 31, 22, 0), berlin, 9 * 60, 17 * 60, at(berlin, 2027, 1, 1, 9, 0)},
+		{"overnight, inside late", at(berlin, 2026, 1, 5, 23, 0), berlin, 22 * 60, 2 * 60, at(berlin, 2026, 1, 5, 23, 0)},
+		{"overnight, inside early", at(berlin, 2026, 1, 5, 1, 0), berlin, 22 * 60, 2 * 60, at(berlin, 2026, 1, 5, 1, 0)},
+		{"overnight, closed", at(berlin, 2026, 1, 5, 12, 0), berlin, 22 * 60, 2 * 60, at(berlin, 2026, 1, 5, 22, 0)},
+		// The UTC instant is what matters: 23:30 UTC is 00:30 in Berlin.
+		{"zone, not UTC", time.Date(2026, 1, 5, 23, 30, 0, 0, time.UTC), berlin, 0, 60, time.Date(2026, 1, 5, 23, 30, 0, 0, time.UTC)},
+		// 2026-03-08 02:30 does not exist in New York; the window opens at
+		// the first moment after the gap.
+		{"DST gap", at(ny, 2026, 3, 8, 1, 0), ny, 2*60 + 30, 6 * 60, time.Date(2026, 3, 8, 7, 30, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := activities.NextOpen(tc.t, tc.loc, tc.start, tc.end)
+			if !got.Equal(tc.want) {
+				t.Errorf("NextOpen(%s) = %s, want %s", tc.t.In(tc.loc), got.In(tc.loc), tc.want.In(tc.loc))
+			}
+		})
+	}
+}
+
+func (f *fixture) plan(t *testing.T, in activities.PlanInput) time.Time {
+	t.Helper()
+	val, err := f.env.ExecuteActivity(f.acts.PlanSend, in)
+	if err != nil {
+		t.Fatalf("PlanSend: %v", err)
+	}
+	var at time.Time
+	if err := val.Get(&at); err != nil {
+		t.Fatal(err)
+	}
+	return at
+}
+
+func (f *fixture) setSettings(t *testing.T, change func(*store.Settings)) {
+	t.Helper()
+	s, err := f.db.Shop(context.Background(), testShop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	change(&s.Settings)
+	if err := f.db.UpdateSettings(context.Background(), testShop, s.Settings); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPlanSend_UsesTheShopsZoneAndRecordsTheTime(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	f.shop.TimeZone = "Asia/Tokyo"
+	f.setSettings(t, func(s *store.Settings) { s.WindowStart, s.WindowEnd = 9*60, 18*60 })
+	// 03:00 UTC is 12:00 in Tokyo: open. 10:00 UTC is 19:00: closed until
+	// 09:00 Tokyo the next day, which is 00:00 UTC.
+	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	if got, want := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
+		Earliest: now.Add(3 * time.Hour), Now: now}), now.Add(3*time.Hour); !got.Equal(want) {
+		t.Errorf("open window: planned %s, want %s", got, want)
+	}
+	got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
+		Earliest: now.Add(10 * time.Hour), Now: now})
+	if want := now.Add(24 * time.Hour); !got.Equal(want) {
+		t.Errorf("closed window: planned %s, want %s", got, want)
+	}
+	if n := f.shop.Calls("CandorShop"); n != 2 {
+		t.Errorf("shop time zone read %d times, want 2 (no zone set: Shopify's)", n)
+	}
+	if r := f.request(t); r.SendAt == nil || !r.SendAt.Equal(got) {
+		t.Errorf("request send_at = %v, want %s", r.SendAt, got)
+	}
+
+	// An explicit zone wins and needs no Shopify read.
+	f.setSettings(t, func(s *store.Settings) { s.TimeZone = "UTC" })
+	if got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindReminder,
+		Earliest: now.Add(20 * time.Hour), Now: now}); !got.Equal(now.Add(33 * time.Hour)) {
+		t.Errorf("UTC window: planned %s, want %s", got, now.Add(33*time.Hour))
+	}
+	if n := f.shop.Calls("CandorShop"); n != 2 {
+		t.Errorf("shop time zone read again (%d) though the shop chose one", n)
+	}
+	if r := f.request(t); !r.SendAt.Equal(now.Add(24 * time.Hour)) {
+		t.Errorf("a reminder's plan overwrote the first email's send_at: %v", r.SendAt)
+	}
+}
+
+func TestPlanSend_NeverEarlierThanNow(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	if got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Earliest: now.Add(-time.Hour), Now: now}); !got.Equal(now) {
+		t.Errorf("planned %s, want now %s", got, now)
+	}
+	if n := f.shop.Calls("CandorShop"); n != 0 {
+		t.Errorf("without a window Shopify was asked for the time zone %d times", n)
+	}
+}
+
+func TestSend_ExcludedProductsAreLeftOutOfTheEmail(t *testing.T) {
+	t.Parallel()
+	o := customerOrder(testOrderID)
+	o.Products = append(o.Products, shopifytestProduct(9903, "Gift Card", "gift-card", "Gift Cards"))
+	o.Products[1].Tags = []string{"clearance"}
+	f := newFixture(t, o)
+	// By ID (the shirt), and by tag, case-insensitively (the gift card).
+	f.setSettings(t, func(s *store.Settings) {
+		s.ExcludedProducts = []int64{9901}
+		s.ExcludedTags = []string{"gift cards"}
+	})
+	if res := f.mustSend(t, activities.KindFirst); res.Status != store.StatusSent {
+		t.Fatalf("result %+v, want sent", res)
+	}
+	out := f.sg.Outbox()
+	if len(out) != 1 {
+		t.Fatalf("%d emails, want 1", len(out))
+	}
+	if !strings.Contains(out[0].Text, "Merino Hiking Socks") {
+		t.Errorf("the included product is missing from the email:\n%s", out[0].Text)
+	}
+	for _, excluded := range []string{"Heather Linen Shirt", "Gift Card"} {
+		if strings.Contains(out[0].Text, excluded) || strings.Contains(out[0].HTML, excluded) {
+			t.Errorf("excluded product %q is in the email", excluded)
+		}
+	}
+}
+
+func TestSend_OrderOfOnlyExcludedProductsIsSkipped(t *testing.T) {
+	t.Parallel()
+	o := customerOrder(testOrderID)
+	o.Products[0].Tags = []string{"Sample"}
+	f := newFixture(t, o)
+	f.setSettings(t, func(s *store.Settings) {
+		s.ExcludedProducts = []int64{9902}
+		s.ExcludedTags = []string{"sample"}
+	})
+	assertSkipped(t, f, activities.ReasonExcluded)
+}
+
+func shopifytestProduct(id int64, title, handle string, tags ...string) shopifytest.Product {
+	return shopifytest.Product{ID: id, Title: title, Handle: handle, Price: "10.00", Tags: tags}
+}

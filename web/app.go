@@ -1,0 +1,505 @@
+package web
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/mail"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+// The merchant pages under /app: server-rendered, usable without
+// JavaScript. They show settings and review requests, which hold no
+// customer data: order names, product titles, statuses and times, never a
+// customer's address, name or ID, so viewing them is not a registry touch.
+
+// appPage is what every page template gets.
+type appPage struct {
+	Title  string
+	Shop   string
+	CSRF   string
+	Nav    string // the current section, for aria-current
+	Notice string // a status message after an action
+	Error  string // a page-level error
+	Data   any
+}
+
+func (s *Server) render(w http.ResponseWriter, status int, name string, p appPage) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	if err := appTemplates.ExecuteTemplate(w, name, p); err != nil {
+		s.Logger.Error("render app page", "page", name, "error", err)
+	}
+}
+
+func (s *Server) appError(w http.ResponseWriter, status int, title, msg string) {
+	s.render(w, status, "message", appPage{Title: title, Error: msg})
+}
+
+// --- overview ---------------------------------------------------------------
+
+type overviewData struct {
+	ConnectedSince string
+	Token          string
+	TokenOK        bool
+	Counts         map[string]int
+	Window         string
+}
+
+func (s *Server) appOverview(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	s.showOverview(w, r, m, http.StatusOK, r.URL.Query().Get("notice"), "")
+}
+
+var notices = map[string]string{
+	"test-sent": "Test email sent. It can take a minute to arrive.",
+	"saved":     "Settings saved. New review requests use them; requests already waiting keep their delay and follow the new send window.",
+}
+
+func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchantSession, status int, notice, errMsg string) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		return
+	}
+	d := overviewData{ConnectedSince: shop.CreatedAt.UTC().Format("2 January 2006"), Counts: map[string]int{},
+		Window: windowText(shop.Settings)}
+	switch {
+	case shop.TokenSealed == "":
+		d.Token = "missing: the app was uninstalled or the token revoked. Reconnect the shop to send review requests."
+	default:
+		if _, err := s.Keys.Open(shop.TokenSealed, shop.Domain); err != nil {
+			d.Token = "present, but it cannot be opened with the current key. Reconnect the shop."
+		} else {
+			d.Token, d.TokenOK = "present, sealed at rest", true
+		}
+	}
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	if err := s.DB.SelectContext(r.Context(), &rows, `SELECT status, count(*) AS n FROM review_requests WHERE shop = $1 GROUP BY status`, m.Shop); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		return
+	}
+	for _, row := range rows {
+		d.Counts[row.Status] = row.N
+	}
+	s.render(w, status, "overview", appPage{Title: "Overview", Shop: m.Shop, CSRF: m.csrf(), Nav: "overview",
+		Notice: notices[notice], Error: errMsg, Data: d})
+}
+
+func windowText(st store.Settings) string {
+	if !st.HasWindow() {
+		return "any time of day"
+	}
+	tz := st.TimeZone
+	if tz == "" {
+		tz = "the shop's time zone"
+	}
+	return fmt.Sprintf("between %s and %s, %s", store.FormatClock(st.WindowStart), store.FormatClock(st.WindowEnd), tz)
+}
+
+// --- settings ---------------------------------------------------------------
+
+// settingsForm is the form's text, as typed, and the errors by field.
+type settingsForm struct {
+	Values map[string]string
+	Errors map[string]string
+	Order  []string // fields with errors, in form order, for the summary
+}
+
+var fieldLabels = map[string]string{
+	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
+	"consent_required": "Consent", "review_url": "Review destination", "sender": "Sender address",
+	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
+	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
+}
+
+var formOrder = []string{"delay", "fallback_delay", "reminder", "consent_required", "review_url", "sender", "subject",
+	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
+
+func formFromSettings(st store.Settings) settingsForm {
+	ids := make([]string, len(st.ExcludedProducts))
+	for i, id := range st.ExcludedProducts {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
+		"delay": human(st.Delay), "fallback_delay": human(st.FallbackDelay), "reminder": human(st.Reminder),
+		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL, "sender": st.Sender,
+		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
+		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
+	}}
+}
+
+func human(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return fmt.Sprintf("%ds", d/time.Second)
+}
+
+// parseSettingsForm reads the form into st, collecting an error per field.
+func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
+	f := settingsForm{Values: map[string]string{}, Errors: map[string]string{}}
+	for _, k := range formOrder {
+		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	dur := func(field string, dst *time.Duration) {
+		if strings.HasPrefix(f.Values[field], "-") {
+			f.Errors[field] = "Delays must not be negative."
+			return
+		}
+		d, err := config.ParseDuration(f.Values[field])
+		if err != nil {
+			f.Errors[field] = fmt.Sprintf("%q is not a duration: use a number with s, m, h or d, for example 7d or 36h.", f.Values[field])
+			return
+		}
+		*dst = d
+	}
+	dur("delay", &st.Delay)
+	dur("fallback_delay", &st.FallbackDelay)
+	dur("reminder", &st.Reminder)
+	switch f.Values["consent_required"] {
+	case "true", "false":
+		st.ConsentRequired = f.Values["consent_required"] == "true"
+	default:
+		f.Errors["consent_required"] = "Choose whether consent is required."
+	}
+	st.ReviewURL, st.Sender, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["sender"], f.Values["subject"], f.Values["time_zone"]
+	clock := func(field string, dst *int) {
+		m, err := store.ParseClock(f.Values[field])
+		if err != nil {
+			f.Errors[field] = fmt.Sprintf("%q is not a time of day: use HH:MM, for example 09:00.", f.Values[field])
+			return
+		}
+		*dst = m
+	}
+	clock("window_start", &st.WindowStart)
+	clock("window_end", &st.WindowEnd)
+	st.ExcludedProducts = nil
+	for _, p := range splitList(f.Values["excluded_products"]) {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			f.Errors["excluded_products"] = fmt.Sprintf("%q is not a product ID: use the numbers from the product's admin URL, separated by commas.", p)
+			break
+		}
+		st.ExcludedProducts = append(st.ExcludedProducts, id)
+	}
+	st.ExcludedTags = splitList(f.Values["excluded_tags"])
+	for _, p := range st.Problems() {
+		if _, seen := f.Errors[p.Field]; !seen {
+			f.Errors[p.Field] = p.Msg
+		}
+	}
+	for _, k := range formOrder {
+		if f.Errors[k] != "" {
+			f.Order = append(f.Order, k)
+		}
+	}
+	return f
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	s.render(w, http.StatusOK, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
+		Notice: notices[r.URL.Query().Get("notice")], Data: formFromSettings(shop.Settings)})
+}
+
+func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	st := shop.Settings
+	f := parseSettingsForm(r, &st)
+	if len(f.Order) > 0 {
+		// Nothing is saved: the form comes back with what was typed and
+		// each problem next to its field.
+		s.render(w, http.StatusUnprocessableEntity, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(),
+			Nav: "settings", Error: "Nothing was saved. Please correct the fields below.", Data: f})
+		return
+	}
+	if err := s.DB.UpdateSettings(r.Context(), m.Shop, st); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not save your settings.")
+		return
+	}
+	s.Logger.Info("shop settings changed", "shop", m.Shop)
+	http.Redirect(w, r, "/app/settings?notice=saved", http.StatusSeeOther)
+}
+
+// --- recent review requests -------------------------------------------------
+
+type requestRow struct {
+	OrderName string
+	Products  []string
+	Status    string
+	Reason    string
+	Planned   string
+	Sent      string
+	Reminder  string
+	Created   string
+}
+
+var reasonText = map[string]string{
+	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "an earlier attempt's outcome is unknown",
+	activities.ReasonRequestErased: "erased", activities.ReasonOrderNotFound: "order not found in Shopify",
+	activities.ReasonCancelled: "order cancelled", activities.ReasonRefunded: "order refunded",
+	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonNoConsent: "no email-marketing consent",
+	activities.ReasonOptedOut: "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
+	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
+	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
+}
+
+func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		return
+	}
+	loc := time.UTC
+	if shop.TimeZone != "" {
+		if l, err := time.LoadLocation(shop.TimeZone); err == nil {
+			loc = l
+		}
+	}
+	stamp := func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.In(loc).Format("2 Jan 2006 15:04 MST")
+	}
+	reqs, err := s.DB.RecentRequests(r.Context(), m.Shop, 50)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		return
+	}
+	rows := make([]requestRow, 0, len(reqs))
+	for _, q := range reqs {
+		row := requestRow{OrderName: q.OrderName, Status: q.Status, Reason: reason(q.Reason),
+			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
+		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
+			row.Planned = stamp(q.SendAt)
+		}
+		if q.ReminderStatus != "" {
+			row.Reminder = q.ReminderStatus
+			if q.ReminderReason != "" {
+				row.Reminder += " (" + reason(q.ReminderReason) + ")"
+			}
+		}
+		if ps, err := q.Products(); err == nil {
+			for _, p := range ps {
+				row.Products = append(row.Products, p.Title)
+			}
+		}
+		rows = append(rows, row)
+	}
+	s.render(w, http.StatusOK, "requests", appPage{Title: "Recent review requests", Shop: m.Shop, CSRF: m.csrf(),
+		Nav: "requests", Data: map[string]any{"Rows": rows, "Zone": loc.String()}})
+}
+
+func reason(code string) string {
+	if t, ok := reasonText[code]; ok {
+		return t
+	}
+	return strings.ReplaceAll(code, "_", " ")
+}
+
+// --- test email -------------------------------------------------------------
+
+// TestEmailsPerHour bounds test emails per shop.
+const TestEmailsPerHour = 5
+
+var errTooManyTests = errors.New("too many test emails")
+
+// appTestEmail is POST /app/test-email: the shop's email for a sample order,
+// to an address the merchant typed. The address is not a customer's, but it
+// is still personal data: it is not logged or stored, and its transmission
+// to SendGrid is recorded (with no subject) like any other.
+func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	to := strings.TrimSpace(r.PostFormValue("to"))
+	if a, err := mail.ParseAddress(to); err != nil || a.Address != to || a.Name != "" || len(to) > 254 {
+		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Enter one plain email address, like you@example.com, to send the test email to.")
+		return
+	}
+	if s.Mailer == nil {
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "This server has no mailer configured (SENDGRID_API_KEY).")
+		return
+	}
+	ctx := r.Context()
+	shop, err := s.DB.Shop(ctx, m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		return
+	}
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	ref := "test_" + hex.EncodeToString(b)
+	msg, err := activities.TestEmail(shop, ref, s.PublicURL)
+	if err != nil {
+		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
+		return
+	}
+	now := s.now()
+	var proof registry.Proof
+	if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		// A few an hour: enough to try settings, too few to relay spam.
+		var recent int
+		if err := tx.GetContext(ctx, &recent, `SELECT count(*) FROM registry_entries
+			WHERE shop = $1 AND system = 'sendgrid' AND ref LIKE 'test\_%' AND at > $2`, m.Shop, now.Add(-time.Hour)); err != nil {
+			return err
+		}
+		if recent >= TestEmailsPerHour {
+			return errTooManyTests
+		}
+		proof, err = registry.Append(ctx, tx, now, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
+			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(activities.SendGridRetention), Ref: ref})
+		return err
+	}); errors.Is(err, errTooManyTests) {
+		s.showOverview(w, r, m, http.StatusTooManyRequests, "", fmt.Sprintf("You sent %d test emails in the last hour; try again later.", TestEmailsPerHour))
+		return
+	} else if err != nil {
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "Could not record the test email; nothing was sent. Try again.")
+		return
+	}
+	msg.To = to
+	_, err = s.Mailer.Send(ctx, proof, msg)
+	msg.To, to = "", ""
+	if err != nil {
+		var ge *sendgrid.Error
+		status := 0
+		if errors.As(err, &ge) {
+			status = ge.Status
+		}
+		s.Logger.LogAttrs(ctx, slog.LevelWarn, "test email not sent", slog.String("shop", m.Shop), slog.String("ref", ref), slog.Int("sendgrid_status", status))
+		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not accept the test email. Check that the sender address is verified in SendGrid.")
+		return
+	}
+	s.Logger.Info("test email sent", "shop", m.Shop, "ref", ref)
+	http.Redirect(w, r, "/app?notice=test-sent", http.StatusSeeOther)
+}
+
+// --- registry export --------------------------------------------------------
+
+type exportRow struct {
+	ID        string    `db:"export_id"`
+	CreatedAt time.Time `db:"created_at"`
+}
+
+func (s *Server) appRegistry(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	var rows []exportRow
+	if err := s.DB.SelectContext(r.Context(), &rows, `SELECT export_id, created_at FROM registry_exports WHERE token_id = $1 ORDER BY created_at DESC LIMIT 20`, appExporter(m.Shop)); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not list your exports.")
+		return
+	}
+	s.render(w, http.StatusOK, "registry", appPage{Title: "Data-flow registry", Shop: m.Shop, CSRF: m.csrf(), Nav: "registry", Data: rows})
+}
+
+// appExporter is the registry_exports.token_id of exports made on the
+// merchant pages.
+func appExporter(shop string) string { return "app:" + shop }
+
+// appExport is GET /app/export?format=csv|jsonl|ropa: the shop's registry,
+// recorded as an export like the API's.
+func (s *Server) appExport(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	format := r.URL.Query().Get("format")
+	if format != registry.FormatCSV && format != registry.FormatJSONL && format != registry.FormatROPA {
+		s.appError(w, http.StatusBadRequest, "Unknown format", "Choose CSV, JSON Lines or the record of processing.")
+		return
+	}
+	ctx := r.Context()
+	f := registry.Filter{Shop: m.Shop}
+	id := registry.NewExportID()
+	if err := registry.RecordAccess(ctx, s.DB.DB, []string{m.Shop}, "", id, s.now()); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the export.")
+		return
+	}
+	s.metrics.inc("candor_registry_exports_total", "format", format, "role", "merchant_app")
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	if format == registry.FormatROPA {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-ropa-%s.md"`, id))
+		if err := registry.ROPA(ctx, s.DB, f, w, s.now()); err != nil {
+			s.Logger.Error("ropa export failed", "export_id", id, "error", err)
+		}
+		return
+	}
+	ctype := map[string]string{registry.FormatCSV: "text/csv; charset=utf-8", registry.FormatJSONL: "application/jsonl"}[format]
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-registry-%s.%s"`, id, format))
+	w.Header().Set("Candor-Export-Id", id)
+	w.Header().Set("Link", fmt.Sprintf(`</app/exports/%s/signature>; rel="signature"`, id))
+	signed, err := registry.Export(ctx, s.DB.DB, w, format, f, s.signer(), id, nil)
+	if err != nil {
+		s.Logger.Error("registry export failed", "export_id", id, "error", err)
+		return
+	}
+	b, _ := json.Marshal(signed)
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, appExporter(m.Shop), string(b)); err != nil {
+		s.Logger.Error("could not store the export's signature", "export_id", id, "error", err)
+	}
+}
+
+// appExportSignature is GET /app/exports/{id}/signature: FILE.sig for an
+// export this shop made on these pages.
+func (s *Server) appExportSignature(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	var signed []byte
+	err := s.DB.GetContext(r.Context(), &signed, `SELECT signed FROM registry_exports WHERE export_id = $1 AND token_id = $2`,
+		r.PathValue("id"), appExporter(m.Shop))
+	if err != nil {
+		s.appError(w, http.StatusNotFound, "No such export", "This export does not exist, belongs to another shop, or its download did not finish.")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+r.PathValue("id")+`.sig"`)
+	_, _ = w.Write(signed)
+}
+
+var appTemplates = template.Must(template.New("app").Funcs(template.FuncMap{
+	"label": func(k string) string { return fieldLabels[k] },
+	"dict": func(kv ...any) map[string]any {
+		m := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+}).Parse(appHTML))

@@ -1,0 +1,353 @@
+package web
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+)
+
+// Merchant authentication for the /app pages. Two ways in, both ending in a
+// session scoped to one shop:
+//
+//   - a login link from `candor shops login` (signed, expiring, single-use),
+//     for custom-app installs, and the OAuth callback through startSession;
+//   - an App Bridge session token (an HS256 JWT signed with the app secret),
+//     as `Authorization: Bearer` or the `id_token` query parameter Shopify
+//     adds when it loads an embedded app.
+//
+// The session cookie holds a random token; Postgres keeps only its SHA-256.
+// Every form carries a CSRF token derived from the session token.
+
+const (
+	sessionCookie   = "candor_session"
+	sessionLifetime = 12 * time.Hour
+	// MaxLoginLinkTTL bounds `candor shops login --ttl`.
+	MaxLoginLinkTTL = 24 * time.Hour
+	// jwtLeeway tolerates clock skew between Shopify and us.
+	jwtLeeway = 10 * time.Second
+)
+
+// LoginLink makes a signed, single-use login link's token for shop.
+func LoginLink(ring *keys.Ring, shop string, ttl time.Duration, now time.Time) string {
+	id := make([]byte, 16)
+	_, _ = rand.Read(id)
+	return ring.SignLink(keys.Link{Kind: keys.LinkLogin, Shop: shop, RequestID: "ll_" + hex.EncodeToString(id),
+		Expires: now.Add(ttl).Unix()})
+}
+
+// merchantSession is who is looking at /app: one shop.
+type merchantSession struct {
+	Shop string
+	// token is the raw session token (cookie sessions) or the JWT's sid
+	// (session-token requests); CSRF tokens derive from it.
+	token string
+	// bearer is set for requests authenticated by an App Bridge token in
+	// the Authorization header, which a cross-site form cannot send.
+	bearer bool
+}
+
+func (m merchantSession) csrf() string {
+	sum := sha256.Sum256([]byte("candor/csrf\x00" + m.token))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (m merchantSession) checkCSRF(r *http.Request) bool {
+	if m.bearer {
+		return true
+	}
+	got := r.PostFormValue("csrf")
+	return got != "" && hmac.Equal([]byte(got), []byte(m.csrf()))
+}
+
+func hashToken(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:])
+}
+
+// startSession logs the browser in to shop: a new session row and cookie.
+// The OAuth callback calls it after an install.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, shop string) error {
+	_, err := s.newSession(w, r, shop)
+	return err
+}
+
+func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string) (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	ctx := r.Context()
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_sessions WHERE expires_at < $1`, now); err != nil {
+		return "", fmt.Errorf("expire sessions: %w", err)
+	}
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO app_sessions (token_hash, shop, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
+		hashToken(tok), shop, now, now.Add(sessionLifetime)); err != nil {
+		return "", fmt.Errorf("store session: %w", err)
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/app", HttpOnly: true,
+		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://"),
+		Expires: now.Add(sessionLifetime), MaxAge: int(sessionLifetime / time.Second)})
+	return tok, nil
+}
+
+// errNoSession means the request carries no valid credential.
+var errNoSession = errors.New("not logged in")
+
+// session finds who is asking: an App Bridge token, else the cookie.
+func (s *Server) session(r *http.Request) (merchantSession, error) {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		shop, sid, err := verifySessionToken(strings.TrimSpace(tok), s.ShopifyAPIKey, s.ShopifySecret, s.now())
+		if err != nil {
+			return merchantSession{}, err
+		}
+		return merchantSession{Shop: shop, token: "jwt:" + shop + ":" + sid, bearer: true}, s.shopConnected(r.Context(), shop)
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return merchantSession{}, errNoSession
+	}
+	var shop string
+	err = s.DB.GetContext(r.Context(), &shop, `SELECT shop FROM app_sessions WHERE token_hash = $1 AND expires_at > $2`,
+		hashToken(c.Value), s.now())
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return merchantSession{}, errNoSession
+		}
+		return merchantSession{}, err
+	}
+	return merchantSession{Shop: shop, token: c.Value}, nil
+}
+
+func (s *Server) shopConnected(ctx context.Context, shop string) error {
+	if _, err := s.DB.Shop(ctx, shop); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNoSession
+		}
+		return err
+	}
+	return nil
+}
+
+type merchantHandler func(w http.ResponseWriter, r *http.Request, m merchantSession)
+
+// merchant runs h for a logged-in merchant. An embedded load with id_token
+// is served with that token and starts a cookie session for the forms.
+func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.Header().Set("Referrer-Policy", "same-origin")
+		// Shopify admin may frame the app; nobody else.
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors https://admin.shopify.com https://*.myshopify.com")
+		if idt := r.URL.Query().Get("id_token"); idt != "" && r.Method == http.MethodGet {
+			shop, _, err := verifySessionToken(idt, s.ShopifyAPIKey, s.ShopifySecret, s.now())
+			if err == nil {
+				err = s.shopConnected(r.Context(), shop)
+			}
+			if err != nil {
+				s.appError(w, http.StatusUnauthorized, "Not logged in", "The session token from Shopify was not accepted. Open the app again from your Shopify admin.")
+				return
+			}
+			// Serve this load with the token; the cookie lets the page's
+			// plain forms work afterwards where the browser keeps it.
+			tok, err := s.newSession(w, r, shop)
+			if err != nil {
+				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
+				return
+			}
+			h(w, r, merchantSession{Shop: shop, token: tok})
+			return
+		}
+		m, err := s.session(r)
+		if errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="candor-app"`)
+			s.appError(w, http.StatusUnauthorized, "Please log in",
+				"Open Candor from your Shopify admin, or ask for a login link: candor shops login --shop your-store.myshopify.com")
+			return
+		}
+		if err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check your session.")
+			return
+		}
+		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+			if err := r.ParseForm(); err != nil {
+				s.appError(w, http.StatusBadRequest, "Form not accepted", "The form could not be read.")
+				return
+			}
+			if !m.checkCSRF(r) {
+				s.appError(w, http.StatusForbidden, "Form expired", "This form is out of date or came from another site. Go back, reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, m)
+	}
+}
+
+// appLogin is GET /app/login?token=…: it checks the link without using it up
+// (mail scanners and link previews fetch links) and asks to continue.
+func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	// The token is in this page's URL: send it nowhere, frame it nowhere.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	l, ok := s.checkLoginLink(w, r, r.URL.Query().Get("token"))
+	if !ok {
+		return
+	}
+	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop, Data: map[string]string{"Token": r.URL.Query().Get("token")}})
+}
+
+// appLoginPost is POST /app/login: it uses the link up and starts a session.
+func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	tok := r.PostFormValue("token")
+	l, ok := s.checkLoginLink(w, r, tok)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	now := s.now()
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_login_links_used WHERE expires_at < $1`, now.Add(-time.Minute)); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		return
+	}
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO app_login_links_used (link_id, shop, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+		l.RequestID, l.Shop, time.Unix(l.Expires, 0))
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		return
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+l.Shop)
+		return
+	}
+	if err := s.startSession(w, r, l.Shop); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
+		return
+	}
+	http.Redirect(w, r, "/app", http.StatusSeeOther)
+}
+
+func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok string) (keys.Link, bool) {
+	l, err := s.Keys.ParseLink(tok, keys.LinkLogin, s.now())
+	switch {
+	case errors.Is(err, keys.ErrLinkExpired):
+		s.appError(w, http.StatusGone, "This login link has expired", "Ask for a new one: candor shops login --shop "+l.Shop)
+		return l, false
+	case err != nil || !store.ShopDomainRe.MatchString(l.Shop):
+		s.appError(w, http.StatusBadRequest, "This login link is not valid", "Copy the whole link from the terminal, or ask for a new one with candor shops login.")
+		return l, false
+	}
+	if err := s.shopConnected(r.Context(), l.Shop); err != nil {
+		s.appError(w, http.StatusGone, "This shop is not connected", "The shop was disconnected from Candor.")
+		return l, false
+	}
+	return l, true
+}
+
+// appLogout is POST /app/logout.
+func (s *Server) appLogout(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	if !m.bearer {
+		if _, err := s.DB.ExecContext(r.Context(), `DELETE FROM app_sessions WHERE token_hash = $1`, hashToken(m.token)); err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not end your session.")
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/app", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+	s.render(w, http.StatusOK, "message", appPage{Title: "Logged out", Data: "You are logged out of Candor."})
+}
+
+var errBadSessionToken = errors.New("session token not valid")
+
+// verifySessionToken checks an App Bridge session token and returns its shop
+// and session ID. https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
+func verifySessionToken(tok, apiKey, secret string, now time.Time) (shop, sid string, err error) {
+	if secret == "" || apiKey == "" || len(tok) > 4096 {
+		return "", "", errBadSessionToken
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return "", "", errBadSessionToken
+	}
+	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return "", "", errBadSessionToken
+	}
+	var header struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(hb, &header) != nil || header.Alg != "HS256" {
+		return "", "", errBadSessionToken
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		return "", "", errBadSessionToken
+	}
+	var c struct {
+		Iss  string          `json:"iss"`
+		Dest string          `json:"dest"`
+		Aud  json.RawMessage `json:"aud"`
+		Exp  *float64        `json:"exp"`
+		Nbf  *float64        `json:"nbf"`
+		Sid  string          `json:"sid"`
+	}
+	if json.Unmarshal(pb, &c) != nil || c.Exp == nil {
+		return "", "", errBadSessionToken
+	}
+	if !now.Before(time.Unix(int64(*c.Exp), 0).Add(jwtLeeway)) {
+		return "", "", errBadSessionToken
+	}
+	if c.Nbf != nil && now.Add(jwtLeeway).Before(time.Unix(int64(*c.Nbf), 0)) {
+		return "", "", errBadSessionToken
+	}
+	if !audienceIs(c.Aud, apiKey) {
+		return "", "", errBadSessionToken
+	}
+	dest, err := url.Parse(c.Dest)
+	if err != nil || dest.Scheme != "https" || !store.ShopDomainRe.MatchString(dest.Host) || dest.Path != "" {
+		return "", "", errBadSessionToken
+	}
+	iss, err := url.Parse(c.Iss)
+	if err != nil || iss.Scheme != "https" || iss.Host != dest.Host || iss.Path != "/admin" {
+		return "", "", errBadSessionToken
+	}
+	return dest.Host, c.Sid, nil
+}
+
+// audienceIs accepts aud as a string or a list holding want.
+func audienceIs(raw json.RawMessage, want string) bool {
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return hmac.Equal([]byte(one), []byte(want))
+	}
+	var many []string
+	if json.Unmarshal(raw, &many) == nil {
+		for _, a := range many {
+			if hmac.Equal([]byte(a), []byte(want)) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,547 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
+	"github.com/candorhq/candor/web"
+)
+
+const (
+	appKey    = "app-api-key-1234"
+	appSecret = "app-api-secret-5678"
+	otherShop = "rival.myshopify.com"
+)
+
+type appEnv struct {
+	db   *store.DB
+	ring *keys.Ring
+	url  string
+	mail *sendgridtest.Server
+	logs *bytes.Buffer
+}
+
+func newAppEnv(t *testing.T) *appEnv {
+	t.Helper()
+	db, _ := storetest.New(t)
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	ring, _ := keys.New(k)
+	for _, s := range []string{shop, otherShop} {
+		sealed, _ := ring.Seal([]byte("shpat_x"), s)
+		if err := db.AddShop(context.Background(), store.Shop{Domain: s, TokenSealed: sealed, Settings: store.DefaultSettings(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mail := sendgridtest.New("SG.app-test")
+	t.Cleanup(mail.Close)
+	e := &appEnv{db: db, ring: ring, mail: mail, logs: &bytes.Buffer{}}
+	srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
+		Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: "http://candor.test"}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	e.url = hs.URL
+	return e
+}
+
+// browser is a client with a cookie jar that does not follow redirects, so
+// tests see each step.
+func browser(t *testing.T) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func do(t *testing.T, c *http.Client, method, u string, form url.Values, header http.Header) (int, http.Header, string) {
+	t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// login uses a fresh login link for s and returns the logged-in client and
+// the CSRF token of its session.
+func (e *appEnv) login(t *testing.T, s string) (*http.Client, string) {
+	t.Helper()
+	c := browser(t)
+	tok := web.LoginLink(e.ring, s, 15*time.Minute, time.Now())
+	if status, _, body := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil); status != 200 || !strings.Contains(body, "Log in to "+s) {
+		t.Fatalf("login page: %d\n%s", status, body)
+	}
+	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	if status != http.StatusSeeOther || h.Get("Location") != "/app" {
+		t.Fatalf("login: %d, Location %q", status, h.Get("Location"))
+	}
+	status, _, body := do(t, c, "GET", e.url+"/app", nil, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if status != 200 || m == nil {
+		t.Fatalf("overview after login: %d\n%s", status, body)
+	}
+	return c, m[1]
+}
+
+func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
+	e := newAppEnv(t)
+	c := browser(t)
+	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	// Looking at the link (a mail scanner, a chat preview) does not use it.
+	for i := 0; i < 2; i++ {
+		if status, _, _ := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil); status != 200 {
+			t.Fatalf("GET login link: %d", status)
+		}
+	}
+	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	if status != http.StatusSeeOther {
+		t.Fatalf("POST login: %d", status)
+	}
+	cookie := h.Get("Set-Cookie")
+	for _, want := range []string{"candor_session=", "Path=/app", "HttpOnly", "SameSite=Lax"} {
+		if !strings.Contains(cookie, want) {
+			t.Errorf("session cookie %q lacks %s", cookie, want)
+		}
+	}
+	// Only a hash of the cookie's token is stored.
+	raw := strings.TrimPrefix(strings.SplitN(cookie, ";", 2)[0], "candor_session=")
+	var stored []string
+	if err := e.db.Select(&stored, `SELECT token_hash FROM app_sessions`); err != nil || len(stored) != 1 {
+		t.Fatalf("sessions %v, %v", stored, err)
+	}
+	if strings.Contains(stored[0], raw) || raw == "" {
+		t.Errorf("session stored as %q, the cookie token is %q", stored[0], raw)
+	}
+
+	if status, _, body := do(t, browser(t), "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil); status != http.StatusGone || !strings.Contains(body, "already used") {
+		t.Errorf("second use: %d\n%s", status, body)
+	}
+	expired := web.LoginLink(e.ring, shop, -time.Minute, time.Now())
+	if status, _, _ := do(t, browser(t), "GET", e.url+"/app/login?token="+expired, nil, nil); status != http.StatusGone {
+		t.Errorf("expired link: %d, want 410", status)
+	}
+	if status, _, _ := do(t, browser(t), "POST", e.url+"/app/login", url.Values{"token": {expired}}, nil); status != http.StatusGone {
+		t.Errorf("expired link POST: %d, want 410", status)
+	}
+	for _, bad := range []string{"", "x.y", tok[:len(tok)-2] + "AA",
+		// A review link is signed with the same key but is not a login link.
+		e.ring.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop, RequestID: "rq_1", Expires: time.Now().Add(time.Hour).Unix()})} {
+		if status, _, _ := do(t, browser(t), "POST", e.url+"/app/login", url.Values{"token": {bad}}, nil); status != http.StatusBadRequest {
+			t.Errorf("token %q: %d, want 400", bad, status)
+		}
+	}
+	var sessions int
+	_ = e.db.Get(&sessions, `SELECT count(*) FROM app_sessions`)
+	if sessions != 1 {
+		t.Errorf("%d sessions after one good login and many bad ones", sessions)
+	}
+}
+
+func TestApp_PagesNeedALogin(t *testing.T) {
+	e := newAppEnv(t)
+	c := browser(t)
+	for _, p := range []string{"/app", "/app/settings", "/app/requests", "/app/registry", "/app/export?format=csv"} {
+		if status, _, _ := do(t, c, "GET", e.url+p, nil, nil); status != http.StatusUnauthorized {
+			t.Errorf("GET %s without login: %d, want 401", p, status)
+		}
+	}
+	c.Jar.SetCookies(mustURL(t, e.url+"/app"), []*http.Cookie{{Name: "candor_session", Value: "forged"}})
+	if status, _, _ := do(t, c, "GET", e.url+"/app", nil, nil); status != http.StatusUnauthorized {
+		t.Errorf("forged cookie: %d, want 401", status)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func settingsForm(csrf string, change map[string]string) url.Values {
+	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "consent_required": {"true"},
+		"review_url": {"https://{shop}/products/{handle}#reviews"}, "sender": {"reviews@" + shop},
+		"subject": {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
+		"excluded_products": {""}, "excluded_tags": {""}}
+	for k, v := range change {
+		f.Set(k, v)
+	}
+	return f
+}
+
+func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	before, _ := e.db.Shop(ctx, shop)
+
+	for _, tc := range []struct {
+		name, field, value, msg string
+	}{
+		{"negative delay", "delay", "-2d", "Delays must not be negative"},
+		{"not a duration", "delay", "soon", "is not a duration"},
+		{"unknown time zone", "time_zone", "Mars/Olympus_Mons", "is not an IANA time zone"},
+		{"invalid template", "review_url", "https://{shop}/r/{customer_email}", "unknown placeholder {customer_email}"},
+		{"insecure template", "review_url", "http://{shop}/products/{handle}", "must be an https:// URL"},
+		{"bad window", "window_start", "25:00", "is not a time of day"},
+		{"bad product ID", "excluded_products", "123, abc", "is not a product ID"},
+		{"subject placeholder", "subject", "Hi {first_name}", "only the placeholder {order}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Good values elsewhere in the same form must not be saved either.
+			form := settingsForm(csrf, map[string]string{tc.field: tc.value, "reminder": "3d", "excluded_tags": "sample"})
+			status, _, body := do(t, c, "POST", e.url+"/app/settings", form, nil)
+			if status != http.StatusUnprocessableEntity {
+				t.Fatalf("status %d, want 422", status)
+			}
+			errID := tc.field + "-error"
+			if !strings.Contains(body, `id="`+errID+`"`) || !strings.Contains(body, tc.msg) {
+				t.Errorf("no error %q next to %s:\n%s", tc.msg, tc.field, body)
+			}
+			input := regexp.MustCompile(`<input type="text" id="f-` + tc.field + `"[^>]*>`).FindString(body)
+			if !strings.Contains(input, errID) || !strings.Contains(input, `aria-invalid="true"`) {
+				t.Errorf("the field is not tied to its error: %s", input)
+			}
+			if !strings.Contains(body, `role="alert"`) || !strings.Contains(body, "Nothing was saved") {
+				t.Error("no alert saying nothing was saved")
+			}
+			if !strings.Contains(body, `value="`+htmlEscape(tc.value)+`"`) {
+				t.Errorf("the typed value %q is not kept in the form", tc.value)
+			}
+			after, _ := e.db.Shop(ctx, shop)
+			if !reflect.DeepEqual(after.Settings, before.Settings) {
+				t.Errorf("settings changed by a rejected form: %+v", after.Settings)
+			}
+		})
+	}
+
+	form := settingsForm(csrf, map[string]string{"delay": "2d", "window_start": "09:00", "window_end": "17:30",
+		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false"})
+	status, h, _ := do(t, c, "POST", e.url+"/app/settings", form, nil)
+	if status != http.StatusSeeOther || h.Get("Location") != "/app/settings?notice=saved" {
+		t.Fatalf("good form: %d %s", status, h.Get("Location"))
+	}
+	got, _ := e.db.Shop(ctx, shop)
+	want := before.Settings
+	want.Delay, want.WindowStart, want.WindowEnd, want.TimeZone = 48*time.Hour, 9*60, 17*60+30, "Europe/Berlin"
+	want.ExcludedProducts, want.ExcludedTags, want.ConsentRequired = []int64{8801, 8803}, []string{"gift card", "sample"}, false
+	if !reflect.DeepEqual(got.Settings, want) {
+		t.Errorf("saved %+v\nwant  %+v", got.Settings, want)
+	}
+	_, _, body := do(t, c, "GET", e.url+"/app/settings?notice=saved", nil, nil)
+	for _, want := range []string{`value="2d"`, `value="09:00"`, `value="17:30"`, `value="Europe/Berlin"`, `value="8801, 8803"`, `role="status"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("settings page lacks %s", want)
+		}
+	}
+	other, _ := e.db.Shop(ctx, otherShop)
+	if !reflect.DeepEqual(other.Settings, store.DefaultSettings(otherShop)) {
+		t.Error("another shop's settings changed")
+	}
+}
+
+func htmlEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;", "+", "&#43;").Replace(s)
+}
+
+func TestApp_FormsNeedTheSessionsCSRFToken(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	_, otherCSRF := e.login(t, shop) // a second session of the same shop
+	if otherCSRF == csrf {
+		t.Fatal("two sessions share a CSRF token")
+	}
+	for _, tok := range []string{"", "forged", otherCSRF} {
+		status, _, _ := do(t, c, "POST", e.url+"/app/settings", settingsForm(tok, map[string]string{"delay": "1d"}), nil)
+		if status != http.StatusForbidden {
+			t.Errorf("CSRF %q: %d, want 403", tok, status)
+		}
+	}
+	if s, _ := e.db.Shop(context.Background(), shop); s.Delay != store.DefaultSettings(shop).Delay {
+		t.Error("a form without the session's CSRF token was saved")
+	}
+	status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"to": {"me@example.com"}}, nil)
+	if status != http.StatusForbidden || len(e.mail.Outbox()) != 0 {
+		t.Errorf("test email without CSRF: %d, %d emails", status, len(e.mail.Outbox()))
+	}
+}
+
+// sessionToken makes an App Bridge session token as Shopify signs it.
+func sessionToken(t *testing.T, alg, secret string, claims map[string]any) string {
+	t.Helper()
+	h, _ := json.Marshal(map[string]string{"alg": alg, "typ": "JWT"})
+	p, _ := json.Marshal(claims)
+	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(p)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+func claimsFor(s string, now time.Time) map[string]any {
+	return map[string]any{"iss": "https://" + s + "/admin", "dest": "https://" + s, "aud": appKey, "sub": "42",
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j1", "sid": "s1"}
+}
+
+func TestApp_AppBridgeSessionTokens(t *testing.T) {
+	e := newAppEnv(t)
+	now := time.Now()
+	bearer := func(tok string) http.Header { return http.Header{"Authorization": {"Bearer " + tok}} }
+	good := sessionToken(t, "HS256", appSecret, claimsFor(shop, now))
+	status, _, body := do(t, browser(t), "GET", e.url+"/app", nil, bearer(good))
+	if status != 200 || !strings.Contains(body, shop) {
+		t.Fatalf("good token: %d", status)
+	}
+	with := func(k string, v any) map[string]any {
+		c := claimsFor(shop, now)
+		if v == nil {
+			delete(c, k)
+		} else {
+			c[k] = v
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name string
+		tok  string
+	}{
+		{"alg none", sessionToken(t, "none", appSecret, claimsFor(shop, now))},
+		{"HS512 label", sessionToken(t, "HS512", appSecret, claimsFor(shop, now))},
+		{"wrong secret", sessionToken(t, "HS256", "another-secret", claimsFor(shop, now))},
+		{"expired", sessionToken(t, "HS256", appSecret, with("exp", now.Add(-time.Minute).Unix()))},
+		{"no exp", sessionToken(t, "HS256", appSecret, with("exp", nil))},
+		{"not yet valid", sessionToken(t, "HS256", appSecret, with("nbf", now.Add(time.Minute).Unix()))},
+		{"other app", sessionToken(t, "HS256", appSecret, with("aud", "someone-else"))},
+		{"iss and dest differ", sessionToken(t, "HS256", appSecret, with("iss", "https://"+otherShop+"/admin"))},
+		{"dest not a shop", sessionToken(t, "HS256", appSecret, with("dest", "https://evil.com"))},
+		{"dest lookalike", sessionToken(t, "HS256", appSecret, with("dest", "https://acme.myshopify.com.evil.com"))},
+		{"unknown shop", sessionToken(t, "HS256", appSecret, claimsFor("stranger.myshopify.com", now))},
+		{"garbage", "a.b.c"},
+		{"tampered", good[:strings.LastIndexByte(good, '.')] + ".AAAA"},
+	} {
+		if status, _, _ := do(t, browser(t), "GET", e.url+"/app", nil, bearer(tc.tok)); status != http.StatusUnauthorized {
+			t.Errorf("%s: %d, want 401", tc.name, status)
+		}
+		if status, _, _ := do(t, browser(t), "GET", e.url+"/app?id_token="+url.QueryEscape(tc.tok), nil, nil); status != http.StatusUnauthorized {
+			t.Errorf("%s as id_token: %d, want 401", tc.name, status)
+		}
+	}
+	// Shopify's embedded load: id_token in the query serves the page and
+	// starts a cookie session for the page's forms.
+	c := browser(t)
+	status, h, body := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+good, nil, nil)
+	if status != 200 || !strings.Contains(h.Get("Set-Cookie"), "candor_session=") || !strings.Contains(body, shop) {
+		t.Fatalf("embedded load: %d, Set-Cookie %q", status, h.Get("Set-Cookie"))
+	}
+	csrf := csrfRe.FindStringSubmatch(body)[1]
+	if status, _, _ := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"delay": "1d"}), nil); status != http.StatusSeeOther {
+		t.Errorf("form after an embedded load: %d", status)
+	}
+	// A bearer token for one shop reads only that shop.
+	otherTok := sessionToken(t, "HS256", appSecret, claimsFor(otherShop, now))
+	_, _, body = do(t, browser(t), "GET", e.url+"/app", nil, bearer(otherTok))
+	if !strings.Contains(body, otherShop) || strings.Contains(body, shop+"<") {
+		t.Errorf("other shop's token shows the wrong shop")
+	}
+}
+
+func (e *appEnv) addRequest(t *testing.T, s string, orderID int64, name, status, reason string, products ...store.Product) {
+	t.Helper()
+	ctx := context.Background()
+	rid := e.ring.RequestID(s, orderID)
+	if err := e.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := store.CreateRequest(ctx, tx, store.Request{RequestID: rid, Shop: s, OrderID: orderID, OrderName: name, ExpiresAt: time.Now().Add(time.Hour)}, products)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if status == store.StatusScheduled {
+		if err := store.SetSendAt(ctx, e.db, rid, time.Date(2030, 6, 1, 7, 0, 0, 0, time.UTC)); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if _, err := e.db.Exec(`UPDATE review_requests SET status = $2, reason = $3, subject = $4 WHERE request_id = $1`,
+		rid, status, reason, e.ring.Subject(s, 7_000_001)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
+	e := newAppEnv(t)
+	e.addRequest(t, shop, 1001, "#1001", store.StatusScheduled, "", store.Product{ID: 8801, Title: "Linen Shirt"})
+	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
+	e.addRequest(t, shop, 1003, "#1003", store.StatusSkipped, "excluded", store.Product{ID: 8803, Title: "Canvas Tote"})
+	e.addRequest(t, otherShop, 2001, "#R-2001", store.StatusSent, "", store.Product{ID: 1, Title: "Rival Thing"})
+	if err := e.db.UpdateSettings(context.Background(), shop, func() store.Settings {
+		s := store.DefaultSettings(shop)
+		s.TimeZone = "Europe/Berlin"
+		return s
+	}()); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := e.login(t, shop)
+	var before int
+	_ = e.db.Get(&before, `SELECT count(*) FROM registry_entries`)
+	status, _, body := do(t, c, "GET", e.url+"/app/requests", nil, nil)
+	if status != 200 {
+		t.Fatalf("requests page: %d", status)
+	}
+	for _, want := range []string{"#1001", "Linen Shirt", "scheduled", "planned for 1 Jun 2030 09:00 CEST",
+		"#1002", "skipped: customer unsubscribed", "#1003", "skipped: all products excluded"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("requests page lacks %q", want)
+		}
+	}
+	for _, never := range []string{"#R-2001", "Rival Thing", e.ring.Subject(shop, 7_000_001), "7000001", "1001</td>", e.ring.RequestID(shop, 1001)} {
+		if strings.Contains(body, never) {
+			t.Errorf("requests page shows %q", never)
+		}
+	}
+	var after int
+	_ = e.db.Get(&after, `SELECT count(*) FROM registry_entries`)
+	if after != before {
+		t.Errorf("viewing requests wrote %d registry entries; it shows no personal data and must write none", after-before)
+	}
+}
+
+func TestApp_TestEmailGoesToTheTypedAddressAndIsRecordedNotLogged(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	for _, bad := range []string{"", "not-an-address", "Me <me@example.com>", "a@b.c, d@e.f"} {
+		status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {bad}}, nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "plain email address") {
+			t.Errorf("address %q: %d", bad, status)
+		}
+	}
+	if n := len(e.mail.Outbox()); n != 0 {
+		t.Fatalf("%d emails after bad addresses", n)
+	}
+	const to = "merchant.owner.qx@example.org"
+	status, h, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil)
+	if status != http.StatusSeeOther || h.Get("Location") != "/app?notice=test-sent" {
+		t.Fatalf("test email: %d %s", status, h.Get("Location"))
+	}
+	out := e.mail.Outbox()
+	if len(out) != 1 || !reflect.DeepEqual(out[0].To, []string{to}) {
+		t.Fatalf("outbox %+v", out)
+	}
+	m := out[0]
+	if m.From != "reviews@"+shop || m.Subject != "[Test] How was your order #TEST-1001?" ||
+		!strings.Contains(m.Text, "https://"+shop+"/products/sample-product#reviews") {
+		t.Errorf("test email does not use the shop's settings: from %s, subject %q\n%s", m.From, m.Subject, m.Text)
+	}
+	var entries []registry.Entry
+	if err := e.db.Select(&entries, `SELECT * FROM registry_entries WHERE shop = $1 AND system = 'sendgrid'`, shop); err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Action != registry.ActionTransmitted || entries[0].Subject != "" ||
+		!strings.HasPrefix(entries[0].Ref, "test_") || entries[0].Ref != m.CustomArgs[sendgrid.CustomArgRequestID] {
+		t.Errorf("registry entries for the test email: %+v", entries)
+	}
+	if strings.Contains(e.logs.String(), to) {
+		t.Error("the address was logged")
+	}
+	// A few an hour, then a clear refusal and nothing sent.
+	for i := 1; i < web.TestEmailsPerHour; i++ {
+		if status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil); status != http.StatusSeeOther {
+			t.Fatalf("test email %d: %d", i+1, status)
+		}
+	}
+	status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil)
+	if status != http.StatusTooManyRequests || !strings.Contains(body, "try again later") {
+		t.Errorf("test email over the limit: %d", status)
+	}
+	if n := len(e.mail.Outbox()); n != web.TestEmailsPerHour {
+		t.Errorf("%d test emails sent, want %d", n, web.TestEmailsPerHour)
+	}
+	var dump string
+	_ = e.db.Get(&dump, `SELECT string_agg(t::text, ' ') FROM (SELECT * FROM registry_entries) t`)
+	if strings.Contains(dump, to) {
+		t.Error("the address is in the registry")
+	}
+}
+
+func TestApp_RegistryExportIsTheOwnShopsSignedAndRecorded(t *testing.T) {
+	e := newAppEnv(t)
+	ctx := context.Background()
+	for _, s := range []string{shop, otherShop} {
+		if err := e.db.InTx(ctx, func(tx *sqlx.Tx) error {
+			_, err := registry.Append(ctx, tx, time.Now(), registry.Entry{Shop: s, Subject: e.ring.Subject(s, 1),
+				Datum: registry.DatumEmail, System: registry.SystemSendGrid, Action: registry.ActionTransmitted,
+				Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(time.Hour), Ref: "rq_" + s[:4]})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := e.login(t, shop)
+	status, h, body := do(t, c, "GET", e.url+"/app/export?format=csv", nil, nil)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/csv") {
+		t.Fatalf("export: %d %s", status, h.Get("Content-Type"))
+	}
+	if strings.Contains(body, otherShop) || !strings.Contains(body, shop) {
+		t.Errorf("export is not scoped to the shop:\n%s", body)
+	}
+	id := h.Get("Candor-Export-Id")
+	status, _, sig := do(t, c, "GET", e.url+"/app/exports/"+id+"/signature", nil, nil)
+	if status != 200 || !strings.Contains(sig, id) {
+		t.Fatalf("signature: %d %s", status, sig)
+	}
+	var recorded int
+	_ = e.db.Get(&recorded, `SELECT count(*) FROM registry_entries WHERE ref = $1 AND purpose = 'audit' AND shop = $2`, id, shop)
+	if recorded != 1 {
+		t.Errorf("the export was recorded %d times, want once", recorded)
+	}
+	if _, _, page := do(t, c, "GET", e.url+"/app/registry", nil, nil); !strings.Contains(page, id+".sig") {
+		t.Error("the registry page does not list the download's signature")
+	}
+	// Another shop's merchant cannot fetch this shop's signature.
+	rival, _ := e.login(t, otherShop)
+	if status, _, _ := do(t, rival, "GET", e.url+"/app/exports/"+id+"/signature", nil, nil); status != http.StatusNotFound {
+		t.Errorf("other shop fetched the signature: %d", status)
+	}
+	if status, _, _ := do(t, c, "GET", e.url+"/app/export?format=xml", nil, nil); status != http.StatusBadRequest {
+		t.Errorf("unknown format: %d", status)
+	}
+}
