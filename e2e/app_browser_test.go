@@ -31,7 +31,7 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 
 	// Log in: the link `candor shops login` prints, then one click.
 	br.open(s.url + "/app/login?token=" + web.LoginLink(s.ring, shop, 15*time.Minute, time.Now()))
-	br.click("button[type=submit]")
+	br.follow("button[type=submit]")
 	if u := br.currentURL(); u != s.url+"/app" {
 		t.Fatalf("after login the browser is at %s, want /app", u)
 	}
@@ -40,10 +40,10 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	}
 
 	// A bad value: the form says so next to the field, and nothing is saved.
-	br.click(`a[href="/app/settings"]`)
+	br.follow(`a[href="/app/settings"]`)
 	br.fill("#f-delay", "-5d")
 	br.fill("#f-time_zone", "Mars/Olympus_Mons")
-	br.click("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]")
 	if got := br.text("#delay-error"); !strings.Contains(got, "must not be negative") {
 		t.Errorf("delay error = %q", got)
 	}
@@ -69,7 +69,7 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	br.fill("#f-window_start", open.Format("15:04"))
 	br.fill("#f-window_end", open.Add(time.Hour).Format("15:04"))
 	br.fill("#f-time_zone", "UTC")
-	br.click("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]")
 	if got := br.text("[role=status]"); !strings.Contains(got, "Settings saved") {
 		t.Fatalf("no confirmation after saving: %q", got)
 	}
@@ -117,9 +117,9 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	}
 
 	// "Send me a test email": it arrives in the SendGrid stand-in.
-	br.click(`a[href="/app"]`)
+	br.follow(`a[href="/app"]`)
 	br.fill("#to", "owner@harbour-goods.example")
-	br.click("form[action='/app/test-email'] button[type=submit]")
+	br.follow("form[action='/app/test-email'] button[type=submit]")
 	if got := br.text("[role=status]"); !strings.Contains(got, "Test email sent") {
 		t.Fatalf("no confirmation of the test email: %q", got)
 	}

@@ -191,6 +191,22 @@ func (w *webDriver) click(css string) {
 	w.call("POST", "/element/"+w.find(css)+"/click", map[string]any{}, nil)
 }
 
+// follow clicks a link or submit button and waits until the browser shows the
+// next page: a new document has a new root element. Element Click does not
+// promise to wait for the navigation it starts, and a busy machine shows it.
+func (w *webDriver) follow(css string) {
+	w.t.Helper()
+	old := w.find("html")
+	w.click(css)
+	deadline := time.Now().Add(20 * time.Second)
+	for w.find("html") == old {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("webdriver: clicking %s did not load a new page", css)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // screenshot returns the viewport as PNG.
 func (w *webDriver) screenshot() []byte {
 	w.t.Helper()
