@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 )
@@ -22,8 +23,12 @@ type Server struct {
 	DB            *store.DB
 	Temporal      client.Client
 	Keys          *keys.Ring
+	DataKeys      *datakeys.Keys // per-subject keys; the Temporal codec endpoint
 	ShopifySecret string
-	Logger        *slog.Logger
+	// CodecOrigins may call the codec endpoint from a browser (the
+	// Temporal UI's origin).
+	CodecOrigins []string
+	Logger       *slog.Logger
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
@@ -60,6 +65,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/exports/{id}/signature", s.authed(readers, s.exportSignature))
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
+	operators := []string{store.RoleOperator}
+	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.authed(operators, s.codec)))
+	mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
+	mux.HandleFunc("OPTIONS /codec/{op}", s.codecCORS(nil))
+	mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

@@ -64,6 +64,9 @@ func PrivacyRequest(ctx workflow.Context, in PrivacyRequestInput) (PrivacyReques
 	switch in.Kind {
 	case store.KindCustomerRedact, store.KindShopRedact:
 		steps = []namedStep{{"temporal", a.StopReviews}, {"postgres", a.ErasePostgres}, {"sendgrid", a.EraseSendGrid}}
+		if workflow.GetVersion(ctx, "shred-keys", workflow.DefaultVersion, 1) == 1 {
+			steps = append(steps, namedStep{"keys", a.ShredKeys})
+		}
 	case store.KindDataRequest:
 		steps = []namedStep{{"report", a.BuildReport}}
 	case store.KindUninstall:
