@@ -125,14 +125,22 @@ func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error
 			return dk, nil
 		}
 	}
-	const get = `SELECT id, shop, owner, wrapped FROM data_keys WHERE shop = $1 AND owner = $2`
+	// Most owners are new when first asked (a webhook starting a request):
+	// try to insert a fresh key first, one round trip; read the stored one
+	// when it exists already (or another process won the race).
+	fresh, err := keys.NewDataKey()
+	if err != nil {
+		return keys.DataKey{}, err
+	}
+	wrapped, err := k.ring.WrapDataKey(fresh)
+	if err != nil {
+		return keys.DataKey{}, err
+	}
 	var r row
-	err := k.db.GetContext(ctx, &r, get, shop, owner)
+	err = k.db.GetContext(ctx, &r, `INSERT INTO data_keys (id, shop, owner, wrapped) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (shop, owner) DO NOTHING RETURNING id, shop, owner, wrapped`, fresh.ID, shop, owner, wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
-		if err := k.create(ctx, shop, owner); err != nil {
-			return keys.DataKey{}, err
-		}
-		err = k.db.GetContext(ctx, &r, get, shop, owner)
+		err = k.db.GetContext(ctx, &r, `SELECT id, shop, owner, wrapped FROM data_keys WHERE shop = $1 AND owner = $2`, shop, owner)
 	}
 	if err != nil {
 		return keys.DataKey{}, fmt.Errorf("read a data key: %w", err)
@@ -143,24 +151,6 @@ func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error
 	}
 	k.remember(shop, owner, dk)
 	return dk, nil
-}
-
-func (k *Keys) create(ctx context.Context, shop, owner string) error {
-	fresh, err := keys.NewDataKey()
-	if err != nil {
-		return err
-	}
-	wrapped, err := k.ring.WrapDataKey(fresh)
-	if err != nil {
-		return err
-	}
-	// Two processes may race to create it: the first insert wins and both
-	// use the stored key.
-	if _, err := k.db.ExecContext(ctx, `INSERT INTO data_keys (id, shop, owner, wrapped) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (shop, owner) DO NOTHING`, fresh.ID, shop, owner, wrapped); err != nil {
-		return fmt.Errorf("store a data key: %w", err)
-	}
-	return nil
 }
 
 // Get returns the key with this ID, or ErrShredded if it was destroyed.
