@@ -352,3 +352,45 @@ func TestErasure_LeftoverHistoryCannotBeDecrypted(t *testing.T) {
 		t.Errorf("keys receipt: %+v", rc)
 	}
 }
+
+// shop/redact destroys every data key of the shop: nothing any workflow of
+// the shop wrote can be decoded afterwards, wherever a copy is.
+func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 909)
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order: %+v", r)
+	}
+	backup := s.backupHistory(t, workflows.ReviewRequestID(shop, o.ID))
+	var before int
+	if err := s.db.Get(&before, `SELECT count(*) FROM data_keys WHERE shop = $1`, shop); err != nil || before == 0 {
+		t.Fatalf("the shop has %d data keys before, %v", before, err)
+	}
+	body, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop})
+	id, res := s.privacy(t, shopify.TopicShopRedact, store.KindShopRedact, shopifytest.NewWebhookID(), body)
+	if st := res.Steps["keys"]; st.Done != before || !st.Verified {
+		t.Fatalf("keys step %+v, want all %d keys destroyed", st, before)
+	}
+	var after int
+	_ = s.db.Get(&after, `SELECT count(*) FROM data_keys WHERE shop = $1`, shop)
+	if after != 0 {
+		t.Fatalf("%d data keys of the shop left", after)
+	}
+	if decoded, sealed := s.restore(t, backup); sealed == 0 || strings.Contains(decoded, o.Products[0].Title) {
+		t.Fatalf("the shop's history backup still decodes (%d sealed)", sealed)
+	}
+	var rc store.Receipt
+	if err := s.db.Get(&rc, `SELECT * FROM privacy_receipts WHERE request_id = $1 AND system = 'data_keys'`, id); err != nil ||
+		!strings.Contains(rc.Asked, "every data key of the shop") {
+		t.Fatalf("keys receipt %+v, %v", rc, err)
+	}
+	// The privacy workflow itself (service key) still reads, for the
+	// operator: it names no one.
+	h, sealed, err := devenv.HistoryText(ctx, s.tc, workflows.PrivacyRequestID(store.KindShopRedact, shop, id), s.codec())
+	if err != nil || sealed != 0 || !strings.Contains(h, id) {
+		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
+	}
+}

@@ -1,0 +1,79 @@
+package workflows_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/workflows"
+)
+
+// privacyRun runs PrivacyRequest with every step mocked, recording the
+// order of the steps. keysFail makes ShredKeys fail that many times.
+func privacyRun(t *testing.T, kind string, keysFail int) ([]string, workflows.PrivacyRequestResult, error) {
+	t.Helper()
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	env.RegisterWorkflow(workflows.PrivacyRequest)
+	var calls []string
+	step := func(name string) func(context.Context, string) (activities.StepResult, error) {
+		return func(_ context.Context, id string) (activities.StepResult, error) {
+			calls = append(calls, name)
+			if name == "ShredKeys" && keysFail > 0 {
+				keysFail--
+				return activities.StepResult{}, temporal.NewApplicationError("1 data keys still present", activities.ErrNotYetGone)
+			}
+			return activities.StepResult{Found: 1, Done: 1, Verified: true}, nil
+		}
+	}
+	for name, fn := range map[string]any{"StopReviews": acts.StopReviews, "ErasePostgres": acts.ErasePostgres, "EraseSendGrid": acts.EraseSendGrid,
+		"ShredKeys": acts.ShredKeys, "RevokeToken": acts.RevokeToken, "BuildReport": acts.BuildReport} {
+		env.OnActivity(fn, mock.Anything, mock.Anything).Return(step(name))
+	}
+	env.OnActivity(acts.FinishPrivacy, mock.Anything, mock.Anything).Return(func(context.Context, string) error {
+		calls = append(calls, "FinishPrivacy")
+		return nil
+	})
+	env.ExecuteWorkflow(workflows.PrivacyRequest, workflows.PrivacyRequestInput{RequestID: "pr_test", Kind: kind})
+	var res workflows.PrivacyRequestResult
+	err := env.GetWorkflowError()
+	if err == nil {
+		err = env.GetWorkflowResult(&res)
+	}
+	return calls, res, err
+}
+
+func TestPrivacyRequest_ErasureDestroysTheKeysLastAndRetriesUntilVerified(t *testing.T) {
+	for _, kind := range []string{store.KindCustomerRedact, store.KindShopRedact} {
+		calls, res, err := privacyRun(t, kind, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "StopReviews,ErasePostgres,EraseSendGrid,ShredKeys,ShredKeys,ShredKeys,FinishPrivacy"
+		if got := strings.Join(calls, ","); got != want {
+			t.Errorf("%s: steps %s, want %s (keys after SendGrid, which needs the subject's key)", kind, got, want)
+		}
+		if !res.Steps["keys"].Verified {
+			t.Errorf("%s: keys step %+v", kind, res.Steps["keys"])
+		}
+	}
+	for _, kind := range []string{store.KindDataRequest, store.KindUninstall} {
+		calls, _, err := privacyRun(t, kind, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.Join(calls, ","), "ShredKeys") {
+			t.Errorf("%s destroyed keys: %v", kind, calls)
+		}
+	}
+	if _, _, err := privacyRun(t, "bogus", 0); err == nil || !errors.As(err, new(*temporal.WorkflowExecutionError)) {
+		t.Errorf("unknown kind: %v", err)
+	}
+}
