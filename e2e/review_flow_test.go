@@ -254,6 +254,17 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	if !strings.Contains(h, o.Products[0].Title) || !strings.Contains(h, "SendReviewRequest") {
 		t.Fatalf("decoded history lacks expected content, so the search proves nothing")
 	}
+	// As Temporal stores it, every payload is ciphertext under the
+	// request's own data key.
+	raw, _, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{o.Name, o.Products[0].Title, `"order_id"`, `"status":"sent"`} {
+		if strings.Contains(raw, clear) {
+			t.Errorf("the stored history holds %s in clear text", clear)
+		}
+	}
 	dump := s.dump(t)
 	if !strings.Contains(dump, o.Name) || !strings.Contains(dump, "sub_") {
 		t.Fatalf("table dump lacks the order and pseudonym, so the search proves nothing")
