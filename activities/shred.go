@@ -18,7 +18,8 @@ import (
 // keyOwners lists whose data keys an erasure destroys: the subject's own key
 // (the sealed address), and the key of every review request the registry
 // links to the subject or Shopify named. The registry is the source because
-// it outlives the rows: by this step the request rows are gone.
+// it outlives the rows: a request row swept by retention may have left its
+// workflow history behind (its key went with the row, by trigger).
 func (a *Activities) keyOwners(ctx context.Context, r store.PrivacyRequest) ([]string, error) {
 	var refs []string
 	if err := a.DB.SelectContext(ctx, &refs, `SELECT DISTINCT ref FROM registry_entries
@@ -42,7 +43,8 @@ func (a *Activities) keyOwners(ctx context.Context, r store.PrivacyRequest) ([]s
 // ShredKeys destroys the data keys of what an erasure covers, so that any
 // copy of what they encrypted (a database backup, a workflow history that
 // survived, a replica) stays unreadable for good; then it reads back. It runs
-// last: the SendGrid step still needs the subject's key to read the address.
+// after the SendGrid step, which needs the subject's key to read the
+// address, and before the rows are deleted.
 func (a *Activities) ShredKeys(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
@@ -82,7 +84,14 @@ func (a *Activities) ShredKeys(ctx context.Context, requestID string) (StepResul
 	if err != nil {
 		return StepResult{}, fmt.Errorf("destroy data keys: %w", err)
 	}
+	// Forget in this process both what this step deleted and what went
+	// with the request rows (trigger), which this step did not see.
 	a.DataKeys.Forget(ids...)
+	if r.Kind == store.KindShopRedact {
+		a.DataKeys.ForgetOwners(r.Shop, nil)
+	} else {
+		a.DataKeys.ForgetOwners(r.Shop, owners)
+	}
 
 	// Read back: none of the scope's keys may exist any more.
 	var left int

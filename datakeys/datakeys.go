@@ -104,6 +104,24 @@ func (k *Keys) Forget(ids ...string) {
 	}
 }
 
+// ForgetOwners drops these owners' keys from this process's cache, however
+// they were destroyed (a request's key goes with its row, by trigger).
+// owners nil forgets every key of the shop.
+func (k *Keys) ForgetOwners(shop string, owners []string) {
+	drop := map[string]bool{}
+	for _, o := range owners {
+		drop[o] = true
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for id, c := range k.byID {
+		if c.shop == shop && (owners == nil || drop[c.owner]) {
+			delete(k.byID, id)
+			delete(k.byOwner, ownerKey(c.shop, c.owner))
+		}
+	}
+}
+
 type row struct {
 	ID      string `db:"id"`
 	Shop    string `db:"shop"`

@@ -50,15 +50,15 @@ func privacyRun(t *testing.T, kind string, keysFail int) ([]string, workflows.Pr
 	return calls, res, err
 }
 
-func TestPrivacyRequest_ErasureDestroysTheKeysLastAndRetriesUntilVerified(t *testing.T) {
+func TestPrivacyRequest_ErasureDestroysTheKeysBeforeTheRowsAndRetriesUntilVerified(t *testing.T) {
 	for _, kind := range []string{store.KindCustomerRedact, store.KindShopRedact} {
 		calls, res, err := privacyRun(t, kind, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := "StopReviews,ErasePostgres,EraseSendGrid,ShredKeys,ShredKeys,ShredKeys,FinishPrivacy"
+		want := "StopReviews,EraseSendGrid,ShredKeys,ShredKeys,ShredKeys,ErasePostgres,FinishPrivacy"
 		if got := strings.Join(calls, ","); got != want {
-			t.Errorf("%s: steps %s, want %s (keys after SendGrid, which needs the subject's key)", kind, got, want)
+			t.Errorf("%s: steps %s, want %s (keys after SendGrid, which needs the subject's key, and before the rows)", kind, got, want)
 		}
 		if !res.Steps["keys"].Verified {
 			t.Errorf("%s: keys step %+v", kind, res.Steps["keys"])

@@ -21,3 +21,16 @@ CREATE TABLE key_identity (
     sealed     text NOT NULL,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- A request's data key dies with its row, whoever deletes it (the retention
+-- sweep, an erasure, a cascade from the shop): nothing the key encrypted, in
+-- Temporal or a backup, may outlive the record Candor keeps of the request.
+-- One statement-level trigger, so a sweep's batch costs one extra DELETE.
+CREATE FUNCTION shred_request_keys() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM data_keys d USING gone g WHERE d.shop = g.shop AND d.owner = g.request_id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER review_requests_shred_keys AFTER DELETE ON review_requests
+    REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION shred_request_keys();
