@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	commonpb "go.temporal.io/api/common/v1"
@@ -219,5 +220,55 @@ func TestShred_WhatTheKeyEncryptedCannotBeReadAnyMore(t *testing.T) {
 	})
 	if err != nil || len(ids) != 2 { // rq_kept and the recreated rq_gone
 		t.Fatalf("shop shred %v, %v", ids, err)
+	}
+}
+
+// A request's key dies with its row, however the row goes: deleted (as the
+// retention sweep does, many per statement) or by cascade from its shop.
+func TestRequestKeys_DieWithTheirRows(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	k := process(t, db, master(1))
+	for _, s := range []string{shop, "other-" + shop} {
+		if err := db.AddShop(ctx, store.Shop{Domain: s, TokenSealed: "x", Settings: store.DefaultSettings(s)}); err != nil {
+			t.Fatal(err)
+		}
+		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			for i, rq := range []string{"rq_a", "rq_b", "rq_c"} {
+				if _, err := store.CreateRequest(ctx, tx, store.Request{RequestID: rq + s, Shop: s, OrderID: int64(i + 1), OrderName: "#1",
+					ExpiresAt: time.Now().Add(time.Hour)}, []store.Product{{ID: 1, Title: "Mug"}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, owner := range []string{"rq_a" + s, "rq_b" + s, "rq_c" + s, "sub_x"} {
+			if _, err := k.For(ctx, s, owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	count := func(s string) int {
+		var n int
+		_ = db.Get(&n, `SELECT count(*) FROM data_keys WHERE shop = $1`, s)
+		return n
+	}
+	if _, err := db.Exec(`DELETE FROM review_requests WHERE request_id IN ('rq_a` + shop + `', 'rq_b` + shop + `')`); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(shop); n != 2 { // rq_c and the subject's
+		t.Fatalf("%d keys left after deleting two rows, want 2", n)
+	}
+	if n := count("other-" + shop); n != 4 {
+		t.Fatalf("another shop's keys went too: %d left", n)
+	}
+	if _, err := db.Exec(`DELETE FROM shops WHERE domain = $1`, "other-"+shop); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("other-" + shop); n != 1 { // the subject key has no row
+		t.Fatalf("%d keys left after the shop's rows cascaded, want the subject's 1", n)
 	}
 }
