@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -75,5 +76,21 @@ func TestPrivacyRequest_ErasureDestroysTheKeysBeforeTheRowsAndRetriesUntilVerifi
 	}
 	if _, _, err := privacyRun(t, "bogus", 0); err == nil || !errors.As(err, new(*temporal.WorkflowExecutionError)) {
 		t.Errorf("unknown kind: %v", err)
+	}
+}
+
+func TestDataKeyOwner_OnlyReviewWorkflowsGetARequestKey(t *testing.T) {
+	ring, _ := keys.New(make([]byte, 32))
+	owner := workflows.DataKeyOwner(ring)
+	shop, who, ok := owner(workflows.ReviewRequestID("a.myshopify.com", 1001))
+	if !ok || shop != "a.myshopify.com" || who != ring.RequestID("a.myshopify.com", 1001) {
+		t.Fatalf("review workflow: %q %q %t", shop, who, ok)
+	}
+	for _, id := range []string{"", "review/", "review/a.myshopify.com", "review/a.myshopify.com/", "review//12",
+		"review/a.myshopify.com/12x", "review/a.myshopify.com/-3", "review/a.myshopify.com/0",
+		workflows.PrivacyRequestID(store.KindCustomerRedact, "a.myshopify.com", "pr_1"), "retention/manual/x"} {
+		if _, _, ok := owner(id); ok {
+			t.Errorf("%q got a request key", id)
+		}
 	}
 }
