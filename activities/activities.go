@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
@@ -40,8 +41,10 @@ const (
 // Activities holds the dependencies; workflows call its methods through a
 // nil *Activities.
 type Activities struct {
-	DB        *store.DB
-	Keys      *keys.Ring
+	DB   *store.DB
+	Keys *keys.Ring
+	// DataKeys are the per-request and per-subject keys (crypto-shredding).
+	DataKeys  *datakeys.Keys
 	Mailer    *sendgrid.Mailer
 	Shopify   shopify.AdminConfig
 	PublicURL string

@@ -243,7 +243,10 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 			System: registry.SystemSendGrid, AskedAt: asked, Asked: what, Verified: fmt.Sprintf("registry: %d transmissions to SendGrid", sent),
 		})
 	}
-	email, err := a.Keys.Open(r.EmailSealed, r.ID)
+	if a.DataKeys == nil {
+		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", ErrInternal, nil)
+	}
+	email, err := a.DataKeys.Open(ctx, r.EmailSealed, r.ID)
 	if err != nil {
 		return StepResult{}, fmt.Errorf("open the sealed address: %w", err)
 	}

@@ -42,6 +42,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -181,9 +182,12 @@ func newEnv(b *testing.B) *env {
 		b.Fatal(err)
 	}
 
+	// As in production: payloads encrypted under each request's data key.
+	dk := datakeys.New(db, ring)
 	c, err := client.Dial(client.Options{
-		HostPort: temporal.Address,
-		Logger:   tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		HostPort:      temporal.Address,
+		Logger:        tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring)),
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -191,7 +195,7 @@ func newEnv(b *testing.B) *env {
 	b.Cleanup(c.Close)
 
 	e := &env{temporal: c, ring: ring}
-	srv := &web.Server{DB: db, Temporal: timedClient{c, e}, Keys: ring, ShopifySecret: benchSecret,
+	srv := &web.Server{DB: db, Temporal: timedClient{c, e}, Keys: ring, DataKeys: dk, ShopifySecret: benchSecret,
 		Logger: slog.New(slog.DiscardHandler), TemporalRetention: 24 * time.Hour}
 	h := srv.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -41,6 +41,13 @@ type Config struct {
 	// SendGridWebhookKey verifies the signed Event Webhook, from
 	// SENDGRID_WEBHOOK_PUBLIC_KEY; nil: POST /webhooks/sendgrid refuses.
 	SendGridWebhookKey *ecdsa.PublicKey
+	// MasterKeyPrevious are earlier master keys (CANDOR_MASTER_KEY_PREVIOUS,
+	// comma-separated, newest first), held during a rotation only to open
+	// what they sealed.
+	MasterKeyPrevious [][]byte
+	// CodecOrigins may call the payload codec endpoint from a browser
+	// (CANDOR_CODEC_ORIGINS, comma-separated; the Temporal UI's origin).
+	CodecOrigins []string
 }
 
 // FromEnv reads the environment. It does not require anything: each command
@@ -84,6 +91,20 @@ func FromEnv() (Config, error) {
 			return c, err
 		}
 		c.SendGridWebhookKey = k
+	}
+	if v := os.Getenv("CANDOR_MASTER_KEY_PREVIOUS"); v != "" {
+		for i, part := range strings.Split(v, ",") {
+			k, err := ParseMasterKey(strings.TrimSpace(part))
+			if err != nil {
+				return c, fmt.Errorf("CANDOR_MASTER_KEY_PREVIOUS key %d: %w", i+1, err)
+			}
+			c.MasterKeyPrevious = append(c.MasterKeyPrevious, k)
+		}
+	}
+	for _, o := range strings.Split(os.Getenv("CANDOR_CODEC_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CodecOrigins = append(c.CodecOrigins, o)
+		}
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -88,5 +89,28 @@ func TestFromEnv_SendGridWebhookKeyMustBeAnECDSAP256PublicKey(t *testing.T) {
 	t.Setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", "")
 	if c, err = FromEnv(); err != nil || c.SendGridWebhookKey != nil {
 		t.Fatalf("unset: key %v, err %v", c.SendGridWebhookKey, err)
+	}
+}
+
+func TestFromEnv_PreviousMasterKeysAndCodecOrigins(t *testing.T) {
+	k1 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	k2 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	t.Setenv("CANDOR_MASTER_KEY_PREVIOUS", k1+", "+k2)
+	t.Setenv("CANDOR_CODEC_ORIGINS", "http://127.0.0.1:8233, https://temporal.example.com,")
+	c, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.MasterKeyPrevious) != 2 || c.MasterKeyPrevious[1][0] != 2 {
+		t.Fatalf("previous keys %v", c.MasterKeyPrevious)
+	}
+	if len(c.CodecOrigins) != 2 || c.CodecOrigins[1] != "https://temporal.example.com" {
+		t.Fatalf("codec origins %q", c.CodecOrigins)
+	}
+	for _, bad := range []string{"short", k1 + ",", k1 + ",not base64"} {
+		t.Setenv("CANDOR_MASTER_KEY_PREVIOUS", bad)
+		if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "CANDOR_MASTER_KEY_PREVIOUS") {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
 }

@@ -7,24 +7,47 @@ import (
 	"regexp"
 	"strings"
 
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 )
 
 var payloadData = regexp.MustCompile(`"data":"([A-Za-z0-9+/=]+)"`)
 
 // HistoryText renders a workflow's whole history as text with every payload
-// decoded, so tests can search it for data that must never be there.
-func HistoryText(ctx context.Context, c client.Client, workflowID string) (string, error) {
+// decoded through codec (nil: none), so tests can search it for data that
+// must never be there. Payloads the codec cannot decode (their key was
+// shredded) stay as they are, and are counted in sealed.
+func HistoryText(ctx context.Context, c client.Client, workflowID string, codec converter.PayloadCodec) (text string, sealed int, err error) {
 	it := c.GetWorkflowHistory(ctx, workflowID, "", false, 0)
 	var b strings.Builder
+	decode := proxy.VisitPayloadsOptions{Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+		out := make([]*commonpb.Payload, len(ps))
+		for i, p := range ps {
+			d, err := codec.Decode([]*commonpb.Payload{p})
+			if err != nil {
+				sealed++
+				out[i] = p
+				continue
+			}
+			out[i] = d[0]
+		}
+		return out, nil
+	}}
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			return "", err
+			return "", 0, err
+		}
+		if codec != nil {
+			if err := proxy.VisitPayloads(ctx, ev, decode); err != nil {
+				return "", 0, err
+			}
 		}
 		j, err := json.Marshal(ev)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		b.Write(j)
 		b.WriteByte('\n')
@@ -35,5 +58,5 @@ func HistoryText(ctx context.Context, c client.Client, workflowID string) (strin
 			}
 		}
 	}
-	return b.String(), nil
+	return b.String(), sealed, nil
 }

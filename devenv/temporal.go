@@ -25,12 +25,14 @@ type Temporal struct {
 
 // TemporalOptions says where to listen.
 type TemporalOptions struct {
-	IP           string // default 127.0.0.1
-	Port         int    // gRPC; 0 picks a free port
-	UIPort       int    // 0 = no UI
-	DatabaseFile string // SQLite file; "" keeps everything in memory
-	Namespace    string // default "default"
-	Logger       *slog.Logger
+	IP     string // default 127.0.0.1
+	Port   int    // gRPC; 0 picks a free port
+	UIPort int    // 0 = no UI
+	// UICodecEndpoint is the remote codec the UI decodes payloads with.
+	UICodecEndpoint string
+	DatabaseFile    string // SQLite file; "" keeps everything in memory
+	Namespace       string // default "default"
+	Logger          *slog.Logger
 }
 
 // StartTemporal starts the dev server and returns once it accepts calls.
@@ -72,7 +74,7 @@ func StartTemporal(o TemporalOptions) (*Temporal, error) {
 		if err := portFree(o.IP, o.UIPort); err != nil {
 			return nil, fmt.Errorf("Temporal UI port %d is taken: %w", o.UIPort, err)
 		}
-		opts.UIIP, opts.UIPort = o.IP, o.UIPort
+		opts.UIIP, opts.UIPort, opts.UICodecEndpoint = o.IP, o.UIPort, o.UICodecEndpoint
 	}
 	srv, err := devserver.Start(opts)
 	if err != nil {

@@ -8,9 +8,14 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -43,8 +48,8 @@ func (s *system) privacy(t *testing.T, topic, kind, webhookID string, body []byt
 	return id, res
 }
 
-// allHistories is the decoded text of every workflow history in the
-// namespace.
+// allHistories is the text of every workflow history in the namespace,
+// decoded wherever this system's keys still can.
 func (s *system) allHistories(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
@@ -56,7 +61,7 @@ func (s *system) allHistories(t *testing.T) string {
 			t.Fatal(err)
 		}
 		for _, e := range resp.Executions {
-			h, err := devenv.HistoryText(ctx, s.tc, e.Execution.WorkflowId)
+			h, _, err := devenv.HistoryText(ctx, s.tc, e.Execution.WorkflowId, s.codec())
 			if err != nil {
 				var nf *serviceerror.NotFound
 				if ok := asNotFound(err, &nf); ok {
@@ -70,6 +75,55 @@ func (s *system) allHistories(t *testing.T) string {
 			return b.String()
 		}
 	}
+}
+
+// backupHistory copies a workflow's history events, as a backup of
+// Temporal's store would hold them, and checks the copy decodes now.
+func (s *system) backupHistory(t *testing.T, workflowID string) []*historypb.HistoryEvent {
+	t.Helper()
+	var evs []*historypb.HistoryEvent
+	it := s.tc.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, proto.Clone(ev).(*historypb.HistoryEvent))
+	}
+	if text, sealed := s.restore(t, evs); sealed != 0 || !strings.Contains(text, "SendReviewRequest") {
+		t.Fatalf("the backup does not decode before the erasure (%d sealed), so it proves nothing", sealed)
+	}
+	return evs
+}
+
+// restore decodes a backup's payloads with the codec, as a restored
+// Temporal would; it returns the text and how many payloads stayed sealed.
+func (s *system) restore(t *testing.T, evs []*historypb.HistoryEvent) (string, int) {
+	t.Helper()
+	codec := s.codec()
+	sealed := 0
+	var b strings.Builder
+	for _, ev := range evs {
+		ev = proto.Clone(ev).(*historypb.HistoryEvent)
+		err := proxy.VisitPayloads(context.Background(), ev, proxy.VisitPayloadsOptions{
+			Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+				out, err := codec.Decode(ps)
+				if err != nil {
+					sealed += len(ps)
+					return ps, nil
+				}
+				for _, p := range out {
+					b.Write(p.GetData())
+					b.WriteByte('\n')
+				}
+				return out, nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.WriteString(ev.String())
+	}
+	return b.String(), sealed
 }
 
 func asNotFound(err error, nf **serviceerror.NotFound) bool {
@@ -95,6 +149,10 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o2, ""))
 	time.Sleep(300 * time.Millisecond) // let its first activity store the request
 
+	// A backup of Temporal's store, taken before the erasure, holds the
+	// first order's history.
+	backup := s.backupHistory(t, workflows.ReviewRequestID(shop, o.ID))
+
 	// SendGrid fails twice during the erasure: it must be retried, not
 	// reported done.
 	s.mail.FailNext(2, 503)
@@ -105,6 +163,12 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	}
 	if st := res.Steps["sendgrid"]; st.Done != 1 || !st.Verified {
 		t.Errorf("sendgrid step %+v", st)
+	}
+	if st := res.Steps["keys"]; st.Done != 3 || !st.Verified {
+		t.Errorf("keys step %+v, want 3 data keys destroyed (two requests', the subject's)", st)
+	}
+	if decoded, sealed := s.restore(t, backup); sealed == 0 || strings.Contains(decoded, o.Name) || strings.Contains(decoded, o.Products[0].Title) {
+		t.Errorf("the pre-erasure backup still decodes (%d payloads sealed)", sealed)
 	}
 	if erased := s.mail.Erased(); len(erased) != 1 || erased[0] != o.Customer.Email {
 		t.Fatalf("SendGrid erasure jobs for %v", erased)
@@ -143,7 +207,8 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	for _, rc := range rcs {
 		got[rc.System] = rc
 	}
-	for sys, want := range map[string]string{"temporal": "none of the 2 exists", "postgres": "no row", "sendgrid": "accepted job"} {
+	for sys, want := range map[string]string{"temporal": "none of the 2 exists", "postgres": "no row", "sendgrid": "accepted job",
+		"data_keys": "none of the scope's data keys exists"} {
 		if !strings.Contains(got[sys].Verified, want) {
 			t.Errorf("receipt for %s: %+v", sys, got[sys])
 		}
@@ -182,10 +247,17 @@ func TestErasure_UnknownCustomerGetsAReceiptThatNothingWasHeld(t *testing.T) {
 	stranger.Customer.ID = 5_550_001
 	id, _ := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(stranger))
 	rcs, err := s.db.Receipts(context.Background(), id)
-	if err != nil || len(rcs) != 3 {
+	if err != nil || len(rcs) != 4 {
 		t.Fatalf("receipts %+v, %v", rcs, err)
 	}
 	for _, rc := range rcs {
+		if rc.System == "data_keys" {
+			// Only the key that sealed the address in the request itself.
+			if strings.Count(rc.Asked, "dk_") != 1 {
+				t.Errorf("keys receipt: %+v", rc)
+			}
+			continue
+		}
 		if !strings.Contains(rc.Asked+rc.Verified, "0 ") && !strings.Contains(rc.Asked, "nothing") {
 			t.Errorf("receipt for %s claims something was held: %+v", rc.System, rc)
 		}
@@ -217,5 +289,123 @@ func TestDataRequest_BuildsTheSubjectsReport(t *testing.T) {
 		if strings.Contains(report, pii) {
 			t.Errorf("report contains %q", pii)
 		}
+	}
+}
+
+// A history the erasure could not find (its request row was already swept,
+// and Shopify did not name the order) survives in Temporal, as a copy in a
+// backup would. Its payloads were encrypted under the request's data key,
+// which went with the row: the history is still there, but nothing in it
+// can be read any more, by the worker, the UI or anyone.
+func TestErasure_LeftoverHistoryCannotBeDecrypted(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 505)
+	o.Customer.Email, o.Customer.ID = "leftover.history@example.org", 7_123_456_789
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order: %+v", r)
+	}
+	wid := workflows.ReviewRequestID(shop, o.ID)
+	before, sealed, err := devenv.HistoryText(ctx, s.tc, wid, s.codec())
+	if err != nil || sealed != 0 || !strings.Contains(before, o.Name) || !strings.Contains(before, o.Products[0].Title) {
+		t.Fatalf("before the erasure the codec must read the history (%d sealed, %v)", sealed, err)
+	}
+	raw, _, _ := devenv.HistoryText(ctx, s.tc, wid, nil)
+	if strings.Contains(raw, o.Name) || strings.Contains(raw, o.Products[0].Title) {
+		t.Fatal("the stored history holds the order in clear text")
+	}
+	// The row is swept (as retention does): its data key goes with it, in
+	// the same statement. The redact then names no order.
+	var keysBefore int
+	_ = s.db.Get(&keysBefore, `SELECT count(*) FROM data_keys WHERE owner = $1`, s.ring.RequestID(shop, o.ID))
+	if _, err := s.db.Exec(`DELETE FROM review_requests WHERE order_id = $1`, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	var keysAfter int
+	_ = s.db.Get(&keysAfter, `SELECT count(*) FROM data_keys WHERE owner = $1`, s.ring.RequestID(shop, o.ID))
+	if keysBefore != 1 || keysAfter != 0 {
+		t.Fatalf("the request's data key: %d before the row was deleted, %d after; want 1, 0", keysBefore, keysAfter)
+	}
+	// A process that has not cached the key (the UI's codec server, a
+	// restarted worker; every process after 30 s) can no longer read it.
+	fresh := datakeys.New(s.db, s.ring).Codec("", datakeys.ServiceOwner)
+	if _, sealed, _ := devenv.HistoryText(ctx, s.tc, wid, fresh); sealed == 0 {
+		t.Fatal("the history still decodes once its row and key are gone")
+	}
+	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(o))
+	if _, err := s.tc.DescribeWorkflowExecution(ctx, wid, ""); err != nil {
+		t.Fatalf("the history was deleted after all, so this test proves nothing: %v", err)
+	}
+	if st := res.Steps["keys"]; st.Done != 1 || !st.Verified {
+		t.Fatalf("keys step %+v: want the subject's key destroyed (the request's went with its row)", st)
+	}
+
+	after, sealed, err := devenv.HistoryText(ctx, s.tc, wid, s.codec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sealed == 0 {
+		t.Fatal("every payload still decodes after the erasure")
+	}
+	for _, ident := range append(personal(o), o.Name, o.Products[0].Title, o.Products[1].Title) {
+		if strings.Contains(after, ident) {
+			t.Errorf("the leftover history still reads %q", ident)
+		}
+	}
+	// Ask the codec directly, as the Temporal UI would.
+	var n int
+	if err := s.db.Get(&n, `SELECT count(*) FROM data_keys WHERE owner = $1`, s.ring.RequestID(shop, o.ID)); err != nil || n != 0 {
+		t.Fatalf("the request's data key is still stored (%d, %v)", n, err)
+	}
+	var rc store.Receipt
+	if err := s.db.Get(&rc, `SELECT * FROM privacy_receipts WHERE request_id = $1 AND system = 'data_keys'`, id); err != nil {
+		t.Fatalf("no receipt for the keys: %v", err)
+	}
+	if !strings.Contains(rc.Asked, "dk_") || !strings.Contains(rc.Verified, "none of the scope's data keys exists") {
+		t.Errorf("keys receipt: %+v", rc)
+	}
+}
+
+// shop/redact destroys every data key of the shop: nothing any workflow of
+// the shop wrote can be decoded afterwards, wherever a copy is.
+func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 909)
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order: %+v", r)
+	}
+	backup := s.backupHistory(t, workflows.ReviewRequestID(shop, o.ID))
+	var before int
+	if err := s.db.Get(&before, `SELECT count(*) FROM data_keys WHERE shop = $1`, shop); err != nil || before == 0 {
+		t.Fatalf("the shop has %d data keys before, %v", before, err)
+	}
+	body, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop})
+	id, res := s.privacy(t, shopify.TopicShopRedact, store.KindShopRedact, shopifytest.NewWebhookID(), body)
+	if st := res.Steps["keys"]; st.Done != before || !st.Verified {
+		t.Fatalf("keys step %+v, want all %d keys destroyed", st, before)
+	}
+	var after int
+	_ = s.db.Get(&after, `SELECT count(*) FROM data_keys WHERE shop = $1`, shop)
+	if after != 0 {
+		t.Fatalf("%d data keys of the shop left", after)
+	}
+	if decoded, sealed := s.restore(t, backup); sealed == 0 || strings.Contains(decoded, o.Products[0].Title) {
+		t.Fatalf("the shop's history backup still decodes (%d sealed)", sealed)
+	}
+	var rc store.Receipt
+	if err := s.db.Get(&rc, `SELECT * FROM privacy_receipts WHERE request_id = $1 AND system = 'data_keys'`, id); err != nil ||
+		!strings.Contains(rc.Asked, "every data key of the shop") {
+		t.Fatalf("keys receipt %+v, %v", rc, err)
+	}
+	// The privacy workflow itself (service key) still reads, for the
+	// operator: it names no one.
+	h, sealed, err := devenv.HistoryText(ctx, s.tc, workflows.PrivacyRequestID(store.KindShopRedact, shop, id), s.codec())
+	if err != nil || sealed != 0 || !strings.Contains(h, id) {
+		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
@@ -51,11 +52,12 @@ func TestMain(m *testing.M) { devenv.RunWithTemporal(m, &temporalAddr) }
 type system struct {
 	db      *store.DB
 	tc      client.Client
+	keys    *datakeys.Keys
+	ring    *keys.Ring
 	shopify *shopifytest.Store
 	mail    *sendgridtest.Server
 	url     string
 	logs    *devenv.SyncBuffer
-	ring    *keys.Ring
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
@@ -64,14 +66,16 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	db, _ := storetest.New(t)
 	logs := &devenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger)})
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	ring, _ := keys.New(k)
+	dk := datakeys.New(db, ring)
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger),
+		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	ring, _ := keys.New(k)
 
 	shopStore := shopifytest.New("shpat_e2e_token", apiVersion)
 	t.Cleanup(shopStore.Close)
@@ -88,7 +92,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		t.Fatal(err)
 	}
 
-	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
+	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, DataKeys: dk, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
 		Mailer: sendgrid.New(mail.Key, mail.URL)}
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
@@ -103,7 +107,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	// at a time and each worker stops with its test.
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{
-		DB: db, Keys: ring, Mailer: sendgrid.New(mail.Key, mail.URL),
+		DB: db, Keys: ring, DataKeys: dk, Mailer: sendgrid.New(mail.Key, mail.URL),
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 	})
@@ -111,8 +115,11 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, ring: ring}
+	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs}
 }
+
+// codec decodes payloads as the Temporal UI does, through Candor's keys.
+func (s *system) codec() *datakeys.Codec { return s.keys.Codec("", datakeys.ServiceOwner) }
 
 func (s *system) deliver(t *testing.T, topic, webhookID string, body []byte) string {
 	t.Helper()
@@ -247,12 +254,23 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 
 	// Nothing personal in Temporal history, logs or any Postgres table.
-	h, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID))
-	if err != nil {
-		t.Fatal(err)
+	h, sealed, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), s.codec())
+	if err != nil || sealed != 0 {
+		t.Fatalf("history: %d payloads do not decode, %v", sealed, err)
 	}
 	if !strings.Contains(h, o.Products[0].Title) || !strings.Contains(h, "SendReviewRequest") {
 		t.Fatalf("decoded history lacks expected content, so the search proves nothing")
+	}
+	// As Temporal stores it, every payload is ciphertext under the
+	// request's own data key.
+	raw, _, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, clear := range []string{o.Name, o.Products[0].Title, `"order_id"`, `"status":"sent"`} {
+		if strings.Contains(raw, clear) {
+			t.Errorf("the stored history holds %s in clear text", clear)
+		}
 	}
 	dump := s.dump(t)
 	if !strings.Contains(dump, o.Name) || !strings.Contains(dump, "sub_") {

@@ -1,8 +1,21 @@
-// Package keys derives every key Candor uses from the one master key and
+// Package keys derives every key Candor uses from the master key and
 // implements the few primitives built on them: sealing secrets at rest,
 // pseudonyms for data subjects, opaque request IDs and signed link tokens.
 //
-// It must never hand out the master key itself, and it never logs.
+// Two families of keys come from the master key, and they rotate
+// differently:
+//   - the key-encryption key (KEK) seals secrets and wraps data keys. It
+//     rotates: a Ring holds the current master key and, during a rotation,
+//     the previous ones, opening what any of them sealed and sealing only
+//     with the current one.
+//   - the identity keys (pseudonyms, request IDs, link tokens, the registry's
+//     signing key) name things that must stay the same for years: registry
+//     subjects and refs, links already in inboxes, published signatures.
+//     They are derived from the first master key once, kept sealed (by
+//     package datakeys, in Postgres) under the current KEK, and adopted by
+//     every later Ring, so rotation never changes them.
+//
+// It must never hand out a master key, and it never logs.
 package keys
 
 import (
@@ -18,53 +31,137 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
 
-// Ring holds the keys derived from one master key.
+// Ring holds the keys derived from the master key (and, during a rotation,
+// the previous master keys).
 type Ring struct {
-	id        string // key ID: names the master key in sealed values
+	id        string // key ID: names the current master key in sealed values
 	seal      cipher.AEAD
+	open      map[string]cipher.AEAD // every KEK held, by key ID
 	pseudonym []byte
 	link      []byte
 	request   []byte
 	signing   ed25519.PrivateKey
 }
 
-// New derives a Ring from a 32-byte master key.
-func New(master []byte) (*Ring, error) {
-	if len(master) != 32 {
-		return nil, fmt.Errorf("master key must be 32 bytes, got %d", len(master))
-	}
-	derive := func(purpose string) []byte {
-		k, err := hkdf.Key(sha256.New, master, nil, "candor/v1/"+purpose, 32)
-		if err != nil {
-			panic(err) // only fails for lengths we never ask for
-		}
-		return k
-	}
-	block, err := aes.NewCipher(derive("seal"))
+func derive(master []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, master, nil, "candor/v1/"+purpose, 32)
 	if err != nil {
-		return nil, err
+		panic(err) // only fails for lengths we never ask for
+	}
+	return k
+}
+
+func kek(master []byte) (string, cipher.AEAD, error) {
+	if len(master) != 32 {
+		return "", nil, fmt.Errorf("master key must be 32 bytes, got %d", len(master))
+	}
+	block, err := aes.NewCipher(derive(master, "seal"))
+	if err != nil {
+		return "", nil, err
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	kid := sha256.Sum256(derive("key-id"))
-	return &Ring{
-		id:        hex.EncodeToString(kid[:4]),
-		seal:      aead,
-		pseudonym: derive("pseudonym"),
-		link:      derive("link"),
-		request:   derive("request"),
-		signing:   ed25519.NewKeyFromSeed(derive("registry-signing")),
-	}, nil
+	kid := sha256.Sum256(derive(master, "key-id"))
+	return hex.EncodeToString(kid[:4]), aead, nil
 }
 
-// KeyID names the master key; it is safe to show.
+// New derives a Ring from a 32-byte master key. Previous master keys, if
+// any, are held only to open what they sealed (a rotation in progress).
+// Until AdoptIdentity is called, the identity keys are derived from master.
+func New(master []byte, previous ...[]byte) (*Ring, error) {
+	id, aead, err := kek(master)
+	if err != nil {
+		return nil, err
+	}
+	r := &Ring{id: id, seal: aead, open: map[string]cipher.AEAD{id: aead}}
+	for i, p := range previous {
+		pid, paead, err := kek(p)
+		if err != nil {
+			return nil, fmt.Errorf("previous master key %d: %w", i+1, err)
+		}
+		if _, dup := r.open[pid]; !dup {
+			r.open[pid] = paead
+		}
+	}
+	r.setIdentity(identityFrom(master))
+	return r, nil
+}
+
+// identity is the material the identity keys come from: 4 × 32 bytes.
+func identityFrom(master []byte) []byte {
+	var b []byte
+	for _, p := range []string{"pseudonym", "link", "request", "registry-signing"} {
+		b = append(b, derive(master, p)...)
+	}
+	return b
+}
+
+func (r *Ring) setIdentity(b []byte) {
+	r.pseudonym, r.link, r.request = b[0:32], b[32:64], b[64:96]
+	r.signing = ed25519.NewKeyFromSeed(b[96:128])
+}
+
+func (r *Ring) identity() []byte {
+	b := append([]byte{}, r.pseudonym...)
+	b = append(b, r.link...)
+	b = append(b, r.request...)
+	return append(b, r.signing.Seed()...)
+}
+
+const identityAAD = "candor/identity"
+
+// SealIdentity seals the identity keys under the current master key, for
+// storage; AdoptIdentity reads them back. That is how pseudonyms, request
+// IDs, link tokens and the signing key outlive a master-key rotation.
+func (r *Ring) SealIdentity() (string, error) { return r.Seal(r.identity(), identityAAD) }
+
+// AdoptIdentity replaces the identity keys with those SealIdentity sealed,
+// under any master key this Ring holds.
+func (r *Ring) AdoptIdentity(sealed string) error {
+	b, err := r.Open(sealed, identityAAD)
+	if err != nil {
+		return fmt.Errorf("open the identity keys: %w", err)
+	}
+	if len(b) != 128 {
+		return errors.New("the sealed identity keys have the wrong length")
+	}
+	r.setIdentity(b)
+	return nil
+}
+
+// UseIdentityOf makes the identity keys those derived from another master
+// key. It is for the first rotation of an installation whose identity was
+// never stored: the identity then belongs to the old key.
+func (r *Ring) UseIdentityOf(master []byte) error {
+	if len(master) != 32 {
+		return fmt.Errorf("master key must be 32 bytes, got %d", len(master))
+	}
+	r.setIdentity(identityFrom(master))
+	return nil
+}
+
+// KeyID names the current master key; it is safe to show.
 func (r *Ring) KeyID() string { return r.id }
+
+// KeyIDs names every master key the Ring can open with, the current one
+// first.
+func (r *Ring) KeyIDs() []string {
+	ids := []string{r.id}
+	for id := range r.open {
+		if id != r.id {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids[1:])
+	return ids
+}
 
 // Seal encrypts a secret for storage. The result names the key ID so keys can
 // rotate; aad binds the ciphertext to its row (e.g. the shop domain).
@@ -87,22 +184,50 @@ func (r *Ring) Open(sealed, aad string) ([]byte, error) {
 	if len(parts) != 3 || parts[0] != "v1" {
 		return nil, errors.New("not a sealed value")
 	}
-	if parts[1] != r.id {
+	aead, ok := r.open[parts[1]]
+	if !ok {
 		return nil, fmt.Errorf("key %s: %w", parts[1], ErrWrongKey)
 	}
-	ct, err := base64.RawStdEncoding.DecodeString(parts[2])
+	return openAEAD(aead, parts[2], aad)
+}
+
+func openAEAD(aead cipher.AEAD, b64, aad string) ([]byte, error) {
+	ct, err := base64.RawStdEncoding.DecodeString(b64)
 	if err != nil {
 		return nil, errors.New("sealed value is not valid base64")
 	}
-	ns := r.seal.NonceSize()
-	if len(ct) < ns+r.seal.Overhead() {
+	ns := aead.NonceSize()
+	if len(ct) < ns+aead.Overhead() {
 		return nil, errors.New("sealed value is too short")
 	}
-	pt, err := r.seal.Open(nil, ct[:ns], ct[ns:], []byte(aad))
+	pt, err := aead.Open(nil, ct[:ns], ct[ns:], []byte(aad))
 	if err != nil {
 		return nil, errors.New("sealed value failed authentication")
 	}
 	return pt, nil
+}
+
+// SealedKeyID is the key ID a sealed value names, or "" if it is not one.
+func SealedKeyID(sealed string) string {
+	parts := strings.SplitN(sealed, ".", 3)
+	if len(parts) != 3 || parts[0] != "v1" {
+		return ""
+	}
+	return parts[1]
+}
+
+// Reseal re-seals a value under the current master key. It reports false,
+// and returns the value unchanged, when it already is.
+func (r *Ring) Reseal(sealed, aad string) (string, bool, error) {
+	if SealedKeyID(sealed) == r.id {
+		return sealed, false, nil
+	}
+	pt, err := r.Open(sealed, aad)
+	if err != nil {
+		return "", false, err
+	}
+	out, err := r.Seal(pt, aad)
+	return out, err == nil, err
 }
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)

@@ -85,3 +85,109 @@ func TestLink_SignParseExpireTamper(t *testing.T) {
 		}
 	}
 }
+
+func TestRing_PreviousKeysOpenOnlyTheCurrentSeals(t *testing.T) {
+	old, cur := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	r1, _ := New(old)
+	sealedOld, _ := r1.Seal([]byte("token"), "shop")
+	r2, err := New(cur, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := r2.Open(sealedOld, "shop"); err != nil || string(got) != "token" {
+		t.Fatalf("previous key: %q, %v", got, err)
+	}
+	if ids := r2.KeyIDs(); len(ids) != 2 || ids[0] != r2.KeyID() || ids[1] != r1.KeyID() {
+		t.Fatalf("KeyIDs = %v", ids)
+	}
+	resealed, changed, err := r2.Reseal(sealedOld, "shop")
+	if err != nil || !changed || SealedKeyID(resealed) != r2.KeyID() {
+		t.Fatalf("Reseal: %q %t %v", resealed, changed, err)
+	}
+	if same, changed, err := r2.Reseal(resealed, "shop"); err != nil || changed || same != resealed {
+		t.Fatalf("Reseal of a current value: changed %t, %v", changed, err)
+	}
+	if _, _, err := r2.Reseal(sealedOld, "other-shop"); err == nil {
+		t.Fatal("Reseal ignored the binding")
+	}
+	r3, _ := New(cur)
+	if _, err := r3.Open(sealedOld, "shop"); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("old value without the old key: %v", err)
+	}
+	if _, err := New(cur, []byte("short")); err == nil {
+		t.Fatal("a short previous key was accepted")
+	}
+}
+
+func TestRing_IdentitySurvivesAnotherMasterKey(t *testing.T) {
+	a := ring(t, 1)
+	sealed, err := a.SealIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+	if b.Subject("s", 1) == a.Subject("s", 1) {
+		t.Fatal("different master keys derived the same pseudonym")
+	}
+	if err := b.AdoptIdentity(sealed); err != nil {
+		t.Fatal(err)
+	}
+	if b.Subject("s", 1) != a.Subject("s", 1) || b.RequestID("s", 9) != a.RequestID("s", 9) || !b.SigningKey().Equal(a.SigningKey()) {
+		t.Fatal("adopted identity differs")
+	}
+	tok := a.SignLink(Link{Kind: LinkReview, Shop: "s", RequestID: "rq_x", Expires: time.Now().Add(time.Hour).Unix()})
+	if _, err := b.ParseLink(tok, LinkReview, time.Now()); err != nil {
+		t.Fatalf("a link made before the rotation: %v", err)
+	}
+	if err := ring(t, 3).AdoptIdentity(sealed); !errors.Is(err, ErrWrongKey) {
+		t.Fatalf("adopt without the key: %v", err)
+	}
+	short, _ := a.Seal([]byte("too short"), "candor/identity")
+	if err := a.AdoptIdentity(short); err == nil {
+		t.Fatal("adopted identity material of the wrong length")
+	}
+}
+
+func TestDataKey_SealOpenWrapAndBadInput(t *testing.T) {
+	r := ring(t, 1)
+	k, err := NewDataKey()
+	if err != nil || !strings.HasPrefix(k.ID, DataKeyPrefix) {
+		t.Fatalf("NewDataKey: %q, %v", k.ID, err)
+	}
+	k2, _ := NewDataKey()
+	if k2.ID == k.ID {
+		t.Fatal("two data keys share an ID")
+	}
+	s, err := k.Seal([]byte("a@example.org"), "pr_1")
+	if err != nil || SealedKeyID(s) != k.ID || strings.Contains(s, "example") {
+		t.Fatalf("Seal = %q, %v", s, err)
+	}
+	if got, err := k.Open(s, "pr_1"); err != nil || string(got) != "a@example.org" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	for _, bad := range []string{"", "v1." + k.ID + ".", "v1." + k.ID + ".AAAA", "v1." + k2.ID + "." + strings.SplitN(s, ".", 3)[2], "v1." + k.ID + ".!!"} {
+		if _, err := k.Open(bad, "pr_1"); err == nil {
+			t.Errorf("Open(%q) succeeded", bad)
+		}
+	}
+	if _, err := k.Open(s, "pr_2"); err == nil {
+		t.Error("opened with another binding")
+	}
+	w, err := r.WrapDataKey(k)
+	if err != nil || SealedKeyID(w) != r.KeyID() {
+		t.Fatalf("wrap: %q, %v", w, err)
+	}
+	back, err := r.UnwrapDataKey(k.ID, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := back.Open(s, "pr_1"); err != nil || string(got) != "a@example.org" {
+		t.Fatalf("unwrapped key: %q, %v", got, err)
+	}
+	if _, err := r.UnwrapDataKey(k2.ID, w); err == nil {
+		t.Fatal("a wrapped key unwrapped under another key's ID")
+	}
+	if _, err := back.Decrypt([]byte("short"), nil); err == nil {
+		t.Fatal("decrypted a too-short ciphertext")
+	}
+}

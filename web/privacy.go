@@ -72,7 +72,13 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 			entries = append(entries, entry(registry.DatumEmail, registry.SystemCandor, registry.ActionCollected, purpose, false))
 		}
 		if kind == store.KindCustomerRedact && c.Customer.Email != "" {
-			sealed, err := s.Keys.Seal([]byte(c.Customer.Email), req.ID)
+			// Under the subject's own data key: erasure destroys the key, so
+			// a backup taken meanwhile cannot give the address back.
+			if s.DataKeys == nil {
+				s.unavailable(w, r, topic, "keys", errors.New("no data keys configured"))
+				return
+			}
+			sealed, err := s.DataKeys.Seal(r.Context(), shop, req.Subject, []byte(c.Customer.Email), req.ID)
 			if err != nil {
 				s.unavailable(w, r, topic, "keys", err)
 				return

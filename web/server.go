@@ -14,6 +14,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
@@ -24,6 +25,7 @@ type Server struct {
 	DB            *store.DB
 	Temporal      client.Client
 	Keys          *keys.Ring
+	DataKeys      *datakeys.Keys // per-subject keys; the Temporal codec endpoint
 	ShopifySecret string
 	Logger        *slog.Logger
 	// ShopifyAPIKey is the audience of App Bridge session tokens; PublicURL
@@ -32,6 +34,9 @@ type Server struct {
 	ShopifyAPIKey string
 	PublicURL     string
 	Mailer        *sendgrid.Mailer
+	// CodecOrigins may call the codec endpoint from a browser (the
+	// Temporal UI's origin).
+	CodecOrigins []string
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
@@ -84,6 +89,11 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/registry", s.merchant(s.appRegistry))
 	mux.HandleFunc("GET /app/export", s.merchant(s.appExport))
 	mux.HandleFunc("GET /app/exports/{id}/signature", s.merchant(s.appExportSignature))
+	operators := []string{store.RoleOperator}
+	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.authed(operators, s.codec)))
+	mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
+	mux.HandleFunc("OPTIONS /codec/{op}", s.codecCORS(nil))
+	mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
@@ -253,6 +254,8 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		return "ignored", false, nil
 	}
 	id := workflows.ReviewRequestID(in.shop, in.orderID)
+	// The input and signals are encrypted under this request's data key.
+	ctx = datakeys.WithWorkflow(ctx, id)
 	if in.signal != "" {
 		err := s.Temporal.SignalWorkflow(ctx, id, "", in.signal, in.arg)
 		var nf *serviceerror.NotFound

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -39,6 +41,7 @@ type env struct {
 	db   *store.DB
 	tc   client.Client
 	ring *keys.Ring
+	keys *datakeys.Keys
 	url  string
 	logs *bytes.Buffer
 }
@@ -46,26 +49,28 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	db, _ := storetest.New(t)
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	ring, _ := keys.New(k)
+	dk := datakeys.New(db, ring)
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler)),
+		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(tc.Close)
-	k := make([]byte, 32)
-	_, _ = rand.Read(k)
-	ring, _ := keys.New(k)
 	sealed, _ := ring.Seal([]byte("shpat_x"), shop)
 	if err := db.AddShop(context.Background(), store.Shop{Domain: shop, TokenSealed: sealed, Settings: store.DefaultSettings(shop)}); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{db: db, tc: tc, ring: ring, logs: &bytes.Buffer{}}
+	e := &env{db: db, tc: tc, ring: ring, keys: dk, logs: &bytes.Buffer{}}
 	e.url = e.serve(t, tc, db)
 	return e
 }
 
 func (e *env) serve(t *testing.T, tc client.Client, db *store.DB) string {
 	t.Helper()
-	srv := &web.Server{DB: db, Temporal: tc, Keys: e.ring, ShopifySecret: secret,
+	srv := &web.Server{DB: db, Temporal: tc, Keys: e.ring, DataKeys: e.keys, ShopifySecret: secret,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
@@ -240,9 +245,26 @@ func TestWebhook_FulfillmentStartsOneWorkflowWithoutPersonalData(t *testing.T) {
 		t.Fatalf("same order, new webhook ID: %d %q", status, msg)
 	}
 
-	h, err := devenv.HistoryText(context.Background(), e.tc, workflows.ReviewRequestID(shop, o.ID))
+	// The history holds ciphertext under the request's own data key; only
+	// the codec reads it.
+	wid := workflows.ReviewRequestID(shop, o.ID)
+	raw, _, err := devenv.HistoryText(context.Background(), e.tc, wid, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(raw, o.Products[0].Title) || strings.Contains(raw, o.Name) {
+		t.Fatalf("the raw history holds the order in clear text")
+	}
+	var keyID string
+	if err := e.db.Get(&keyID, `SELECT id FROM data_keys WHERE shop = $1 AND owner = $2`, shop, e.ring.RequestID(shop, o.ID)); err != nil {
+		t.Fatalf("no data key for the request: %v", err)
+	}
+	if !strings.Contains(raw, base64.StdEncoding.EncodeToString([]byte(keyID))) {
+		t.Fatalf("the history's payloads do not name the request's key %s", keyID)
+	}
+	h, sealed, err := devenv.HistoryText(context.Background(), e.tc, wid, e.keys.Codec("", datakeys.ServiceOwner))
+	if err != nil || sealed != 0 {
+		t.Fatalf("decode: %d payloads left sealed, %v", sealed, err)
 	}
 	if !strings.Contains(h, o.Products[0].Title) || !strings.Contains(h, o.Name) {
 		t.Fatalf("decoded history lacks the order name and product title, so the search below proves nothing: %.300s", h)
@@ -328,7 +350,7 @@ func TestWebhook_UnavailableDependencyGets503AndNothingHalfWritten(t *testing.T)
 
 func TestWebhook_EmptySecretVerifiesNothing(t *testing.T) {
 	e := newEnv(t)
-	srv := &web.Server{DB: e.db, Temporal: e.tc, Keys: e.ring, ShopifySecret: "", Logger: slog.New(slog.DiscardHandler)}
+	srv := &web.Server{DB: e.db, Temporal: e.tc, Keys: e.ring, DataKeys: e.keys, ShopifySecret: "", Logger: slog.New(slog.DiscardHandler)}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
 	body := shopifytest.FulfillmentPayload(nextOrder(), "")

@@ -30,8 +30,8 @@ type PrivacyRequestResult struct {
 }
 
 // PrivacyRequest carries out a compliance request across every system:
-// erasure stops and deletes the review workflows, deletes the rows, and asks
-// SendGrid to erase; a data request builds the report; an uninstall revokes
+// erasure stops and deletes the review workflows, asks SendGrid to erase,
+// destroys the data keys (crypto-shredding) and deletes the rows; a data request builds the report; an uninstall revokes
 // the token and stops the workflows. Each step reads back what it did, and is
 // retried (with backoff, for as long as it takes) until it verifies: nothing
 // is reported done while anything is left.
@@ -64,6 +64,13 @@ func PrivacyRequest(ctx workflow.Context, in PrivacyRequestInput) (PrivacyReques
 	switch in.Kind {
 	case store.KindCustomerRedact, store.KindShopRedact:
 		steps = []namedStep{{"temporal", a.StopReviews}, {"postgres", a.ErasePostgres}, {"sendgrid", a.EraseSendGrid}}
+		if workflow.GetVersion(ctx, "shred-keys", workflow.DefaultVersion, 1) == 1 {
+			// The keys go before the rows: from that moment every copy of
+			// what they encrypted is unreadable, and the keys step accounts
+			// for all of them. SendGrid first, as it needs the subject's key
+			// to read the address.
+			steps = []namedStep{{"temporal", a.StopReviews}, {"sendgrid", a.EraseSendGrid}, {"keys", a.ShredKeys}, {"postgres", a.ErasePostgres}}
+		}
 	case store.KindDataRequest:
 		steps = []namedStep{{"report", a.BuildReport}}
 	case store.KindUninstall:

@@ -20,6 +20,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
@@ -49,13 +50,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger) (client.Client, error) {
+// dialTemporal connects with Candor's data converter: every payload is
+// encrypted (AES-GCM) under its review request's data key or the service
+// key, so histories hold ciphertext.
+func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, dk *datakeys.Keys) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, client.Options{
-		HostPort:  cfg.TemporalAddress,
-		Namespace: cfg.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		HostPort:      cfg.TemporalAddress,
+		Namespace:     cfg.TemporalNamespace,
+		Logger:        tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		DataConverter: dk.DataConverter(workflows.DataKeyOwner(dk.Ring())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
@@ -78,6 +83,23 @@ func namespaceRetention(ctx context.Context, cfg config.Config) (time.Duration, 
 	return d.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration(), nil
 }
 
+// openKeys makes the key ring from the master key (and, during a rotation,
+// the previous ones), adopts the installation's identity keys from Postgres
+// so pseudonyms never change with the master key, and opens the data keys.
+func openKeys(ctx context.Context, cfg config.Config, db *store.DB) (*keys.Ring, *datakeys.Keys, error) {
+	if cfg.MasterKey == nil {
+		return nil, nil, errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
+	}
+	ring, err := keys.New(cfg.MasterKey, cfg.MasterKeyPrevious...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := datakeys.LoadIdentity(ctx, db, ring, cfg.MasterKeyPrevious...); err != nil {
+		return nil, nil, fmt.Errorf("%w (has 'candor migrate' run?)", err)
+	}
+	return ring, datakeys.New(db, ring), nil
+}
+
 func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
@@ -85,10 +107,11 @@ func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	return store.Open(ctx, cfg.DatabaseURL)
 }
 
-func newActivities(cfg config.Config, db *store.DB, ring *keys.Ring) *activities.Activities {
+func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activities.Activities {
 	return &activities.Activities{
 		DB:        db,
-		Keys:      ring,
+		Keys:      dk.Ring(),
+		DataKeys:  dk,
 		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
 		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
 		PublicURL: cfg.PublicURL,
@@ -137,9 +160,9 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
 	return g.Wait()
 }
 
-func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.Ring, logger *slog.Logger, retention time.Duration) *web.Server {
-	return &web.Server{DB: db, Temporal: c, Keys: ring, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
-		TemporalRetention: retention, Extra: map[string]http.Handler{},
+func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys.Keys, logger *slog.Logger, retention time.Duration) *web.Server {
+	return &web.Server{DB: db, Temporal: c, Keys: dk.Ring(), DataKeys: dk, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
+		TemporalRetention: retention, Extra: map[string]http.Handler{}, CodecOrigins: cfg.CodecOrigins,
 		SendGridWebhookKey: cfg.SendGridWebhookKey,
 		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL)}
 }
@@ -149,7 +172,7 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.R
 type production struct {
 	cfg    config.Config
 	logger *slog.Logger
-	ring   *keys.Ring
+	keys   *datakeys.Keys
 	db     *store.DB
 	tc     client.Client
 }
@@ -167,13 +190,14 @@ func openProduction(ctx context.Context, name string, args []string, require fun
 		return nil, err
 	}
 	p := &production{cfg: cfg, logger: newLogger()}
-	if p.ring, err = keys.New(cfg.MasterKey); err != nil {
-		return nil, err
-	}
 	if p.db, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
-	if p.tc, err = dialTemporal(ctx, cfg, p.logger); err != nil {
+	if _, p.keys, err = openKeys(ctx, cfg, p.db); err != nil {
+		p.db.Close()
+		return nil, err
+	}
+	if p.tc, err = dialTemporal(ctx, cfg, p.logger, p.keys); err != nil {
 		p.db.Close()
 		return nil, err
 	}
@@ -196,7 +220,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	p.logger.Info("serving", "addr", p.cfg.HTTPAddr)
-	return serveHTTP(ctx, p.cfg.HTTPAddr, newWebServer(p.cfg, p.db, p.tc, p.ring, p.logger, retention).Handler())
+	return serveHTTP(ctx, p.cfg.HTTPAddr, newWebServer(p.cfg, p.db, p.tc, p.keys, p.logger, retention).Handler())
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -206,7 +230,7 @@ func runWorker(ctx context.Context, args []string) error {
 	}
 	defer p.close()
 	p.logger.Info("worker polling", "task_queue", workflows.TaskQueue)
-	return startWorker(ctx, p.tc, newActivities(p.cfg, p.db, p.ring))
+	return startWorker(ctx, p.tc, newActivities(p.cfg, p.db, p.keys))
 }
 
 // openDB is the store for CLI commands: the environment, or a running

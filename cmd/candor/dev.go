@@ -51,10 +51,6 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	ring, err := keys.New(cfg.MasterKey)
-	if err != nil {
-		return err
-	}
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + cfg.HTTPAddr
 	}
@@ -78,6 +74,10 @@ func runDev(ctx context.Context, args []string) error {
 	if _, err := db.Migrate(ctx); err != nil {
 		return err
 	}
+	ring, dk, err := openKeys(ctx, cfg, db)
+	if err != nil {
+		return err
+	}
 
 	// Temporal: TEMPORAL_ADDRESS if set, else the embedded dev server.
 	uiURL := ""
@@ -86,7 +86,15 @@ func runDev(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort,
+		// The UI decodes payloads through Candor's codec endpoint, with an
+		// operator token made for this run (the browser cannot send a
+		// header of ours, so the token is in the endpoint's path).
+		codecToken, _, err := db.CreateToken(ctx, store.RoleOperator, "")
+		if err != nil {
+			return err
+		}
+		codecURL := cfg.PublicURL + "/codec/" + codecToken
+		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort, UICodecEndpoint: codecURL,
 			DatabaseFile: filepath.Join(devDir, "temporal.db"), Namespace: cfg.TemporalNamespace,
 			// Errors only: the server's warnings are for Temporal developers
 			// (and it warns about every connection it closes on shutdown).
@@ -96,8 +104,9 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		defer t.Stop()
 		uiURL = t.UIURL
+		cfg.CodecOrigins = append(cfg.CodecOrigins, uiURL)
 	}
-	c, err := dialTemporal(ctx, cfg, logger)
+	c, err := dialTemporal(ctx, cfg, logger, dk)
 	if err != nil {
 		return err
 	}
@@ -151,10 +160,10 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	extra["GET /{$}"] = devHome(devHomeData{Outbox: outboxNote, TemporalUI: uiURL, Demo: demo, Shop: DemoShop})
 
-	srv := newWebServer(cfg, db, c, ring, logger, retention)
+	srv := newWebServer(cfg, db, c, dk, logger, retention)
 	srv.Extra = extra
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return startWorker(gctx, c, newActivities(cfg, db, ring)) })
+	g.Go(func() error { return startWorker(gctx, c, newActivities(cfg, db, dk)) })
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Handler()) })
 
 	fmt.Printf(`

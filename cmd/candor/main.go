@@ -31,6 +31,8 @@ Usage:
                                   one retention sweep now; the policies and their reasons
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
+  candor keys rotate [--batch N] | status
+                                  re-seal everything under a new CANDOR_MASTER_KEY; what each key seals
 
 Run 'candor COMMAND -h' for a command's flags. Configuration is read from the
 environment (see README.md).
@@ -88,6 +90,8 @@ func run(ctx context.Context, args []string) error {
 		return runSubjects(ctx, rest)
 	case "retention":
 		return runRetention(ctx, rest)
+	case "keys":
+		return runKeys(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -252,17 +252,12 @@ func registryPubkey(args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig()
+	// The signing key is an identity key, kept in Postgres across rotations.
+	_, ring, db, err := openWithKeys(context.Background())
 	if err != nil {
 		return err
 	}
-	if cfg.MasterKey == nil {
-		return errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
-	}
-	ring, err := keys.New(cfg.MasterKey)
-	if err != nil {
-		return err
-	}
+	defer db.Close()
 	fmt.Println(signerFor(ring).PublicKey())
 	return nil
 }

@@ -46,7 +46,17 @@ func runRetention(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		c, err := dialTemporal(ctx, cfg, newLogger())
+		// Payloads are encrypted: the client needs the data keys.
+		db, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		_, dk, err := openKeys(ctx, cfg, db)
+		if err != nil {
+			return err
+		}
+		c, err := dialTemporal(ctx, cfg, newLogger(), dk)
 		if err != nil {
 			return err
 		}

@@ -301,12 +301,13 @@ func openWithKeys(ctx context.Context) (config.Config, *keys.Ring, *store.DB, er
 	if cfg.MasterKey == nil {
 		return cfg, nil, nil, errors.New("CANDOR_MASTER_KEY is not set (base64 of 32 random bytes: openssl rand -base64 32)")
 	}
-	ring, err := keys.New(cfg.MasterKey)
+	db, err := openStore(ctx, cfg)
 	if err != nil {
 		return cfg, nil, nil, err
 	}
-	db, err := openStore(ctx, cfg)
+	ring, _, err := openKeys(ctx, cfg, db)
 	if err != nil {
+		db.Close()
 		return cfg, nil, nil, err
 	}
 	return cfg, ring, db, nil

@@ -1,0 +1,177 @@
+package datakeys
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
+)
+
+// Payload metadata of an encrypted payload. The data is nonce‖AES-GCM of the
+// original payload (metadata and data, protobuf-encoded), bound to the key ID.
+const (
+	MetadataEncoding  = "encoding"
+	EncodingEncrypted = "binary/encrypted"
+	MetadataKeyID     = "encryption-key-id"
+)
+
+// OwnerFunc says whose data key encrypts a workflow's payloads. ok false
+// means the service key.
+type OwnerFunc func(workflowID string) (shop, owner string, ok bool)
+
+// Codec is a Temporal PayloadCodec that encrypts every payload under one
+// owner's data key and decrypts any payload whose key still exists.
+type Codec struct {
+	keys        *Keys
+	shop, owner string
+}
+
+// Codec encrypts under owner's key in shop (ServiceOwner, "" for the
+// service key).
+func (k *Keys) Codec(shop, owner string) *Codec { return &Codec{keys: k, shop: shop, owner: owner} }
+
+// The PayloadCodec interface has no context; key lookups get their own.
+func lookupCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 10*time.Second)
+}
+
+// Encode encrypts payloads.
+func (c *Codec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	ctx, cancel := lookupCtx()
+	defer cancel()
+	dk, err := c.keys.For(ctx, c.shop, c.owner)
+	if err != nil {
+		return ps, fmt.Errorf("payload codec: %w", err)
+	}
+	out := make([]*commonpb.Payload, len(ps))
+	for i, p := range ps {
+		plain, err := proto.Marshal(p)
+		if err != nil {
+			return ps, fmt.Errorf("payload codec: %w", err)
+		}
+		ct, err := dk.Encrypt(plain, []byte(dk.ID))
+		if err != nil {
+			return ps, fmt.Errorf("payload codec: %w", err)
+		}
+		out[i] = &commonpb.Payload{
+			Metadata: map[string][]byte{MetadataEncoding: []byte(EncodingEncrypted), MetadataKeyID: []byte(dk.ID)},
+			Data:     ct,
+		}
+	}
+	return out, nil
+}
+
+// Decode decrypts the encrypted payloads and passes others through (payloads
+// written before the codec). A payload whose key was shredded is an error
+// wrapping ErrShredded.
+func (c *Codec) Decode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	ctx, cancel := lookupCtx()
+	defer cancel()
+	out := make([]*commonpb.Payload, len(ps))
+	for i, p := range ps {
+		d, err := c.keys.decodeOne(ctx, p)
+		if err != nil {
+			return ps, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// DecodeOne decrypts one payload (or passes an unencrypted one through) and
+// names the key it used ("" when none).
+func (k *Keys) DecodeOne(ctx context.Context, p *commonpb.Payload) (*commonpb.Payload, string, error) {
+	id, _ := encrypted(p)
+	out, err := k.decodeOne(ctx, p)
+	return out, id, err
+}
+
+func encrypted(p *commonpb.Payload) (string, bool) {
+	if string(p.GetMetadata()[MetadataEncoding]) != EncodingEncrypted {
+		return "", false
+	}
+	return string(p.GetMetadata()[MetadataKeyID]), true
+}
+
+func (k *Keys) decodeOne(ctx context.Context, p *commonpb.Payload) (*commonpb.Payload, error) {
+	id, ok := encrypted(p)
+	if !ok {
+		return p, nil
+	}
+	if id == "" {
+		return nil, fmt.Errorf("payload codec: an encrypted payload names no key")
+	}
+	dk, err := k.Get(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("payload codec: %w", err)
+	}
+	plain, err := dk.Decrypt(p.GetData(), []byte(dk.ID))
+	if err != nil {
+		return nil, fmt.Errorf("payload codec: %w", err)
+	}
+	var out commonpb.Payload
+	if err := proto.Unmarshal(plain, &out); err != nil {
+		return nil, fmt.Errorf("payload codec: decrypted payload is not a payload: %w", err)
+	}
+	return &out, nil
+}
+
+// DataConverter is the converter every Temporal client of Candor's uses.
+// It picks the key per workflow: in a workflow or an activity it asks owner
+// with the workflow's ID; a client call names its workflow with WithWorkflow.
+// Anything else is encrypted under the service key.
+func (k *Keys) DataConverter(owner OwnerFunc) converter.DataConverter {
+	return k.bound(owner, "", ServiceOwner)
+}
+
+type contextConverter struct {
+	converter.DataConverter
+	keys  *Keys
+	owner OwnerFunc
+}
+
+func (k *Keys) bound(owner OwnerFunc, shop, who string) *contextConverter {
+	return &contextConverter{
+		DataConverter: converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), k.Codec(shop, who)),
+		keys:          k, owner: owner,
+	}
+}
+
+func (c *contextConverter) forWorkflow(id string) converter.DataConverter {
+	if c.owner != nil && id != "" {
+		if shop, who, ok := c.owner(id); ok {
+			return c.keys.bound(c.owner, shop, who)
+		}
+	}
+	return c.keys.bound(c.owner, "", ServiceOwner)
+}
+
+// WithWorkflowContext binds the key of the workflow running in ctx.
+func (c *contextConverter) WithWorkflowContext(ctx workflow.Context) converter.DataConverter {
+	return c.forWorkflow(workflow.GetInfo(ctx).WorkflowExecution.ID)
+}
+
+// WithContext binds the key of the workflow named by WithWorkflow, or of the
+// workflow whose activity runs in ctx.
+func (c *contextConverter) WithContext(ctx context.Context) converter.DataConverter {
+	if id, ok := ctx.Value(workflowIDKey{}).(string); ok {
+		return c.forWorkflow(id)
+	}
+	if activity.IsActivity(ctx) {
+		return c.forWorkflow(activity.GetInfo(ctx).WorkflowExecution.ID)
+	}
+	return c
+}
+
+type workflowIDKey struct{}
+
+// WithWorkflow tells the data converter which workflow a client call (start,
+// signal, query) is for, so its payloads use that workflow's key.
+func WithWorkflow(ctx context.Context, workflowID string) context.Context {
+	return context.WithValue(ctx, workflowIDKey{}, workflowID)
+}
