@@ -81,6 +81,7 @@ type Shop struct {
 	Domain      string
 	TokenSealed string
 	Settings
+	Grant // OAuth installs only (0010)
 }
 
 type shopRow struct {
@@ -95,6 +96,7 @@ type shopRow struct {
 	Subject         string    `db:"subject_template"`
 	CreatedAt       time.Time `db:"created_at"`
 	UpdatedAt       time.Time `db:"updated_at"`
+	grantRow
 }
 
 func (r shopRow) shop() Shop {
@@ -106,7 +108,7 @@ func (r shopRow) shop() Shop {
 		ReviewURL:       r.ReviewURL,
 		Sender:          r.Sender,
 		Subject:         r.Subject,
-	}}
+	}, Grant: r.grantRow.grant()}
 }
 
 // ErrShopExists is returned by AddShop for a shop that is already connected.

@@ -13,6 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 )
@@ -27,6 +28,11 @@ type Server struct {
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
+	// OAuth (public-app installs), the Admin API for webhook subscriptions,
+	// and the public base URL for the callback and webhook addresses.
+	OAuth     shopify.OAuth
+	Shopify   shopify.AdminConfig
+	PublicURL string
 	// Extra routes (the dev outbox, the dev landing page).
 	Extra map[string]http.Handler
 	Now   func() time.Time
@@ -52,6 +58,8 @@ func (s *Server) Handler() http.Handler {
 	s.recorder.db, s.recorder.now = s.DB, s.now
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
+	mux.HandleFunc("GET /shopify/install", s.shopifyInstall)
+	mux.HandleFunc("GET /shopify/callback", s.shopifyCallback)
 	mux.HandleFunc("GET /r/{token}", s.reviewLink)
 	mux.HandleFunc("GET /u/{token}", s.unsubscribe)
 	mux.HandleFunc("POST /u/{token}", s.unsubscribe) // RFC 8058 one-click

@@ -93,6 +93,7 @@ func newActivities(cfg config.Config, db *store.DB, ring *keys.Ring) *activities
 		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
 		PublicURL: cfg.PublicURL,
 		Namespace: cfg.TemporalNamespace,
+		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
 	}
 }
 
@@ -100,6 +101,7 @@ func newActivities(cfg config.Config, db *store.DB, ring *keys.Ring) *activities
 func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	acts.Temporal = c
+	acts.StartReview = workflows.ReviewStarter(c, acts.Keys.RequestID)
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -107,6 +109,10 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	if err := workflows.EnsureRetentionSchedule(ctx, c); err != nil {
 		w.Stop()
 		return fmt.Errorf("create the %s schedule: %w", workflows.RetentionScheduleID, err)
+	}
+	if err := workflows.EnsureReconcileSchedule(ctx, c); err != nil {
+		w.Stop()
+		return fmt.Errorf("create the %s schedule: %w", workflows.ReconcileScheduleID, err)
 	}
 	<-ctx.Done()
 	w.Stop()
@@ -139,7 +145,10 @@ func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
 
 func newWebServer(cfg config.Config, db *store.DB, c client.Client, ring *keys.Ring, logger *slog.Logger, retention time.Duration) *web.Server {
 	return &web.Server{DB: db, Temporal: c, Keys: ring, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
-		TemporalRetention: retention, Extra: map[string]http.Handler{}}
+		TemporalRetention: retention, Extra: map[string]http.Handler{},
+		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
+		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
+		PublicURL: cfg.PublicURL}
 }
 
 // production is what serve and worker share: configuration checked by
@@ -203,8 +212,12 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	acts := newActivities(p.cfg, p.db, p.ring)
+	if acts.TemporalRetention, err = namespaceRetention(ctx, p.cfg); err != nil {
+		return err
+	}
 	p.logger.Info("worker polling", "task_queue", workflows.TaskQueue)
-	return startWorker(ctx, p.tc, newActivities(p.cfg, p.db, p.ring))
+	return startWorker(ctx, p.tc, acts)
 }
 
 // openDB is the store for CLI commands: the environment, or a running

@@ -147,7 +147,9 @@ func runDev(ctx context.Context, args []string) error {
 	srv := newWebServer(cfg, db, c, ring, logger, retention)
 	srv.Extra = extra
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return startWorker(gctx, c, newActivities(cfg, db, ring)) })
+	acts := newActivities(cfg, db, ring)
+	acts.TemporalRetention = retention
+	g.Go(func() error { return startWorker(gctx, c, acts) })
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Handler()) })
 
 	fmt.Printf(`
