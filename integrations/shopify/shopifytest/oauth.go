@@ -48,6 +48,21 @@ func (s *Store) EnableOAuth(app App) {
 	}
 }
 
+// SetTokenTTL sets how long access tokens issued from now on live.
+func (s *Store) SetTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.TokenTTL = d
+}
+
+// SetTokenDelay makes the token endpoint take d to answer, as a slow
+// network would; concurrent refreshes then overlap.
+func (s *Store) SetTokenDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenDelay = d
+}
+
 // SetGrantScopes makes the merchant approve only these scopes (nil: what
 // was asked).
 func (s *Store) SetGrantScopes(scopes []string) {
@@ -176,6 +191,10 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 			p[k] = v.Get(k)
 		}
 	}
+	s.mu.Lock()
+	delay := s.tokenDelay
+	s.mu.Unlock()
+	time.Sleep(delay)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["oauth/access_token"]++

@@ -115,6 +115,7 @@ type Store struct {
 	tokens      map[string]grant
 	refresh     map[string]grant
 	tokenFail   []int
+	tokenDelay  time.Duration
 	subs        map[int64]*subscription
 	nextSub     int64
 }
