@@ -54,6 +54,7 @@ type system struct {
 	mail    *sendgridtest.Server
 	url     string
 	logs    *devenv.SyncBuffer
+	ring    *keys.Ring
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
@@ -98,12 +99,13 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		DB: db, Keys: ring, Mailer: sendgrid.New(mail.Key, mail.URL),
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
+		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
 	})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs}
+	return &system{db: db, tc: tc, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, ring: ring}
 }
 
 func (s *system) deliver(t *testing.T, topic, webhookID string, body []byte) string {
