@@ -88,7 +88,7 @@ func TestShopAdmin_ConcurrentRefreshesSpendTheRefreshTokenOnce(t *testing.T) {
 	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
 	f.shop.SetTokenTTL(time.Hour)
 	f.shop.SetTokenDelay(time.Second) // the first refresh is still in flight when the others start
-	f.acts.PublicURL = "" // no subscription calls: this is about the token
+	f.acts.PublicURL = ""             // no subscription calls: this is about the token
 	f.acts.StartReview = func(context.Context, activities.ReviewStart) (bool, error) {
 		t.Error("no order should be started")
 		return false, nil
