@@ -180,6 +180,14 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 		}
 	}
 
+	// Opening the app from the Shopify admin (a signed app load) goes
+	// straight to the app once the shop is connected.
+	load := signed(e.url, url.Values{"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}, secret)
+	resp, _ = get(t, browser(t), strings.Replace(load, "/shopify/callback?", "/shopify/install?", 1))
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app?shop="+oauthShop {
+		t.Fatalf("app load of a connected shop: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
 	// Replaying the callback (state and code both spent) is refused and
 	// changes nothing.
 	resp, _ = get(t, c, cb)
