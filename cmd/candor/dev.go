@@ -120,6 +120,12 @@ func runDev(ctx context.Context, args []string) error {
 		demoStore := shopifytest.New("shpat_"+token, cfg.ShopifyAPIVersion)
 		defer demoStore.Close()
 		cfg.ShopifyBaseURL = demoStore.URL
+		// The demo store also knows Candor as a public app, so the install
+		// at /shopify/install?shop=candor-demo.myshopify.com can be tried.
+		cfg.ShopifyAPIKey = "candor-demo-app"
+		demoStore.Shop = DemoShop
+		demoStore.EnableOAuth(shopifytest.App{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret,
+			RedirectURI: cfg.PublicURL + "/shopify/callback"})
 		if err := ensureDemoShop(ctx, db, ring, "shpat_"+token); err != nil {
 			return err
 		}
@@ -169,7 +175,8 @@ Demo store %s: review emails go out 20s after delivery,
 or 60s after fulfillment when no delivery event comes. In another terminal:
   %s simulate fulfillment              # a signed fulfillments/create webhook
   %s simulate fulfillment --delivered  # ...followed by "delivered"
-`, DemoShop, self, self)
+The public-app install, against the demo store: %s/shopify/install?shop=%s
+`, DemoShop, self, self, cfg.PublicURL, DemoShop)
 	}
 	fmt.Println("\nPress Ctrl-C to stop.")
 	err = g.Wait()
