@@ -224,6 +224,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "The store could not be saved. Start the install again in a minute.")
 		return
 	}
+	s.shops.forget(shop)
 	s.Logger.LogAttrs(ctx, slog.LevelInfo, "shop installed", slog.String("shop", shop), slog.Bool("new", created))
 	s.metrics.inc("candor_oauth_total", "step", "callback", "outcome", "installed")
 	s.afterInstall(w, r, shop)

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -389,5 +392,36 @@ func TestOAuth_RefusesClearlyWhenNotConfigured(t *testing.T) {
 				t.Errorf("%s unset, %s: %d %s", name, path, resp.StatusCode, body)
 			}
 		}
+	}
+}
+
+func TestOAuth_WebhooksForAJustInstalledShopAreHandedOff(t *testing.T) {
+	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	e := newOAuthEnv(t, func(s *web.Server) { s.Temporal, s.TemporalRetention = tc, time.Hour })
+	o := shopifytest.DemoOrder(660101)
+	post := func(id string) string {
+		t.Helper()
+		req, _ := shopifytest.WebhookRequest(e.url+"/webhooks/shopify", shopify.TopicFulfillmentCreate, oauthShop, secret, id,
+			shopifytest.FulfillmentPayload(o, ""))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.TrimSpace(string(b))
+	}
+	if got := post("wh-before-install"); !strings.Contains(got, "not connected") {
+		t.Fatalf("before install: %s", got)
+	}
+	c := browser(t)
+	get(t, c, e.authorize(t, c, oauthShop))
+	// The "not connected" answer above is cached; the install must clear it.
+	if got := post("wh-after-install"); got != "started" {
+		t.Fatalf("right after install: %s", got)
 	}
 }
