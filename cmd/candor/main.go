@@ -27,6 +27,8 @@ Usage:
                                   make an API token (shown once)
   candor retention run [--wait] | policies
                                   one retention sweep now; the policies and their reasons
+  candor reconcile run [--wait]
+                                  repair webhook subscriptions; start orders no webhook announced
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
 
@@ -86,6 +88,8 @@ func run(ctx context.Context, args []string) error {
 		return runSubjects(ctx, rest)
 	case "retention":
 		return runRetention(ctx, rest)
+	case "reconcile":
+		return runReconcile(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil
