@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/candorhq/candor/activities"
@@ -136,5 +137,56 @@ func TestShopAdmin_RevokedRefreshTokenIsNotRetried(t *testing.T) {
 	after, _ := f.db.Shop(ctx, testShop)
 	if after.TokenSealed != before.TokenSealed || after.RefreshTokenSealed != before.RefreshTokenSealed {
 		t.Fatal("a failed refresh changed the stored tokens")
+	}
+}
+
+func (f *fixture) uninstallRequest(t *testing.T, id string) {
+	t.Helper()
+	err := f.db.InTx(context.Background(), func(tx *sqlx.Tx) error {
+		_, err := store.CreatePrivacyRequest(context.Background(), tx, store.PrivacyRequest{ID: id, Kind: store.KindUninstall, Shop: testShop})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) tokenSealed(t *testing.T) string {
+	t.Helper()
+	sh, err := f.db.Shop(context.Background(), testShop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh.TokenSealed
+}
+
+// app/uninstalled revokes the token; a reinstall that lands before the
+// uninstall is processed keeps its new token.
+func TestRevokeToken_RevokesTheUninstalledTokenButNotAReinstallsNewOne(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.uninstallRequest(t, "pr_uninstall_1")
+	if _, err := f.env.ExecuteActivity(f.acts.RevokeToken, "pr_uninstall_1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.tokenSealed(t) != "" {
+		t.Fatal("the custom-app token survived the uninstall")
+	}
+
+	f.uninstallRequest(t, "pr_uninstall_2")
+	time.Sleep(10 * time.Millisecond)
+	f.oauthInstall(t, time.Hour) // the merchant reinstalls before the worker gets to it
+	if _, err := f.env.ExecuteActivity(f.acts.RevokeToken, "pr_uninstall_2"); err != nil {
+		t.Fatal(err)
+	}
+	if f.tokenSealed(t) == "" {
+		t.Fatal("an uninstall processed late revoked the reinstall's token")
+	}
+
+	f.uninstallRequest(t, "pr_uninstall_3") // uninstalled again, after the reinstall
+	if _, err := f.env.ExecuteActivity(f.acts.RevokeToken, "pr_uninstall_3"); err != nil {
+		t.Fatal(err)
+	}
+	if f.tokenSealed(t) != "" {
+		t.Fatal("the second uninstall kept the token")
 	}
 }
