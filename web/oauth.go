@@ -123,7 +123,7 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 		// An app load from the Shopify admin for a shop that is already
 		// connected with the scopes Candor needs goes straight to the app.
 		sh, err := s.DB.Shop(ctx, shop)
-		if err == nil && sh.TokenSealed != "" && sh.InstalledAt.After(time.Time{}) &&
+		if err == nil && sh.TokenSealed != "" && !sh.InstalledAt.IsZero() &&
 			len(shopify.MissingScopes(shopify.SplitScopes(sh.Scopes))) == 0 {
 			s.afterInstall(w, r, shop)
 			return
