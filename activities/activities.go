@@ -53,6 +53,15 @@ type Activities struct {
 	// workflows.
 	Temporal  client.Client
 	Namespace string
+	// OAuth refreshes expiring shop tokens (public-app installs).
+	OAuth shopify.OAuth
+	// StartReview starts a ReviewRequest the way webhook intake does;
+	// package workflows provides it (workflows.ReviewStarter), since this
+	// package cannot import that one.
+	StartReview ReviewStarter
+	// TemporalRetention is how long the namespace keeps closed histories,
+	// for the registry's expires_at of what a started workflow stores.
+	TemporalRetention time.Duration
 }
 
 func (a *Activities) now() time.Time {
@@ -71,6 +80,10 @@ func temporalError(err error) error {
 			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRetry, temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
 		}
 		return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
+	}
+	if errors.Is(err, shopify.ErrGrantRejected) {
+		// The refresh token is spent or revoked: only a reinstall helps.
+		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
 	var ge *sendgrid.Error
 	if errors.As(err, &ge) {

@@ -290,13 +290,17 @@ func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepRes
 		return StepResult{}, err
 	}
 	asked := time.Now()
-	res, err := a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now() WHERE domain = $1`, r.Shop)
+	// A token from an install after the uninstall (the merchant came back)
+	// is not the uninstalled one: it stays.
+	res, err := a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now()
+		WHERE domain = $1 AND (installed_at IS NULL OR installed_at < $2)`, r.Shop, r.ReceivedAt)
 	if err != nil {
 		return StepResult{}, err
 	}
 	rows, _ := res.RowsAffected()
 	var left int
-	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''`, r.Shop); err != nil {
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''
+		AND (installed_at IS NULL OR installed_at < $2)`, r.Shop, r.ReceivedAt); err != nil {
 		return StepResult{}, err
 	}
 	if left > 0 {

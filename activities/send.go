@@ -100,13 +100,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load shop: %w", err)
 	}
-	token, err := a.Keys.Open(shop.TokenSealed, shop.Domain)
+	admin, err := a.shopAdmin(ctx, shop)
 	if err != nil {
-		return SendResult{}, fmt.Errorf("open shop token: %w", err)
-	}
-	admin, err := shopify.NewAdmin(a.Shopify, shop.Domain, string(token))
-	if err != nil {
-		return SendResult{}, err
+		return SendResult{}, temporalError(err)
 	}
 
 	st, err := admin.OrderStatus(ctx, in.OrderID)

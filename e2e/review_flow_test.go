@@ -110,6 +110,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		DB: db, Keys: ring, DataKeys: dk, Mailer: sendgrid.New(mail.Key, mail.URL),
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
+		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
 	})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)

@@ -182,6 +182,7 @@ type Shop struct {
 	TokenSealed string
 	Settings
 	CreatedAt time.Time // when it was connected
+	Grant               // OAuth installs only (0010)
 }
 
 type shopRow struct {
@@ -201,6 +202,7 @@ type shopRow struct {
 	TimeZone        string         `db:"time_zone"`
 	ExcludedIDs     pq.Int64Array  `db:"excluded_product_ids"`
 	ExcludedTags    pq.StringArray `db:"excluded_tags"`
+	grantRow
 }
 
 func (r shopRow) shop() Shop {
@@ -217,7 +219,7 @@ func (r shopRow) shop() Shop {
 		TimeZone:         r.TimeZone,
 		ExcludedProducts: nilIfEmpty([]int64(r.ExcludedIDs)),
 		ExcludedTags:     nilIfEmpty([]string(r.ExcludedTags)),
-	}, CreatedAt: r.CreatedAt}
+	}, CreatedAt: r.CreatedAt, Grant: r.grantRow.grant()}
 }
 
 // orEmpty passes a nil list as an empty array, not NULL.

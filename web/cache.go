@@ -47,6 +47,14 @@ func (c *shopCache) get(ctx context.Context, db *store.DB, domain string, now ti
 	return sh, found, nil
 }
 
+// forget drops what is cached for domain, so a shop just installed is seen
+// by the next webhook rather than after shopTTL.
+func (c *shopCache) forget(domain string) {
+	c.mu.Lock()
+	delete(c.m, domain)
+	c.mu.Unlock()
+}
+
 // recentDeliveries remembers the webhook IDs this process handed off most
 // recently, which is where Shopify's retries of a slow answer land. It is
 // the fast path of webhook-ID dedupe; webhook_deliveries keeps the durable

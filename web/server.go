@@ -16,6 +16,7 @@ import (
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 )
@@ -28,11 +29,9 @@ type Server struct {
 	DataKeys      *datakeys.Keys // per-subject keys; the Temporal codec endpoint
 	ShopifySecret string
 	Logger        *slog.Logger
-	// ShopifyAPIKey is the audience of App Bridge session tokens; PublicURL
-	// decides whether session cookies are Secure; Mailer sends the merchant
-	// pages' test email.
+	// ShopifyAPIKey is the audience of App Bridge session tokens; Mailer
+	// sends the merchant pages' test email.
 	ShopifyAPIKey string
-	PublicURL     string
 	Mailer        *sendgrid.Mailer
 	// CodecOrigins may call the codec endpoint from a browser (the
 	// Temporal UI's origin).
@@ -40,6 +39,12 @@ type Server struct {
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
+	// OAuth (public-app installs), the Admin API for webhook subscriptions,
+	// and the public base URL for the callback and webhook addresses; it
+	// also decides whether session cookies are Secure.
+	OAuth     shopify.OAuth
+	Shopify   shopify.AdminConfig
+	PublicURL string
 	// Extra routes (the dev outbox, the dev landing page).
 	Extra map[string]http.Handler
 	Now   func() time.Time
@@ -69,6 +74,8 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/shopify", s.shopifyWebhook)
 	mux.HandleFunc("POST /webhooks/sendgrid", s.sendgridEvents)
+	mux.HandleFunc("GET /shopify/install", s.shopifyInstall)
+	mux.HandleFunc("GET /shopify/callback", s.shopifyCallback)
 	mux.HandleFunc("GET /r/{token}", s.reviewLink)
 	mux.HandleFunc("GET /u/{token}", s.unsubscribe)
 	mux.HandleFunc("POST /u/{token}", s.unsubscribe) // RFC 8058 one-click

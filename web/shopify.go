@@ -9,10 +9,9 @@ import (
 	"net/http"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
+	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
@@ -207,17 +206,7 @@ func (s *Server) noteOrder(in *intake, shop string, o shopify.Order) {
 }
 
 func (s *Server) input(shop string, orderID int64, name string, items []shopify.LineItem) workflows.ReviewRequestInput {
-	in := workflows.ReviewRequestInput{Shop: shop, OrderID: orderID, OrderName: name,
-		RequestID: s.Keys.RequestID(shop, orderID), FulfilledAt: s.now().UTC()}
-	seen := map[int64]bool{}
-	for _, li := range items {
-		if li.ProductID == nil || seen[*li.ProductID] {
-			continue
-		}
-		seen[*li.ProductID] = true
-		in.Products = append(in.Products, store.Product{ID: *li.ProductID, Title: li.Title})
-	}
-	return in
+	return workflows.NewReviewRequestInput(shop, orderID, name, s.Keys.RequestID(shop, orderID), items, s.now().UTC())
 }
 
 func personalOf(p shopify.PersonalFields) []string {
@@ -270,26 +259,17 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		// A delivery event for an order whose fulfillment event never came
 		// (or came before Candor was installed): start it, already delivered.
 	}
-	opts := client.StartWorkflowOptions{
-		ID:        id,
-		TaskQueue: workflows.TaskQueue,
-		// One review request per order, ever: a closed workflow's ID is not
-		// reused, so a late duplicate cannot send a second email.
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}
 	input := *in.start
 	if in.signal == workflows.SignalDelivered {
 		at := s.now().UTC()
 		input.DeliveredAt = &at
 	}
-	_, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.ReviewRequest, input)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return "duplicate", false, nil
-	}
+	started, err := workflows.StartReviewRequest(ctx, s.Temporal, input)
 	if err != nil {
 		return "", false, fmt.Errorf("start workflow: %w", err)
+	}
+	if !started {
+		return "duplicate", false, nil
 	}
 	return "started", true, nil
 }
@@ -307,10 +287,7 @@ func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh 
 			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: ref})
 	}
 	if handedOff {
-		entries = append(entries, registry.Entry{Shop: shop, Subject: in.subject, Datum: registry.DatumPurchaseHistory,
-			System: registry.SystemTemporal, Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisLegitimateInterest,
-			ExpiresAt:  now.Add(sh.FallbackDelay + sh.Reminder + s.TemporalRetention), Ref: ref})
+		entries = append(entries, activities.ReviewInputEntry(sh, in.subject, ref, now, s.TemporalRetention))
 	}
 	return s.recorder.record(ctx, &pending{webhookID: webhookID, shop: shop, topic: in.topic, entries: entries})
 }

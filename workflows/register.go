@@ -11,5 +11,6 @@ func Register(r worker.Registry, a *activities.Activities) {
 	r.RegisterWorkflow(ReviewRequest)
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
+	r.RegisterWorkflow(Reconcile)
 	r.RegisterActivity(a)
 }

@@ -100,6 +100,30 @@ func openKeys(ctx context.Context, cfg config.Config, db *store.DB) (*keys.Ring,
 	return ring, datakeys.New(db, ring), nil
 }
 
+// dialCLI is the Temporal client for a CLI command that starts a workflow:
+// payloads are encrypted, so it needs the database's data keys too.
+func dialCLI(ctx context.Context) (client.Client, func(), error) {
+	cfg, err := loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	_, dk, err := openKeys(ctx, cfg, db)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	c, err := dialTemporal(ctx, cfg, newLogger(), dk)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); db.Close() }, nil
+}
+
 func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 	if err := cfg.RequireDatabase(); err != nil {
 		return nil, err
@@ -116,6 +140,7 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
 		PublicURL: cfg.PublicURL,
 		Namespace: cfg.TemporalNamespace,
+		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
 	}
 }
 
@@ -123,6 +148,7 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	acts.Temporal = c
+	acts.StartReview = workflows.ReviewStarter(c, acts.Keys.RequestID)
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -130,6 +156,10 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	if err := workflows.EnsureRetentionSchedule(ctx, c); err != nil {
 		w.Stop()
 		return fmt.Errorf("create the %s schedule: %w", workflows.RetentionScheduleID, err)
+	}
+	if err := workflows.EnsureReconcileSchedule(ctx, c); err != nil {
+		w.Stop()
+		return fmt.Errorf("create the %s schedule: %w", workflows.ReconcileScheduleID, err)
 	}
 	<-ctx.Done()
 	w.Stop()
@@ -164,7 +194,9 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys
 	return &web.Server{DB: db, Temporal: c, Keys: dk.Ring(), DataKeys: dk, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
 		TemporalRetention: retention, Extra: map[string]http.Handler{}, CodecOrigins: cfg.CodecOrigins,
 		SendGridWebhookKey: cfg.SendGridWebhookKey,
-		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL)}
+		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
+		OAuth:   shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
+		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL}}
 }
 
 // production is what serve and worker share: configuration checked by
@@ -229,8 +261,12 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
+	acts := newActivities(p.cfg, p.db, p.keys)
+	if acts.TemporalRetention, err = namespaceRetention(ctx, p.cfg); err != nil {
+		return err
+	}
 	p.logger.Info("worker polling", "task_queue", workflows.TaskQueue)
-	return startWorker(ctx, p.tc, newActivities(p.cfg, p.db, p.keys))
+	return startWorker(ctx, p.tc, acts)
 }
 
 // openDB is the store for CLI commands: the environment, or a running

@@ -130,6 +130,12 @@ func runDev(ctx context.Context, args []string) error {
 		demoStore := shopifytest.New("shpat_"+token, cfg.ShopifyAPIVersion)
 		defer demoStore.Close()
 		cfg.ShopifyBaseURL = demoStore.URL
+		// The demo store also knows Candor as a public app, so the install
+		// at /shopify/install?shop=candor-demo.myshopify.com can be tried.
+		cfg.ShopifyAPIKey = "candor-demo-app"
+		demoStore.Shop = DemoShop
+		demoStore.EnableOAuth(shopifytest.App{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret,
+			RedirectURI: cfg.PublicURL + "/shopify/callback"})
 		if err := ensureDemoShop(ctx, db, ring, "shpat_"+token); err != nil {
 			return err
 		}
@@ -163,7 +169,9 @@ func runDev(ctx context.Context, args []string) error {
 	srv := newWebServer(cfg, db, c, dk, logger, retention)
 	srv.Extra = extra
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return startWorker(gctx, c, newActivities(cfg, db, dk)) })
+	acts := newActivities(cfg, db, dk)
+	acts.TemporalRetention = retention
+	g.Go(func() error { return startWorker(gctx, c, acts) })
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Handler()) })
 
 	fmt.Printf(`
@@ -187,7 +195,9 @@ or 60s after fulfillment when no delivery event comes. In another terminal:
 Merchant pages for the demo store (this login link works once, for 24 hours;
 '%s shops login --shop %s' makes another):
   %s/app/login?token=%s
-`, DemoShop, self, self, self, DemoShop, cfg.PublicURL, web.LoginLink(ring, DemoShop, web.MaxLoginLinkTTL, time.Now()))
+
+The public-app install, against the demo store: %s/shopify/install?shop=%s
+`, DemoShop, self, self, self, DemoShop, cfg.PublicURL, web.LoginLink(ring, DemoShop, web.MaxLoginLinkTTL, time.Now()), cfg.PublicURL, DemoShop)
 	}
 	fmt.Println("\nPress Ctrl-C to stop.")
 	err = g.Wait()

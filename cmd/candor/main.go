@@ -29,6 +29,8 @@ Usage:
                                   make an API token (shown once)
   candor retention run [--wait] | policies
                                   one retention sweep now; the policies and their reasons
+  candor reconcile run [--wait]
+                                  repair webhook subscriptions; start orders no webhook announced
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
   candor keys rotate [--batch N] | status
@@ -92,6 +94,8 @@ func run(ctx context.Context, args []string) error {
 		return runRetention(ctx, rest)
 	case "keys":
 		return runKeys(ctx, rest)
+	case "reconcile":
+		return runReconcile(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return nil

@@ -71,6 +71,9 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 		{"simulate"},
 		{"simulate", "teleport"},
 		{"simulate", "cancel", "--shop", "evil.com"},
+		{"reconcile"},
+		{"reconcile", "now"},
+		{"reconcile", "run", "--shop", "a.myshopify.com"},
 	}
 	for _, args := range cases {
 		_, err := capture(t, args...)

@@ -42,25 +42,11 @@ func runRetention(ctx context.Context, args []string) error {
 		if err := parseFlags(fs, args[1:]); err != nil {
 			return err
 		}
-		cfg, err := loadConfig()
+		c, done, err := dialCLI(ctx)
 		if err != nil {
 			return err
 		}
-		// Payloads are encrypted: the client needs the data keys.
-		db, err := openStore(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		_, dk, err := openKeys(ctx, cfg, db)
-		if err != nil {
-			return err
-		}
-		c, err := dialTemporal(ctx, cfg, newLogger(), dk)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
+		defer done()
 		run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 			ID: "retention/manual/" + time.Now().UTC().Format("20060102T150405.000"), TaskQueue: workflows.TaskQueue,
 		}, workflows.Retention)

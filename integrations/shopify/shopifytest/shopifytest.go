@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/candorhq/candor/integrations/shopify"
 )
@@ -54,6 +55,10 @@ type Order struct {
 	Products        []Product
 	Cancelled       bool
 	FinancialStatus string // PAID, REFUNDED, PARTIALLY_REFUNDED, ...
+	// For the orders search: fulfilled (wholly or in part), and when the
+	// order last changed.
+	Fulfilled bool
+	UpdatedAt time.Time
 }
 
 var catalogue = []Product{
@@ -92,11 +97,14 @@ func DemoOrder(id int64) Order {
 // Store is the stand-in server.
 type Store struct {
 	URL        string
-	Token      string
+	Token      string // the custom-app token, valid forever
 	APIVersion string
 	// TimeZone is the store's IANA time zone (shop.ianaTimezone). Set it
 	// before the first request.
 	TimeZone string
+	Shop     string // the shop's domain, for OAuth redirects
+	TokenTTL time.Duration
+	Now      func() time.Time
 
 	srv    *httptest.Server
 	mu     sync.Mutex
@@ -104,6 +112,16 @@ type Store struct {
 	gone   map[int64]bool
 	fail   []failure
 	calls  map[string]int
+
+	app         *App
+	grantScopes []string
+	codes       map[string]grant
+	tokens      map[string]grant
+	refresh     map[string]grant
+	tokenFail   []int
+	tokenDelay  time.Duration
+	subs        map[int64]*subscription
+	nextSub     int64
 }
 
 type failure struct {
@@ -114,7 +132,9 @@ type failure struct {
 
 // New starts a stand-in store that accepts token on apiVersion.
 func New(token, apiVersion string) *Store {
-	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{}}
+	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", Shop: "candor-demo.myshopify.com",
+		orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
+		codes: map[string]grant{}, tokens: map[string]grant{}, refresh: map[string]grant{}, subs: map[int64]*subscription{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -185,6 +205,17 @@ var pathRe = regexp.MustCompile(`^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.jso
 var opRe = regexp.MustCompile(`^\s*query\s+([A-Za-z]+)\s*\(\$id:\s*ID!\)`)
 var shopOpRe = regexp.MustCompile(`^\s*query\s+CandorShop\s*\{`)
 var gidRe = regexp.MustCompile(`^gid://shopify/Order/(\d+)$`)
+var namedOpRe = regexp.MustCompile(`^\s*(?:query|mutation)\s+([A-Za-z]+)`)
+
+// otherOps are the operations answered besides the order reads, each with
+// the exact text Candor sends.
+var otherOps = map[string]string{
+	"CandorWebhookSubscriptions":      shopify.QueryWebhookSubscriptions,
+	"CandorWebhookSubscriptionCreate": shopify.MutationWebhookSubscriptionCreate,
+	"CandorWebhookSubscriptionUpdate": shopify.MutationWebhookSubscriptionUpdate,
+	"CandorWebhookSubscriptionDelete": shopify.MutationWebhookSubscriptionDelete,
+	"CandorFulfilledOrders":           shopify.QueryFulfilledOrders,
+}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -197,6 +228,14 @@ func gqlError(w http.ResponseWriter, msg, code string) {
 }
 
 func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/admin/oauth/authorize":
+		s.authorize(w, r)
+		return
+	case "/admin/oauth/access_token":
+		s.accessToken(w, r)
+		return
+	}
 	m := pathRe.FindStringSubmatch(r.URL.Path)
 	if m == nil {
 		writeJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found"})
@@ -212,7 +251,7 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})
 		return
 	}
-	if r.Header.Get("X-Shopify-Access-Token") != s.Token || s.Token == "" {
+	if !s.TokenValid(r.Header.Get("X-Shopify-Access-Token")) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
 		return
 	}
@@ -259,6 +298,28 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		s.calls["CandorShop"]++
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}})
+		return
+	}
+	if named := namedOpRe.FindStringSubmatch(req.Query); named != nil && otherOps[named[1]] != "" {
+		if req.Query != otherOps[named[1]] {
+			gqlError(w, "unexpected "+named[1]+" selection", "PARSE_ERROR")
+			return
+		}
+		var data any
+		var msg string
+		if named[1] == "CandorFulfilledOrders" {
+			data, msg = s.fulfilledOrders(req.Variables)
+		} else {
+			data, msg = s.webhookOp(named[1], req.Variables)
+		}
+		if msg != "" {
+			gqlError(w, msg, "INVALID_VARIABLE")
+			return
+		}
+		s.mu.Lock()
+		s.calls[named[1]]++
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"data": data})
 		return
 	}
 	op := opRe.FindStringSubmatch(req.Query)

@@ -1,0 +1,73 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/store"
+)
+
+// TokenRefreshMargin is how long before an expiring token's end it is
+// refreshed, so no call starts with a token about to lapse.
+const TokenRefreshMargin = 5 * time.Minute
+
+// refreshAAD binds a sealed refresh token to its shop and its role, so it
+// cannot be passed off as the access token.
+func refreshAAD(shop string) string { return shop + "/refresh" }
+
+// SealToken seals what Shopify granted for storage: the access token under
+// the shop's domain, the refresh token under refreshAAD.
+func SealToken(r *keys.Ring, shop string, t shopify.Token) (store.Install, error) {
+	in := store.Install{Domain: shop, Grant: store.Grant{TokenExpiresAt: t.ExpiresAt,
+		RefreshExpiresAt: t.RefreshExpiresAt, Scopes: strings.Join(t.Scopes, ",")}}
+	var err error
+	if in.TokenSealed, err = r.Seal([]byte(t.AccessToken), shop); err != nil {
+		return in, err
+	}
+	if t.RefreshToken != "" {
+		if in.RefreshTokenSealed, err = r.Seal([]byte(t.RefreshToken), refreshAAD(shop)); err != nil {
+			return in, err
+		}
+	}
+	return in, nil
+}
+
+// shopAdmin opens the shop's Admin API token for a call, refreshing an
+// expiring token first when it lapses within TokenRefreshMargin. The refresh
+// happens under the shop row's lock (store.RefreshToken), so two workers
+// never both spend the one-use refresh token, and the new pair is stored
+// before anyone uses it.
+func (a *Activities) shopAdmin(ctx context.Context, shop store.Shop) (*shopify.Admin, error) {
+	if deadline := a.now().Add(TokenRefreshMargin); !shop.TokenExpiresAt.IsZero() && shop.TokenExpiresAt.Before(deadline) {
+		var err error
+		shop, err = a.DB.RefreshToken(ctx, shop.Domain, deadline, func(cur store.Shop) (store.Install, error) {
+			if cur.RefreshTokenSealed == "" {
+				return store.Install{}, fmt.Errorf("shop %s: token expired and there is no refresh token; the merchant must reinstall", cur.Domain)
+			}
+			rt, err := a.Keys.Open(cur.RefreshTokenSealed, refreshAAD(cur.Domain))
+			if err != nil {
+				return store.Install{}, fmt.Errorf("open refresh token: %w", err)
+			}
+			tok, err := a.OAuth.Refresh(ctx, cur.Domain, string(rt), a.now())
+			if err != nil {
+				return store.Install{}, err
+			}
+			if missing := shopify.MissingScopes(tok.Scopes); len(tok.Scopes) > 0 && len(missing) > 0 {
+				return store.Install{}, fmt.Errorf("shop %s: refreshed token lacks scopes %s", cur.Domain, strings.Join(missing, ","))
+			}
+			return SealToken(a.Keys, cur.Domain, tok)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("refresh shop token: %w", err)
+		}
+	}
+	token, err := a.Keys.Open(shop.TokenSealed, shop.Domain)
+	if err != nil {
+		return nil, fmt.Errorf("open shop token: %w", err)
+	}
+	return shopify.NewAdmin(a.Shopify, shop.Domain, string(token))
+}

@@ -1,0 +1,122 @@
+package shopify_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+)
+
+const (
+	key      = "client-id"
+	appSec   = "shpss_exchange_test"
+	redirect = "https://candor.example/shopify/callback"
+)
+
+func standIn(t *testing.T) (*shopifytest.Store, shopify.OAuth) {
+	t.Helper()
+	st := shopifytest.New("", "2026-10")
+	t.Cleanup(st.Close)
+	st.Shop = "a.myshopify.com"
+	st.EnableOAuth(shopifytest.App{APIKey: key, APISecret: appSec, RedirectURI: redirect})
+	return st, shopify.OAuth{APIKey: key, APISecret: appSec, BaseURL: st.URL}
+}
+
+// code runs the stand-in's authorize page and returns the code it grants.
+func code(t *testing.T, o shopify.OAuth) string {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(o.AuthorizeURL("a.myshopify.com", "s", redirect))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	u, _ := url.Parse(resp.Header.Get("Location"))
+	if !shopify.VerifyQuery(appSec, u.Query()) {
+		t.Fatalf("the stand-in's callback does not verify: %s", u)
+	}
+	return u.Query().Get("code")
+}
+
+func TestExchange_ExpiringTokenRefreshAndRefusals(t *testing.T) {
+	st, o := standIn(t)
+	ctx := context.Background()
+	now := time.Now()
+	c := code(t, o)
+	tok, err := o.Exchange(ctx, "a.myshopify.com", c, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken == "" || tok.RefreshToken == "" || !tok.ExpiresAt.Equal(now.Add(time.Hour)) ||
+		tok.RefreshExpiresAt.Before(now.Add(89*24*time.Hour)) || len(shopify.MissingScopes(tok.Scopes)) != 0 {
+		t.Fatalf("token %+v", tok)
+	}
+	_, err = o.Exchange(ctx, "a.myshopify.com", c, now)
+	if !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("a spent code: %v", err)
+	}
+	if strings.Contains(err.Error(), c) {
+		t.Fatal("the error echoes the code")
+	}
+
+	next, err := o.Refresh(ctx, "a.myshopify.com", tok.RefreshToken, now)
+	if err != nil || next.AccessToken == tok.AccessToken || next.RefreshToken == tok.RefreshToken || !st.TokenValid(next.AccessToken) {
+		t.Fatalf("refresh: %+v %v", next, err)
+	}
+	if _, err := o.Refresh(ctx, "a.myshopify.com", tok.RefreshToken, now); !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("a spent refresh token: %v", err)
+	}
+
+	wrong := o
+	wrong.APISecret = "shpss_wrong"
+	if _, err := wrong.Exchange(ctx, "a.myshopify.com", code(t, o), now); !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("wrong client secret: %v", err)
+	}
+	st.FailTokenEndpoint(1, http.StatusServiceUnavailable)
+	var se *shopify.Error
+	if _, err := o.Exchange(ctx, "a.myshopify.com", code(t, o), now); !errors.As(err, &se) || !se.Retryable {
+		t.Fatalf("Shopify down: %v", err)
+	}
+	for _, shop := range []string{"evil.com", "a.myshopify.com.evil.com"} {
+		if _, err := o.Exchange(ctx, shop, "x", now); err == nil {
+			t.Errorf("exchange for %s", shop)
+		}
+	}
+	if _, err := o.Exchange(ctx, "a.myshopify.com", "", now); !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("empty code: %v", err)
+	}
+	if _, err := (shopify.OAuth{BaseURL: st.URL}).Exchange(ctx, "a.myshopify.com", "x", now); err == nil {
+		t.Fatal("exchange without credentials")
+	}
+}
+
+func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {
+	st, o := standIn(t)
+	tok, err := o.Exchange(context.Background(), "a.myshopify.com", code(t, o), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := shopify.NewAdmin(shopify.AdminConfig{APIVersion: "2026-10", BaseURL: st.URL}, "a.myshopify.com", tok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Shopify delivers only over HTTPS.
+	_, err = admin.EnsureSubscriptions(context.Background(), "http://candor.example/webhooks/shopify")
+	var se *shopify.Error
+	if !errors.As(err, &se) || se.Retryable || !strings.Contains(err.Error(), "not supported") {
+		t.Fatalf("plain-HTTP address: %v", err)
+	}
+	if n := len(st.Subscriptions()); n != 0 {
+		t.Fatalf("%d subscriptions made with a refused address", n)
+	}
+	ch, err := admin.EnsureSubscriptions(context.Background(), "https://candor.example/webhooks/shopify")
+	if err != nil || ch.Created != len(shopify.SubscriptionFields) {
+		t.Fatalf("%+v %v", ch, err)
+	}
+}

@@ -1,0 +1,442 @@
+package shopifytest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
+)
+
+// OAuth, webhook subscriptions and the orders search, as a public app sees
+// them. Like Shopify, the authorize page checks client_id, redirect_uri and
+// scopes; the token endpoint checks the client credentials and spends each
+// code and refresh token once; expiring tokens stop working at their
+// expiry.
+
+// App is the public app the stand-in knows.
+type App struct {
+	APIKey      string
+	APISecret   string
+	RedirectURI string // the one allowed redirection URL
+}
+
+type grant struct {
+	scopes  []string
+	expires time.Time // zero: never
+}
+
+// EnableOAuth makes the stand-in serve OAuth for app. TokenTTL is how long
+// an expiring access token lives (Shopify: one hour).
+func (s *Store) EnableOAuth(app App) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.app = &app
+	if s.TokenTTL == 0 {
+		s.TokenTTL = time.Hour
+	}
+}
+
+// SetTokenTTL sets how long access tokens issued from now on live.
+func (s *Store) SetTokenTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.TokenTTL = d
+}
+
+// SetTokenDelay makes the token endpoint take d to answer, as a slow
+// network would; concurrent refreshes then overlap.
+func (s *Store) SetTokenDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenDelay = d
+}
+
+// SetGrantScopes makes the merchant approve only these scopes (nil: what
+// was asked).
+func (s *Store) SetGrantScopes(scopes []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.grantScopes = scopes
+}
+
+// FailTokenEndpoint makes the next n token requests fail with status.
+func (s *Store) FailTokenEndpoint(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.tokenFail = append(s.tokenFail, status)
+	}
+}
+
+// TokenValid reports whether an access token would be accepted now.
+func (s *Store) TokenValid(tok string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokenValidLocked(tok)
+}
+
+func (s *Store) tokenValidLocked(tok string) bool {
+	if tok == "" {
+		return false
+	}
+	if tok == s.Token {
+		return true
+	}
+	g, ok := s.tokens[tok]
+	return ok && (g.expires.IsZero() || s.now().Before(g.expires))
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+var knownScopes = map[string]bool{"orders": true, "customers": true, "products": true, "fulfillments": true, "all_orders": true}
+
+func (s *Store) authorize(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	app := s.app
+	s.mu.Unlock()
+	q := r.URL.Query()
+	switch {
+	case app == nil:
+		http.Error(w, "this stand-in has no public app", http.StatusNotFound)
+		return
+	case q.Get("client_id") != app.APIKey:
+		http.Error(w, "Oauth error invalid_request: Could not find Shopify API application with api_key", http.StatusBadRequest)
+		return
+	case q.Get("redirect_uri") != app.RedirectURI:
+		http.Error(w, "Oauth error invalid_request: The redirect_uri is not whitelisted", http.StatusBadRequest)
+		return
+	case q.Get("state") == "":
+		http.Error(w, "Oauth error invalid_request: state is missing", http.StatusBadRequest)
+		return
+	}
+	requested := shopify.SplitScopes(q.Get("scope"))
+	for _, sc := range requested {
+		_, res, ok := strings.Cut(sc, "_")
+		if !ok || !knownScopes[res] || (!strings.HasPrefix(sc, "read_") && !strings.HasPrefix(sc, "write_")) {
+			http.Error(w, "Oauth error invalid_scope: "+sc, http.StatusBadRequest)
+			return
+		}
+	}
+	// The merchant clicks Install.
+	s.mu.Lock()
+	granted := requested
+	if s.grantScopes != nil {
+		granted = s.grantScopes
+	}
+	code := randHex(16)
+	s.codes[code] = grant{scopes: granted, expires: s.now().Add(10 * time.Minute)}
+	shop := s.Shop
+	s.mu.Unlock()
+	back := url.Values{}
+	back.Set("code", code)
+	back.Set("host", base64.RawURLEncoding.EncodeToString([]byte("admin.shopify.com/store/"+strings.TrimSuffix(shop, ".myshopify.com"))))
+	back.Set("shop", shop)
+	back.Set("state", q.Get("state"))
+	back.Set("timestamp", strconv.FormatInt(s.now().Unix(), 10))
+	sig, _ := shopify.SignQuery(app.APISecret, back)
+	back.Set("hmac", sig)
+	http.Redirect(w, r, app.RedirectURI+"?"+back.Encode(), http.StatusFound)
+}
+
+func oauthError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
+}
+
+func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "unreadable body")
+		return
+	}
+	p := map[string]string{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		if json.Unmarshal(body, &p) != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "malformed JSON")
+			return
+		}
+	} else {
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "malformed form")
+			return
+		}
+		for k := range v {
+			p[k] = v.Get(k)
+		}
+	}
+	s.mu.Lock()
+	delay := s.tokenDelay
+	s.mu.Unlock()
+	time.Sleep(delay)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls["oauth/access_token"]++
+	if len(s.tokenFail) > 0 {
+		status := s.tokenFail[0]
+		s.tokenFail = s.tokenFail[1:]
+		writeJSON(w, status, map[string]string{"errors": http.StatusText(status)})
+		return
+	}
+	if s.app == nil || p["client_id"] != s.app.APIKey || p["client_secret"] != s.app.APISecret {
+		oauthError(w, http.StatusBadRequest, "invalid_client", "client_id or client_secret is wrong")
+		return
+	}
+	now := s.now()
+	var scopes []string
+	expiring := false
+	if p["grant_type"] == "refresh_token" {
+		g, ok := s.refresh[p["refresh_token"]]
+		if !ok || now.After(g.expires) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "refresh token is unknown, used or expired")
+			return
+		}
+		delete(s.refresh, p["refresh_token"]) // spent
+		s.calls["oauth/refresh"]++
+		scopes, expiring = g.scopes, true
+	} else {
+		g, ok := s.codes[p["code"]]
+		if !ok || now.After(g.expires) {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "The authorization code was not found or was already used")
+			return
+		}
+		delete(s.codes, p["code"]) // single use
+		scopes, expiring = g.scopes, p["expiring"] == "1"
+	}
+	tok := "shpua_" + randHex(16)
+	resp := map[string]any{"access_token": tok, "scope": strings.Join(scopes, ",")}
+	if expiring {
+		ttl := s.TokenTTL
+		s.tokens[tok] = grant{scopes: scopes, expires: now.Add(ttl)}
+		rt := "shprt_" + randHex(16)
+		s.refresh[rt] = grant{scopes: scopes, expires: now.Add(90 * 24 * time.Hour)}
+		resp["expires_in"] = int64(ttl / time.Second)
+		resp["refresh_token"] = rt
+		resp["refresh_token_expires_in"] = int64(90 * 24 * time.Hour / time.Second)
+	} else {
+		s.tokens[tok] = grant{scopes: scopes}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// Webhook subscriptions.
+
+var knownTopics = map[string]bool{
+	"FULFILLMENTS_CREATE": true, "FULFILLMENTS_UPDATE": true, "ORDERS_FULFILLED": true, "ORDERS_CANCELLED": true,
+	"ORDERS_CREATE": true, "ORDERS_UPDATED": true, "REFUNDS_CREATE": true, "APP_UNINSTALLED": true, "CUSTOMERS_CREATE": true,
+}
+
+type subscription struct {
+	id     int64
+	topic  string
+	uri    string
+	fields []string
+}
+
+// Subscriptions lists the app's webhook subscriptions, ordered by ID.
+func (s *Store) Subscriptions() []shopify.Subscription {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []shopify.Subscription
+	for _, sub := range s.subsLocked() {
+		out = append(out, shopify.Subscription{ID: subGID(sub.id), Topic: sub.topic, URI: sub.uri, IncludeFields: slices.Clone(sub.fields)})
+	}
+	return out
+}
+
+// AddSubscription adds a subscription directly, as an older version of the
+// app (or a merchant's mistake) might have left it.
+func (s *Store) AddSubscription(topic, uri string, fields []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextSub++
+	s.subs[s.nextSub] = &subscription{id: s.nextSub, topic: topic, uri: uri, fields: fields}
+}
+
+func (s *Store) subsLocked() []*subscription {
+	out := make([]*subscription, 0, len(s.subs))
+	for _, sub := range s.subs {
+		out = append(out, sub)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func subGID(id int64) string { return fmt.Sprintf("gid://shopify/WebhookSubscription/%d", id) }
+
+var subGIDRe = regexp.MustCompile(`^gid://shopify/WebhookSubscription/(\d+)$`)
+
+type userErr struct {
+	Field   []string `json:"field"`
+	Message string   `json:"message"`
+}
+
+// subInput validates a WebhookSubscriptionInput as Shopify does.
+func (s *Store) subInput(v any, topic string, self int64) (uri string, fields []string, errs []userErr) {
+	m, _ := v.(map[string]any)
+	uri, _ = m["uri"].(string)
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil || u.Host == "":
+		errs = append(errs, userErr{[]string{"webhookSubscription", "uri"}, "Address is invalid"})
+	case u.Scheme != "https" && !(u.Scheme == "http" && (u.Hostname() == "127.0.0.1" || u.Hostname() == "localhost")):
+		// Shopify delivers only over HTTPS; loopback is the stand-in's
+		// allowance for local runs.
+		errs = append(errs, userErr{[]string{"webhookSubscription", "uri"}, "Address protocol " + u.Scheme + ":// is not supported"})
+	}
+	if f, ok := m["format"].(string); ok && f != "JSON" && f != "XML" {
+		errs = append(errs, userErr{[]string{"webhookSubscription", "format"}, "Format is invalid"})
+	}
+	raw, _ := m["includeFields"].([]any)
+	for _, f := range raw {
+		fs, ok := f.(string)
+		if !ok || strings.TrimSpace(fs) == "" {
+			errs = append(errs, userErr{[]string{"webhookSubscription", "includeFields"}, "Include fields are invalid"})
+			break
+		}
+		fields = append(fields, fs)
+	}
+	for _, sub := range s.subs {
+		if sub.id != self && sub.topic == topic && sub.uri == uri {
+			errs = append(errs, userErr{[]string{"webhookSubscription", "uri"}, "Address for this topic has already been taken"})
+		}
+	}
+	return uri, fields, errs
+}
+
+func (s *Store) webhookOp(op string, vars map[string]any) (any, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch op {
+	case "CandorWebhookSubscriptions":
+		var nodes []any
+		for _, sub := range s.subsLocked() {
+			nodes = append(nodes, map[string]any{"id": subGID(sub.id), "topic": sub.topic, "uri": sub.uri, "includeFields": sub.fields})
+		}
+		if nodes == nil {
+			nodes = []any{}
+		}
+		return map[string]any{"webhookSubscriptions": map[string]any{"nodes": nodes,
+			"pageInfo": map[string]any{"hasNextPage": false, "endCursor": nil}}}, ""
+	case "CandorWebhookSubscriptionCreate":
+		topic, _ := vars["topic"].(string)
+		if !knownTopics[topic] {
+			return nil, "Variable $topic of type WebhookSubscriptionTopic! was provided invalid value"
+		}
+		uri, fields, errs := s.subInput(vars["sub"], topic, 0)
+		res := map[string]any{"webhookSubscription": nil, "userErrors": errs}
+		if len(errs) == 0 {
+			s.nextSub++
+			s.subs[s.nextSub] = &subscription{id: s.nextSub, topic: topic, uri: uri, fields: fields}
+			res["webhookSubscription"] = map[string]any{"id": subGID(s.nextSub)}
+			res["userErrors"] = []userErr{}
+		}
+		return map[string]any{"webhookSubscriptionCreate": res}, ""
+	case "CandorWebhookSubscriptionUpdate", "CandorWebhookSubscriptionDelete":
+		id, _ := vars["id"].(string)
+		m := subGIDRe.FindStringSubmatch(id)
+		var sub *subscription
+		if m != nil {
+			n, _ := strconv.ParseInt(m[1], 10, 64)
+			sub = s.subs[n]
+		}
+		key := "webhookSubscriptionUpdate"
+		if op == "CandorWebhookSubscriptionDelete" {
+			key = "webhookSubscriptionDelete"
+		}
+		if sub == nil {
+			return map[string]any{key: map[string]any{"userErrors": []userErr{{[]string{"id"}, "Webhook subscription does not exist"}}}}, ""
+		}
+		if op == "CandorWebhookSubscriptionDelete" {
+			delete(s.subs, sub.id)
+			return map[string]any{key: map[string]any{"deletedWebhookSubscriptionId": id, "userErrors": []userErr{}}}, ""
+		}
+		uri, fields, errs := s.subInput(vars["sub"], sub.topic, sub.id)
+		if len(errs) > 0 {
+			return map[string]any{key: map[string]any{"webhookSubscription": nil, "userErrors": errs}}, ""
+		}
+		sub.uri, sub.fields = uri, fields
+		return map[string]any{key: map[string]any{"webhookSubscription": map[string]any{"id": id}, "userErrors": []userErr{}}}, ""
+	}
+	return nil, "unknown operation " + op
+}
+
+// The orders search reconciliation uses.
+
+var updatedSinceRe = regexp.MustCompile(`^updated_at:>='([^']+)' AND \(fulfillment_status:shipped OR fulfillment_status:partial\)$`)
+
+const ordersPage = 50
+
+func (s *Store) fulfilledOrders(vars map[string]any) (any, string) {
+	qs, _ := vars["query"].(string)
+	m := updatedSinceRe.FindStringSubmatch(qs)
+	if m == nil {
+		return nil, "this stand-in answers only Candor's fulfilled-orders search, got " + strconv.Quote(qs)
+	}
+	since, err := time.Parse(time.RFC3339, m[1])
+	if err != nil {
+		return nil, "invalid updated_at in search"
+	}
+	start := 0
+	if after, ok := vars["after"].(string); ok && after != "" {
+		if start, err = strconv.Atoi(after); err != nil {
+			return nil, "invalid cursor"
+		}
+	}
+	s.mu.Lock()
+	var match []Order
+	for _, o := range s.orders {
+		if o.Fulfilled && !o.UpdatedAt.Before(since) {
+			match = append(match, o)
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(match, func(i, j int) bool {
+		if !match[i].UpdatedAt.Equal(match[j].UpdatedAt) {
+			return match[i].UpdatedAt.Before(match[j].UpdatedAt)
+		}
+		return match[i].ID < match[j].ID
+	})
+	end := min(start+ordersPage, len(match))
+	nodes := []any{}
+	for _, o := range match[min(start, end):end] {
+		var items []any
+		for _, p := range o.Products {
+			items = append(items, map[string]any{"title": p.Title, "product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID)}})
+		}
+		var cancelledAt any
+		if o.Cancelled {
+			cancelledAt = "2026-01-02T03:04:05Z"
+		}
+		nodes = append(nodes, map[string]any{"id": shopify.OrderGID(o.ID), "name": o.Name, "cancelledAt": cancelledAt,
+			"lineItems": map[string]any{"nodes": items}})
+	}
+	return map[string]any{"orders": map[string]any{"nodes": nodes,
+		"pageInfo": map[string]any{"hasNextPage": end < len(match), "endCursor": strconv.Itoa(end)}}}, ""
+}

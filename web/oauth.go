@@ -1,0 +1,272 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/store"
+)
+
+// The public-app install: GET /shopify/install sends the merchant to
+// Shopify with a single-use state nonce bound to this browser by a cookie;
+// GET /shopify/callback checks Shopify's HMAC, the shop, the timestamp and
+// the state, exchanges the code for an expiring offline token, checks the
+// granted scopes, registers the webhook subscriptions and only then stores
+// the shop, its tokens sealed. Any failure before that stores nothing.
+
+const (
+	oauthCookie   = "candor_oauth"
+	oauthStateTTL = 10 * time.Minute
+	maxOAuthQuery = 4096 // bytes; Shopify's signed queries are a few hundred
+)
+
+// oauthMissing names the configuration a public-app install needs and
+// lacks, or "" when it has it all.
+func (s *Server) oauthMissing() string {
+	var missing []string
+	if s.OAuth.APIKey == "" {
+		missing = append(missing, "SHOPIFY_API_KEY")
+	}
+	if s.OAuth.APISecret == "" {
+		missing = append(missing, "SHOPIFY_API_SECRET")
+	}
+	if s.PublicURL == "" {
+		missing = append(missing, "CANDOR_PUBLIC_URL")
+	}
+	return strings.Join(missing, ", ")
+}
+
+func randomToken() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func hashOf(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+// oauthQuery parses the query of an install or callback request, refusing
+// oversized ones.
+func oauthQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
+	if len(r.URL.RawQuery) > maxOAuthQuery {
+		showPage(w, http.StatusBadRequest, "This install link is not valid", "The request is too long.")
+		return nil, false
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		showPage(w, http.StatusBadRequest, "This install link is not valid", "The request could not be read.")
+		return nil, false
+	}
+	return q, true
+}
+
+// verifySigned checks a query Shopify signed: the HMAC, then the
+// timestamp. It answers 401 itself when either fails.
+func (s *Server) verifySigned(w http.ResponseWriter, q url.Values) bool {
+	if !shopify.VerifyQuery(s.OAuth.APISecret, q) {
+		s.metrics.inc("candor_oauth_total", "step", "hmac", "outcome", "rejected")
+		showPage(w, http.StatusUnauthorized, "This request was not signed by Shopify", "The HMAC signature is missing or wrong. Start the install from the Shopify admin or the Candor install page.")
+		return false
+	}
+	if !shopify.FreshTimestamp(q.Get("timestamp"), s.now()) {
+		s.metrics.inc("candor_oauth_total", "step", "timestamp", "outcome", "rejected")
+		showPage(w, http.StatusUnauthorized, "This request has expired", "The signed request is too old (or its timestamp is missing). Start the install again.")
+		return false
+	}
+	return true
+}
+
+func badShop(w http.ResponseWriter) {
+	showPage(w, http.StatusBadRequest, "That is not a Shopify store address",
+		"Enter the store's myshopify.com address, like my-store.myshopify.com.")
+}
+
+// shopifyInstall is GET /shopify/install?shop=X: from Candor's own install
+// form (no signature), or from the Shopify admin (hmac, timestamp: then
+// they are checked).
+func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
+	if missing := s.oauthMissing(); missing != "" {
+		showPage(w, http.StatusServiceUnavailable, "Installing from Shopify is not set up",
+			"This Candor server has no "+missing+". A custom-app token can still be connected with `candor shops add`.")
+		return
+	}
+	q, ok := oauthQuery(w, r)
+	if !ok {
+		return
+	}
+	signed := q.Has("hmac")
+	if signed && !s.verifySigned(w, q) {
+		return
+	}
+	shop := q.Get("shop")
+	if !shopify.ValidShopDomain(shop) {
+		s.metrics.inc("candor_oauth_total", "step", "install", "outcome", "bad_shop")
+		badShop(w)
+		return
+	}
+	ctx := r.Context()
+	if signed {
+		// An app load from the Shopify admin for a shop that is already
+		// connected with the scopes Candor needs goes straight to the app.
+		sh, err := s.DB.Shop(ctx, shop)
+		if err == nil && sh.TokenSealed != "" && !sh.InstalledAt.IsZero() &&
+			len(shopify.MissingScopes(shopify.SplitScopes(sh.Scopes))) == 0 {
+			s.afterInstall(w, r, shop)
+			return
+		}
+	}
+	browser := ""
+	if c, err := r.Cookie(oauthCookie); err == nil && len(c.Value) == 43 {
+		browser = c.Value // another install in another tab keeps working
+	}
+	nonce, err := randomToken()
+	if err == nil && browser == "" {
+		browser, err = randomToken()
+	}
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		return
+	}
+	err = s.DB.SaveOAuthState(ctx, hashOf(nonce), store.OAuthState{Shop: shop, BrowserHash: hashOf(browser), ExpiresAt: s.now().Add(oauthStateTTL)})
+	if err != nil {
+		if !errors.Is(err, store.ErrTooManyInstalls) {
+			s.Logger.LogAttrs(ctx, slog.LevelError, "save oauth state", slog.String("error", err.Error()))
+		}
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Try the install again in a minute.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: browser, Path: "/shopify/", MaxAge: int(oauthStateTTL / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://")})
+	w.Header().Set("Cache-Control", "no-store")
+	s.metrics.inc("candor_oauth_total", "step", "install", "outcome", "redirected")
+	http.Redirect(w, r, s.OAuth.AuthorizeURL(shop, nonce, s.PublicURL+"/shopify/callback"), http.StatusFound)
+}
+
+// shopifyCallback is GET /shopify/callback, where Shopify sends the
+// merchant back with code, hmac, host, shop, state and timestamp.
+func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
+	if missing := s.oauthMissing(); missing != "" {
+		showPage(w, http.StatusServiceUnavailable, "Installing from Shopify is not set up", "This Candor server has no "+missing+".")
+		return
+	}
+	q, ok := oauthQuery(w, r)
+	if !ok || !s.verifySigned(w, q) {
+		return
+	}
+	shop := q.Get("shop")
+	if !shopify.ValidShopDomain(shop) {
+		s.metrics.inc("candor_oauth_total", "step", "callback", "outcome", "bad_shop")
+		badShop(w)
+		return
+	}
+	ctx := r.Context()
+	if !s.consumeState(w, r, q.Get("state"), shop) {
+		return
+	}
+	code := q.Get("code")
+	if code == "" {
+		showPage(w, http.StatusBadRequest, "Shopify sent no authorization code", "Start the install again.")
+		return
+	}
+	now := s.now()
+	tok, err := s.OAuth.Exchange(ctx, shop, code, now)
+	if err != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelWarn, "oauth code exchange failed", slog.String("shop", shop), slog.String("error", err.Error()))
+		s.metrics.inc("candor_oauth_total", "step", "exchange", "outcome", "failed")
+		if errors.Is(err, shopify.ErrGrantRejected) {
+			showPage(w, http.StatusBadRequest, "Shopify did not accept the install", "The authorization code was refused (it may have been used already). Start the install again.")
+			return
+		}
+		showPage(w, http.StatusBadGateway, "Shopify could not be reached", "Nothing was saved. Start the install again in a minute.")
+		return
+	}
+	if missing := shopify.MissingScopes(tok.Scopes); len(missing) > 0 {
+		s.metrics.inc("candor_oauth_total", "step", "scopes", "outcome", "missing")
+		showPage(w, http.StatusForbidden, "Candor needs more access",
+			"Candor was not granted "+strings.Join(missing, ", ")+", which it needs to check orders and send review requests. Nothing was saved. Install again and approve all requested access.")
+		return
+	}
+	in, err := activities.SealToken(s.Keys, shop, tok)
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		return
+	}
+	// Subscriptions first: a shop row means webhooks are on their way. If
+	// this fails, nothing is stored; subscriptions made so far are repaired
+	// by the next install or reconciliation.
+	admin, err := shopify.NewAdmin(s.Shopify, shop, tok.AccessToken)
+	if err == nil {
+		_, err = admin.EnsureSubscriptions(ctx, s.PublicURL+"/webhooks/shopify")
+	}
+	if err != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook subscriptions failed", slog.String("shop", shop), slog.String("error", err.Error()))
+		s.metrics.inc("candor_oauth_total", "step", "subscriptions", "outcome", "failed")
+		showPage(w, http.StatusBadGateway, "Shopify could not set up the webhooks", "Nothing was saved. Start the install again in a minute.")
+		return
+	}
+	created, err := s.DB.InstallShop(ctx, in)
+	if err != nil {
+		s.Logger.LogAttrs(ctx, slog.LevelError, "store installed shop", slog.String("shop", shop), slog.String("error", err.Error()))
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "The store could not be saved. Start the install again in a minute.")
+		return
+	}
+	s.shops.forget(shop)
+	s.Logger.LogAttrs(ctx, slog.LevelInfo, "shop installed", slog.String("shop", shop), slog.Bool("new", created))
+	s.metrics.inc("candor_oauth_total", "step", "callback", "outcome", "installed")
+	s.afterInstall(w, r, shop)
+}
+
+// consumeState spends the state nonce and checks it belongs to this shop
+// and this browser. It answers 403 itself when anything is off: unknown,
+// used, expired, another shop, or another browser.
+func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, shop string) bool {
+	deny := func(why string) bool {
+		s.metrics.inc("candor_oauth_total", "step", "state", "outcome", "rejected")
+		showPage(w, http.StatusForbidden, "This install link is not valid", why+" Start the install again from the same browser.")
+		return false
+	}
+	if state == "" || len(state) > 200 {
+		return deny("The request has no install state.")
+	}
+	st, err := s.DB.ConsumeOAuthState(r.Context(), hashOf(state))
+	if errors.Is(err, store.ErrNotFound) {
+		return deny("This install was already completed, or never started here.")
+	}
+	if err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		return false
+	}
+	// The cookie has done its job either way.
+	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: "", Path: "/shopify/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://")})
+	c, err := r.Cookie(oauthCookie)
+	switch {
+	case !s.now().Before(st.ExpiresAt):
+		return deny("The install took too long.")
+	case err != nil || subtle.ConstantTimeCompare(hashOf(c.Value), st.BrowserHash) != 1:
+		return deny("The install was started in another browser.")
+	case st.Shop != shop:
+		return deny("The install was started for another store.")
+	}
+	return true
+}
+
+// afterInstall is where a merchant lands once the shop is connected (or
+// opens the app from the Shopify admin): the merchant pages.
+func (s *Server) afterInstall(w http.ResponseWriter, r *http.Request, shop string) {
+	http.Redirect(w, r, "/app?shop="+url.QueryEscape(shop), http.StatusFound)
+}

@@ -1,0 +1,131 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/store"
+)
+
+// ReconcileScheduleID is the Temporal Schedule that runs Reconcile daily.
+const ReconcileScheduleID = "candor-reconcile"
+
+// ReconcileInterval is how often the schedule reconciles.
+const ReconcileInterval = 24 * time.Hour
+
+// ReconcileResult sums up one run. Failed names the shops whose
+// reconciliation gave up after its retries; the others were done.
+type ReconcileResult struct {
+	Shops   int                                       `json:"shops"`
+	Started int                                       `json:"started"`
+	Failed  []string                                  `json:"failed,omitempty"`
+	PerShop map[string]activities.ReconcileShopResult `json:"per_shop"`
+}
+
+// Reconcile checks and repairs every connected shop's webhook subscriptions
+// and starts the review requests for fulfilled orders no webhook announced,
+// which Shopify says can happen. One shop's failure does not stop the
+// others.
+func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 5 * time.Minute,
+			MaximumAttempts: 5, NonRetryableErrorTypes: []string{activities.ErrShopifyRejected}},
+	})
+	res := ReconcileResult{PerShop: map[string]activities.ReconcileShopResult{}}
+	var shops []string
+	if err := workflow.ExecuteActivity(ctx, a.ConnectedShops).Get(ctx, &shops); err != nil {
+		return res, err
+	}
+	res.Shops = len(shops)
+	for _, shop := range shops {
+		var r activities.ReconcileShopResult
+		if err := workflow.ExecuteActivity(ctx, a.ReconcileShop, shop).Get(ctx, &r); err != nil {
+			workflow.GetLogger(ctx).Warn("reconcile shop failed", "shop", shop, "error", err.Error())
+			res.Failed = append(res.Failed, shop)
+			continue
+		}
+		res.PerShop[shop] = r
+		res.Started += r.Started
+	}
+	return res, nil
+}
+
+// EnsureReconcileSchedule creates the daily schedule, or brings an existing
+// one back to the current spec; it is safe to call at every worker start.
+func EnsureReconcileSchedule(ctx context.Context, c client.Client) error {
+	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: ReconcileInterval}}}
+	action := &client.ScheduleWorkflowAction{ID: "reconcile/scheduled", Workflow: Reconcile, TaskQueue: TaskQueue}
+	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: ReconcileScheduleID, Spec: spec, Action: action,
+		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP})
+	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return err
+	}
+	return c.ScheduleClient().GetHandle(ctx, ReconcileScheduleID).Update(ctx, client.ScheduleUpdateOptions{
+		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			in.Description.Schedule.Spec = &spec
+			in.Description.Schedule.Action = action
+			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
+		},
+	})
+}
+
+// NewReviewRequestInput is the workflow input for a fulfilled order: each
+// product once, line items without a product (tips, custom items) dropped.
+func NewReviewRequestInput(shop string, orderID int64, orderName, requestID string, items []shopify.LineItem, fulfilledAt time.Time) ReviewRequestInput {
+	in := ReviewRequestInput{Shop: shop, OrderID: orderID, OrderName: orderName, RequestID: requestID, FulfilledAt: fulfilledAt}
+	seen := map[int64]bool{}
+	for _, li := range items {
+		if li.ProductID == nil || seen[*li.ProductID] {
+			continue
+		}
+		seen[*li.ProductID] = true
+		in.Products = append(in.Products, store.Product{ID: *li.ProductID, Title: li.Title})
+	}
+	return in
+}
+
+// ReviewRequestStartOptions start an order's ReviewRequest at most once,
+// ever: a closed workflow's ID is not reused, so a late duplicate cannot send
+// a second email.
+func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                                       ReviewRequestID(shop, orderID),
+		TaskQueue:                                TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}
+}
+
+// StartReviewRequest starts the workflow; false means its ID was used.
+func StartReviewRequest(ctx context.Context, c client.Client, in ReviewRequestInput) (bool, error) {
+	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in.Shop, in.OrderID), ReviewRequest, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ReviewStarter is the activities' way to start a ReviewRequest (used by
+// reconciliation), through the same input and options as webhook intake.
+func ReviewStarter(c client.Client, requestID func(shop string, orderID int64) string) activities.ReviewStarter {
+	return func(ctx context.Context, s activities.ReviewStart) (bool, error) {
+		in := NewReviewRequestInput(s.Shop, s.OrderID, s.OrderName, requestID(s.Shop, s.OrderID), s.Items, s.FulfilledAt)
+		if len(in.Products) == 0 {
+			return false, nil
+		}
+		return StartReviewRequest(ctx, c, in)
+	}
+}
