@@ -266,7 +266,15 @@ func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, sho
 }
 
 // afterInstall is where a merchant lands once the shop is connected (or
-// opens the app from the Shopify admin): the merchant pages.
+// opens the app from the Shopify admin): logged in to the merchant pages.
+// Both callers have proved the request: the callback by its HMAC and the
+// state bound to this browser, an app load by its fresh HMAC.
 func (s *Server) afterInstall(w http.ResponseWriter, r *http.Request, shop string) {
-	http.Redirect(w, r, "/app?shop="+url.QueryEscape(shop), http.StatusFound)
+	if err := s.startSession(w, r, shop); err != nil {
+		s.Logger.LogAttrs(r.Context(), slog.LevelError, "merchant session not started", slog.String("shop", shop), slog.String("error", err.Error()))
+		showPage(w, http.StatusServiceUnavailable, "Your shop is connected",
+			"Candor could not log you in just now. Open the app again from your Shopify admin in a minute.")
+		return
+	}
+	http.Redirect(w, r, "/app", http.StatusFound)
 }

@@ -120,8 +120,15 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 		t.Fatalf("Shopify sends the merchant to %s", cb)
 	}
 	resp, body := get(t, c, cb)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app?shop="+oauthShop {
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app" {
 		t.Fatalf("callback: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	// The merchant who installed is logged in to their shop's pages.
+	if resp, body := get(t, c, e.url+"/app"); resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) {
+		t.Fatalf("/app after install: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, _ := get(t, browser(t), e.url+"/app"); resp.StatusCode == http.StatusOK {
+		t.Fatal("another browser sees /app without logging in")
 	}
 
 	sh, ok := e.shopRow(t)
@@ -178,9 +185,13 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 	// Opening the app from the Shopify admin (a signed app load) goes
 	// straight to the app once the shop is connected.
 	load := signed(e.url, url.Values{"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}, secret)
-	resp, _ = get(t, browser(t), strings.Replace(load, "/shopify/callback?", "/shopify/install?", 1))
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app?shop="+oauthShop {
+	admin := browser(t)
+	resp, _ = get(t, admin, strings.Replace(load, "/shopify/callback?", "/shopify/install?", 1))
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app" {
 		t.Fatalf("app load of a connected shop: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := get(t, admin, e.url+"/app"); resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) {
+		t.Fatalf("/app after a signed app load: %d\n%s", resp.StatusCode, body)
 	}
 
 	// Replaying the callback (state and code both spent) is refused and
