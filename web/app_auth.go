@@ -81,11 +81,16 @@ func hashToken(tok string) string {
 // startSession logs the browser in to shop: a new session row and cookie.
 // The OAuth callback calls it after an install.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, shop string) error {
-	_, err := s.newSession(w, r, shop)
+	_, err := s.newSession(w, r, shop, false)
 	return err
 }
 
-func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string) (string, error) {
+// newSession stores a session and sets its cookie. An embedded session
+// lives in the Shopify admin's iframe, where browsers drop a SameSite=Lax
+// cookie: over https it is SameSite=None and Partitioned (CHIPS), so it is
+// sent only inside the admin's frame, and the forms' CSRF tokens do the
+// rest.
+func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string, embedded bool) (string, error) {
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
@@ -100,9 +105,13 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string)
 		hashToken(tok), shop, now, now.Add(sessionLifetime)); err != nil {
 		return "", fmt.Errorf("store session: %w", err)
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/app", HttpOnly: true,
+	c := &http.Cookie{Name: sessionCookie, Value: tok, Path: "/app", HttpOnly: true,
 		SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://"),
-		Expires: now.Add(sessionLifetime), MaxAge: int(sessionLifetime / time.Second)})
+		Expires: now.Add(sessionLifetime), MaxAge: int(sessionLifetime / time.Second)}
+	if embedded && c.Secure {
+		c.SameSite, c.Partitioned = http.SameSiteNoneMode, true
+	}
+	http.SetCookie(w, c)
 	return tok, nil
 }
 
@@ -166,7 +175,7 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 			}
 			// Serve this load with the token; the cookie lets the page's
 			// plain forms work afterwards where the browser keeps it.
-			tok, err := s.newSession(w, r, shop)
+			tok, err := s.newSession(w, r, shop, true)
 			if err != nil {
 				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
 				return

@@ -45,7 +45,11 @@ type appEnv struct {
 	logs *bytes.Buffer
 }
 
-func newAppEnv(t *testing.T) *appEnv {
+func newAppEnv(t *testing.T) *appEnv { return newAppEnvAt(t, "http://candor.test") }
+
+// newAppEnvAt serves the pages as if from publicURL (which decides the
+// cookies' Secure and SameSite).
+func newAppEnvAt(t *testing.T, publicURL string) *appEnv {
 	t.Helper()
 	db, _ := storetest.New(t)
 	k := make([]byte, 32)
@@ -62,7 +66,7 @@ func newAppEnv(t *testing.T) *appEnv {
 	e := &appEnv{db: db, ring: ring, mail: mail, logs: &bytes.Buffer{}}
 	srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
 		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
-		Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: "http://candor.test"}
+		Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: publicURL}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	e.url = hs.URL
@@ -543,5 +547,29 @@ func TestApp_RegistryExportIsTheOwnShopsSignedAndRecorded(t *testing.T) {
 	}
 	if status, _, _ := do(t, c, "GET", e.url+"/app/export?format=xml", nil, nil); status != http.StatusBadRequest {
 		t.Errorf("unknown format: %d", status)
+	}
+}
+
+// Inside the Shopify admin's iframe a SameSite=Lax cookie is a third-party
+// cookie and is dropped; an embedded session's cookie is SameSite=None and
+// Partitioned (sent only within the admin's frame), a login link's stays Lax.
+func TestApp_EmbeddedSessionCookieWorksInTheAdminFrame(t *testing.T) {
+	e := newAppEnvAt(t, "https://candor.example.com")
+	good := sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))
+	status, h, _ := do(t, browser(t), "GET", e.url+"/app?embedded=1&id_token="+good, nil, nil)
+	ck := h.Get("Set-Cookie")
+	if status != 200 {
+		t.Fatalf("embedded load: %d", status)
+	}
+	for _, want := range []string{"Secure", "HttpOnly", "SameSite=None", "Partitioned", "Path=/app"} {
+		if !strings.Contains(ck, want) {
+			t.Errorf("embedded session cookie %q lacks %s", ck, want)
+		}
+	}
+	c := browser(t)
+	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	_, h, _ = do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
+		t.Errorf("login-link session cookie %q: want Secure, SameSite=Lax, not partitioned", ck)
 	}
 }
