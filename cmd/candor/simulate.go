@@ -31,6 +31,7 @@ func runSimulate(ctx context.Context, args []string) error {
 	server := fs.String("server", orDefault(st.ServerURL, "http://127.0.0.1:8080"), "Candor server base URL")
 	shop := fs.String("shop", orDefault(st.DemoShop, DemoShop), "shop domain the webhook comes from")
 	order := fs.Int64("order", 0, "order ID (default: a new one); for redact and data-request, the order whose customer it is")
+	customerOf := fs.Int64("customer-of", 0, "fulfillment: a new order by the customer of this order (a repeat purchase)")
 	delivered := fs.Bool("delivered", false, "fulfillment: follow with a fulfillments/update saying delivered")
 	dups := fs.Int("duplicates", 0, "send each webhook this many extra times (same X-Shopify-Webhook-Id)")
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -39,8 +40,13 @@ func runSimulate(ctx context.Context, args []string) error {
 	if !shopify.ValidShopDomain(*shop) {
 		return usagef("simulate: --shop %q is not a *.myshopify.com domain", *shop)
 	}
-	if *dups < 0 || *dups > 100 {
+	switch {
+	case *dups < 0 || *dups > 100:
 		return usagef("simulate: --duplicates must be 0 to 100")
+	case *customerOf != 0 && (kind != "fulfillment" || *order != 0):
+		return usagef("simulate: --customer-of goes with fulfillment, without --order")
+	case *customerOf < 0 || *order < 0:
+		return usagef("simulate: order IDs are positive")
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -49,11 +55,15 @@ func runSimulate(ctx context.Context, args []string) error {
 	if cfg.ShopifyAPISecret == "" {
 		return errors.New("SHOPIFY_API_SECRET is not set, and there is no .candor/ from candor dev here to take the demo secret from")
 	}
-	if *order == 0 {
+	switch {
+	case *customerOf != 0:
+		// Same customer, new order: see shopifytest.DemoRepeatStride.
+		*order = *customerOf%shopifytest.DemoRepeatStride + (1+time.Now().UnixMilli()%8000)*shopifytest.DemoRepeatStride
+	case *order == 0:
 		if kind != "fulfillment" {
 			return usagef("simulate %s: --order is required", kind)
 		}
-		*order = time.Now().UnixMilli() % 1_000_000_000
+		*order = time.Now().UnixMilli() % shopifytest.DemoRepeatStride
 	}
 	o := shopifytest.DemoOrder(*order)
 	type hook struct {

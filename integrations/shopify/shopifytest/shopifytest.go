@@ -67,19 +67,26 @@ var catalogue = []Product{
 	{ID: 8803, Title: "Canvas Tote", Handle: "canvas-tote", Price: "35.00", Tags: []string{"accessories", "Gift"}},
 }
 
+// DemoRepeatStride links demo orders to one customer: orders whose IDs
+// differ by a multiple of it were placed by the same person (`candor
+// simulate fulfillment --customer-of N`, a repeat purchase).
+const DemoRepeatStride = 1_000_000_000
+
 // DemoOrder is the order with this ID in the demo store: the same every time,
 // so `candor simulate` (another process) and the store agree on it.
 func DemoOrder(id int64) Order {
 	n := id % 1000
-	first := []string{"Jane", "Amara", "Lukas", "Mei"}[n%4]
-	last := []string{"Doe", "Okafor", "Schmidt", "Tanaka"}[n%4]
+	cid := id % DemoRepeatStride // the customer's first order
+	cn := cid % 1000
+	first := []string{"Jane", "Amara", "Lukas", "Mei"}[cn%4]
+	last := []string{"Doe", "Okafor", "Schmidt", "Tanaka"}[cn%4]
 	c := &Customer{
-		ID:             7_000_000 + id,
+		ID:             7_000_000 + cid,
 		FirstName:      first,
 		LastName:       last,
-		Email:          fmt.Sprintf("%s.%s.%d@example.com", strings.ToLower(first), strings.ToLower(last), id),
-		Phone:          fmt.Sprintf("+1-555-01%02d", n%100),
-		Address1:       fmt.Sprintf("%d Harbour Street", 10+n),
+		Email:          fmt.Sprintf("%s.%s.%d@example.com", strings.ToLower(first), strings.ToLower(last), cid),
+		Phone:          fmt.Sprintf("+1-555-01%02d", cn%100),
+		Address1:       fmt.Sprintf("%d Harbour Street", 10+cn),
 		City:           "Portland",
 		Zip:            "97201",
 		Country:        "US",
