@@ -76,7 +76,7 @@ const DemoRepeatStride = 1_000_000_000
 // so `candor simulate` (another process) and the store agree on it.
 func DemoOrder(id int64) Order {
 	n := (id%1000 + id/DemoRepeatStride) % 1000 // a repeat order gets another name
-	cid := id % DemoRepeatStride                 // the customer's first order
+	cid := id % DemoRepeatStride                // the customer's first order
 	cn := cid % 1000
 	first := []string{"Jane", "Amara", "Lukas", "Mei"}[cn%4]
 	last := []string{"Doe", "Okafor", "Schmidt", "Tanaka"}[cn%4]
