@@ -28,14 +28,11 @@ const (
 	ErrInternal        = "Internal"
 )
 
-// Retention of what Candor keeps and what its processors keep, used for the
-// registry's expires_at (docs/registry.md explains each).
-const (
-	RequestRetention   = 180 * 24 * time.Hour // review_requests rows
-	SendGridRetention  = 30 * 24 * time.Hour  // SendGrid's email activity
-	ReviewLinkLifetime = 60 * 24 * time.Hour
-	UnsubscribeLife    = 365 * 24 * time.Hour
-)
+// UnsubscribeLife is the unsubscribe token's own expiry. It is not enforced:
+// /u/ honours any validly signed link while its request row exists (see
+// retention.UnsubscribeLinks). Every other period comes from the shop's
+// effective retention policy (package retention).
+const UnsubscribeLife = 365 * 24 * time.Hour
 
 // Activities holds the dependencies; workflows call its methods through a
 // nil *Activities.
