@@ -303,3 +303,82 @@ func get(t *testing.T, url string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence follows
+// Shopify's order of events: app/uninstalled revokes the token and stops the
+// shop's workflows at once; shop/redact, 48 hours later, deletes the rest.
+// Afterwards only what docs/retention.md lists as kept names the shop: the
+// registry and the privacy requests with their receipts.
+func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 11)
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("review flow: %+v", r)
+	}
+	// A second order is still waiting when the app is uninstalled.
+	o2 := o
+	o2.ID, o2.Name = o.ID+1, "#5151"
+	s.shopify.SetOrder(o2)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o2, ""))
+	time.Sleep(300 * time.Millisecond)
+	if err := s.db.SetOverride(ctx, shop, retention.ReviewRequests, 90*24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.db.CreateToken(ctx, store.RoleMerchant, shop); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(`INSERT INTO suppressions (shop, subject, reason) VALUES ($1, 'sub_x', 'unsubscribe_link')`, shop); err != nil {
+		t.Fatal(err)
+	}
+
+	uninstall := []byte(`{"id":954889,"name":"Harbour Goods","domain":"harbour-goods.example","myshopify_domain":"` + shop + `"}`)
+	_, res := s.privacy(t, shopify.TopicAppUninstalled, store.KindUninstall, shopifytest.NewWebhookID(), uninstall)
+	if st := res.Steps["token"]; !st.Verified || st.Done != 1 {
+		t.Fatalf("token step %+v", st)
+	}
+	if n := s.count(t, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''`, shop); n != 0 {
+		t.Fatal("the token is still held after app/uninstalled")
+	}
+	desc, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o2.ID), "")
+	if err != nil || desc.GetWorkflowExecutionInfo().GetCloseTime() == nil {
+		t.Fatalf("the waiting review workflow is not stopped by the uninstall: %v", err)
+	}
+
+	redact := []byte(`{"shop_id":954889,"shop_domain":"` + shop + `"}`)
+	_, res = s.privacy(t, shopify.TopicShopRedact, store.KindShopRedact, shopifytest.NewWebhookID(), redact)
+	for _, step := range []string{"temporal", "postgres", "sendgrid"} {
+		if !res.Steps[step].Verified {
+			t.Errorf("shop/redact step %s not verified: %+v", step, res.Steps[step])
+		}
+	}
+	for _, order := range []int64{o.ID, o2.ID} {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, order), ""); err == nil {
+			t.Errorf("review workflow of order %d still exists after shop/redact", order)
+		}
+	}
+
+	// Every table, every row: which still name the shop?
+	kept := map[string]bool{"registry_entries": true, "registry_heads": true, "privacy_requests": true, "privacy_receipts": true}
+	var tables []string
+	if err := s.db.Select(&tables, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, table := range tables {
+		seen[table] = s.count(t, `SELECT count(*) FROM `+table+` t WHERE strpos(t::text, $1) > 0`, shop)
+		if seen[table] > 0 && !kept[table] {
+			t.Errorf("table %s still holds %d rows of the shop", table, seen[table])
+		}
+	}
+	if seen["registry_entries"] == 0 || seen["privacy_requests"] != 2 {
+		t.Fatalf("the evidence is missing, so the search proves nothing: %v", seen)
+	}
+	for _, ident := range append(personal(o), fmt.Sprint(o.ID), fmt.Sprint(o2.ID), o.Name, o2.Name) {
+		if strings.Contains(s.dump(t), ident) {
+			t.Errorf("Postgres still holds %q", ident)
+		}
+	}
+}
