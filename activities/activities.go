@@ -47,6 +47,8 @@ type Activities struct {
 	// workflows.
 	Temporal  client.Client
 	Namespace string
+	// SweepBatch is the retention sweep's batch size; 0 means the default.
+	SweepBatch int
 }
 
 func (a *Activities) now() time.Time {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"sync"
@@ -14,11 +15,17 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
 
 // sweepRows is how many expired review requests the sweep benchmark seeds.
 const sweepRows = 1_000_000
+
+var (
+	sweepBatchFlag = flag.Int("sweep.batch", 0, "the retention sweep's batch size (0: Candor's default)")
+	sweepOtherShop = flag.Bool("sweep.othershop", false, "seed the expired rows in another shop than intake's, to see what sharing the registry head costs")
+)
 
 // sweepQueue is a task queue of the sweep benchmark's own, so its worker
 // runs only the Retention workflow, not the review workflows intake starts.
@@ -27,13 +34,13 @@ const sweepQueue = "bench-retention"
 // seedExpired inserts n review requests of the bench shop, sent and erased
 // at SendGrid long ago and now past their expiry, in one INSERT … SELECT
 // generate_series, then analyzes the table as autovacuum would.
-func (e *env) seedExpired(ctx context.Context, n int) error {
+func (e *env) seedExpired(ctx context.Context, shop string, n int) error {
 	_, err := e.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, subject,
 		status, sent_at, sendgrid_erased_at, created_at, updated_at, expires_at)
 	SELECT 'rq_swept_' || i, $1, 5000000000 + i, '#' || i, '[{"id":1,"title":"Mug"}]',
 		'sub_' || md5(i::text), 'sent', now() - interval '200 days', now() - interval '170 days',
 		now() - interval '200 days', now() - interval '170 days', now() - interval '20 days' - i * interval '1 ms'
-	FROM generate_series(1, $2) AS i`, benchShop, n)
+	FROM generate_series(1, $2) AS i`, shop, n)
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
@@ -98,13 +105,20 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 	e := newEnv(b)
 	ctx := context.Background()
 	t0 := time.Now()
-	if err := e.seedExpired(ctx, sweepRows); err != nil {
+	shop := benchShop
+	if *sweepOtherShop {
+		shop = "bench-other.myshopify.com"
+		if err := e.db.AddShop(ctx, store.Shop{Domain: shop, TokenSealed: "v1.k.x", Settings: store.DefaultSettings(shop)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := e.seedExpired(ctx, shop, sweepRows); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d expired rows in %s", sweepRows, time.Since(t0).Round(time.Millisecond))
 
 	w := worker.New(e.temporal, sweepQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{DB: e.db, Keys: e.ring, Temporal: e.temporal, Namespace: "default"})
+	workflows.Register(w, &activities.Activities{DB: e.db, Keys: e.ring, Temporal: e.temporal, Namespace: "default", SweepBatch: *sweepBatchFlag})
 	if err := w.Start(); err != nil {
 		b.Fatal(err)
 	}
