@@ -54,7 +54,7 @@ func (r SweepResult) Deleted(policy string) int64 {
 // to slow webhook intake: the shop's registry head, which intake appends
 // to as well, is held from the batch's append to its commit (about 25 µs
 // per entry). Activities.SweepBatch overrides it (the benchmark does).
-const sweepBatch = 1000
+const sweepBatch = 500
 
 func (a *Activities) sweepBatch() int {
 	if a.SweepBatch > 0 {
