@@ -29,14 +29,11 @@ const (
 	ErrInternal        = "Internal"
 )
 
-// Retention of what Candor keeps and what its processors keep, used for the
-// registry's expires_at (docs/registry.md explains each).
-const (
-	RequestRetention   = 180 * 24 * time.Hour // review_requests rows
-	SendGridRetention  = 30 * 24 * time.Hour  // SendGrid's email activity
-	ReviewLinkLifetime = 60 * 24 * time.Hour
-	UnsubscribeLife    = 365 * 24 * time.Hour
-)
+// UnsubscribeLife is the unsubscribe token's own expiry. It is not enforced:
+// /u/ honours any validly signed link while its request row exists (see
+// retention.UnsubscribeLinks). Every other period comes from the shop's
+// effective retention policy (package retention).
+const UnsubscribeLife = 365 * 24 * time.Hour
 
 // Activities holds the dependencies; workflows call its methods through a
 // nil *Activities.
@@ -62,6 +59,8 @@ type Activities struct {
 	// TemporalRetention is how long the namespace keeps closed histories,
 	// for the registry's expires_at of what a started workflow stores.
 	TemporalRetention time.Duration
+	// SweepBatch is the retention sweep's batch size; 0 means the default.
+	SweepBatch int
 }
 
 func (a *Activities) now() time.Time {

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 )
 
@@ -39,11 +40,16 @@ func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettin
 	if err != nil {
 		return ShopSettings{}, fmt.Errorf("load shop: %w", err)
 	}
+	ov, err := a.DB.Overrides(ctx, in.Shop)
+	if err != nil {
+		return ShopSettings{}, err
+	}
 	now := a.now()
+	keep := ov.Keep(retention.ReviewRequests)
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		inserted, err := store.CreateRequest(ctx, tx, store.Request{
 			RequestID: in.RequestID, Shop: in.Shop, OrderID: in.OrderID, OrderName: in.OrderName,
-			ExpiresAt: now.Add(RequestRetention),
+			ExpiresAt: now.Add(keep),
 		}, in.Products)
 		if err != nil || !inserted {
 			return err
@@ -51,7 +57,7 @@ func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettin
 		_, err = registry.Append(ctx, tx, now, registry.Entry{
 			Shop: in.Shop, Datum: registry.DatumPurchaseHistory, System: registry.SystemPostgres,
 			Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now.Add(RequestRetention), Ref: in.RequestID,
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now.Add(keep), Ref: in.RequestID,
 		})
 		return err
 	})

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/activity"
@@ -16,6 +17,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 )
 
@@ -160,7 +162,11 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return a.skip(ctx, in, subject, statusReads, ReasonNoEmail)
 	}
 
-	msg, err := a.message(shop, req, products, in.Kind == KindReminder)
+	ov, err := a.DB.Overrides(ctx, in.Shop)
+	if err != nil {
+		return SendResult{}, err
+	}
+	msg, err := a.message(shop, req, products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -174,7 +180,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	emailRead.LegalBasis = basis
 	transmit := registry.Entry{Shop: in.Shop, Subject: subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
 		Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest, LegalBasis: basis,
-		ExpiresAt: now.Add(SendGridRetention), Ref: in.RequestID}
+		ExpiresAt: now.Add(ov.Keep(retention.SendGridActivity)), Ref: in.RequestID}
 
 	// Write ahead: the request moves to "sending" and the transmission is
 	// recorded before the address leaves for SendGrid. The proof returned by
@@ -369,12 +375,18 @@ func (a *Activities) skip(ctx context.Context, in SendInput, subject string, rea
 }
 
 // message renders the email: order name, products, links. Nothing else.
-func (a *Activities) message(shop store.Shop, req store.Request, products []store.Product, reminder bool) (sendgrid.Message, error) {
+// Review links live for the shop's review_links period, and never longer
+// than the request row.
+func (a *Activities) message(shop store.Shop, req store.Request, products []store.Product, reminder bool, linkLife time.Duration) (sendgrid.Message, error) {
 	now := a.now()
+	linkExpires := now.Add(linkLife)
+	if req.ExpiresAt.Before(linkExpires) {
+		linkExpires = req.ExpiresAt
+	}
 	c := emailContent{OrderName: req.OrderName, Reminder: reminder}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
-			ProductID: p.ID, Expires: now.Add(ReviewLinkLifetime).Unix()})
+			ProductID: p.ID, Expires: linkExpires.Unix()})
 		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
 	}
 	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,

@@ -111,6 +111,7 @@ func nextOrderID() int64 { return 1_000_000 + orderSeq.Add(1) }
 
 // env is what one benchmark runs against.
 type env struct {
+	db       *store.DB
 	temporal client.Client
 	ring     *keys.Ring
 	url      string // POST /webhooks/shopify on the loopback server
@@ -194,7 +195,7 @@ func newEnv(b *testing.B) *env {
 	}
 	b.Cleanup(c.Close)
 
-	e := &env{temporal: c, ring: ring}
+	e := &env{db: db, temporal: c, ring: ring}
 	srv := &web.Server{DB: db, Temporal: timedClient{c, e}, Keys: ring, DataKeys: dk, ShopifySecret: benchSecret,
 		Logger: slog.New(slog.DiscardHandler), TemporalRetention: 24 * time.Hour}
 	h := srv.Handler()

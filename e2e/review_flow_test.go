@@ -58,6 +58,7 @@ type system struct {
 	mail    *sendgridtest.Server
 	url     string
 	logs    *devenv.SyncBuffer
+	acts    *activities.Activities // the worker's; set Now before the first workflow
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
@@ -106,17 +107,18 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	// the workflow's task queue is fixed, so tests in this package run one
 	// at a time and each worker stops with its test.
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
-	workflows.Register(w, &activities.Activities{
+	acts := &activities.Activities{
 		DB: db, Keys: ring, DataKeys: dk, Mailer: sendgrid.New(mail.Key, mail.URL),
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
-	})
+	}
+	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs}
+	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, acts: acts}
 }
 
 // codec decodes payloads as the Temporal UI does, through Candor's keys.

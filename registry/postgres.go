@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Proof is what Append hands back: evidence that these touches were written
@@ -68,10 +69,55 @@ const insertBatch = 2000
 
 const entryColumns = "shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash"
 
+// bulkFrom is the chain length from which insertAndMove sends columns as
+// arrays: one statement with 16 parameters, however many entries, which
+// Postgres parses and binds far faster than a VALUES list of thousands of
+// parameters (the retention sweep appends thousands at once).
+const bulkFrom = 256
+
+// insertBulkSQL unnests one array per column.
+const insertBulkSQL = `WITH ins AS (INSERT INTO registry_entries (` + entryColumns + `)
+    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[]))
+UPDATE registry_heads SET seq = $14, hash = $15 WHERE shop = $16`
+
+// pgTime is how a timestamp travels in a text array: microseconds, UTC, as
+// the entry's hash saw it.
+const pgTime = "2006-01-02T15:04:05.999999Z07:00"
+
+func insertBulk(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
+	n := len(es)
+	seq := make([]int64, n)
+	cols := make([][]string, 12)
+	for i := range cols {
+		cols[i] = make([]string, n)
+	}
+	for i, e := range es {
+		seq[i] = e.ShopSeq
+		for j, v := range []string{e.At.UTC().Format(pgTime), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+			e.LegalBasis, e.ExpiresAt.UTC().Format(pgTime), e.Ref, e.PrevHash, e.Hash} {
+			cols[j][i] = v
+		}
+	}
+	args := []any{pq.Array(seq)}
+	for _, c := range cols {
+		args = append(args, pq.Array(c))
+	}
+	tail := es[n-1]
+	args = append(args, tail.ShopSeq, tail.Hash, tail.Shop)
+	if _, err := tx.ExecContext(ctx, insertBulkSQL, args...); err != nil {
+		return fmt.Errorf("registry: insert: %w", err)
+	}
+	return nil
+}
+
 // insertAndMove writes es (one shop's, in chain order) and moves the head to
 // the last of them. The last chunk and the head update are one statement, so
 // the locked section costs two round trips however many entries there are.
 func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
+	if len(es) >= bulkFrom {
+		return insertBulk(ctx, tx, es)
+	}
 	for start := 0; start < len(es); start += insertBatch {
 		chunk := es[start:min(start+insertBatch, len(es))]
 		last := start+insertBatch >= len(es)

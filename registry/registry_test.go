@@ -132,3 +132,46 @@ func TestAppend_RejectsBadEntriesAndTheDatabaseRefusesEdits(t *testing.T) {
 		t.Fatal("DELETE of a registry entry succeeded")
 	}
 }
+
+// A long chain goes in as arrays (insertBulk); what is stored must be
+// exactly what was hashed, and the chain must continue across both paths.
+func TestAppend_BulkChainStoresExactlyWhatWasHashed(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 22, 17, 0, 0, 123456789, time.FixedZone("x", 3600)) // sub-microsecond, not UTC
+	var want []registry.Entry
+	for _, n := range []int{3, 1000, 2, 300} { // small, bulk, small, bulk
+		es := make([]registry.Entry, n)
+		for i := range es {
+			es[i] = entry(fmt.Sprintf("rq_%d_%d", n, i))
+			es[i].Subject = fmt.Sprintf("sub_'\"{},\\ %d", i) // array-literal metacharacters
+			es[i].ExpiresAt = at.Add(time.Duration(i) * time.Nanosecond)
+		}
+		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			p, err := registry.Append(ctx, tx, at, es...)
+			if err == nil && !p.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, es[n-1].Ref) {
+				t.Errorf("proof of %d entries does not cover the last", n)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, es...)
+	}
+	got, err := registry.Entries(ctx, db, "a.myshopify.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d entries stored, want %d", len(got), len(want))
+	}
+	if bad := registry.VerifyChain(got); bad != -1 {
+		t.Fatalf("chain broken at entry %d (%s)", bad, got[bad].Ref)
+	}
+	for i := range got {
+		if got[i].Subject != want[i].Subject || got[i].Ref != want[i].Ref || got[i].ShopSeq != int64(i+1) {
+			t.Fatalf("entry %d stored as %+v, want subject %q ref %q", i, got[i], want[i].Subject, want[i].Ref)
+		}
+	}
+}

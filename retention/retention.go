@@ -1,11 +1,17 @@
-// Package retention says how long Candor keeps each kind of data and why.
-// The sweep that enforces it is the Retention workflow (workflows) and its
-// activity (activities); docs/retention.md explains each default.
+// Package retention says how long Candor keeps each kind of data and why,
+// and how far a shop may move each period. The sweep that enforces it is the
+// Retention workflow (workflows) and its activities (activities);
+// docs/retention.md explains each default and each bound.
 //
-// It never extends a retention: a policy can only be met early.
+// A shop may shorten a policy down to its minimum, and lengthen it only up to
+// its maximum: a privacy-first product does not let retention grow without
+// bound.
 package retention
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Policy is how long one kind of data is kept.
 type Policy struct {
@@ -14,34 +20,132 @@ type Policy struct {
 	System string
 	Keep   time.Duration // 0: deleted when its purpose ends, by an event, not by age
 	Why    string
+	// Min and Max bound a per-shop override; Max == 0 means the policy is
+	// the same for every shop. Bounds says why.
+	Min, Max time.Duration
+	Bounds   string
 }
+
+// Overridable reports whether a shop may set its own period.
+func (p Policy) Overridable() bool { return p.Max > 0 }
 
 const day = 24 * time.Hour
 
+// Policy keys.
+const (
+	ReviewRequests    = "review_requests"
+	ReviewLinks       = "review_links"
+	UnsubscribeLinks  = "unsubscribe_links"
+	WebhookDeliveries = "webhook_deliveries"
+	TemporalHistories = "temporal_histories"
+	SendGridActivity  = "sendgrid_activity"
+	APITokens         = "api_tokens"
+	ShopToken         = "shop_token"
+	Suppressions      = "suppressions"
+	Registry          = "registry"
+)
+
 // Policies are the defaults, in the order docs/retention.md gives them.
 var Policies = []Policy{
-	{"review_requests", "review request rows: order ID and name, products, the customer's pseudonym, status", "postgres", 180 * day,
-		"long enough to show the merchant what was sent and to keep one request per order; review links stop working with the row"},
-	{"webhook_deliveries", "IDs of handled Shopify webhook deliveries and SendGrid events (no body, no customer data)", "postgres", 7 * day,
-		"Shopify retries a delivery for up to 48 hours; a week covers clock skew and outages"},
-	{"temporal_histories", "closed workflow histories: order ID and name, product titles", "temporal", 7 * day,
-		"checked, not set, by the sweep: the namespace's retention must not exceed this"},
-	{"sendgrid_activity", "recipient address and delivery events at SendGrid", "sendgrid", 30 * day,
-		"SendGrid's email activity retention; erasure requests go to its Recipients' Data Erasure API at once"},
-	{"suppressions", "unsubscribed and erased customers, by pseudonym", "postgres", 0,
-		"kept while the shop is connected, so an objection is honoured; deleted with the shop (shop/redact)"},
-	{"shop_token", "the shop's sealed Admin API token", "postgres", 0,
-		"revoked at app/uninstalled; the shop row goes with shop/redact, 48 hours later"},
-	{"registry", "registry entries: pseudonyms, categories, systems, opaque refs", "postgres", 0,
-		"the accountability record (GDPR Art. 5(2), 30); holds no direct identifier, so erasure does not rewrite it"},
+	{Key: ReviewRequests, System: "postgres", Keep: 180 * day,
+		What: "review request rows: order ID and name, products, the customer's pseudonym, status",
+		Why:  "long enough to show the merchant what was sent and to keep one request per order; review and unsubscribe links stop working with the row",
+		Min:  30 * day, Max: 365 * day,
+		Bounds: "at least 30 days, so a request outlives the wait before its email; at most a year, after which an order is not fulfilled again"},
+	{Key: ReviewLinks, System: "email", Keep: 60 * day,
+		What: "review links (/r/…) in sent emails: signed tokens naming the request and product",
+		Why:  "two months is enough to try the products and write a review; a link never outlives its request row",
+		Min:  7 * day, Max: 90 * day,
+		Bounds: "at least a week, so a customer who opens the email late can still review; at most 90 days"},
+	{Key: UnsubscribeLinks, System: "email", Keep: 0,
+		What: "unsubscribe links (/u/…) in sent emails",
+		Why:  "honoured for as long as the request row exists, whatever the token's age (an objection is never refused); after that they change nothing, because nothing is held"},
+	{Key: WebhookDeliveries, System: "postgres", Keep: 7 * day,
+		What: "IDs of handled Shopify webhook deliveries and SendGrid events (no body, no customer data)",
+		Why:  "Shopify retries a delivery for up to 48 hours; a week covers clock skew and outages"},
+	{Key: TemporalHistories, System: "temporal", Keep: 7 * day,
+		What: "closed review workflow histories: order ID and name, product titles",
+		Why:  "long enough to repair a failed send; the sweep deletes older closed review workflows and checks the namespace's retention is not longer",
+		Min:  1 * day, Max: 7 * day,
+		Bounds: "at least a day, to look into a failure; not longer than the default, which the namespace's retention enforces for every shop"},
+	{Key: SendGridActivity, System: "sendgrid", Keep: 30 * day,
+		What: "recipient address and delivery events at SendGrid",
+		Why:  "SendGrid keeps email activity 30 days; after the last send to a request's recipient the sweep asks its Recipients' Data Erasure API to erase the address everywhere SendGrid holds it",
+		Min:  1 * day, Max: 30 * day,
+		Bounds: "at least a day, for bounces to arrive; not longer than SendGrid's own 30 days, which Candor cannot extend"},
+	{Key: APITokens, System: "postgres", Keep: 30 * day,
+		What: "API tokens (only their SHA-256 is stored): revoked, or unused for a year",
+		Why:  "a revoked token's record is kept 30 days to investigate its use, then deleted; a token unused for 365 days is deleted as expired"},
+	{Key: ShopToken, System: "postgres", Keep: time.Hour,
+		What: "an uninstalled shop's sealed Admin API token",
+		Why:  "revoked at once by app/uninstalled; the sweep deletes any token still held an hour after an uninstall"},
+	{Key: Suppressions, System: "postgres", Keep: 0,
+		What: "unsubscribed and erased customers, by pseudonym",
+		Why:  "kept while the shop is connected, so an objection is honoured; deleted with the shop (shop/redact)"},
+	{Key: Registry, System: "postgres", Keep: 0,
+		What: "registry entries: pseudonyms, categories, systems, opaque refs",
+		Why:  "the accountability record (GDPR Art. 5(2), 30); holds no direct identifier, so erasure does not rewrite it"},
 }
 
-// Lookup finds a policy.
-func Lookup(key string) Policy {
+// APITokenUnused is how long an API token may go unused before the sweep
+// deletes it as expired.
+const APITokenUnused = 365 * day
+
+// Find finds a policy.
+func Find(key string) (Policy, bool) {
 	for _, p := range Policies {
 		if p.Key == key {
-			return p
+			return p, true
 		}
 	}
-	panic("retention: no policy " + key)
+	return Policy{}, false
+}
+
+// Lookup finds a policy that must exist.
+func Lookup(key string) Policy {
+	p, ok := Find(key)
+	if !ok {
+		panic("retention: no policy " + key)
+	}
+	return p
+}
+
+// Check explains why keep cannot be a shop's period for policy key, or
+// returns nil.
+func Check(key string, keep time.Duration) error {
+	p, ok := Find(key)
+	switch {
+	case !ok:
+		return fmt.Errorf("no retention policy %q (see candor retention policies)", key)
+	case !p.Overridable():
+		return fmt.Errorf("policy %s is the same for every shop and cannot be overridden: %s", key, p.Why)
+	case keep < p.Min:
+		return fmt.Errorf("%s: %s is shorter than the minimum %s (%s)", key, Human(keep), Human(p.Min), p.Bounds)
+	case keep > p.Max:
+		return fmt.Errorf("%s: %s is longer than the maximum %s (%s)", key, Human(keep), Human(p.Max), p.Bounds)
+	}
+	return nil
+}
+
+// Overrides are one shop's periods, by policy key.
+type Overrides map[string]time.Duration
+
+// Keep is the effective period of policy key for the shop: its override if
+// it has one, else the default.
+func (o Overrides) Keep(key string) time.Duration {
+	if d, ok := o[key]; ok {
+		return d
+	}
+	return Lookup(key).Keep
+}
+
+// Human prints a duration the way the CLI takes it: 90d, 36h.
+func Human(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	if d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }

@@ -45,6 +45,9 @@ type Request struct {
 	UpdatedAt      time.Time  `db:"updated_at"`
 	ExpiresAt      time.Time  `db:"expires_at"`
 	SendAt         *time.Time `db:"send_at"` // when the first email is planned
+	// SendGridErasedAt is when SendGrid was last asked to erase the
+	// recipient (retention's sendgrid_activity policy).
+	SendGridErasedAt *time.Time `db:"sendgrid_erased_at"`
 }
 
 // Products decodes the stored product list.
@@ -109,7 +112,8 @@ func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, fr
 // TransitionReminder is Transition for the reminder email.
 func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
 	q := `UPDATE review_requests SET reminder_status = $3, reminder_reason = $4, updated_at = now(),
-	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE reminder_sent_at END
+	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE reminder_sent_at END,
+	        sendgrid_erased_at = CASE WHEN $3 = 'sent' THEN NULL ELSE sendgrid_erased_at END -- SendGrid holds a new send
 	      WHERE request_id = $1 AND reminder_status = ANY($2)`
 	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
 	if err != nil {

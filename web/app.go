@@ -20,6 +20,7 @@ import (
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 )
 
@@ -391,7 +392,7 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		}
 		proof, err = registry.Append(ctx, tx, now, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
 			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(activities.SendGridRetention), Ref: ref})
+			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(retention.Lookup(retention.SendGridActivity).Keep), Ref: ref}) // SendGrid's own 30 days: the sweep erases customers, not test recipients
 		return err
 	}); errors.Is(err, errTooManyTests) {
 		s.showOverview(w, r, m, http.StatusTooManyRequests, "", fmt.Sprintf("You sent %d test emails in the last hour; try again later.", TestEmailsPerHour))

@@ -11,6 +11,7 @@ import (
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 )
 
@@ -54,6 +55,16 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Please try the link again in a minute.")
+		return
+	}
+	if expired, err := s.linkPastPolicy(r, req); err != nil {
+		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Please try the link again in a minute.")
+		return
+	} else if expired {
+		// The row has outlived its policy (the sweep has not run yet) or
+		// the shop has since shortened its review_links period.
+		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "expired")
+		showPage(w, http.StatusGone, "This review link has expired", "Review links stay open for a limited time. You can still leave a review on the shop's website.")
 		return
 	}
 	shop, err := s.DB.Shop(r.Context(), req.Shop)
@@ -148,4 +159,26 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "unsubscribed")
 	showPage(w, http.StatusOK, "You are unsubscribed", "You will not get more review requests from "+req.Shop+".")
+}
+
+// linkPastPolicy reports whether a review link of req is past its shop's
+// policy now, whatever its token says: the request row is past its expiry,
+// or the latest email's links are older than the shop's review_links period.
+func (s *Server) linkPastPolicy(r *http.Request, req store.Request) (bool, error) {
+	now := s.now()
+	if !req.ExpiresAt.After(now) {
+		return true, nil
+	}
+	issued := req.SentAt
+	if req.ReminderSentAt != nil {
+		issued = req.ReminderSentAt
+	}
+	if issued == nil {
+		return false, nil
+	}
+	ov, err := s.DB.Overrides(r.Context(), req.Shop)
+	if err != nil {
+		return false, err
+	}
+	return !issued.Add(ov.Keep(retention.ReviewLinks)).After(now), nil
 }

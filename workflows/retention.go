@@ -20,17 +20,34 @@ const RetentionScheduleID = "candor-retention"
 const RetentionInterval = time.Hour
 
 // Retention runs one sweep: the same workflow for the schedule and for
-// `candor retention run`.
+// `candor retention run`. SendGrid goes first, while the request rows still
+// say which recipients to name; then Temporal histories; then the rows.
+// Each activity reads back what it deleted and fails (and is retried) while
+// anything past policy is left.
 func Retention(ctx workflow.Context) (activities.SweepResult, error) {
 	var a *activities.Activities
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Minute,
-		HeartbeatTimeout:    time.Minute,
+		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: 5 * time.Minute},
 	})
+	runID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	var res activities.SweepResult
-	err := workflow.ExecuteActivity(ctx, a.Sweep).Get(ctx, &res)
-	return res, err
+	var sg activities.PolicySweep
+	if err := workflow.ExecuteActivity(ctx, a.SweepSendGrid, runID).Get(ctx, &sg); err != nil {
+		return res, err
+	}
+	var tr activities.TemporalSweep
+	if err := workflow.ExecuteActivity(ctx, a.SweepTemporal, runID).Get(ctx, &tr); err != nil {
+		return res, err
+	}
+	var pg []activities.PolicySweep
+	if err := workflow.ExecuteActivity(ctx, a.SweepPostgres, runID).Get(ctx, &pg); err != nil {
+		return res, err
+	}
+	res.Policies = append(append(pg, sg), tr.PolicySweep)
+	res.TemporalRetention, res.TemporalWithinRule = tr.NamespaceRetention, tr.WithinPolicy
+	return res, nil
 }
 
 // EnsureRetentionSchedule creates the schedule, or brings an existing one

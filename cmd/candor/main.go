@@ -28,10 +28,12 @@ Usage:
                                   export, verify offline, and query the data-flow registry
   candor tokens create --role auditor|merchant|operator [--shop S]
                                   make an API token (shown once)
-  candor retention run [--wait] | policies
+  candor retention run [--wait] | policies [--shop S]
                                   one retention sweep now; the policies and their reasons
   candor reconcile run [--wait]
                                   repair webhook subscriptions; start orders no webhook announced
+  candor retention set|clear --shop S --policy P [--keep 90d]
+                                  a shop's own retention period, within the policy's bounds
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
   candor keys rotate [--batch N] | status

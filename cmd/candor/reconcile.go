@@ -24,29 +24,38 @@ func runReconcile(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	var res workflows.ReconcileResult
+	if err := runManual(ctx, "reconcile", workflows.Reconcile, *wait, &res); err != nil || !*wait {
+		return err
+	}
+	b, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(b))
+	if len(res.Failed) > 0 {
+		return fmt.Errorf("reconciliation failed for %d shop(s): %v", len(res.Failed), res.Failed)
+	}
+	return nil
+}
+
+// runManual starts a scheduled workflow now, under the ID
+// {kind}/manual/{time}; with wait it puts the result in res.
+func runManual(ctx context.Context, kind string, wf any, wait bool, res any) error {
 	c, done, err := dialCLI(ctx)
 	if err != nil {
 		return err
 	}
 	defer done()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID: "reconcile/manual/" + time.Now().UTC().Format("20060102T150405.000"), TaskQueue: workflows.TaskQueue,
-	}, workflows.Reconcile)
+		ID: kind + "/manual/" + time.Now().UTC().Format("20060102T150405.000"), TaskQueue: workflows.TaskQueue,
+	}, wf)
 	if err != nil {
-		return fmt.Errorf("start reconciliation: %w", err)
+		return fmt.Errorf("start %s: %w", kind, err)
 	}
-	fmt.Fprintf(os.Stderr, "reconciliation started: workflow %s\n", run.GetID())
-	if !*wait {
+	fmt.Fprintf(os.Stderr, "%s started: workflow %s\n", kind, run.GetID())
+	if !wait {
 		return nil
 	}
-	var res workflows.ReconcileResult
-	if err := run.Get(ctx, &res); err != nil {
-		return fmt.Errorf("reconcile: %w", err)
-	}
-	b, _ := json.MarshalIndent(res, "", "  ")
-	fmt.Println(string(b))
-	if len(res.Failed) > 0 {
-		return fmt.Errorf("reconciliation failed for %d shop(s): %v", len(res.Failed), res.Failed)
+	if err := run.Get(ctx, res); err != nil {
+		return fmt.Errorf("%s: %w", kind, err)
 	}
 	return nil
 }
