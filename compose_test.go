@@ -386,6 +386,15 @@ func TestComposeTemporalUI(t *testing.T) {
 	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_ADDRESS"); v != "temporal:7233" {
 		t.Errorf("service temporal-ui: TEMPORAL_ADDRESS = %q, want temporal:7233", v)
 	}
+	// Payloads are encrypted: the UI needs Candor's codec endpoint, and serve
+	// must let the UI's origin call it from the browser.
+	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_ENDPOINT"); !strings.Contains(v, "CANDOR_CODEC_ENDPOINT") {
+		t.Errorf("service temporal-ui: TEMPORAL_CODEC_ENDPOINT = %q, want it from CANDOR_CODEC_ENDPOINT", v)
+	}
+	origins, _ := envString(t, "serve", env(t, "serve", service(t, cf, "serve")), "CANDOR_CODEC_ORIGINS")
+	if !strings.Contains(origins, "http://localhost:8233") {
+		t.Errorf("service serve: CANDOR_CODEC_ORIGINS = %q, want the UI's origin http://localhost:8233", origins)
+	}
 }
 
 // publishes reports whether s maps host port host to container port target,
