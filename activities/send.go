@@ -50,6 +50,9 @@ const (
 	ReasonCancelled      = "cancelled"
 	ReasonRefunded       = "refunded"
 	ReasonUnsubscribed   = "unsubscribed"
+	ReasonUndeliverable  = "undeliverable" // SendGrid reported the address bounced or invalid
+	ReasonSpamReport     = "spam_report"   // the customer marked an earlier email as spam
+	ReasonErased         = "erased"        // the customer's data was erased (customers/redact)
 	ReasonNoConsent      = "no_consent"
 	ReasonOptedOut       = "opted_out_of_marketing"
 	ReasonNoEmail        = "no_email"
@@ -186,6 +189,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	// recorded before the address leaves for SendGrid. The proof returned by
 	// the registry is what the mailer demands.
 	var proof registry.Proof
+	var suppressedFor string // the suppression list's reason, when errSuppressed
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		locked, err := store.LockRequest(ctx, tx, in.RequestID)
 		if err != nil {
@@ -196,11 +200,12 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		}
 		// Again under the row lock: a redact or unsubscribe that committed
 		// since the check above must win over this send.
-		suppressed, err := store.Suppressed(ctx, tx, in.Shop, subject)
+		why, err := store.Suppression(ctx, tx, in.Shop, subject)
 		if err != nil {
 			return err
 		}
-		if suppressed {
+		if why != "" {
+			suppressedFor = why
 			return errSuppressed
 		}
 		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
@@ -216,7 +221,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
 	}
 	if errors.Is(err, errSuppressed) {
-		return a.skip(ctx, in, subject, statusReads, ReasonUnsubscribed)
+		return a.skip(ctx, in, subject, statusReads, skipReason(suppressedFor))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
@@ -317,13 +322,13 @@ func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify
 	case st.Refunded:
 		return ReasonRefunded, nil
 	}
-	suppressed, err := store.Suppressed(ctx, a.DB, in.Shop, subject)
+	why, err := store.Suppression(ctx, a.DB, in.Shop, subject)
 	if err != nil {
 		return "", fmt.Errorf("read suppression list: %w", err)
 	}
 	switch {
-	case suppressed:
-		return ReasonUnsubscribed, nil
+	case why != "":
+		return skipReason(why), nil
 	case shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed:
 		return ReasonNoConsent, nil
 	case st.MarketingState == shopify.MarketingUnsubscribed:
@@ -410,4 +415,18 @@ func ReviewURL(tmpl, shop string, p store.Product) string {
 	}
 	return strings.NewReplacer("{shop}", shop, "{product_id}", strconv.FormatInt(p.ID, 10),
 		"{handle}", url.PathEscape(handle)).Replace(tmpl)
+}
+
+// skipReason says why a suppressed customer is skipped, from the reason the
+// suppression list keeps, so the merchant sees a bounce as a bounce.
+func skipReason(suppression string) string {
+	switch suppression {
+	case "sendgrid_bounce", "sendgrid_invalid":
+		return ReasonUndeliverable
+	case "sendgrid_spamreport":
+		return ReasonSpamReport
+	case "erasure":
+		return ReasonErased
+	}
+	return ReasonUnsubscribed // the link, the mail client's one-click, SendGrid's unsubscribe
 }

@@ -539,13 +539,25 @@ func TestSend_GuestCheckoutSendsNothingWhenConsentRequired(t *testing.T) {
 	}
 }
 
-func TestSend_UnsubscribedCustomerSendsNothing(t *testing.T) {
+func TestSend_SuppressedCustomerSendsNothingAndTheSkipSaysWhy(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, customerOrder(testOrderID))
-	if _, err := store.Suppress(context.Background(), f.db, testShop, f.ring.Subject(testShop, f.order.Customer.ID), "unsubscribe_link"); err != nil {
-		t.Fatal(err)
+	for suppression, want := range map[string]string{
+		"unsubscribe_link":     activities.ReasonUnsubscribed,
+		"sendgrid_unsubscribe": activities.ReasonUnsubscribed,
+		"sendgrid_bounce":      activities.ReasonUndeliverable,
+		"sendgrid_invalid":     activities.ReasonUndeliverable,
+		"sendgrid_spamreport":  activities.ReasonSpamReport,
+		"erasure":              activities.ReasonErased,
+	} {
+		t.Run(suppression, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, customerOrder(testOrderID))
+			if _, err := store.Suppress(context.Background(), f.db, testShop, f.ring.Subject(testShop, f.order.Customer.ID), suppression); err != nil {
+				t.Fatal(err)
+			}
+			assertSkipped(t, f, want)
+		})
 	}
-	assertSkipped(t, f, activities.ReasonUnsubscribed)
 }
 
 // The stand-in answers `order: null` only for an order whose ID is 0:

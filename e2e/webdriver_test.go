@@ -73,6 +73,8 @@ func startBrowser(t *testing.T) *webDriver {
 	}
 	caps := map[string]any{"capabilities": map[string]any{"alwaysMatch": map[string]any{
 		"browserName": "chrome",
+		// find waits up to 5 s for an element, as a person would for a page.
+		"timeouts": map[string]any{"implicit": 5000, "pageLoad": 30000},
 		"goog:chromeOptions": map[string]any{"binary": chromium, "args": []string{
 			"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
 			"--window-size=1100,1500", "--disable-dev-shm-usage",
@@ -99,6 +101,14 @@ func startBrowser(t *testing.T) *webDriver {
 // call sends one WebDriver command and decodes its "value" into out.
 func (w *webDriver) call(method, path string, body, out any) {
 	w.t.Helper()
+	if err := w.try(method, path, body, out); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// try is call that returns its failure instead of ending the test.
+func (w *webDriver) try(method, path string, body, out any) error {
+	w.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -110,7 +120,7 @@ func (w *webDriver) call(method, path string, body, out any) {
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		w.t.Fatalf("webdriver %s %s: %v", method, path, err)
+		return fmt.Errorf("webdriver %s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -118,17 +128,18 @@ func (w *webDriver) call(method, path string, body, out any) {
 		Value json.RawMessage `json:"value"`
 	}
 	if err := json.Unmarshal(raw, &env); err != nil {
-		w.t.Fatalf("webdriver %s %s: %d %s", method, path, resp.StatusCode, raw)
+		return fmt.Errorf("webdriver %s %s: %d %s", method, path, resp.StatusCode, raw)
 	}
 	if resp.StatusCode != http.StatusOK {
-		w.t.Fatalf("webdriver %s %s: %d %s", method, path, resp.StatusCode, env.Value)
+		return fmt.Errorf("webdriver %s %s: %d %s", method, path, resp.StatusCode, env.Value)
 	}
 	if out != nil {
 		// New Session answers {"value": {"sessionId": …}}.
 		if err := json.Unmarshal(env.Value, out); err != nil {
-			w.t.Fatalf("webdriver %s %s: decode %s: %v", method, path, env.Value, err)
+			return fmt.Errorf("webdriver %s %s: decode %s: %v", method, path, env.Value, err)
 		}
 	}
+	return nil
 }
 
 func (w *webDriver) open(url string) {
@@ -199,7 +210,13 @@ func (w *webDriver) follow(css string) {
 	old := w.find("html")
 	w.click(css)
 	deadline := time.Now().Add(20 * time.Second)
-	for w.find("html") == old {
+	for {
+		// Between two documents there may be no root element at all.
+		var el map[string]string
+		if err := w.try("POST", "/element", map[string]string{"using": "css selector", "value": "html"}, &el); err == nil &&
+			el[webElementKey] != "" && el[webElementKey] != old {
+			return
+		}
 		if time.Now().After(deadline) {
 			w.t.Fatalf("webdriver: clicking %s did not load a new page", css)
 		}

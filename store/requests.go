@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -150,9 +152,19 @@ func (db *DB) RecentRequests(ctx context.Context, shop string, limit int) ([]Req
 
 // Suppressed reports whether subject must not be emailed by shop.
 func Suppressed(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (bool, error) {
-	var ok bool
-	err := sqlx.GetContext(ctx, q, &ok, `SELECT EXISTS (SELECT 1 FROM suppressions WHERE shop = $1 AND subject = $2)`, shop, subject)
-	return ok, err
+	reason, err := Suppression(ctx, q, shop, subject)
+	return reason != "", err
+}
+
+// Suppression is why subject must not be emailed by shop ("unsubscribe_link",
+// "erasure", "sendgrid_bounce", ...), or "" when nothing stops it.
+func Suppression(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (string, error) {
+	var reason string
+	err := sqlx.GetContext(ctx, q, &reason, `SELECT reason FROM suppressions WHERE shop = $1 AND subject = $2`, shop, subject)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return reason, err
 }
 
 // Suppress adds subject to shop's suppression list; repeating it is a no-op.

@@ -283,8 +283,10 @@ var reasonText = map[string]string{
 	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "an earlier attempt's outcome is unknown",
 	activities.ReasonRequestErased: "erased", activities.ReasonOrderNotFound: "order not found in Shopify",
 	activities.ReasonCancelled: "order cancelled", activities.ReasonRefunded: "order refunded",
-	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonNoConsent: "no email-marketing consent",
-	activities.ReasonOptedOut: "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
+	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonUndeliverable: "address bounced or invalid",
+	activities.ReasonSpamReport: "customer reported an earlier email as spam", activities.ReasonErased: "customer's data erased",
+	activities.ReasonNoConsent: "no email-marketing consent",
+	activities.ReasonOptedOut:  "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
 	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
 	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
 }
