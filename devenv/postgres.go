@@ -58,6 +58,20 @@ func EnsureDatabase(ctx context.Context, serverURL, name string) (string, error)
 	return u.String(), nil
 }
 
+// RecreateDatabase drops database name on the server (ending its
+// connections) and creates it empty: a dev sandbox starting over.
+func RecreateDatabase(ctx context.Context, serverURL, name string) (string, error) {
+	db, err := sqlx.Open("postgres", serverURL)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`); err != nil {
+		return "", fmt.Errorf("drop database %s: %w", name, err)
+	}
+	return EnsureDatabase(ctx, serverURL, name)
+}
+
 // Cluster is a private PostgreSQL cluster started from the local binaries.
 type Cluster struct {
 	URL     string // server URL (database "postgres")

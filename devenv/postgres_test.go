@@ -55,3 +55,44 @@ func TestStartCluster_PrivateClusterFromLocalBinaries(t *testing.T) {
 		t.Fatalf("no data directory: %v", err)
 	}
 }
+
+// RecreateDatabase is candor dev starting over: the database comes back
+// empty, even while a connection to it is open.
+func TestRecreateDatabase_EmptiesTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	server := LocalServerURL
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		server = u
+	}
+	name := "candor_devenv_recreate_test"
+	u, err := EnsureDatabase(ctx, server, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if db, err := sqlx.Open("postgres", server); err == nil {
+			_, _ = db.Exec(`DROP DATABASE IF EXISTS "` + name + `" WITH (FORCE)`)
+			db.Close()
+		}
+	})
+	held, err := sqlx.Connect("postgres", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := held.Exec(`CREATE TABLE leftover (x int)`); err != nil {
+		t.Fatal(err)
+	}
+	if u, err = RecreateDatabase(ctx, server, name); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlx.Connect("postgres", u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM pg_tables WHERE tablename = 'leftover'`); err != nil || n != 0 {
+		t.Fatalf("after recreate: %d leftover tables, %v", n, err)
+	}
+}

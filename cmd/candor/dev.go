@@ -46,7 +46,13 @@ func runDev(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(devDir, 0o700); err != nil {
 		return err
 	}
+	// A new master key under .candor/ means starting over (the README says
+	// to delete .candor/ for that): the dev database on the local server
+	// holds data sealed with the old key, so it is emptied too.
+	startOver := false
 	if cfg.MasterKey == nil {
+		_, statErr := os.Stat(filepath.Join(devDir, "master.key"))
+		startOver = errors.Is(statErr, os.ErrNotExist)
 		if cfg.MasterKey, err = devMasterKey(true); err != nil {
 			return err
 		}
@@ -58,7 +64,7 @@ func runDev(ctx context.Context, args []string) error {
 	// Postgres: DATABASE_URL, else the local server, else a private cluster.
 	pgNote := "DATABASE_URL"
 	if cfg.DatabaseURL == "" {
-		cfg.DatabaseURL, pgNote, err = devPostgres(ctx, *pgPort, logger)
+		cfg.DatabaseURL, pgNote, err = devPostgres(ctx, *pgPort, startOver, logger)
 		if err != nil {
 			return err
 		}
@@ -215,8 +221,14 @@ func stopCluster(logger *slog.Logger) {
 	}
 }
 
-func devPostgres(ctx context.Context, port int, logger *slog.Logger) (string, string, error) {
+func devPostgres(ctx context.Context, port int, startOver bool, logger *slog.Logger) (string, string, error) {
 	if u, err := devenv.EnsureDatabase(ctx, devenv.LocalServerURL, "candor_dev"); err == nil {
+		if startOver {
+			logger.Info("new .candor/: emptying the candor_dev database on 127.0.0.1:5432")
+			if u, err = devenv.RecreateDatabase(ctx, devenv.LocalServerURL, "candor_dev"); err != nil {
+				return "", "", err
+			}
+		}
 		return u, "local server on 127.0.0.1:5432", nil
 	}
 	logger.Info("no PostgreSQL on 127.0.0.1:5432; starting a private cluster under .candor/postgres")
