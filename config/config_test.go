@@ -114,3 +114,16 @@ func TestFromEnv_PreviousMasterKeysAndCodecOrigins(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatDuration_ReadsBackWithParseDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{0: "0", 14 * 24 * time.Hour: "14d", 36 * time.Hour: "36h",
+		90 * time.Minute: "90m", 90 * time.Second: "90s"} {
+		got := FormatDuration(d)
+		if got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := ParseDuration(got); err != nil || back != d {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", got, back, err, d)
+		}
+	}
+}

@@ -11,6 +11,8 @@ package retention
 import (
 	"fmt"
 	"time"
+
+	"github.com/candorhq/candor/config"
 )
 
 // Policy is how long one kind of data is kept.
@@ -140,12 +142,4 @@ func (o Overrides) Keep(key string) time.Duration {
 }
 
 // Human prints a duration the way the CLI takes it: 90d, 36h.
-func Human(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	if d%day == 0 {
-		return fmt.Sprintf("%dd", d/day)
-	}
-	return d.String()
-}
+func Human(d time.Duration) string { return config.FormatDuration(d) }

@@ -320,3 +320,15 @@ func (db *DB) Shops(ctx context.Context) ([]Shop, error) {
 	}
 	return out, nil
 }
+
+// SplitList splits a comma-separated settings value (excluded tags or
+// product IDs), dropping blanks.
+func SplitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

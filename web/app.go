@@ -141,25 +141,11 @@ func formFromSettings(st store.Settings) settingsForm {
 		ids[i] = strconv.FormatInt(id, 10)
 	}
 	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
-		"delay": human(st.Delay), "fallback_delay": human(st.FallbackDelay), "reminder": human(st.Reminder),
+		"delay": config.FormatDuration(st.Delay), "fallback_delay": config.FormatDuration(st.FallbackDelay), "reminder": config.FormatDuration(st.Reminder),
 		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL, "sender": st.Sender,
 		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
 		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
 	}}
-}
-
-func human(d time.Duration) string {
-	switch {
-	case d == 0:
-		return "0"
-	case d%(24*time.Hour) == 0:
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	case d%time.Hour == 0:
-		return fmt.Sprintf("%dh", d/time.Hour)
-	case d%time.Minute == 0:
-		return fmt.Sprintf("%dm", d/time.Minute)
-	}
-	return fmt.Sprintf("%ds", d/time.Second)
 }
 
 // parseSettingsForm reads the form into st, collecting an error per field.
@@ -201,7 +187,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	clock("window_start", &st.WindowStart)
 	clock("window_end", &st.WindowEnd)
 	st.ExcludedProducts = nil
-	for _, p := range splitList(f.Values["excluded_products"]) {
+	for _, p := range store.SplitList(f.Values["excluded_products"]) {
 		id, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || id <= 0 {
 			f.Errors["excluded_products"] = fmt.Sprintf("%q is not a product ID: use the numbers from the product's admin URL, separated by commas.", p)
@@ -209,7 +195,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 		}
 		st.ExcludedProducts = append(st.ExcludedProducts, id)
 	}
-	st.ExcludedTags = splitList(f.Values["excluded_tags"])
+	st.ExcludedTags = store.SplitList(f.Values["excluded_tags"])
 	for _, p := range st.Problems() {
 		if _, seen := f.Errors[p.Field]; !seen {
 			f.Errors[p.Field] = p.Msg
@@ -221,16 +207,6 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 		}
 	}
 	return f
-}
-
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {

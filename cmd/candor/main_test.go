@@ -119,7 +119,7 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cli-test.myshopify.com", "14d", "1m30s", "36h0m0s", "false", "hello@cli-test.example"} {
+	for _, want := range []string{"cli-test.myshopify.com", "14d", "90s", "36h", "false", "hello@cli-test.example"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("shops list lacks %q:\n%s", want, out)
 		}

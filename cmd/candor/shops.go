@@ -57,17 +57,6 @@ func parseWindow(v string) (start, end int, err error) {
 	return start, end, err
 }
 
-// splitList splits a comma-separated flag, dropping blanks.
-func splitList(v string) []string {
-	var out []string
-	for _, p := range strings.Split(v, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // apply changes s by the flags that were given.
 func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 	var err error
@@ -117,7 +106,7 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 			}
 		case "exclude-products":
 			s.ExcludedProducts = nil
-			for _, p := range splitList(f.excludeProducts) {
+			for _, p := range store.SplitList(f.excludeProducts) {
 				id, e := strconv.ParseInt(p, 10, 64)
 				if e != nil || id <= 0 {
 					err = usagef("--exclude-products: %q is not a product ID", p)
@@ -126,7 +115,7 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 				s.ExcludedProducts = append(s.ExcludedProducts, id)
 			}
 		case "exclude-tags":
-			s.ExcludedTags = splitList(f.excludeTags)
+			s.ExcludedTags = store.SplitList(f.excludeTags)
 		}
 	})
 	if err != nil {
@@ -264,8 +253,8 @@ func shopsList(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tFROM\tREVIEW URL")
 	for _, s := range shops {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", s.Domain, human(s.Delay), human(s.FallbackDelay),
-			human(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.Sender, s.ReviewURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", s.Domain, config.FormatDuration(s.Delay), config.FormatDuration(s.FallbackDelay),
+			config.FormatDuration(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.Sender, s.ReviewURL)
 	}
 	return tw.Flush()
 }
@@ -280,16 +269,6 @@ func windowText(s store.Settings) string {
 		tz = "shop"
 	}
 	return store.FormatClock(s.WindowStart) + "-" + store.FormatClock(s.WindowEnd) + " " + tz
-}
-
-func human(d time.Duration) string {
-	if d == 0 {
-		return "0"
-	}
-	if d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
-	}
-	return d.String()
 }
 
 // openWithKeys opens the store and the key ring for commands that seal.
