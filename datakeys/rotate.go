@@ -13,16 +13,22 @@ import (
 )
 
 // sealedColumn is a column of values sealed under the master key: each is
-// re-sealed by Rotate. aad is the SQL expression of the value's binding.
+// re-sealed by Rotate. aad is the SQL expression of the value's binding;
+// bind, if set, turns it into the binding the value was sealed with.
 type sealedColumn struct {
 	what, table, key, column, aad string
+	bind                          func(string) string
 }
+
+// wrappedKeys are the data keys, each wrapped under the master key and bound
+// to its ID.
+var wrappedKeys = sealedColumn{what: "data keys", table: "data_keys", key: "id", column: "wrapped", aad: "id", bind: keys.DataKeyAAD}
 
 // Everything sealed directly under the master key. Values sealed under a
 // data key (dk_…) are skipped: re-wrapping their data key is enough.
 var sealedColumns = []sealedColumn{
-	{"shop tokens", "shops", "domain", "access_token_sealed", "domain"},
-	{"sealed addresses", "privacy_requests", "id", "email_sealed", "id"},
+	{what: "shop tokens", table: "shops", key: "domain", column: "access_token_sealed", aad: "domain"},
+	{what: "sealed addresses", table: "privacy_requests", key: "id", column: "email_sealed", aad: "id"},
 }
 
 // ErrUnknownKey means a value was sealed under a master key the ring does
@@ -47,9 +53,6 @@ func Rotate(ctx context.Context, db *store.DB, ring *keys.Ring, batch int, progr
 	}
 	res := RotateResult{Left: map[string]int{}}
 	current := ring.KeyID()
-	unknown := func(what, name, kid string) error {
-		return fmt.Errorf("%s %s: key %s: %w", what, name, kid, ErrUnknownKey)
-	}
 
 	// The identity keys first: every other process adopts them at start.
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -59,7 +62,7 @@ func Rotate(ctx context.Context, db *store.DB, ring *keys.Ring, batch int, progr
 		}
 		out, changed, err := ring.Reseal(sealed, "candor/identity")
 		if errors.Is(err, keys.ErrWrongKey) {
-			return unknown("identity keys", "", keys.SealedKeyID(sealed))
+			return unknownKey("identity keys", "", keys.SealedKeyID(sealed))
 		}
 		if err != nil || !changed {
 			return err
@@ -72,98 +75,15 @@ func Rotate(ctx context.Context, db *store.DB, ring *keys.Ring, batch int, progr
 		return res, err
 	}
 
-	// Data keys, by ID order (keyset pagination: no offset scans).
-	last := ""
-	for {
-		var rows []row
-		if err := db.SelectContext(ctx, &rows, `SELECT id, shop, owner, wrapped FROM data_keys WHERE id > $1 ORDER BY id LIMIT $2`,
-			last, batch); err != nil {
-			return res, fmt.Errorf("read data keys: %w", err)
-		}
-		if len(rows) == 0 {
-			break
-		}
-		last = rows[len(rows)-1].ID
-		n := 0
-		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			for _, r := range rows {
-				out, changed, err := ring.RewrapDataKey(r.ID, r.Wrapped)
-				if errors.Is(err, keys.ErrWrongKey) {
-					return unknown("data key", r.ID, keys.SealedKeyID(r.Wrapped))
-				}
-				if err != nil {
-					return fmt.Errorf("data key %s: %w", r.ID, err)
-				}
-				if !changed {
-					continue
-				}
-				// Only if unchanged meanwhile (an erasure may have deleted it).
-				ct, err := tx.ExecContext(ctx, `UPDATE data_keys SET wrapped = $3 WHERE id = $1 AND wrapped = $2`, r.ID, r.Wrapped, out)
-				if err != nil {
-					return err
-				}
-				k, _ := ct.RowsAffected()
-				n += int(k)
-			}
-			return nil
-		})
+	// Data keys, then the master-sealed columns.
+	if res.DataKeys, err = resealColumn(ctx, db, ring, wrappedKeys, batch, progress); err != nil {
+		return res, err
+	}
+	for _, c := range sealedColumns {
+		n, err := resealColumn(ctx, db, ring, c, batch, progress)
+		res.Sealed += n
 		if err != nil {
 			return res, err
-		}
-		res.DataKeys += n
-		if progress != nil {
-			progress("data keys", res.DataKeys)
-		}
-	}
-
-	// Master-sealed columns.
-	for _, c := range sealedColumns {
-		last := ""
-		for {
-			var rows []struct {
-				Key    string `db:"k"`
-				Sealed string `db:"sealed"`
-				AAD    string `db:"aad"`
-			}
-			q := fmt.Sprintf(`SELECT %[2]s AS k, %[3]s AS sealed, %[4]s AS aad FROM %[1]s
-				WHERE %[2]s > $1 AND %[3]s <> '' AND %[3]s NOT LIKE 'v1.dk\_%%' ORDER BY %[2]s LIMIT $2`, c.table, c.key, c.column, c.aad)
-			if err := db.SelectContext(ctx, &rows, q, last, batch); err != nil {
-				return res, fmt.Errorf("read %s: %w", c.what, err)
-			}
-			if len(rows) == 0 {
-				break
-			}
-			last = rows[len(rows)-1].Key
-			n := 0
-			err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-				for _, r := range rows {
-					out, changed, err := ring.Reseal(r.Sealed, r.AAD)
-					if errors.Is(err, keys.ErrWrongKey) {
-						return unknown(c.what, "of "+r.Key, keys.SealedKeyID(r.Sealed))
-					}
-					if err != nil {
-						return fmt.Errorf("%s of %s: %w", c.what, r.Key, err)
-					}
-					if !changed {
-						continue
-					}
-					ct, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = $3 WHERE %s = $1 AND %s = $2`, c.table, c.column, c.key, c.column),
-						r.Key, r.Sealed, out)
-					if err != nil {
-						return err
-					}
-					k, _ := ct.RowsAffected()
-					n += int(k)
-				}
-				return nil
-			})
-			if err != nil {
-				return res, err
-			}
-			res.Sealed += n
-			if progress != nil {
-				progress(c.what, n)
-			}
 		}
 	}
 
@@ -201,4 +121,66 @@ func KeyUse(ctx context.Context, db *store.DB) ([]Use, error) {
 	var us []Use
 	err := db.SelectContext(ctx, &us, strings.Join(parts, " UNION ALL ")+` ORDER BY 1, 2`)
 	return us, err
+}
+
+func unknownKey(what, name, kid string) error {
+	return fmt.Errorf("%s %s: key %s: %w", what, name, kid, ErrUnknownKey)
+}
+
+// resealColumn re-seals column c under ring's current key, by key order
+// (keyset pagination: no offset scans), a batch per transaction, and returns
+// how many values it changed. A value changes only if it is unchanged
+// meanwhile, so it never races an erasure.
+func resealColumn(ctx context.Context, db *store.DB, ring *keys.Ring, c sealedColumn, batch int, progress func(string, int)) (int, error) {
+	total, last := 0, ""
+	for {
+		var rows []struct {
+			Key    string `db:"k"`
+			Sealed string `db:"sealed"`
+			AAD    string `db:"aad"`
+		}
+		q := fmt.Sprintf(`SELECT %[2]s AS k, %[3]s AS sealed, %[4]s AS aad FROM %[1]s
+			WHERE %[2]s > $1 AND %[3]s <> '' AND %[3]s NOT LIKE 'v1.dk\_%%' ORDER BY %[2]s LIMIT $2`, c.table, c.key, c.column, c.aad)
+		if err := db.SelectContext(ctx, &rows, q, last, batch); err != nil {
+			return total, fmt.Errorf("read %s: %w", c.what, err)
+		}
+		if len(rows) == 0 {
+			return total, nil
+		}
+		last = rows[len(rows)-1].Key
+		n := 0
+		err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			for _, r := range rows {
+				aad := r.AAD
+				if c.bind != nil {
+					aad = c.bind(aad)
+				}
+				out, changed, err := ring.Reseal(r.Sealed, aad)
+				if errors.Is(err, keys.ErrWrongKey) {
+					return unknownKey(c.what, "of "+r.Key, keys.SealedKeyID(r.Sealed))
+				}
+				if err != nil {
+					return fmt.Errorf("%s of %s: %w", c.what, r.Key, err)
+				}
+				if !changed {
+					continue
+				}
+				ct, err := tx.ExecContext(ctx, fmt.Sprintf(`UPDATE %s SET %s = $3 WHERE %s = $1 AND %s = $2`, c.table, c.column, c.key, c.column),
+					r.Key, r.Sealed, out)
+				if err != nil {
+					return err
+				}
+				k, _ := ct.RowsAffected()
+				n += int(k)
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if progress != nil {
+			progress(c.what, total)
+		}
+	}
 }

@@ -52,25 +52,20 @@ func dataKey(id string, raw []byte) (DataKey, error) {
 	return DataKey{ID: id, aead: aead, raw: raw}, nil
 }
 
-func wrapAAD(id string) string { return "candor/data-key/" + id }
+// DataKeyAAD is what a wrapped data key is bound to: its ID.
+func DataKeyAAD(id string) string { return "candor/data-key/" + id }
 
 // WrapDataKey seals a data key under the current master key, bound to its
 // ID, for storage.
-func (r *Ring) WrapDataKey(k DataKey) (string, error) { return r.Seal(k.raw, wrapAAD(k.ID)) }
+func (r *Ring) WrapDataKey(k DataKey) (string, error) { return r.Seal(k.raw, DataKeyAAD(k.ID)) }
 
 // UnwrapDataKey opens a wrapped data key with any master key the Ring holds.
 func (r *Ring) UnwrapDataKey(id, wrapped string) (DataKey, error) {
-	raw, err := r.Open(wrapped, wrapAAD(id))
+	raw, err := r.Open(wrapped, DataKeyAAD(id))
 	if err != nil {
 		return DataKey{}, fmt.Errorf("unwrap data key %s: %w", id, err)
 	}
 	return dataKey(id, raw)
-}
-
-// RewrapDataKey re-wraps a wrapped data key under the current master key; it
-// reports false when it already was.
-func (r *Ring) RewrapDataKey(id, wrapped string) (string, bool, error) {
-	return r.Reseal(wrapped, wrapAAD(id))
 }
 
 // Encrypt returns nonce‖ciphertext of plaintext, bound to aad.
