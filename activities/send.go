@@ -421,9 +421,9 @@ func ReviewURL(tmpl, shop string, p store.Product) string {
 // suppression list keeps, so the merchant sees a bounce as a bounce.
 func skipReason(suppression string) string {
 	switch suppression {
-	case "sendgrid_bounce", "sendgrid_invalid":
+	case sendgrid.SuppressBounced, sendgrid.SuppressInvalid:
 		return ReasonUndeliverable
-	case "sendgrid_spamreport":
+	case sendgrid.SuppressSpamReport:
 		return ReasonSpamReport
 	case "erasure":
 		return ReasonErased
