@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Proof is what Append hands back: evidence that these touches were written
@@ -50,10 +50,13 @@ func (e Entry) validate() error {
 		return fmt.Errorf("registry entry: unknown action %q", e.Action)
 	case strings.Contains(e.Subject, "@") || strings.Contains(e.Ref, "@"):
 		return errors.New("registry entry: subject and ref must be pseudonyms, not addresses")
-	case strings.ContainsAny(e.Shop+e.Subject+e.Datum+e.Purpose+e.LegalBasis+e.Ref, "\x1f\n\r"):
-		return errors.New("registry entry: fields must not contain control characters")
 	case e.ExpiresAt.IsZero():
 		return errors.New("registry entry needs expires_at")
+	}
+	for _, f := range [...]string{e.Shop, e.Subject, e.Datum, e.Purpose, e.LegalBasis, e.Ref} {
+		if strings.ContainsAny(f, "\x1f\n\r") {
+			return errors.New("registry entry: fields must not contain control characters")
+		}
 	}
 	return nil
 }
@@ -86,29 +89,83 @@ UPDATE registry_heads SET seq = $14, hash = $15 WHERE shop = $16`
 const pgTime = "2006-01-02T15:04:05.999999Z07:00"
 
 func insertBulk(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
-	n := len(es)
-	seq := make([]int64, n)
-	cols := make([][]string, 12)
-	for i := range cols {
-		cols[i] = make([]string, n)
+	// The array literals are written here rather than by pq.Array from a
+	// []string per column: that allocated every cell twice and formatted
+	// every timestamp, and the sweep appends a million entries, most of a
+	// batch sharing its times.
+	var at, expires cachedTime
+	row := func(e Entry) [12]string {
+		return [12]string{at.format(e.At), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+			e.LegalBasis, expires.format(e.ExpiresAt), e.Ref, e.PrevHash, e.Hash}
 	}
+	var cols [12]arrayLiteral
+	for j, v := range row(es[0]) {
+		cols[j].b = make([]byte, 0, len(es)*(len(v)+4)+2) // sized from the first entry: few regrowths
+	}
+	seq := make([]byte, 0, len(es)*8)
 	for i, e := range es {
-		seq[i] = e.ShopSeq
-		for j, v := range []string{e.At.UTC().Format(pgTime), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
-			e.LegalBasis, e.ExpiresAt.UTC().Format(pgTime), e.Ref, e.PrevHash, e.Hash} {
-			cols[j][i] = v
+		if i > 0 {
+			seq = append(seq, ',')
+		}
+		seq = strconv.AppendInt(seq, e.ShopSeq, 10)
+		for j, v := range row(e) {
+			cols[j].add(v)
 		}
 	}
-	args := []any{pq.Array(seq)}
-	for _, c := range cols {
-		args = append(args, pq.Array(c))
+	args := make([]any, 0, 16)
+	args = append(args, "{"+string(seq)+"}")
+	for i := range cols {
+		args = append(args, cols[i].String())
 	}
-	tail := es[n-1]
+	tail := es[len(es)-1]
 	args = append(args, tail.ShopSeq, tail.Hash, tail.Shop)
 	if _, err := tx.ExecContext(ctx, insertBulkSQL, args...); err != nil {
 		return fmt.Errorf("registry: insert: %w", err)
 	}
 	return nil
+}
+
+// arrayLiteral builds a Postgres text[] literal, every element quoted.
+type arrayLiteral struct{ b []byte }
+
+func (a *arrayLiteral) add(s string) {
+	if len(a.b) == 0 {
+		a.b = append(a.b, '{')
+	} else {
+		a.b = append(a.b, ',')
+	}
+	a.b = append(a.b, '"')
+	if !strings.ContainsAny(s, `"\`) {
+		a.b = append(a.b, s...)
+	} else {
+		for i := 0; i < len(s); i++ {
+			if s[i] == '"' || s[i] == '\\' {
+				a.b = append(a.b, '\\')
+			}
+			a.b = append(a.b, s[i])
+		}
+	}
+	a.b = append(a.b, '"')
+}
+
+func (a *arrayLiteral) String() string {
+	if len(a.b) == 0 {
+		return "{}"
+	}
+	return string(append(a.b, '}'))
+}
+
+// cachedTime formats a timestamp as pgTime, once per distinct value.
+type cachedTime struct {
+	t time.Time
+	s string
+}
+
+func (c *cachedTime) format(t time.Time) string {
+	if c.s == "" || !t.Equal(c.t) {
+		c.t, c.s = t, t.UTC().Format(pgTime)
+	}
+	return c.s
 }
 
 // insertAndMove writes es (one shop's, in chain order) and moves the head to

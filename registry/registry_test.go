@@ -19,6 +19,27 @@ func entry(ref string) registry.Entry {
 		LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(time.Hour), Ref: ref}
 }
 
+// TestComputeHash_IsTheDocumentedFormat pins the chain hash to what
+// docs/registry.md tells an auditor to recompute. The expected value came
+// from the shell, not from this package:
+//
+//	printf '%s\x1f' $(printf '0%.0s' {1..64}) 2026-11-22T10:00:00.123456Z a.myshopify.com sub_x user.contact.email \
+//	    sendgrid transmitted review_request consent 2027-01-02T02:04:05.000006Z rq_1 | sha256sum
+func TestComputeHash_IsTheDocumentedFormat(t *testing.T) {
+	e := entry("rq_1")
+	e.At = time.Date(2026, 11, 22, 10, 0, 0, 123456789, time.UTC) // stored at microseconds
+	e.ExpiresAt = time.Date(2027, 1, 2, 3, 4, 5, 6000, time.FixedZone("CET", 3600))
+	e.At = e.At.Truncate(time.Microsecond)
+	const want = "2da1591468b75efb1b2a15ad9d4428d36d8c2ce9a22ddead4a527c9833224dee"
+	if got := registry.ComputeHash(registry.GenesisHash, e); got != want {
+		t.Fatalf("hash %s, want %s", got, want)
+	}
+	e.Ref = "rq_2"
+	if registry.ComputeHash(registry.GenesisHash, e) == want {
+		t.Fatal("the hash does not cover ref")
+	}
+}
+
 func TestAppend_ConcurrentWritersKeepOneChain(t *testing.T) {
 	db, _ := storetest.New(t)
 	ctx := context.Background()
