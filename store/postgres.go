@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -118,7 +120,11 @@ func withBinaryParameters(url string) string {
 
 // InTx runs fn in a transaction, committing if it returns nil.
 func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := db.BeginTxx(ctx, nil)
+	return runTx(ctx, db.BeginTxx, fn)
+}
+
+func runTx(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sqlx.Tx, error), fn func(tx *sqlx.Tx) error) error {
+	tx, err := begin(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -130,6 +136,43 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// AsyncConn is one connection whose commits do not wait for their WAL to
+// reach the disk (synchronous_commit = off for its session), for bulk work
+// that redoes its last batches after a crash: the retention sweep. A crash
+// can lose only whole transactions, never part of one. Close resets the
+// setting before the pool reuses the connection, or discards it.
+type AsyncConn struct{ c *sqlx.Conn }
+
+// AsyncConn takes a connection out of the pool for asynchronous commits.
+func (db *DB) AsyncConn(ctx context.Context) (*AsyncConn, error) {
+	c, err := db.Connx(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.ExecContext(ctx, `SET synchronous_commit = off`); err != nil {
+		_ = c.Close()
+		return nil, err
+	}
+	return &AsyncConn{c}, nil
+}
+
+// InTx runs fn in a transaction on the connection, as DB.InTx does.
+func (a *AsyncConn) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	return runTx(ctx, a.c.BeginTxx, fn)
+}
+
+// Close gives the connection back with synchronous commits again. If they
+// cannot be restored, the connection is closed instead: no other caller may
+// get one that loses its commits in a crash.
+func (a *AsyncConn) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := a.c.ExecContext(ctx, `RESET synchronous_commit`); err != nil {
+		_ = a.c.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	_ = a.c.Close()
 }
 
 // ErrNotFound is returned when a row that was asked for does not exist.

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 )
@@ -110,5 +112,49 @@ func TestParseClock(t *testing.T) {
 		if err != nil || got != want || store.FormatClock(got) != in {
 			t.Errorf("ParseClock(%q) = %d, %v; want %d", in, got, err, want)
 		}
+	}
+}
+
+func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	db.SetMaxOpenConns(1) // the next connection is the one AsyncConn used
+	var pid int
+	if err := db.GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.AsyncConn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inside string
+	if err := conn.InTx(ctx, func(tx *sqlx.Tx) error { return tx.GetContext(ctx, &inside, `SHOW synchronous_commit`) }); err != nil {
+		t.Fatal(err)
+	}
+	failed := errors.New("rolled back")
+	if err := conn.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE async_probe (x int)`); err != nil {
+			return err
+		}
+		return failed
+	}); !errors.Is(err, failed) {
+		t.Fatalf("InTx returned %v, want fn's error", err)
+	}
+	conn.Close()
+
+	var after string
+	var samePID int
+	if err := db.GetContext(ctx, &samePID, `SELECT pg_backend_pid()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.GetContext(ctx, &after, `SHOW synchronous_commit`); err != nil {
+		t.Fatal(err)
+	}
+	var probe *string
+	if err := db.GetContext(ctx, &probe, `SELECT to_regclass('async_probe')::text`); err != nil {
+		t.Fatal(err)
+	}
+	if inside != "off" || after != "on" || samePID != pid || probe != nil {
+		t.Fatalf("synchronous_commit %q inside, %q after on backend %d (first %d); rolled-back table exists: %v", inside, after, samePID, pid, probe != nil)
 	}
 }
