@@ -230,7 +230,8 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 		})
 	}
 	var sent int
-	if err := a.DB.GetContext(ctx, &sent, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2 AND system = 'sendgrid' AND action = 'transmitted'`,
+	if err := a.DB.GetContext(ctx, &sent, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2 AND subject <> ''
+		AND system = 'sendgrid' AND action = 'transmitted'`,
 		r.Shop, r.Subject); err != nil {
 		return StepResult{}, err
 	}

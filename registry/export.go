@@ -119,7 +119,7 @@ func NewExportID() string {
 // trail when their ref is one of these.
 func SubjectRefs(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (map[string]bool, error) {
 	var refs []string
-	if err := sqlx.SelectContext(ctx, q, &refs, `SELECT DISTINCT ref FROM registry_entries WHERE shop = $1 AND subject = $2`, shop, subject); err != nil {
+	if err := sqlx.SelectContext(ctx, q, &refs, `SELECT DISTINCT ref FROM registry_entries WHERE shop = $1 AND subject = $2 AND subject <> ''`, shop, subject); err != nil {
 		return nil, err
 	}
 	m := make(map[string]bool, len(refs))

@@ -42,10 +42,15 @@ type Trail struct {
 func SubjectTrail(ctx context.Context, q sqlx.QueryerContext, shop, subject string, now time.Time) (Trail, error) {
 	t := Trail{Shop: shop, Subject: subject, AsOf: now.UTC()}
 	var es []Entry
+	// Two index lookups: the subject's own entries, and the subject-less
+	// entries of the same requests by ref. (One OR over both made Postgres
+	// read every subject-less entry of the shop.)
 	err := sqlx.SelectContext(ctx, q, &es, `
+		WITH own AS (SELECT * FROM registry_entries WHERE shop = $1 AND subject = $2 AND subject <> '')
+		SELECT * FROM own
+		UNION ALL
 		SELECT * FROM registry_entries
-		WHERE shop = $1 AND (subject = $2 OR (subject = '' AND ref IN
-		      (SELECT ref FROM registry_entries WHERE shop = $1 AND subject = $2)))
+		WHERE shop = $1 AND subject = '' AND ref IN (SELECT ref FROM own)
 		ORDER BY seq`, shop, subject)
 	if err != nil {
 		return t, fmt.Errorf("read trail: %w", err)
