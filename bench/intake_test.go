@@ -149,13 +149,19 @@ func (e *env) meanStartMS() float64 {
 	return float64(e.bareNS.Load()) / float64(max(e.bareN.Load(), 1)) / 1e6
 }
 
+// breakdown is the mean handler time since the last reset and the part of
+// it spent in ExecuteWorkflow, in ms.
+func (e *env) breakdown() (handler, start float64) {
+	n := float64(max(e.handled.Load(), 1))
+	return float64(e.handlerNS.Load()) / n / 1e6, float64(e.startNS.Load()) / n / 1e6
+}
+
 // reportBreakdown reports the mean handler time and its split, in ms.
 func (e *env) reportBreakdown(b *testing.B) {
-	n := float64(e.handled.Load())
-	if n == 0 {
+	if e.handled.Load() == 0 {
 		return
 	}
-	h, s := float64(e.handlerNS.Load())/n/1e6, float64(e.startNS.Load())/n/1e6
+	h, s := e.breakdown()
 	b.ReportMetric(h, "handler_ms")
 	b.ReportMetric(s, "handler_start_ms")
 	b.ReportMetric(h-s, "handler_rest_ms")
