@@ -241,6 +241,68 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	}
 }
 
+// TestErasure_RedactDuringAnInFlightSendSendsNothing accepts a
+// customers/redact while the send activity is between its eligibility
+// checks and SendGrid: held in its just-in-time read of the recipient from
+// Shopify. Whatever the activity and the privacy workflow then do first, no
+// email goes out. A control run first, with the same hold and no redact,
+// shows the email would have gone out well within the time waited.
+func TestErasure_RedactDuringAnInFlightSendSendsNothing(t *testing.T) {
+	s := start(t, nil)
+	hold := func(o shopifytest.Order) (release func()) {
+		t.Helper()
+		reached, release := s.shopify.HoldNext("CandorRecipient")
+		s.shopify.SetOrder(o)
+		s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+		select {
+		case <-reached:
+		case <-time.After(60 * time.Second):
+			release()
+			t.Fatal("the send activity never read the recipient")
+		}
+		return release
+	}
+
+	control := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 301)
+	control.Customer.Email, control.Customer.ID = "control.inflight@example.org", 8_765_432_301
+	release := hold(control)
+	released := time.Now()
+	release()
+	if r := s.result(t, control.ID); r.Status != store.StatusSent || s.mail.Sent() != 1 {
+		t.Fatalf("control: %+v, %d sent", r, s.mail.Sent())
+	}
+	window := max(20*time.Since(released), 3*time.Second)
+
+	o := shopifytest.DemoOrder(control.ID + 1)
+	o.Customer.Email, o.Customer.ID = "ines.inflight@example.org", 8_765_432_302
+	release = hold(o)
+	got := s.deliver(t, shopify.TopicCustomersRedact, shopifytest.NewWebhookID(), redactPayload(o, o.ID))
+	accepted := time.Now()
+	release()
+	id, ok := strings.CutPrefix(got, "accepted ")
+	if !ok {
+		t.Fatalf("redact: %q", got)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var res workflows.PrivacyRequestResult
+	if err := s.tc.GetWorkflow(ctx, workflows.PrivacyRequestID(store.KindCustomerRedact, shop, id), "").Get(ctx, &res); err != nil {
+		t.Fatalf("privacy workflow: %v", err)
+	}
+	if wait := window - time.Since(accepted); wait > 0 {
+		time.Sleep(wait)
+	}
+	if n := s.mail.Sent(); n != 1 {
+		t.Fatalf("%d emails accepted by SendGrid, want only the control's: the in-flight send went out after the redact", n)
+	}
+	if st := res.Steps["temporal"]; !st.Verified {
+		t.Errorf("temporal step %+v", st)
+	}
+	if dump := s.dump(t); strings.Contains(dump, o.Customer.Email) || strings.Contains(dump, fmt.Sprint(o.ID)) {
+		t.Error("Postgres still holds the redacted customer's address or order")
+	}
+}
+
 func TestErasure_UnknownCustomerGetsAReceiptThatNothingWasHeld(t *testing.T) {
 	s := start(t, nil)
 	stranger := shopifytest.DemoOrder(777)

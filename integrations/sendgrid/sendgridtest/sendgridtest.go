@@ -48,6 +48,7 @@ type Server struct {
 	srv     *httptest.Server
 	mu      sync.Mutex
 	outbox  []Mail
+	sent    int // messages ever accepted, erased or not
 	erased  []string
 	fail    []int
 	changed chan struct{}
@@ -147,6 +148,14 @@ var reservedHeaders = map[string]bool{"x-sg-id": true, "x-sg-eid": true, "receiv
 func validEmail(s string) bool {
 	a, err := mail.ParseAddress(s)
 	return err == nil && a.Address == s
+}
+
+// Sent is how many messages were ever accepted for delivery, including any
+// an erasure job has since removed from the outbox.
+func (s *Server) Sent() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sent
 }
 
 // Erased returns the addresses accepted for erasure, in order.
@@ -285,6 +294,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	m.MessageID = hex.EncodeToString(b)
 	s.mu.Lock()
 	s.outbox = append(s.outbox, m)
+	s.sent++
 	close(s.changed)
 	s.changed = make(chan struct{})
 	s.mu.Unlock()

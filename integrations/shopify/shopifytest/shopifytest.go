@@ -129,6 +129,11 @@ type Store struct {
 	tokenDelay  time.Duration
 	subs        map[int64]*subscription
 	nextSub     int64
+	holds       map[string]*hold
+}
+
+type hold struct {
+	reached, release chan struct{}
 }
 
 type failure struct {
@@ -145,6 +150,22 @@ func New(token, apiVersion string) *Store {
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
+}
+
+// HoldNext makes the next request for the named operation (for example
+// "CandorRecipient") wait: reached is closed when it arrives, and it is
+// answered, with the store as it is then, once release is called. Tests use
+// it to act while an activity is in the middle of a call.
+func (s *Store) HoldNext(op string) (reached <-chan struct{}, release func()) {
+	h := &hold{reached: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	if s.holds == nil {
+		s.holds = map[string]*hold{}
+	}
+	s.holds[op] = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.reached, func() { once.Do(func() { close(h.release) }) }
 }
 
 // Close stops the server.
@@ -341,6 +362,18 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	orderID, _ := strconv.ParseInt(gm[1], 10, 64)
+	s.mu.Lock()
+	h := s.holds[op[1]]
+	delete(s.holds, op[1])
+	s.mu.Unlock()
+	if h != nil {
+		close(h.reached)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	var data any
 	switch op[1] {
 	case "CandorOrderStatus":
