@@ -9,3 +9,7 @@ DROP INDEX registry_entries_shop_subject;
 CREATE INDEX registry_entries_subject ON registry_entries USING hash (subject) WHERE subject <> '';
 DROP INDEX registry_entries_ref;
 CREATE INDEX registry_entries_ref ON registry_entries USING hash (ref);
+--
+-- Building them takes a lock that holds appends for the build, as every
+-- migration runs in one transaction (CREATE INDEX CONCURRENTLY cannot): on
+-- a registry of tens of millions of entries, run it in a quiet hour.
