@@ -63,6 +63,11 @@ func (a *Activities) sweepBatch() int {
 	return sweepBatch
 }
 
+// sweepLockTimeout bounds how long a batch waits for a row another
+// transaction holds (a send deciding, an erasure): the batch fails, and the
+// activity is retried, rather than sit behind a stuck transaction.
+const sweepLockTimeout = 10 * time.Second
+
 // reviewWorkflowType is the ReviewRequest workflow's registered name
 // (package workflows, which imports this one).
 const reviewWorkflowType = "ReviewRequest"
@@ -113,7 +118,7 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 	// neither waits on the disk nor crowds intake's flushes. A crash can
 	// lose the last batches, but only whole: the rows come back with their
 	// registry entries gone too, and the next sweep redoes them.
-	conn, err := a.DB.AsyncConn(ctx)
+	conn, err := a.DB.AsyncConn(ctx, sweepLockTimeout)
 	if err != nil {
 		return nil, fmt.Errorf("delete expired review requests: %w", err)
 	}

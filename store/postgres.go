@@ -141,17 +141,19 @@ func runTx(ctx context.Context, begin func(context.Context, *sql.TxOptions) (*sq
 // AsyncConn is one connection whose commits do not wait for their WAL to
 // reach the disk (synchronous_commit = off for its session), for bulk work
 // that redoes its last batches after a crash: the retention sweep. A crash
-// can lose only whole transactions, never part of one. Close resets the
-// setting before the pool reuses the connection, or discards it.
+// can lose only whole transactions, never part of one. Its lock waits end
+// in an error after lockTimeout, so bulk work never queues behind a stuck
+// transaction for long. Close resets the settings before the pool reuses
+// the connection, or discards it.
 type AsyncConn struct{ c *sqlx.Conn }
 
 // AsyncConn takes a connection out of the pool for asynchronous commits.
-func (db *DB) AsyncConn(ctx context.Context) (*AsyncConn, error) {
+func (db *DB) AsyncConn(ctx context.Context, lockTimeout time.Duration) (*AsyncConn, error) {
 	c, err := db.Connx(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.ExecContext(ctx, `SET synchronous_commit = off`); err != nil {
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`SET synchronous_commit = off; SET lock_timeout = %d`, lockTimeout.Milliseconds())); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
@@ -163,13 +165,13 @@ func (a *AsyncConn) InTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error 
 	return runTx(ctx, a.c.BeginTxx, fn)
 }
 
-// Close gives the connection back with synchronous commits again. If they
-// cannot be restored, the connection is closed instead: no other caller may
-// get one that loses its commits in a crash.
+// Close gives the connection back with synchronous commits and unbounded
+// lock waits again. If they cannot be restored, the connection is closed
+// instead: no other caller may get one that loses its commits in a crash.
 func (a *AsyncConn) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := a.c.ExecContext(ctx, `RESET synchronous_commit`); err != nil {
+	if _, err := a.c.ExecContext(ctx, `RESET ALL`); err != nil {
 		_ = a.c.Raw(func(any) error { return driver.ErrBadConn })
 	}
 	_ = a.c.Close()

@@ -123,12 +123,17 @@ func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *
 	if err := db.GetContext(ctx, &pid, `SELECT pg_backend_pid()`); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := db.AsyncConn(ctx)
+	conn, err := db.AsyncConn(ctx, 1500*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var inside string
-	if err := conn.InTx(ctx, func(tx *sqlx.Tx) error { return tx.GetContext(ctx, &inside, `SHOW synchronous_commit`) }); err != nil {
+	var inside, timeoutInside string
+	if err := conn.InTx(ctx, func(tx *sqlx.Tx) error {
+		if err := tx.GetContext(ctx, &timeoutInside, `SHOW lock_timeout`); err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &inside, `SHOW synchronous_commit`)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	failed := errors.New("rolled back")
@@ -142,7 +147,7 @@ func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *
 	}
 	conn.Close()
 
-	var after string
+	var after, timeoutAfter string
 	var samePID int
 	if err := db.GetContext(ctx, &samePID, `SELECT pg_backend_pid()`); err != nil {
 		t.Fatal(err)
@@ -150,11 +155,15 @@ func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *
 	if err := db.GetContext(ctx, &after, `SHOW synchronous_commit`); err != nil {
 		t.Fatal(err)
 	}
+	if err := db.GetContext(ctx, &timeoutAfter, `SHOW lock_timeout`); err != nil {
+		t.Fatal(err)
+	}
 	var probe *string
 	if err := db.GetContext(ctx, &probe, `SELECT to_regclass('async_probe')::text`); err != nil {
 		t.Fatal(err)
 	}
-	if inside != "off" || after != "on" || samePID != pid || probe != nil {
-		t.Fatalf("synchronous_commit %q inside, %q after on backend %d (first %d); rolled-back table exists: %v", inside, after, samePID, pid, probe != nil)
+	if inside != "off" || after != "on" || timeoutInside != "1500ms" || timeoutAfter != "0" || samePID != pid || probe != nil {
+		t.Fatalf("synchronous_commit %q inside, %q after; lock_timeout %q inside, %q after; on backend %d (first %d); rolled-back table exists: %v",
+			inside, after, timeoutInside, timeoutAfter, samePID, pid, probe != nil)
 	}
 }

@@ -1,0 +1,85 @@
+package activities_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/retention"
+)
+
+// TestSweepPostgres_ARowExtendedMeanwhileSurvives: the sweep deletes
+// expired requests without locking them first. One whose period another
+// transaction extends while the sweep waits for it must stay; the other
+// expired ones go, and the read-back passes.
+func TestSweepPostgres_ARowExtendedMeanwhileSurvives(t *testing.T) {
+	f := newFixture(t, shopifytest.DemoOrder(4001))
+	ctx := context.Background()
+	if _, err := f.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, subject,
+		status, created_at, updated_at, expires_at)
+	SELECT 'rq_old_' || i, $1, 7000 + i, '#' || i, '[]', 'sub_old_' || i, 'skipped',
+		now() - interval '200 days', now() - interval '200 days', now() - interval '1 day' - i * interval '1 minute'
+	FROM generate_series(1, 3) AS i`, testShop); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := f.db.BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `UPDATE review_requests SET expires_at = now() + interval '30 days' WHERE request_id = 'rq_old_2'`); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		res []activities.PolicySweep
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f.env.ExecuteActivity(f.acts.SweepPostgres, "test-run")
+		var r result
+		if r.err = err; err == nil {
+			r.err = v.Get(&r.res)
+		}
+		done <- r
+	}()
+	// Commit the extension only once the sweep waits for that row.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := f.db.GetContext(ctx, &waiting, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sweep never waited for the row being extended")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("sweep: %v", r.err)
+	}
+	var left []string
+	if err := f.db.SelectContext(ctx, &left, `SELECT request_id FROM review_requests ORDER BY request_id`); err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 2 || !slices.Contains(left, "rq_old_2") || !slices.Contains(left, f.reqID) {
+		t.Fatalf("left after the sweep: %v, want rq_old_2 (extended) and %s (not expired)", left, f.reqID)
+	}
+	for _, p := range r.res {
+		if p.Policy == retention.ReviewRequests && p.Deleted != 2 {
+			t.Errorf("the sweep reports %d review requests deleted, want 2", p.Deleted)
+		}
+	}
+}
