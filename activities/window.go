@@ -18,6 +18,12 @@ type PlanInput struct {
 	Kind      string
 	Earliest  time.Time
 	Now       time.Time
+	// FulfilledAt, when set, makes PlanSend work out Earliest itself from
+	// the shop's delays as they are now: DeliveredAt + delay, or, with no
+	// delivery yet, FulfilledAt + fallback delay. A merchant's change of
+	// timing then reaches requests already waiting.
+	FulfilledAt time.Time  `json:",omitempty"`
+	DeliveredAt *time.Time `json:",omitempty"`
 }
 
 // PlanSend returns the first moment at or after max(Earliest, Now) inside the
@@ -26,16 +32,25 @@ type PlanInput struct {
 // in the workflow, so the workflow stays deterministic across tzdata
 // updates: the answer is recorded in its history.
 func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, error) {
-	from := in.Earliest
-	if in.Now.After(from) {
-		from = in.Now
+	later := func(t time.Time) time.Time {
+		if in.Now.After(t) {
+			return in.Now
+		}
+		return t
 	}
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return from, nil // the send activity skips it as shop_disconnected
+		return later(in.Earliest), nil // the send activity skips it as shop_disconnected
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("load shop: %w", err)
+	}
+	from := later(in.Earliest)
+	if !in.FulfilledAt.IsZero() {
+		from = later(in.FulfilledAt.Add(shop.FallbackDelay))
+		if in.DeliveredAt != nil {
+			from = later(in.DeliveredAt.Add(shop.Delay))
+		}
 	}
 	at := from
 	if shop.HasWindow() {

@@ -132,6 +132,33 @@ func TestPlanSend_NeverEarlierThanNow(t *testing.T) {
 	}
 }
 
+// With the request's fulfilment and delivery times, PlanSend goes by the
+// shop's delays as they are now, not the ones the request started with.
+func TestPlanSend_UsesTheShopsCurrentDelays(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	f.setSettings(t, func(s *store.Settings) { s.Delay, s.FallbackDelay = 2*24*time.Hour, 10*24*time.Hour })
+	fulfilled := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	now := fulfilled.Add(time.Hour)
+	stale := fulfilled.Add(30 * 24 * time.Hour) // what the request was told when it started
+	if got, want := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
+		Earliest: stale, Now: now, FulfilledAt: fulfilled}), fulfilled.Add(10*24*time.Hour); !got.Equal(want) {
+		t.Errorf("not delivered: planned %s, want fulfilment + the current fallback %s", got, want)
+	}
+	delivered := fulfilled.Add(24 * time.Hour)
+	if got, want := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
+		Earliest: stale, Now: now, FulfilledAt: fulfilled, DeliveredAt: &delivered}), delivered.Add(2*24*time.Hour); !got.Equal(want) {
+		t.Errorf("delivered: planned %s, want delivery + the current delay %s", got, want)
+	}
+	// A delay that already ran out means now.
+	f.setSettings(t, func(s *store.Settings) { s.Delay = 0 })
+	later := delivered.Add(time.Hour)
+	if got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
+		Earliest: stale, Now: later, FulfilledAt: fulfilled, DeliveredAt: &delivered}); !got.Equal(later) {
+		t.Errorf("delay now 0: planned %s, want now %s", got, later)
+	}
+}
+
 func TestSend_ExcludedProductsAreLeftOutOfTheEmail(t *testing.T) {
 	t.Parallel()
 	o := customerOrder(testOrderID)

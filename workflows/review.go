@@ -55,6 +55,8 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 
 	// Wait until the send time, moving it when the delivered signal arrives.
 	windowed := workflow.GetVersion(ctx, versionSendWindow, workflow.DefaultVersion, 1) >= 1
+	// Only with PlanSend in the loop: without it a timer that fires means send.
+	live := windowed && workflow.GetVersion(ctx, versionLiveDelay, workflow.DefaultVersion, 1) >= 1
 	for {
 		var sendAt time.Time
 		if deliveredAt != nil {
@@ -66,9 +68,13 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		if windowed {
 			// The shop's send window may move the time later. Asked again
 			// after every timer, so a window changed meanwhile still holds.
-			if err := workflow.ExecuteActivity(short, a.PlanSend, activities.PlanInput{
+			plan := activities.PlanInput{
 				Shop: in.Shop, RequestID: in.RequestID, Kind: activities.KindFirst, Earliest: sendAt, Now: workflow.Now(ctx),
-			}).Get(ctx, &sendAt); err != nil {
+			}
+			if live {
+				plan.FulfilledAt, plan.DeliveredAt = in.FulfilledAt, deliveredAt
+			}
+			if err := workflow.ExecuteActivity(short, a.PlanSend, plan).Get(ctx, &sendAt); err != nil {
 				return failed(ctx, short, in, &state, err)
 			}
 		}
@@ -76,6 +82,9 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		wait := sendAt.Sub(workflow.Now(ctx))
 		if wait <= 0 {
 			break
+		}
+		if live && wait > replanEvery {
+			wait = replanEvery // wake to plan again with the shop's timing as it is then
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, wait)
@@ -180,6 +189,15 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	state.Phase = "done"
 	return result, nil
 }
+
+// versionLiveDelay marks the change that made PlanSend work out the send
+// time from the shop's current delays, and the wait wake every replanEvery
+// to ask again: a merchant's new timing reaches waiting requests within
+// that. Histories from before replay with the delays they started with.
+const versionLiveDelay = "live-delay"
+
+// replanEvery bounds one timer of the first email's wait.
+const replanEvery = 6 * time.Hour
 
 // versionSendWindow marks the change that made the workflow ask PlanSend
 // for the send window; histories from before it replay without.

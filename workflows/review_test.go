@@ -129,6 +129,12 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 			defer r.mu.Unlock()
 			r.plans = append(r.plans, in)
 			from := in.Earliest
+			if !in.FulfilledAt.IsZero() { // as the activity: the shop's delays as they are now
+				from = in.FulfilledAt.Add(r.settings.FallbackDelay)
+				if in.DeliveredAt != nil {
+					from = in.DeliveredAt.Add(r.settings.Delay)
+				}
+			}
 			if in.Now.After(from) {
 				from = in.Now
 			}
@@ -669,4 +675,55 @@ func TestReviewRequest_HistoriesFromBeforeTheWindowKeepTheirPath(t *testing.T) {
 	if len(r.plans) != 0 {
 		t.Errorf("PlanSend called %d times on the old path", len(r.plans))
 	}
+}
+
+// setSettingsAt changes the shop's delays when the workflow clock reaches
+// start+d, as a merchant saving the settings page would.
+func (r *run) setSettingsAt(d time.Duration, s activities.ShopSettings) {
+	r.at(d, func() {
+		r.mu.Lock()
+		r.settings = s
+		r.mu.Unlock()
+	})
+}
+
+// A merchant shortens the fallback delay from 14 days to 2 while a request
+// waits: it goes out 2 days after fulfilment, not 14.
+func TestReviewRequest_AShorterDelayReachesAWaitingRequest(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.setSettingsAt(day+time.Hour, activities.ShopSettings{Delay: delay, FallbackDelay: 2 * day})
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	wantAt(t, "send", r.wantOneSend(in), fulfilledAt.Add(2*day))
+}
+
+// A merchant lengthens the delay after delivery from 3 days to 5: the
+// request waits the 5.
+func TestReviewRequest_ALongerDelayReachesAWaitingRequest(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.signalDelivered(10 * time.Hour)
+	r.setSettingsAt(2*day, activities.ShopSettings{Delay: 5 * day, FallbackDelay: fallback})
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	wantAt(t, "send", r.wantOneSend(in), start.Add(10*time.Hour+5*day))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := len(r.plans); n > 2+int(5*day/(6*time.Hour))+2 {
+		t.Errorf("PlanSend asked %d times for a 5-day wait, want about one per 6 hours", n)
+	}
+}
+
+// Workflows started before timing changes reached waiting requests
+// (GetVersion "live-delay" is DefaultVersion for them) keep the delay they
+// started with.
+func TestReviewRequest_HistoriesFromBeforeLiveDelaysKeepTheirDelay(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.env.OnGetVersion("live-delay", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	r.setSettingsAt(day+time.Hour, activities.ShopSettings{Delay: delay, FallbackDelay: 2 * day})
+	in := input()
+	res := r.execute(in)
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSent})
+	wantAt(t, "send", r.wantOneSend(in), fulfilledAt.Add(fallback))
 }
