@@ -69,7 +69,7 @@ func (s *Server) appOverview(w http.ResponseWriter, r *http.Request, m merchantS
 
 var notices = map[string]string{
 	"test-sent": "Test email sent. It can take a minute to arrive.",
-	"saved":     "Settings saved. New review requests use them; requests already waiting keep their delay and follow the new send window.",
+	"saved":     "Settings saved. Requests already waiting pick up the new delay, fallback and send window within 6 hours; a new reminder setting applies to new requests.",
 }
 
 func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchantSession, status int, notice, errMsg string) {

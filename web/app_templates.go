@@ -96,7 +96,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <form method="post" action="/app/settings" novalidate>
 <input type="hidden" name="csrf" value="{{.CSRF}}">
 <fieldset><legend>Timing</legend>
-{{template "field" (dict "Form" $f "Name" "delay" "Hint" "How long after delivery to ask, e.g. 7d, 36h, 90m.")}}
+{{template "field" (dict "Form" $f "Name" "delay" "Hint" "How long after delivery to ask, e.g. 7d, 36h, 90m. A change reaches orders already waiting within 6 hours.")}}
 {{template "field" (dict "Form" $f "Name" "fallback_delay" "Hint" "When Shopify never reports delivery: how long after fulfillment.")}}
 {{template "field" (dict "Form" $f "Name" "reminder" "Hint" "One reminder this long after the first email; 0 for none.")}}
 </fieldset>
