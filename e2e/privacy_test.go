@@ -39,13 +39,19 @@ func (s *system) privacy(t *testing.T, topic, kind, webhookID string, body []byt
 	if !ok {
 		t.Fatalf("%s: %q", topic, got)
 	}
+	return id, s.awaitPrivacy(t, kind, id)
+}
+
+// awaitPrivacy waits for an accepted privacy request's workflow.
+func (s *system) awaitPrivacy(t *testing.T, kind, id string) workflows.PrivacyRequestResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var res workflows.PrivacyRequestResult
 	if err := s.tc.GetWorkflow(ctx, workflows.PrivacyRequestID(kind, shop, id), "").Get(ctx, &res); err != nil {
 		t.Fatalf("privacy workflow: %v\nlogs:\n%s", err, lastLines(s.logs.String(), 15))
 	}
-	return id, res
+	return res
 }
 
 // allHistories is the text of every workflow history in the namespace,
@@ -283,12 +289,7 @@ func TestErasure_RedactDuringAnInFlightSendSendsNothing(t *testing.T) {
 	if !ok {
 		t.Fatalf("redact: %q", got)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var res workflows.PrivacyRequestResult
-	if err := s.tc.GetWorkflow(ctx, workflows.PrivacyRequestID(store.KindCustomerRedact, shop, id), "").Get(ctx, &res); err != nil {
-		t.Fatalf("privacy workflow: %v", err)
-	}
+	res := s.awaitPrivacy(t, store.KindCustomerRedact, id)
 	if wait := window - time.Since(accepted); wait > 0 {
 		time.Sleep(wait)
 	}
