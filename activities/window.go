@@ -32,26 +32,14 @@ type PlanInput struct {
 // in the workflow, so the workflow stays deterministic across tzdata
 // updates: the answer is recorded in its history.
 func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, error) {
-	later := func(t time.Time) time.Time {
-		if in.Now.After(t) {
-			return in.Now
-		}
-		return t
-	}
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return later(in.Earliest), nil // the send activity skips it as shop_disconnected
+		return PlanFrom(in, 0, 0), nil // the send activity skips it as shop_disconnected
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("load shop: %w", err)
 	}
-	from := later(in.Earliest)
-	if !in.FulfilledAt.IsZero() {
-		from = later(in.FulfilledAt.Add(shop.FallbackDelay))
-		if in.DeliveredAt != nil {
-			from = later(in.DeliveredAt.Add(shop.Delay))
-		}
-	}
+	from := PlanFrom(in, shop.Delay, shop.FallbackDelay)
 	at := from
 	if shop.HasWindow() {
 		loc, err := a.shopLocation(ctx, shop)
@@ -66,6 +54,24 @@ func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, err
 		}
 	}
 	return at.UTC(), nil
+}
+
+// PlanFrom is the earliest send time before the send window applies: in's
+// Earliest, or with FulfilledAt set, the given delays from delivery or
+// fulfilment; never before Now.
+func PlanFrom(in PlanInput, delay, fallback time.Duration) time.Time {
+	from := in.Earliest
+	switch {
+	case in.FulfilledAt.IsZero():
+	case in.DeliveredAt != nil:
+		from = in.DeliveredAt.Add(delay)
+	default:
+		from = in.FulfilledAt.Add(fallback)
+	}
+	if in.Now.After(from) {
+		return in.Now
+	}
+	return from
 }
 
 // shopLocation is the shop's chosen time zone, or else the one Shopify

@@ -128,16 +128,7 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.plans = append(r.plans, in)
-			from := in.Earliest
-			if !in.FulfilledAt.IsZero() { // as the activity: the shop's delays as they are now
-				from = in.FulfilledAt.Add(r.settings.FallbackDelay)
-				if in.DeliveredAt != nil {
-					from = in.DeliveredAt.Add(r.settings.Delay)
-				}
-			}
-			if in.Now.After(from) {
-				from = in.Now
-			}
+			from := activities.PlanFrom(in, r.settings.Delay, r.settings.FallbackDelay) // the shop's delays as they are now
 			if w := r.window; w != nil {
 				return activities.NextOpen(from, w.loc, w.start, w.end), nil
 			}
