@@ -50,10 +50,11 @@ func (r SweepResult) Deleted(policy string) int64 {
 	return -1
 }
 
-// sweepBatch keeps each delete short, so it never holds locks long enough
-// to slow webhook intake: the shop's registry head, which intake appends
-// to as well, is held from the batch's append to its commit (about 25 µs
-// per entry). Activities.SweepBatch overrides it (the benchmark does).
+// sweepBatch is how many rows one sweep transaction deletes. Each batch
+// holds its shops' retention-chain heads from its append to its commit;
+// nothing but the sweep appends there (registry.ChainRetention), so the size
+// trades only the sweep's own round trips against the rows a failed batch
+// redoes. Activities.SweepBatch overrides it (the benchmark does).
 const sweepBatch = 500
 
 func (a *Activities) sweepBatch() int {

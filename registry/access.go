@@ -10,7 +10,7 @@ import (
 // ShopsInScope lists the shops with entries that f selects.
 func ShopsInScope(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]string, error) {
 	var shops []string
-	err := sqlx.SelectContext(ctx, q, &shops, `SELECT shop FROM registry_heads WHERE ($1 = '' OR shop = $1) AND seq > 0 ORDER BY shop`, f.Shop)
+	err := sqlx.SelectContext(ctx, q, &shops, `SELECT DISTINCT shop FROM registry_heads WHERE ($1 = '' OR shop = $1) AND seq > 0 ORDER BY shop`, f.Shop)
 	return shops, err
 }
 

@@ -54,15 +54,16 @@ func (f Filter) Validate() error {
 	return nil
 }
 
-// Segment is the part of one shop's chain an export holds: every entry from
+// Segment is the part of one chain an export holds: every entry from
 // FromSeq to ToSeq, in order, with other subjects' entries redacted.
 type Segment struct {
 	Shop          string `json:"shop"`
+	Chain         string `json:"chain,omitempty"` // ChainRetention, or empty for the shop's main chain
 	FromSeq       int64  `json:"from_seq"`
 	ToSeq         int64  `json:"to_seq"`
 	FirstPrevHash string `json:"first_prev_hash"`
 	LastHash      string `json:"last_hash"`
-	// HeadAtExport is the shop's chain head when the export was made;
+	// HeadAtExport is the chain's head when the export was made;
 	// equal to LastHash unless Until cut the segment short.
 	HeadAtExport string `json:"head_at_export"`
 }
@@ -129,19 +130,18 @@ func SubjectRefs(ctx context.Context, q sqlx.QueryerContext, shop, subject strin
 	return m, nil
 }
 
-// segments finds, inside tx's snapshot, which part of each shop's chain f
-// covers.
+// segments finds, inside tx's snapshot, which part of each chain f covers.
 func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
 	var heads []Head
-	if err := tx.SelectContext(ctx, &heads, `SELECT shop, seq, hash FROM registry_heads WHERE ($1 = '' OR shop = $1) AND seq > 0 ORDER BY shop`, f.Shop); err != nil {
+	if err := tx.SelectContext(ctx, &heads, `SELECT shop, chain, seq, hash FROM registry_heads WHERE ($1 = '' OR shop = $1) AND seq > 0 ORDER BY shop, chain`, f.Shop); err != nil {
 		return nil, fmt.Errorf("read chain heads: %w", err)
 	}
 	var segs []Segment
 	for _, h := range heads {
-		s := Segment{Shop: h.Shop, FromSeq: 1, ToSeq: h.Seq, HeadAtExport: h.Hash}
+		s := Segment{Shop: h.Shop, Chain: h.Chain, FromSeq: 1, ToSeq: h.Seq, HeadAtExport: h.Hash}
 		if !f.Since.IsZero() {
 			var from sql.NullInt64
-			if err := tx.GetContext(ctx, &from, `SELECT min(shop_seq) FROM registry_entries WHERE shop = $1 AND at >= $2`, h.Shop, f.Since); err != nil {
+			if err := tx.GetContext(ctx, &from, `SELECT min(shop_seq) FROM registry_entries WHERE shop = $1 AND chain = $2 AND at >= $3`, h.Shop, h.Chain, f.Since); err != nil {
 				return nil, err
 			}
 			if !from.Valid {
@@ -151,7 +151,7 @@ func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
 		}
 		if !f.Until.IsZero() {
 			var to sql.NullInt64
-			if err := tx.GetContext(ctx, &to, `SELECT max(shop_seq) FROM registry_entries WHERE shop = $1 AND at < $2`, h.Shop, f.Until); err != nil {
+			if err := tx.GetContext(ctx, &to, `SELECT max(shop_seq) FROM registry_entries WHERE shop = $1 AND chain = $2 AND at < $3`, h.Shop, h.Chain, f.Until); err != nil {
 				return nil, err
 			}
 			if !to.Valid || to.Int64 < s.FromSeq {
@@ -159,10 +159,10 @@ func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
 			}
 			s.ToSeq = to.Int64
 		}
-		if err := tx.GetContext(ctx, &s.FirstPrevHash, `SELECT prev_hash FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, h.Shop, s.FromSeq); err != nil {
+		if err := tx.GetContext(ctx, &s.FirstPrevHash, `SELECT prev_hash FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, h.Shop, h.Chain, s.FromSeq); err != nil {
 			return nil, err
 		}
-		if err := tx.GetContext(ctx, &s.LastHash, `SELECT hash FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, h.Shop, s.ToSeq); err != nil {
+		if err := tx.GetContext(ctx, &s.LastHash, `SELECT hash FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, h.Shop, h.Chain, s.ToSeq); err != nil {
 			return nil, err
 		}
 		segs = append(segs, s)
@@ -172,12 +172,12 @@ func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
 
 // exportSQL walks the primary key (append order) over the range that holds
 // every segment, with Postgres formatting the timestamps exactly as
-// ComputeHash does. Rows of a shop outside its segment are dropped in Go,
+// ComputeHash does. Rows of a chain outside its segment are dropped in Go,
 // which keeps the plan an index scan with no sort.
 const exportSQL = `
 SELECT to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.shop, e.subject, e.datum, e.system,
        e.action, e.purpose, e.legal_basis, to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-       e.ref, e.prev_hash, e.hash, e.shop_seq
+       e.ref, e.prev_hash, e.hash, e.chain, e.shop_seq
 FROM registry_entries e
 WHERE e.seq BETWEEN %d AND %d AND e.shop IN (%s)
 ORDER BY e.seq`
@@ -224,15 +224,21 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 	// The bounds go in as literals (validated shop domains, integers), not
 	// parameters: a query without parameters runs over Postgres's simple
 	// protocol, which streams a million rows faster through lib/pq.
+	// bounds holds each shop's chains' segments, looked up by the row's
+	// bytes without allocating.
+	type span struct {
+		chain    string
+		from, to int64
+	}
 	var lo, hi int64
-	quoted := make([]string, len(m.Segments))
-	bounds := make(map[string][2]int64, len(m.Segments))
+	quoted := make([]string, 0, len(m.Segments))
+	bounds := make(map[string][]span, len(m.Segments))
 	for i, sg := range m.Segments {
 		var l, h int64
-		if err := tx.GetContext(ctx, &l, `SELECT seq FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, sg.Shop, sg.FromSeq); err != nil {
+		if err := tx.GetContext(ctx, &l, `SELECT seq FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, sg.Shop, sg.Chain, sg.FromSeq); err != nil {
 			return Signed{}, err
 		}
-		if err := tx.GetContext(ctx, &h, `SELECT seq FROM registry_entries WHERE shop = $1 AND shop_seq = $2`, sg.Shop, sg.ToSeq); err != nil {
+		if err := tx.GetContext(ctx, &h, `SELECT seq FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, sg.Shop, sg.Chain, sg.ToSeq); err != nil {
 			return Signed{}, err
 		}
 		if i == 0 || l < lo {
@@ -241,8 +247,10 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 		if h > hi {
 			hi = h
 		}
-		quoted[i] = pq.QuoteLiteral(sg.Shop)
-		bounds[sg.Shop] = [2]int64{sg.FromSeq, sg.ToSeq}
+		if bounds[sg.Shop] == nil {
+			quoted = append(quoted, pq.QuoteLiteral(sg.Shop))
+		}
+		bounds[sg.Shop] = append(bounds[sg.Shop], span{sg.Chain, sg.FromSeq, sg.ToSeq})
 	}
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(exportSQL, lo, hi, strings.Join(quoted, ",")))
 	if err != nil {
@@ -252,19 +260,27 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 	// One row at a time, scanned without copying: RawBytes point into the
 	// driver's buffer until the next row.
 	var raw [12]sql.RawBytes
+	var chain sql.RawBytes
 	var shopSeq int64
-	dest := make([]any, len(raw)+1)
+	dest := make([]any, len(raw)+2)
 	for i := range raw {
 		dest[i] = &raw[i]
 	}
-	dest[len(raw)] = &shopSeq
+	dest[len(raw)], dest[len(raw)+1] = &chain, &shopSeq
 	line := make([]byte, 0, 512)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return Signed{}, err
 		}
-		if b, ok := bounds[string(raw[1])]; !ok || shopSeq < b[0] || shopSeq > b[1] {
-			continue // another shop's, or outside this shop's segment
+		in := false
+		for _, sp := range bounds[string(raw[1])] {
+			if sp.chain == string(chain) {
+				in = shopSeq >= sp.from && shopSeq <= sp.to
+				break
+			}
+		}
+		if !in {
+			continue // another shop's, or outside its chain's segment
 		}
 		fields := raw[:]
 		if f.Subject != "" && string(raw[2]) != f.Subject && !(len(raw[2]) == 0 && refs[string(raw[9])]) {

@@ -205,3 +205,92 @@ func TestExport_SinceUntilIsAContiguousSegment(t *testing.T) {
 		t.Fatal("unknown format accepted")
 	}
 }
+
+// seedTwoChains appends n entries to shop a, every third one a retention
+// deletion (the shop's retention chain), the rest to its main chain, one
+// minute apart.
+func seedTwoChains(t *testing.T, db *store.DB, n int) (retention []int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := 0; i < n; i++ {
+		e := entry(fmt.Sprintf("rq_%d", i))
+		if i%3 == 1 {
+			e.Action, e.Purpose, e.LegalBasis = registry.ActionDeleted, registry.PurposeRetention, registry.BasisLegalObligation
+			retention = append(retention, i)
+		}
+		e.At = t0.Add(time.Duration(i) * time.Minute)
+		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+			_, err := registry.Append(ctx, tx, e.At, e)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return retention
+}
+
+func TestExport_RetentionChainVerifiesBesideTheMainChain(t *testing.T) {
+	db, _ := storetest.New(t)
+	ret := seedTwoChains(t, db, 12) // retention: entries 1, 4, 7, 10
+	s := signer(t)
+	b, signed := export(t, db, registry.FormatCSV, registry.Filter{}, s)
+	rep, err := registry.Verify(bytes.NewReader(b), &signed, nil)
+	if err != nil || rep.Entries != 12 || rep.Shops != 1 {
+		t.Fatalf("intact export: %+v, %v", rep, err)
+	}
+	segs := signed.Manifest.Segments
+	if len(segs) != 2 || segs[0].Chain != registry.ChainMain || segs[0].ToSeq != 8 ||
+		segs[1].Chain != registry.ChainRetention || segs[1].ToSeq != 4 || segs[1].FirstPrevHash != registry.GenesisHash {
+		t.Fatalf("segments %+v", segs)
+	}
+	// Entry k is on line k+2 (a header, then 1-based lines).
+	ls := lines(b)
+	at := func(k int) int64 { return int64(k + 2) }
+
+	deleted := append(append([]string{}, ls[:1+ret[1]]...), ls[1+ret[1]+1:]...)
+	wantFinding(t, "retention row deleted", join(deleted), &signed, nil, at(ret[2]-1), "deleted, inserted or moved")
+
+	dropFirst := append(append([]string{}, ls[:1+ret[0]]...), ls[1+ret[0]+1:]...)
+	wantFinding(t, "first retention row deleted", join(dropFirst), &signed, nil, at(ret[1]-1), "deleted, inserted or moved")
+
+	// Entry 10 is the retention chain's last; 11 is the main chain's.
+	noRetentionTail := append(append([]string{}, ls[:1+10]...), ls[1+11])
+	wantFinding(t, "retention chain cut short", join(noRetentionTail), &signed, nil, at(ret[2])+1, "ends before the signed end")
+
+	noRetention := []string{ls[0]}
+	for i := 0; i < 12; i++ {
+		if i%3 != 1 {
+			noRetention = append(noRetention, ls[1+i])
+		}
+	}
+	wantFinding(t, "retention chain removed", join(noRetention), &signed, nil, int64(len(noRetention)+1), "retention chain's entries are missing")
+
+	modified := append([]string{}, ls...)
+	modified[1+ret[2]] = strings.Replace(modified[1+ret[2]], "deleted", "stored", 1)
+	wantFinding(t, "retention row modified", join(modified), &signed, nil, at(ret[2]), "modified")
+
+	// Moving a row across chains keeps both chains linked; the signed
+	// digest still catches it.
+	moved := append([]string{}, ls...)
+	moved[1+0], moved[1+1] = moved[1+1], moved[1+0]
+	wantFinding(t, "rows of two chains swapped", join(moved), &signed, nil, 0, "differs from what was signed")
+
+	// Without a manifest each chain still links from the genesis hash.
+	if rep, err := registry.Verify(bytes.NewReader(b), nil, nil); err != nil || rep.Entries != 12 {
+		t.Fatalf("verify without manifest: %+v, %v", rep, err)
+	}
+	es, err := registry.Entries(context.Background(), db, "")
+	if err != nil || registry.VerifyChain(es) != -1 {
+		t.Fatalf("VerifyChain over both chains: %v", err)
+	}
+
+	// A time window cuts each chain to its own segment: entries 3..8 hold
+	// main 3, 5, 6, 8 and retention 4, 7.
+	b, signed = export(t, db, registry.FormatJSONL, registry.Filter{Since: t0.Add(3 * time.Minute), Until: t0.Add(9 * time.Minute)}, s)
+	if rep, err := registry.Verify(bytes.NewReader(b), &signed, nil); err != nil || rep.Entries != 6 {
+		t.Fatalf("window: %+v, %v", rep, err)
+	}
+	if segs := signed.Manifest.Segments; len(segs) != 2 || segs[0].FromSeq != 3 || segs[0].ToSeq != 6 || segs[1].FromSeq != 2 || segs[1].ToSeq != 3 {
+		t.Fatalf("window segments %+v", segs)
+	}
+}

@@ -1,10 +1,11 @@
 package registry
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,11 +31,30 @@ func (p Proof) Covers(system, action, datum, ref string) bool {
 	return false
 }
 
-// Head is the newest entry of one shop's chain.
+// Head is the newest entry of one chain.
 type Head struct {
-	Shop string `db:"shop"`
-	Seq  int64  `db:"seq"`
-	Hash string `db:"hash"`
+	Shop  string `db:"shop"`
+	Chain string `db:"chain"`
+	Seq   int64  `db:"seq"`
+	Hash  string `db:"hash"`
+}
+
+// Chains. A shop's registry is two hash chains: the retention sweep's
+// entries, and everything else. Append picks the chain from the entry's
+// purpose. The sweep appends hundreds of entries per batch and holds its
+// chain's head until the batch commits; on a chain of its own it never
+// holds up a webhook, and a webhook never holds up the sweep.
+const (
+	ChainMain      = ""
+	ChainRetention = "retention"
+)
+
+// chainOf is the chain an entry is appended to.
+func chainOf(e Entry) string {
+	if e.Purpose == PurposeRetention {
+		return ChainRetention
+	}
+	return ChainMain
 }
 
 var validActions = map[string]bool{ActionCollected: true, ActionStored: true, ActionRead: true,
@@ -61,28 +81,28 @@ func (e Entry) validate() error {
 	return nil
 }
 
-// lockHeadSQL takes the shop's head row lock and reads the head in one
+// lockHeadSQL takes the chain's head row lock and reads the head in one
 // round trip, creating the chain at the genesis hash on first use.
-const lockHeadSQL = `INSERT INTO registry_heads AS h (shop, seq, hash) VALUES ($1, 0, $2)
-ON CONFLICT (shop) DO UPDATE SET shop = h.shop RETURNING seq, hash`
+const lockHeadSQL = `INSERT INTO registry_heads AS h (shop, chain, seq, hash) VALUES ($1, $2, 0, $3)
+ON CONFLICT (shop, chain) DO UPDATE SET shop = h.shop RETURNING seq, hash`
 
-// insertBatch bounds one INSERT's parameters (13 per row) well under
+// insertBatch bounds one INSERT's parameters (14 per row) well under
 // Postgres's 65535.
 const insertBatch = 2000
 
-const entryColumns = "shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash"
+const entryColumns = "chain, shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash"
 
 // bulkFrom is the chain length from which insertAndMove sends columns as
-// arrays: one statement with 16 parameters, however many entries, which
+// arrays: one statement with 17 parameters, however many entries, which
 // Postgres parses and binds far faster than a VALUES list of thousands of
 // parameters (the retention sweep appends thousands at once).
 const bulkFrom = 256
 
 // insertBulkSQL unnests one array per column.
 const insertBulkSQL = `WITH ins AS (INSERT INTO registry_entries (` + entryColumns + `)
-    SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[]))
-UPDATE registry_heads SET seq = $14, hash = $15 WHERE shop = $16`
+    SELECT $17::text, u.* FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+        $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[]) AS u)
+UPDATE registry_heads SET seq = $14, hash = $15 WHERE shop = $16 AND chain = $17`
 
 // pgTime is how a timestamp travels in a text array: microseconds, UTC, as
 // the entry's hash saw it.
@@ -112,13 +132,13 @@ func insertBulk(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 			cols[j].add(v)
 		}
 	}
-	args := make([]any, 0, 16)
+	args := make([]any, 0, 17)
 	args = append(args, "{"+string(seq)+"}")
 	for i := range cols {
 		args = append(args, cols[i].String())
 	}
 	tail := es[len(es)-1]
-	args = append(args, tail.ShopSeq, tail.Hash, tail.Shop)
+	args = append(args, tail.ShopSeq, tail.Hash, tail.Shop, tail.Chain)
 	if _, err := tx.ExecContext(ctx, insertBulkSQL, args...); err != nil {
 		return fmt.Errorf("registry: insert: %w", err)
 	}
@@ -168,7 +188,7 @@ func (c *cachedTime) format(t time.Time) string {
 	return c.s
 }
 
-// insertAndMove writes es (one shop's, in chain order) and moves the head to
+// insertAndMove writes es (one chain's, in chain order) and moves the head to
 // the last of them. The last chunk and the head update are one statement, so
 // the locked section costs two round trips however many entries there are.
 func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
@@ -179,7 +199,7 @@ func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 		chunk := es[start:min(start+insertBatch, len(es))]
 		last := start+insertBatch >= len(es)
 		var q strings.Builder
-		args := make([]any, 0, len(chunk)*13+3)
+		args := make([]any, 0, len(chunk)*14+4)
 		if last {
 			q.WriteString("WITH ins AS (")
 		}
@@ -189,16 +209,16 @@ func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 				q.WriteByte(',')
 			}
 			n := len(args)
-			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13)
-			args = append(args, e.ShopSeq, e.At, e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
+			args = append(args, e.Chain, e.ShopSeq, e.At, e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
 				e.LegalBasis, e.ExpiresAt, e.Ref, e.PrevHash, e.Hash)
 		}
 		if last {
 			tail := chunk[len(chunk)-1]
 			n := len(args)
-			fmt.Fprintf(&q, ") UPDATE registry_heads SET seq = $%d, hash = $%d WHERE shop = $%d", n+1, n+2, n+3)
-			args = append(args, tail.ShopSeq, tail.Hash, tail.Shop)
+			fmt.Fprintf(&q, ") UPDATE registry_heads SET seq = $%d, hash = $%d WHERE shop = $%d AND chain = $%d", n+1, n+2, n+3, n+4)
+			args = append(args, tail.ShopSeq, tail.Hash, tail.Shop, tail.Chain)
 		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return fmt.Errorf("registry: insert: %w", err)
@@ -207,8 +227,9 @@ func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 	return nil
 }
 
-// Append writes entries at the heads of their shops' chains inside tx. Each
-// shop's head row is locked until tx ends, so concurrent appends from any
+// Append writes entries at the heads of their chains inside tx (each
+// shop's main chain, or its retention chain for purpose retention). Each
+// chain's head row is locked until tx ends, so concurrent appends from any
 // number of processes keep every chain consistent; the entries become
 // visible only if tx commits, together with the data movement they
 // describe.
@@ -217,28 +238,34 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 		return Proof{}, errors.New("registry: nothing to append")
 	}
 	at := now.UTC().Truncate(time.Microsecond)
-	byShop := map[string][]int{}
+	type key struct{ shop, chain string }
+	byChain := map[key][]int{}
 	for i, e := range entries {
 		if err := e.validate(); err != nil {
 			return Proof{}, err
 		}
-		byShop[e.Shop] = append(byShop[e.Shop], i)
+		k := key{e.Shop, chainOf(e)}
+		byChain[k] = append(byChain[k], i)
 	}
-	shops := make([]string, 0, len(byShop))
-	for s := range byShop {
-		shops = append(shops, s)
+	keys := make([]key, 0, len(byChain))
+	for k := range byChain {
+		keys = append(keys, k)
 	}
-	sort.Strings(shops) // a fixed lock order: no deadlocks between appenders
+	// A fixed lock order: no deadlocks between appenders.
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(strings.Compare(a.shop, b.shop), strings.Compare(a.chain, b.chain))
+	})
 
 	out := make([]Entry, len(entries))
-	for _, shop := range shops {
+	for _, k := range keys {
 		var head Head
-		if err := tx.QueryRowxContext(ctx, lockHeadSQL, shop, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
+		if err := tx.QueryRowxContext(ctx, lockHeadSQL, k.shop, k.chain, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
 			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
 		}
-		chain := make([]Entry, 0, len(byShop[shop]))
-		for _, i := range byShop[shop] {
+		chain := make([]Entry, 0, len(byChain[k]))
+		for _, i := range byChain[k] {
 			e := entries[i]
+			e.Chain = k.chain
 			if e.At.IsZero() {
 				e.At = at
 			}
@@ -266,20 +293,22 @@ func Entries(ctx context.Context, q sqlx.QueryerContext, shop string) ([]Entry, 
 	return es, err
 }
 
-// VerifyChain checks entries in append order, any mix of shops, chain by
-// chain from the genesis hash. It returns the index of the first entry that
-// does not fit, or -1 if all do.
+// VerifyChain checks entries as read from the database, in append order,
+// any mix of shops and chains, chain by chain from the genesis hash. It
+// returns the index of the first entry that does not fit, or -1 if all do.
 func VerifyChain(es []Entry) int {
-	prev := map[string]string{}
+	type key struct{ shop, chain string }
+	prev := map[key]string{}
 	for i, e := range es {
-		p, ok := prev[e.Shop]
+		k := key{e.Shop, e.Chain}
+		p, ok := prev[k]
 		if !ok {
 			p = GenesisHash
 		}
 		if e.PrevHash != p || ComputeHash(p, e) != e.Hash {
 			return i
 		}
-		prev[e.Shop] = e.Hash
+		prev[k] = e.Hash
 	}
 	return -1
 }

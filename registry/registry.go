@@ -68,7 +68,8 @@ const (
 // Entry is one touch of one datum by one system.
 type Entry struct {
 	Seq        int64     `db:"seq" json:"-"`
-	ShopSeq    int64     `db:"shop_seq" json:"-"`
+	Chain      string    `db:"chain" json:"-"`    // ChainMain or ChainRetention; Append sets it
+	ShopSeq    int64     `db:"shop_seq" json:"-"` // position in its chain, from 1
 	At         time.Time `db:"at" json:"at"`
 	Shop       string    `db:"shop" json:"shop"`
 	Subject    string    `db:"subject" json:"subject"` // pseudonym; "" until the customer is known, then linked by Ref

@@ -3,6 +3,7 @@ package registry_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -194,5 +195,56 @@ func TestAppend_BulkChainStoresExactlyWhatWasHashed(t *testing.T) {
 		if got[i].Subject != want[i].Subject || got[i].Ref != want[i].Ref || got[i].ShopSeq != int64(i+1) {
 			t.Fatalf("entry %d stored as %+v, want subject %q ref %q", i, got[i], want[i].Subject, want[i].Ref)
 		}
+	}
+}
+
+// TestAppend_RetentionChainDoesNotWaitForTheMainChain holds each chain's
+// head in an open transaction and appends to the other chain of the same
+// shop with a short lock timeout: it must not wait. A second append to the
+// held chain must.
+func TestAppend_RetentionChainDoesNotWaitForTheMainChain(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	deletion := entry("rq_swept")
+	deletion.Action, deletion.Purpose, deletion.LegalBasis = registry.ActionDeleted, registry.PurposeRetention, registry.BasisLegalObligation
+	for _, tc := range []struct {
+		name       string
+		held, free registry.Entry
+	}{
+		{"sweep holds retention", deletion, entry("rq_intake")},
+		{"intake holds main", entry("rq_intake"), deletion},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			holder, err := db.BeginTxx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer holder.Rollback()
+			if _, err := registry.Append(ctx, holder, time.Now(), tc.held); err != nil {
+				t.Fatal(err)
+			}
+			appendWithin := func(e registry.Entry) error {
+				return db.InTx(ctx, func(tx *sqlx.Tx) error {
+					if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '300ms'`); err != nil {
+						return err
+					}
+					_, err := registry.Append(ctx, tx, time.Now(), e)
+					return err
+				})
+			}
+			if err := appendWithin(tc.free); err != nil {
+				t.Fatalf("append to the other chain waited for the held one: %v", err)
+			}
+			if err := appendWithin(tc.held); err == nil || !strings.Contains(err.Error(), "lock timeout") {
+				t.Fatalf("append to the held chain = %v, want a lock timeout", err)
+			}
+		})
+	}
+	var chains []string
+	if err := db.SelectContext(ctx, &chains, `SELECT chain FROM registry_entries ORDER BY seq`); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(chains, ",") != ",retention" {
+		t.Fatalf("chains of the committed entries: %q", chains)
 	}
 }

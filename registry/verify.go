@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -52,24 +54,25 @@ type Report struct {
 // that signed. It holds one line in memory at a time.
 func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) {
 	var rep Report
-	var segs map[string]Segment
+	// Each shop's rows form one or more chains (its main chain, its
+	// retention chain), interleaved in the file. A row belongs to the chain
+	// whose last hash is its prev_hash; a row that continues none starts a
+	// chain only where a segment of the manifest begins (or, with no
+	// manifest, at the genesis hash).
+	var starts map[string][]Segment // per shop, the segments not yet begun
 	if signed != nil {
 		rep.ManifestFound = true
 		if err := checkSignature(signed, pub, &rep); err != nil {
 			return rep, err
 		}
-		segs = map[string]Segment{}
+		starts = map[string][]Segment{}
 		for _, s := range signed.Manifest.Segments {
-			segs[s.Shop] = s
+			starts[s.Shop] = append(starts[s.Shop], s)
 		}
 	}
 	sum := sha256.New()
 	br := bufio.NewReaderSize(io.TeeReader(r, sum), 256<<10)
-	type chain struct {
-		last     string
-		lastLine int64
-	}
-	chains := map[string]*chain{}
+	chains := map[string][]*chain{}
 	var lineNo int64
 	format := ""
 	for {
@@ -103,21 +106,36 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 		if perr != nil {
 			return rep, &Finding{lineNo, perr.Error()}
 		}
-		c := chains[e.Shop]
-		if c == nil {
-			c = &chain{last: GenesisHash}
-			if s, ok := segs[e.Shop]; ok {
-				c.last = s.FirstPrevHash
-			} else if segs != nil {
-				return rep, &Finding{lineNo, fmt.Sprintf("shop %s is not in the signed manifest (row inserted)", e.Shop)}
+		var c *chain
+		for _, o := range chains[e.Shop] {
+			if o.last == e.PrevHash {
+				c = o
+				break
 			}
-			chains[e.Shop] = c
 		}
-		if e.PrevHash != c.last {
-			if c.lastLine == 0 {
-				return rep, &Finding{lineNo, "prev_hash does not continue the chain where the export began (rows deleted before it, or inserted)"}
+		if c == nil {
+			if starts != nil {
+				segs, known := starts[e.Shop]
+				if !known {
+					return rep, &Finding{lineNo, fmt.Sprintf("shop %s is not in the signed manifest (row inserted)", e.Shop)}
+				}
+				// Two chains can begin at the same hash (the genesis);
+				// the purpose says which, unless the row is redacted.
+				i := slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash && s.Chain == chainOf(e) })
+				if i < 0 {
+					i = slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash })
+				}
+				if i >= 0 {
+					starts[e.Shop] = slices.Delete(segs, i, i+1)
+					c = &chain{}
+				}
+			} else if e.PrevHash == GenesisHash {
+				c = &chain{}
 			}
-			return rep, &Finding{lineNo, fmt.Sprintf("prev_hash does not follow line %d: a row was deleted, inserted or moved", c.lastLine)}
+			if c == nil {
+				return rep, &Finding{lineNo, brokenLink(chains[e.Shop])}
+			}
+			chains[e.Shop] = append(chains[e.Shop], c)
 		}
 		if e.IsRedacted() {
 			if signed != nil && signed.Manifest.Filter.Subject == "" {
@@ -136,13 +154,26 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 	}
 	m := signed.Manifest
 	for _, s := range m.Segments {
-		c := chains[s.Shop]
-		switch {
-		case c == nil:
-			return rep, &Finding{lineNo + 1, fmt.Sprintf("shop %s's entries are missing (file truncated or rows deleted)", s.Shop)}
-		case c.last != s.LastHash:
-			return rep, &Finding{c.lastLine + 1, fmt.Sprintf("shop %s's chain ends before the signed end (file truncated or rows deleted after line %d)", s.Shop, c.lastLine)}
+		if slices.Contains(starts[s.Shop], s) {
+			return rep, &Finding{lineNo + 1, fmt.Sprintf("%s's entries are missing (file truncated or rows deleted)", chainName(s.Shop, s.Chain))}
 		}
+	}
+	ends := map[string]bool{}
+	for _, s := range m.Segments {
+		ends[s.LastHash] = true
+	}
+	// A chain that stops short of its signed end: name the earliest.
+	var short *chain
+	var shortShop string
+	for shop, cs := range chains {
+		for _, c := range cs {
+			if !ends[c.last] && (short == nil || c.lastLine < short.lastLine) {
+				short, shortShop = c, shop
+			}
+		}
+	}
+	if short != nil {
+		return rep, &Finding{short.lastLine + 1, fmt.Sprintf("a chain of shop %s ends before the signed end (file truncated or rows deleted after line %d)", shortShop, short.lastLine)}
 	}
 	if rep.Entries != m.Lines {
 		return rep, &Finding{0, fmt.Sprintf("the file holds %d entries, the signed manifest %d", rep.Entries, m.Lines)}
@@ -154,6 +185,32 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 		return rep, &Finding{0, "every chain verifies, but the file differs from what was signed (rows of different shops reordered, or bytes changed outside the entries)"}
 	}
 	return rep, nil
+}
+
+// chain is one chain being read: its last hash and line so far.
+type chain struct {
+	last     string
+	lastLine int64
+}
+
+// brokenLink explains a row whose prev_hash continues none of its shop's
+// chains.
+func brokenLink(open []*chain) string {
+	if len(open) == 0 {
+		return "prev_hash does not continue the chain where the export began (rows deleted before it, or inserted)"
+	}
+	lines := make([]string, len(open))
+	for i, c := range open {
+		lines[i] = strconv.FormatInt(c.lastLine, 10)
+	}
+	return fmt.Sprintf("prev_hash does not follow line %s: a row was deleted, inserted or moved", strings.Join(lines, " or "))
+}
+
+func chainName(shop, chain string) string {
+	if chain == "" {
+		return "shop " + shop
+	}
+	return "shop " + shop + "'s " + chain + " chain"
 }
 
 func checkSignature(s *Signed, pub ed25519.PublicKey, rep *Report) error {
