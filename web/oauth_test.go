@@ -154,7 +154,7 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 	if d := sh.RefreshExpiresAt.Sub(before); d < 89*24*time.Hour {
 		t.Fatalf("refresh token expires in %s", d)
 	}
-	if sh.Scopes != "read_orders,read_customers,read_products" || sh.InstalledAt.IsZero() {
+	if sh.Scopes != "read_orders,read_fulfillments,read_customers,read_products" || sh.InstalledAt.IsZero() {
 		t.Fatalf("grant %+v", sh.Grant)
 	}
 	if !reflect.DeepEqual(sh.Settings, store.DefaultSettings(oauthShop)) {
@@ -352,7 +352,7 @@ func TestOAuth_MissingScopesOrFailedExchangeStoreNothing(t *testing.T) {
 
 	e.store.SetGrantScopes([]string{"read_orders"})
 	resp, body := get(t, c, e.authorize(t, c, oauthShop))
-	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "read_customers, read_products") {
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "read_fulfillments, read_customers, read_products") {
 		t.Fatalf("missing scopes: %d %s", resp.StatusCode, body)
 	}
 	e.store.SetGrantScopes(nil)

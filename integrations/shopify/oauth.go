@@ -20,14 +20,17 @@ import (
 // Scopes are the access scopes Candor asks a merchant for, and no more:
 //
 //   - read_orders: the order status and recipient reads in the send activity,
-//     the reconciliation's orders query, and every webhook topic Candor
-//     subscribes to (fulfillments/*, orders/*, refunds/create).
+//     the reconciliation's orders query, and the orders/* and refunds/create
+//     webhook topics.
+//   - read_fulfillments: the fulfillments/create and fulfillments/update
+//     topics, which Shopify's webhook reference lists under this scope, not
+//     read_orders.
 //   - read_customers: customer.id and defaultEmailAddress (marketing consent
 //     and the address, read just in time) in the send activity.
 //   - read_products: lineItems.product { id handle } for the review links.
 //
 // Nothing is written to the shop, so there is no write_ scope.
-var Scopes = []string{"read_orders", "read_customers", "read_products"}
+var Scopes = []string{"read_orders", "read_fulfillments", "read_customers", "read_products"}
 
 // OAuth is a public app's side of Shopify's authorization code grant:
 // the authorize redirect, the code exchange and the refresh of expiring

@@ -120,3 +120,39 @@ func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {
 		t.Fatalf("%+v %v", ch, err)
 	}
 }
+
+// TestEnsureSubscriptions_FulfillmentTopicsNeedReadFulfillments: Shopify's
+// webhook reference puts fulfillments/create and fulfillments/update under
+// read_fulfillments. A token granted Candor's scopes without it (what Candor
+// asked for before) cannot subscribe to them.
+func TestEnsureSubscriptions_FulfillmentTopicsNeedReadFulfillments(t *testing.T) {
+	st, o := standIn(t)
+	for _, tc := range []struct {
+		granted []string
+		wantErr bool
+	}{
+		{[]string{"read_orders", "read_customers", "read_products"}, true},
+		{shopify.Scopes, false},
+	} {
+		st.SetGrantScopes(tc.granted)
+		tok, err := o.Exchange(context.Background(), "a.myshopify.com", code(t, o), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := shopify.NewAdmin(shopify.AdminConfig{APIVersion: "2026-10", BaseURL: st.URL}, "a.myshopify.com", tok.AccessToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = admin.EnsureSubscriptions(context.Background(), "https://candor.example/webhooks/shopify")
+		if tc.wantErr != (err != nil) || (tc.wantErr && !strings.Contains(err.Error(), "read_fulfillments")) {
+			t.Fatalf("granted %v: %v", tc.granted, err)
+		}
+	}
+	topics := map[string]bool{}
+	for _, s := range st.Subscriptions() {
+		topics[s.Topic] = true
+	}
+	if !topics["FULFILLMENTS_CREATE"] || !topics["FULFILLMENTS_UPDATE"] {
+		t.Fatalf("subscribed topics %v", topics)
+	}
+}

@@ -81,10 +81,10 @@ func TestFreshTimestamp(t *testing.T) {
 }
 
 func TestMissingScopes_WriteCoversRead(t *testing.T) {
-	if m := MissingScopes(SplitScopes("read_orders,write_customers, read_products")); len(m) != 0 {
+	if m := MissingScopes(SplitScopes("read_orders,write_fulfillments,write_customers, read_products")); len(m) != 0 {
 		t.Fatalf("missing %v", m)
 	}
-	if m := MissingScopes(SplitScopes("read_orders")); !slices.Equal(m, []string{"read_customers", "read_products"}) {
+	if m := MissingScopes(SplitScopes("read_orders")); !slices.Equal(m, []string{"read_fulfillments", "read_customers", "read_products"}) {
 		t.Fatalf("missing %v", m)
 	}
 	if m := MissingScopes(nil); len(m) != len(Scopes) {
@@ -96,7 +96,7 @@ func TestAuthorizeURL_UsesBaseURLOverride(t *testing.T) {
 	o := OAuth{APIKey: "key", APISecret: "s"}
 	u, _ := url.Parse(o.AuthorizeURL("a.myshopify.com", "st", "https://c.example/shopify/callback"))
 	if u.Host != "a.myshopify.com" || u.Path != "/admin/oauth/authorize" || u.Query().Get("client_id") != "key" ||
-		u.Query().Get("scope") != "read_orders,read_customers,read_products" || u.Query().Get("state") != "st" ||
+		u.Query().Get("scope") != "read_orders,read_fulfillments,read_customers,read_products" || u.Query().Get("state") != "st" ||
 		u.Query().Has("grant_options[]") {
 		t.Fatalf("authorize URL %s", u)
 	}

@@ -247,9 +247,28 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 
 // Webhook subscriptions.
 
-var knownTopics = map[string]bool{
-	"FULFILLMENTS_CREATE": true, "FULFILLMENTS_UPDATE": true, "ORDERS_FULFILLED": true, "ORDERS_CANCELLED": true,
-	"ORDERS_CREATE": true, "ORDERS_UPDATED": true, "REFUNDS_CREATE": true, "APP_UNINSTALLED": true, "CUSTOMERS_CREATE": true,
+// topicScopes are the topics the stand-in knows, each with the access
+// scope Shopify's webhook reference requires for it (a write_ scope covers
+// its read_; "" needs none).
+var topicScopes = map[string]string{
+	"FULFILLMENTS_CREATE": "read_fulfillments", "FULFILLMENTS_UPDATE": "read_fulfillments",
+	"ORDERS_FULFILLED": "read_orders", "ORDERS_CANCELLED": "read_orders", "ORDERS_CREATE": "read_orders",
+	"ORDERS_UPDATED": "read_orders", "REFUNDS_CREATE": "read_orders", "CUSTOMERS_CREATE": "read_customers",
+	"APP_UNINSTALLED": "",
+}
+
+// mayUseLocked reports whether tok carries scope. The store's own Token
+// (a custom app's) carries every scope.
+func (s *Store) mayUseLocked(tok, scope string) bool {
+	if scope == "" || tok == s.Token {
+		return true
+	}
+	for _, g := range s.tokens[tok].scopes {
+		if g == scope || g == "write_"+strings.TrimPrefix(scope, "read_") {
+			return true
+		}
+	}
+	return false
 }
 
 type subscription struct {
@@ -330,7 +349,7 @@ func (s *Store) subInput(v any, topic string, self int64) (uri string, fields []
 	return uri, fields, errs
 }
 
-func (s *Store) webhookOp(op string, vars map[string]any) (any, string) {
+func (s *Store) webhookOp(op, tok string, vars map[string]any) (any, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch op {
@@ -346,10 +365,14 @@ func (s *Store) webhookOp(op string, vars map[string]any) (any, string) {
 			"pageInfo": map[string]any{"hasNextPage": false, "endCursor": nil}}}, ""
 	case "CandorWebhookSubscriptionCreate":
 		topic, _ := vars["topic"].(string)
-		if !knownTopics[topic] {
+		scope, known := topicScopes[topic]
+		if !known {
 			return nil, "Variable $topic of type WebhookSubscriptionTopic! was provided invalid value"
 		}
 		uri, fields, errs := s.subInput(vars["sub"], topic, 0)
+		if !s.mayUseLocked(tok, scope) {
+			errs = append(errs, userErr{[]string{"topic"}, "Access denied for " + topic + ": the " + scope + " access scope is required"})
+		}
 		res := map[string]any{"webhookSubscription": nil, "userErrors": errs}
 		if len(errs) == 0 {
 			s.nextSub++

@@ -338,7 +338,7 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		if named[1] == "CandorFulfilledOrders" {
 			data, msg = s.fulfilledOrders(req.Variables)
 		} else {
-			data, msg = s.webhookOp(named[1], req.Variables)
+			data, msg = s.webhookOp(named[1], r.Header.Get("X-Shopify-Access-Token"), req.Variables)
 		}
 		if msg != "" {
 			gqlError(w, msg, "INVALID_VARIABLE")
