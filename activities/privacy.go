@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
@@ -261,6 +262,12 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 	if err != nil {
 		return StepResult{}, fmt.Errorf("record the erasure request: %w", err)
 	}
+	// The suppression lists first: they can be read back, so a retry
+	// starts over until none holds the address. Then the erasure job for
+	// the rest (email activity), which SendGrid does not report on.
+	if _, err := a.Mailer.PurgeSuppressions(ctx, proof, r.ID, string(email)); err != nil {
+		return StepResult{}, temporalError(err)
+	}
 	job, err := a.Mailer.Erase(ctx, proof, r.ID, []string{string(email)})
 	if err != nil {
 		return StepResult{}, temporalError(err)
@@ -275,8 +282,10 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 			return err
 		}
 		return store.SaveReceipt(ctx, tx, store.Receipt{RequestID: r.ID, System: registry.SystemSendGrid, AskedAt: asked, VerifiedAt: a.now(),
-			Asked:    "erase the customer's email data (Recipients' Data Erasure API, job " + job + ")",
-			Verified: "SendGrid accepted job " + job + " (HTTP 202); SendGrid offers no read-back of erasure jobs. Candor's sealed copy of the address is deleted."})
+			Asked: "delete the address from SendGrid's suppression lists (" + strings.Join(sendgrid.SuppressionLists, ", ") +
+				"); erase the customer's email data (Recipients' Data Erasure API, job " + job + ")",
+			Verified: "suppression lists read back after the deletes: none holds the address. SendGrid accepted job " + job +
+				" (HTTP 202) for the email activity; SendGrid offers no read-back of erasure jobs. Candor's sealed copy of the address is deleted."})
 	})
 	if err != nil {
 		return StepResult{}, fmt.Errorf("record SendGrid's erasure: %w", err)

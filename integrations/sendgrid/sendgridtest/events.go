@@ -126,6 +126,7 @@ func (s *Server) PostEvents(ctx context.Context, events ...map[string]any) (int,
 	if err != nil {
 		return 0, "", err
 	}
+	s.suppressionEvents(events)
 	req, err := s.EventRequest(ctx, url, body)
 	if err != nil {
 		return 0, "", err

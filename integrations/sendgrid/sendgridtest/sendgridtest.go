@@ -1,5 +1,6 @@
-// Package sendgridtest is a local stand-in for SendGrid's v3 Mail Send API
-// and its signed Event Webhook.
+// Package sendgridtest is a local stand-in for SendGrid's v3 Mail Send API,
+// its Recipients' Data Erasure and suppression-list APIs, and its signed
+// Event Webhook.
 // `candor dev` runs it as the local mail outbox; tests use it in place of
 // SendGrid, which cannot be reached from here.
 //
@@ -55,6 +56,9 @@ type Server struct {
 
 	eventKey *ecdsa.PrivateKey
 	eventURL string
+
+	lists         map[string]map[string]time.Time // suppression list -> lower-cased address -> when
+	ignoreDeletes bool
 }
 
 // New starts a stand-in that accepts apiKey.
@@ -227,6 +231,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Unlock()
 		s.serveErase(w, r)
+		return
+	}
+	if list, addr, ok := suppressionRoute(r.URL.Path); ok {
+		s.serveSuppression(w, r, list, addr)
 		return
 	}
 	if r.URL.Path != "/v3/mail/send" {
