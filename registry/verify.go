@@ -47,7 +47,7 @@ type Report struct {
 }
 
 // Verify reads an export and checks, line by line, that every entry's hash
-// matches its contents and that every shop's chain links without a gap;
+// matches its contents and that each chain of every shop links without a gap;
 // then, given the signed manifest, that the segments begin and end where the
 // export said, that nothing was added or dropped, that the file's digest
 // matches, and that the signature is good. pub, if not nil, must be the key
