@@ -235,7 +235,7 @@ func TestExport_RetentionChainVerifiesBesideTheMainChain(t *testing.T) {
 	s := signer(t)
 	b, signed := export(t, db, registry.FormatCSV, registry.Filter{}, s)
 	rep, err := registry.Verify(bytes.NewReader(b), &signed, nil)
-	if err != nil || rep.Entries != 12 || rep.Shops != 1 {
+	if err != nil || rep.Entries != 12 || rep.Shops != 1 || rep.Chains != 2 {
 		t.Fatalf("intact export: %+v, %v", rep, err)
 	}
 	segs := signed.Manifest.Segments

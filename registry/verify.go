@@ -37,6 +37,7 @@ type Report struct {
 	Entries        int64
 	Redacted       int64
 	Shops          int
+	Chains         int // a shop has up to two: main and retention
 	SignatureKeyID string
 	// SignedBy is the public key that verified the signature: the one
 	// given, or, when none was given, the one in the manifest (compare it
@@ -149,6 +150,9 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 		rep.Entries++
 	}
 	rep.Shops = len(chains)
+	for _, cs := range chains {
+		rep.Chains += len(cs)
+	}
 	if signed == nil {
 		return rep, nil
 	}

@@ -239,8 +239,8 @@ func registryVerify(args []string) error {
 		}
 		return err
 	}
-	fmt.Printf("%s: intact. %d entries (%d redacted) in %d shop chains, signed by key %s, checked in %s.\n",
-		path, rep.Entries, rep.Redacted, rep.Shops, rep.SignatureKeyID, time.Since(started).Round(time.Millisecond))
+	fmt.Printf("%s: intact. %d entries (%d redacted) in %d chains of %d shops, signed by key %s, checked in %s.\n",
+		path, rep.Entries, rep.Redacted, rep.Chains, rep.Shops, rep.SignatureKeyID, time.Since(started).Round(time.Millisecond))
 	if !rep.KeyWasPinned {
 		fmt.Printf("The signature was checked against the key inside the signature file:\n  %s\nCompare it with 'candor registry pubkey', or pass --pubkey to pin it.\n", rep.SignedBy)
 	}
