@@ -14,6 +14,10 @@ func ShopsInScope(ctx context.Context, q sqlx.QueryerContext, f Filter) ([]strin
 	return shops, err
 }
 
+// NewLookupID is the ref of a lookup that reads a subject's entries or
+// evidence (a trail, a receipt, a report): prefix, then random.
+func NewLookupID(prefix string) string { return prefix + "_" + NewExportID()[3:] }
+
 // RecordAccess records that the registry was read (an export or a trail
 // lookup): one entry per shop in scope, ref being the export or lookup ID.
 // Reading the registry reads customers' pseudonyms, so it is itself a touch.

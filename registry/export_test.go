@@ -23,7 +23,6 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // with one subject-less entry per request linked by ref.
 func seed(t *testing.T, db *store.DB, shops []string, n int) {
 	t.Helper()
-	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		for _, shop := range shops {
 			e := entry(fmt.Sprintf("rq_%d", i%4))
@@ -35,14 +34,21 @@ func seed(t *testing.T, db *store.DB, shops []string, n int) {
 			if i == 3 {
 				e.Purpose = `odd, "quoted" purpose` // needs CSV quoting
 			}
-			e.At = t0.Add(time.Duration(i) * time.Minute)
-			if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-				_, err := registry.Append(ctx, tx, e.At, e)
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			appendAt(t, db, e, t0.Add(time.Duration(i)*time.Minute))
 		}
+	}
+}
+
+// appendAt appends e at, in a transaction of its own.
+func appendAt(t *testing.T, db *store.DB, e registry.Entry, at time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	e.At = at
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := registry.Append(ctx, tx, at, e)
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -211,20 +217,13 @@ func TestExport_SinceUntilIsAContiguousSegment(t *testing.T) {
 // minute apart.
 func seedTwoChains(t *testing.T, db *store.DB, n int) (retention []int) {
 	t.Helper()
-	ctx := context.Background()
 	for i := 0; i < n; i++ {
 		e := entry(fmt.Sprintf("rq_%d", i))
 		if i%3 == 1 {
 			e.Action, e.Purpose, e.LegalBasis = registry.ActionDeleted, registry.PurposeRetention, registry.BasisLegalObligation
 			retention = append(retention, i)
 		}
-		e.At = t0.Add(time.Duration(i) * time.Minute)
-		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := registry.Append(ctx, tx, e.At, e)
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		appendAt(t, db, e, t0.Add(time.Duration(i)*time.Minute))
 	}
 	return retention
 }

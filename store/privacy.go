@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -83,4 +86,60 @@ func (db *DB) PrivacyRequestsFor(ctx context.Context, shop, subject, kind string
 	err := db.SelectContext(ctx, &rs, `SELECT * FROM privacy_requests WHERE shop = $1 AND subject = $2 AND kind = $3 ORDER BY received_at DESC`,
 		shop, subject, kind)
 	return rs, err
+}
+
+// SubjectRequest is what a merchant or auditor may see of one privacy
+// request: never the sealed address or the raw order IDs.
+type SubjectRequest struct {
+	ID          string          `json:"id"`
+	Kind        string          `json:"kind"`
+	Status      string          `json:"status"`
+	ReceivedAt  time.Time       `json:"received_at"`
+	CompletedAt *time.Time      `json:"completed_at,omitempty"`
+	Receipts    []Receipt       `json:"receipts,omitempty"` // erasures: per system, what was asked and verified
+	Report      json.RawMessage `json:"report,omitempty"`   // data requests: the report, once built
+}
+
+// SubjectRequests gathers a subject's requests of kind, newest first, each
+// with its receipts (an erasure) or its report (a data request).
+func (db *DB) SubjectRequests(ctx context.Context, shop, subject, kind string) ([]SubjectRequest, error) {
+	reqs, err := db.PrivacyRequestsFor(ctx, shop, subject, kind)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]SubjectRequest, len(reqs))
+	for i, r := range reqs {
+		out[i] = r.view()
+		if kind == KindDataRequest {
+			var report []byte
+			err := db.GetContext(ctx, &report, `SELECT report FROM subject_reports WHERE request_id = $1`, r.ID)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return nil, err
+			}
+			out[i].Report = report
+			continue
+		}
+		if out[i].Receipts, err = db.Receipts(ctx, r.ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// RecentPrivacyRequests lists a shop's latest requests of every kind,
+// newest first, without their evidence.
+func (db *DB) RecentPrivacyRequests(ctx context.Context, shop string, limit int) ([]SubjectRequest, error) {
+	var rs []PrivacyRequest
+	if err := db.SelectContext(ctx, &rs, `SELECT * FROM privacy_requests WHERE shop = $1 ORDER BY received_at DESC LIMIT $2`, shop, limit); err != nil {
+		return nil, err
+	}
+	out := make([]SubjectRequest, len(rs))
+	for i, r := range rs {
+		out[i] = r.view()
+	}
+	return out, nil
+}
+
+func (r PrivacyRequest) view() SubjectRequest {
+	return SubjectRequest{ID: r.ID, Kind: r.Kind, Status: r.Status, ReceivedAt: r.ReceivedAt, CompletedAt: r.CompletedAt}
 }

@@ -186,7 +186,7 @@ func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if err := registry.RecordAccess(r.Context(), s.DB.DB, []string{f.Shop}, f.Subject, "tr_"+registry.NewExportID()[3:], now); err != nil {
+	if err := registry.RecordAccess(r.Context(), s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("tr"), now); err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
 		return
 	}
@@ -197,6 +197,43 @@ func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(tr)
+}
+
+// subjectRequests is GET /api/subjects/{report|receipt}?shop=S&customer_id=N
+// (or subject=sub_…): the subject's data requests with their reports, or
+// erasures with their receipts, as `candor subjects` prints them. A
+// merchant token sees only its shop. The lookup is recorded first.
+func (s *Server) subjectRequests(w http.ResponseWriter, r *http.Request) {
+	kind := map[string]string{"report": store.KindDataRequest, "receipt": store.KindCustomerRedact}[r.PathValue("what")]
+	if kind == "" {
+		apiError(w, http.StatusNotFound, "GET /api/subjects/report or /api/subjects/receipt")
+		return
+	}
+	t := r.Context().Value(tokenKey{}).(store.Token)
+	f, status, err := s.apiFilter(r, t)
+	if err == nil && (f.Subject == "" || r.URL.Query().Has("format") || !f.Since.IsZero() || !f.Until.IsZero()) {
+		status, err = http.StatusBadRequest, errors.New("give shop and customer_id (or subject), and nothing else")
+	}
+	if err != nil {
+		apiError(w, status, err.Error())
+		return
+	}
+	ctx := r.Context()
+	if err := registry.RecordAccess(ctx, s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("sr"), s.now()); err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
+		return
+	}
+	reqs, err := s.DB.SubjectRequests(ctx, f.Shop, f.Subject, kind)
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the requests, try again")
+		return
+	}
+	if len(reqs) == 0 {
+		apiError(w, http.StatusNotFound, "no "+kind+" request for this customer of this shop")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"shop": f.Shop, "subject": f.Subject, "requests": reqs})
 }
 
 // registryPubkey is GET /api/registry/pubkey: the key exports are signed

@@ -171,3 +171,90 @@ func TestAPI_TrailAnswersWhereACustomersDataWent(t *testing.T) {
 		t.Fatalf("trail without a customer: %d", status)
 	}
 }
+
+// addPrivacyRequest stores a privacy request (as intake would, with a
+// sealed address and raw order IDs that must never be shown) and its
+// receipts, each asked and verified now.
+func addPrivacyRequest(t *testing.T, db *store.DB, id, kind, shop, subject string, receipts ...store.Receipt) {
+	t.Helper()
+	ctx := context.Background()
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := store.CreatePrivacyRequest(ctx, tx, store.PrivacyRequest{ID: id, Kind: kind, Shop: shop, Subject: subject,
+			OrderIDs: []int64{987654321}, EmailSealed: "v1.k.sealed-address"}); err != nil {
+			return err
+		}
+		for _, rc := range receipts {
+			rc.RequestID, rc.AskedAt, rc.VerifiedAt = id, time.Now(), time.Now()
+			if err := store.SaveReceipt(ctx, tx, rc); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAPI_SubjectReceiptAndReportForTheMerchant(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	subject := e.ring.Subject(shop, 4242)
+	redact := store.PrivacyRequest{ID: "pr_redact01"}
+	addPrivacyRequest(t, e.db, redact.ID, store.KindCustomerRedact, shop, subject, store.Receipt{System: "sendgrid", Asked: "erase", Verified: "read back: none"})
+	data := store.PrivacyRequest{ID: "pr_data01"}
+	addPrivacyRequest(t, e.db, data.ID, store.KindDataRequest, shop, subject)
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO subject_reports (request_id, shop, subject, report) VALUES ($1, $2, $3, '{"systems":["postgres"]}')`,
+		data.ID, shop, subject); err != nil {
+		t.Fatal(err)
+	}
+	merchant, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
+	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
+	operator, _, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
+
+	type answer struct {
+		Subject  string                 `json:"subject"`
+		Requests []store.SubjectRequest `json:"requests"`
+	}
+	status, _, body := e.api(t, "/api/subjects/receipt?shop="+shop+"&customer_id=4242", merchant)
+	var got answer
+	if status != 200 || json.Unmarshal(body, &got) != nil || got.Subject != subject || len(got.Requests) != 1 ||
+		got.Requests[0].ID != redact.ID || len(got.Requests[0].Receipts) != 1 || got.Requests[0].Receipts[0].Verified != "read back: none" {
+		t.Fatalf("receipt: %d %s", status, body)
+	}
+	if strings.Contains(string(body), "sealed-address") || strings.Contains(string(body), "987654321") {
+		t.Fatalf("the receipt shows the sealed address or a raw order ID: %s", body)
+	}
+	status, _, body = e.api(t, "/api/subjects/report?shop="+shop+"&subject="+subject, auditor)
+	got = answer{}
+	if status != 200 || json.Unmarshal(body, &got) != nil || len(got.Requests) != 1 || string(got.Requests[0].Report) != `{"systems":["postgres"]}` {
+		t.Fatalf("report: %d %s", status, body)
+	}
+
+	for _, c := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/api/subjects/receipt?shop=other.myshopify.com&customer_id=4242", merchant, 403},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=4242", operator, 403},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=4242", "", 401},
+		{"/api/subjects/receipt?shop=" + shop, merchant, 400},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=4242&since=2026-01-01", merchant, 400},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=-1", merchant, 400},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=4242&order=1", merchant, 400},
+		{"/api/subjects/receipt?shop=" + shop + "&customer_id=1111", merchant, 404},
+		{"/api/subjects/export?shop=" + shop + "&customer_id=4242", merchant, 404},
+	} {
+		if status, _, body := e.api(t, c.path, c.token); status != c.want {
+			t.Errorf("%s: %d %s, want %d", c.path, status, body, c.want)
+		}
+	}
+	// Each lookup that got past the checks is in the registry as an audit
+	// read of its subject, the 404 too.
+	for sub, want := range map[string]int{subject: 2, e.ring.Subject(shop, 1111): 1} {
+		var reads int
+		if err := e.db.GetContext(ctx, &reads, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2
+			AND action = 'read' AND purpose = 'audit' AND ref LIKE 'sr\_%'`, shop, sub); err != nil || reads != want {
+			t.Fatalf("%d lookups of %s recorded, want %d (%v)", reads, sub, want, err)
+		}
+	}
+}

@@ -412,6 +412,50 @@ func (s *Server) appRegistry(w http.ResponseWriter, r *http.Request, m merchantS
 	s.render(w, http.StatusOK, "registry", appPage{Title: "Data-flow registry", Shop: m.Shop, CSRF: m.csrf(), Nav: "registry", Data: rows})
 }
 
+// appPrivacy is GET /app/privacy[?customer_id=N]: the shop's recent privacy
+// requests (Shopify's compliance webhooks), and for one customer the
+// evidence: each erasure's receipt per system, each data request's report.
+// A lookup reads the customer's pseudonymous records, so it is recorded.
+func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	ctx := r.Context()
+	page := appPage{Title: "Privacy requests", Shop: m.Shop, CSRF: m.csrf(), Nav: "privacy"}
+	data := map[string]any{}
+	if v := r.URL.Query().Get("customer_id"); v != "" {
+		data["CustomerID"] = v
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			page.Error = "A customer ID is the number in the customer's page address in your Shopify admin."
+			data["Recent"], _ = s.DB.RecentPrivacyRequests(ctx, m.Shop, 20)
+			page.Data = data
+			s.render(w, http.StatusBadRequest, "privacy", page)
+			return
+		}
+		subject := s.Keys.Subject(m.Shop, id)
+		if err := registry.RecordAccess(ctx, s.DB.DB, []string{m.Shop}, subject, registry.NewLookupID("sr"), s.now()); err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the lookup.")
+			return
+		}
+		var found []store.SubjectRequest
+		for _, kind := range []string{store.KindCustomerRedact, store.KindDataRequest} {
+			rs, err := s.DB.SubjectRequests(ctx, m.Shop, subject, kind)
+			if err != nil {
+				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load the customer's requests.")
+				return
+			}
+			found = append(found, rs...)
+		}
+		data["Subject"], data["Found"] = subject, found
+	}
+	recent, err := s.DB.RecentPrivacyRequests(ctx, m.Shop, 20)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not list the privacy requests.")
+		return
+	}
+	data["Recent"] = recent
+	page.Data = data
+	s.render(w, http.StatusOK, "privacy", page)
+}
+
 // appExporter is the registry_exports.token_id of exports made on the
 // merchant pages.
 func appExporter(shop string) string { return "app:" + shop }

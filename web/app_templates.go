@@ -38,6 +38,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <li><a href="/app/settings"{{if eq .Nav "settings"}} aria-current="page"{{end}}>Settings</a></li>
 <li><a href="/app/requests"{{if eq .Nav "requests"}} aria-current="page"{{end}}>Review requests</a></li>
 <li><a href="/app/registry"{{if eq .Nav "registry"}} aria-current="page"{{end}}>Registry export</a></li>
+<li><a href="/app/privacy"{{if eq .Nav "privacy"}} aria-current="page"{{end}}>Privacy requests</a></li>
 </ul></nav>
 <form method="post" action="/app/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button class="link" type="submit">Log out</button></form>{{end}}
 </header>
@@ -138,6 +139,29 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <td>{{.Reminder}}</td></tr>{{end}}
 </tbody></table>
 {{else}}<p>No review requests yet. They appear here when Shopify reports a fulfilled order.</p>{{end}}
+{{template "foot" .}}{{end}}
+
+{{define "privacy"}}{{template "head" .}}
+<p>Shopify's privacy webhooks: a customer's request for their data, for erasure, and your shop's uninstall. Candor carries each out in every system and keeps the evidence.</p>
+<form method="get" action="/app/privacy">
+<label for="customer_id">Shopify customer ID</label>
+<input id="customer_id" name="customer_id" inputmode="numeric" value="{{.Data.CustomerID}}" required>
+<button>Show the evidence</button>
+</form>
+{{with .Data.Subject}}<h2>Customer {{$.Data.CustomerID}} <span class="hint">(pseudonym {{.}})</span></h2>{{end}}
+{{if .Data.Subject}}{{if .Data.Found}}{{range .Data.Found}}
+<section><h3>{{if eq .Kind "customer_redact"}}Erasure{{else}}Data request{{end}} {{.ID}}</h3>
+<p>Received {{.ReceivedAt.UTC.Format "2 Jan 2006 15:04 UTC"}}; {{if .CompletedAt}}completed {{.CompletedAt.UTC.Format "2 Jan 2006 15:04 UTC"}}{{else}}{{.Status}}{{end}}.</p>
+{{if .Receipts}}<table><caption class="hint">What was asked of each system, and how it was checked</caption>
+<thead><tr><th scope="col">System</th><th scope="col">Asked</th><th scope="col">Verified</th><th scope="col">When</th></tr></thead>
+<tbody>{{range .Receipts}}<tr><th scope="row">{{.System}}</th><td>{{.Asked}}</td><td>{{.Verified}}</td><td>{{.VerifiedAt.UTC.Format "2 Jan 2006 15:04:05 UTC"}}</td></tr>{{end}}</tbody></table>{{end}}
+{{if .Report}}<pre>{{printf "%s" .Report}}</pre>{{end}}
+</section>{{end}}
+{{else}}<p>No erasure or data request for this customer.</p>{{end}}{{end}}
+<h2>Recent requests</h2>
+{{if .Data.Recent}}<table><thead><tr><th scope="col">Request</th><th scope="col">Kind</th><th scope="col">Received</th><th scope="col">Status</th></tr></thead>
+<tbody>{{range .Data.Recent}}<tr><th scope="row">{{.ID}}</th><td>{{.Kind}}</td><td>{{.ReceivedAt.UTC.Format "2 Jan 2006 15:04 UTC"}}</td><td>{{if .CompletedAt}}completed{{else}}{{.Status}}{{end}}</td></tr>{{end}}</tbody></table>
+{{else}}<p>None yet.</p>{{end}}
 {{template "foot" .}}{{end}}
 
 {{define "registry"}}{{template "head" .}}

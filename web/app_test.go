@@ -183,7 +183,7 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 func TestApp_PagesNeedALogin(t *testing.T) {
 	e := newAppEnv(t)
 	c := browser(t)
-	for _, p := range []string{"/app", "/app/settings", "/app/requests", "/app/registry", "/app/export?format=csv"} {
+	for _, p := range []string{"/app", "/app/settings", "/app/requests", "/app/registry", "/app/export?format=csv", "/app/privacy"} {
 		if status, _, _ := do(t, c, "GET", e.url+p, nil, nil); status != http.StatusUnauthorized {
 			t.Errorf("GET %s without login: %d, want 401", p, status)
 		}
@@ -571,5 +571,47 @@ func TestApp_EmbeddedSessionCookieWorksInTheAdminFrame(t *testing.T) {
 	_, h, _ = do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
 	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
 		t.Errorf("login-link session cookie %q: want Secure, SameSite=Lax, not partitioned", ck)
+	}
+}
+
+func TestApp_PrivacyPageShowsOneCustomersEvidenceOfItsOwnShop(t *testing.T) {
+	e := newAppEnv(t)
+	ctx := context.Background()
+	subject := e.ring.Subject(shop, 4242)
+	redact := store.PrivacyRequest{ID: "pr_app_redact"}
+	addPrivacyRequest(t, e.db, redact.ID, store.KindCustomerRedact, shop, subject,
+		store.Receipt{System: "sendgrid", Asked: "erase the address", Verified: "suppression lists read back"})
+	rival := store.PrivacyRequest{ID: "pr_rival"}
+	addPrivacyRequest(t, e.db, rival.ID, store.KindCustomerRedact, otherShop, e.ring.Subject(otherShop, 4242),
+		store.Receipt{System: "sendgrid", Asked: "rival asked", Verified: "rival verified"})
+	c, _ := e.login(t, shop)
+
+	status, _, body := do(t, c, "GET", e.url+"/app/privacy", nil, nil)
+	if status != 200 || !strings.Contains(body, redact.ID) || strings.Contains(body, rival.ID) || strings.Contains(body, "suppression lists read back") {
+		t.Fatalf("privacy page without a lookup: %d\n%s", status, body)
+	}
+	status, _, body = do(t, c, "GET", e.url+"/app/privacy?customer_id=4242", nil, nil)
+	for _, want := range []string{"Erasure " + redact.ID, "erase the address", "suppression lists read back", subject} {
+		if status != 200 || !strings.Contains(body, want) {
+			t.Errorf("lookup: %d, page lacks %q", status, want)
+		}
+	}
+	for _, never := range []string{"rival verified", "sealed-address", "987654321"} {
+		if strings.Contains(body, never) {
+			t.Errorf("lookup shows %q", never)
+		}
+	}
+	var reads int
+	if err := e.db.GetContext(ctx, &reads, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2 AND action = 'read' AND purpose = 'audit'`,
+		shop, subject); err != nil || reads != 1 {
+		t.Errorf("%d lookups recorded, want 1 (%v)", reads, err)
+	}
+	status, _, body = do(t, c, "GET", e.url+"/app/privacy?customer_id=42x", nil, nil)
+	if status != http.StatusBadRequest || !strings.Contains(body, "customer ID is the number") {
+		t.Errorf("bad customer ID: %d", status)
+	}
+	status, _, body = do(t, c, "GET", e.url+"/app/privacy?customer_id=5555", nil, nil)
+	if status != 200 || !strings.Contains(body, "No erasure or data request for this customer") {
+		t.Errorf("unknown customer: %d", status)
 	}
 }

@@ -84,6 +84,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/exports/{id}/signature", s.authed(readers, s.exportSignature))
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
+	mux.HandleFunc("GET /api/subjects/{what}", s.authed(readers, s.subjectRequests))
 	mux.HandleFunc("GET /app/login", s.appLogin)
 	mux.HandleFunc("POST /app/login", s.appLoginPost)
 	mux.HandleFunc("GET /app", s.merchant(s.appOverview))
@@ -94,6 +95,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/requests", s.merchant(s.appRequests))
 	mux.HandleFunc("POST /app/test-email", s.merchant(s.appTestEmail))
 	mux.HandleFunc("GET /app/registry", s.merchant(s.appRegistry))
+	mux.HandleFunc("GET /app/privacy", s.merchant(s.appPrivacy))
 	mux.HandleFunc("GET /app/export", s.merchant(s.appExport))
 	mux.HandleFunc("GET /app/exports/{id}/signature", s.merchant(s.appExportSignature))
 	operators := []string{store.RoleOperator}

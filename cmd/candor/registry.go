@@ -304,7 +304,7 @@ func registryTrail(ctx context.Context, args []string) error {
 // lookupTrail records the lookup, then answers it.
 func lookupTrail(ctx context.Context, db *store.DB, shop, subject string) (registry.Trail, error) {
 	now := time.Now()
-	if err := registry.RecordAccess(ctx, db.DB, []string{shop}, subject, "tr_"+registry.NewExportID()[3:], now); err != nil {
+	if err := registry.RecordAccess(ctx, db.DB, []string{shop}, subject, registry.NewLookupID("tr"), now); err != nil {
 		return registry.Trail{}, fmt.Errorf("record the lookup: %w", err)
 	}
 	return registry.SubjectTrail(ctx, db, shop, subject, now)

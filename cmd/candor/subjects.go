@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
 
@@ -43,7 +44,10 @@ func runSubjects(ctx context.Context, args []string) error {
 	if args[0] == "receipt" {
 		kind = store.KindCustomerRedact
 	}
-	reqs, err := db.PrivacyRequestsFor(ctx, f.Shop, f.Subject, kind)
+	if err := registry.RecordAccess(ctx, db.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("sr"), time.Now()); err != nil {
+		return fmt.Errorf("record the lookup: %w", err)
+	}
+	reqs, err := db.SubjectRequests(ctx, f.Shop, f.Subject, kind)
 	if err != nil {
 		return err
 	}
@@ -55,26 +59,21 @@ func runSubjects(ctx context.Context, args []string) error {
 		if r.CompletedAt != nil {
 			state = "completed " + r.CompletedAt.UTC().Format(time.RFC3339)
 		}
-		fmt.Printf("%s %s for subject %s at %s: received %s, %s\n", r.Kind, r.ID, r.Subject, r.Shop, r.ReceivedAt.UTC().Format(time.RFC3339), state)
+		fmt.Printf("%s %s for subject %s at %s: received %s, %s\n", r.Kind, r.ID, f.Subject, f.Shop, r.ReceivedAt.UTC().Format(time.RFC3339), state)
 		if kind == store.KindDataRequest {
-			var report json.RawMessage
-			if err := db.GetContext(ctx, &report, `SELECT report FROM subject_reports WHERE request_id = $1`, r.ID); err != nil {
+			if r.Report == nil {
 				fmt.Println("  (report not built yet)")
 				continue
 			}
 			var pretty any
-			_ = json.Unmarshal(report, &pretty)
+			_ = json.Unmarshal(r.Report, &pretty)
 			b, _ := json.MarshalIndent(pretty, "  ", "  ")
 			fmt.Printf("  %s\n", b)
 			continue
 		}
-		rcs, err := db.Receipts(ctx, r.ID)
-		if err != nil {
-			return err
-		}
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  SYSTEM\tASKED\tVERIFIED\tWHEN")
-		for _, rc := range rcs {
+		for _, rc := range r.Receipts {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", rc.System, rc.Asked, rc.Verified, rc.VerifiedAt.UTC().Format(time.RFC3339))
 		}
 		tw.Flush()

@@ -96,8 +96,10 @@ func TestExchange_ExpiringTokenRefreshAndRefusals(t *testing.T) {
 	}
 }
 
-func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {
-	st, o := standIn(t)
+// installed runs the authorize page and the code exchange, and returns an
+// Admin API client with the token granted.
+func installed(t *testing.T, st *shopifytest.Store, o shopify.OAuth) *shopify.Admin {
+	t.Helper()
 	tok, err := o.Exchange(context.Background(), "a.myshopify.com", code(t, o), time.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -106,8 +108,14 @@ func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return admin
+}
+
+func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {
+	st, o := standIn(t)
+	admin := installed(t, st, o)
 	// Shopify delivers only over HTTPS.
-	_, err = admin.EnsureSubscriptions(context.Background(), "http://candor.example/webhooks/shopify")
+	_, err := admin.EnsureSubscriptions(context.Background(), "http://candor.example/webhooks/shopify")
 	var se *shopify.Error
 	if !errors.As(err, &se) || se.Retryable || !strings.Contains(err.Error(), "not supported") {
 		t.Fatalf("plain-HTTP address: %v", err)
@@ -135,15 +143,7 @@ func TestEnsureSubscriptions_FulfillmentTopicsNeedReadFulfillments(t *testing.T)
 		{shopify.Scopes, false},
 	} {
 		st.SetGrantScopes(tc.granted)
-		tok, err := o.Exchange(context.Background(), "a.myshopify.com", code(t, o), time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin, err := shopify.NewAdmin(shopify.AdminConfig{APIVersion: "2026-10", BaseURL: st.URL}, "a.myshopify.com", tok.AccessToken)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = admin.EnsureSubscriptions(context.Background(), "https://candor.example/webhooks/shopify")
+		_, err := installed(t, st, o).EnsureSubscriptions(context.Background(), "https://candor.example/webhooks/shopify")
 		if tc.wantErr != (err != nil) || (tc.wantErr && !strings.Contains(err.Error(), "read_fulfillments")) {
 			t.Fatalf("granted %v: %v", tc.granted, err)
 		}
