@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -130,5 +131,24 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	}
 	if strings.Contains(s.logs.String(), "owner@harbour-goods.example") {
 		t.Error("the test email's address was logged")
+	}
+
+	// The customer asks for erasure; the merchant looks up the evidence by
+	// the customer's ID, as an auditor would ask for it.
+	id, _ := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(o, o.ID))
+	br.follow(`a[href="/app/privacy"]`)
+	br.fill("#customer_id", strconv.FormatInt(o.Customer.ID, 10))
+	br.follow("form[action='/app/privacy'] button")
+	page := br.text("main")
+	for _, want := range []string{"Erasure " + id, "temporal", "sendgrid", "data_keys", "postgres", "read back"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the privacy page lacks %q:\n%s", want, page)
+		}
+	}
+	for _, p := range personal(o) {
+		// The customer ID is what the merchant typed; the page repeats it.
+		if p != strconv.FormatInt(o.Customer.ID, 10) && strings.Contains(br.source(), p) {
+			t.Errorf("the privacy page shows personal data %q", p)
+		}
 	}
 }
