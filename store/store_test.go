@@ -167,3 +167,25 @@ func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *
 			inside, after, timeoutInside, timeoutAfter, samePID, pid, probe != nil)
 	}
 }
+
+func TestRevokeToken_StopsThatTokenOnly(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	gone, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, _, _ := db.CreateToken(ctx, store.RoleOperator, "")
+	if _, err := db.Authenticate(ctx, gone); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	if err := db.RevokeToken(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Authenticate(ctx, gone); !errors.Is(err, store.ErrBadToken) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if _, err := db.Authenticate(ctx, kept); err != nil {
+		t.Fatalf("the other token: %v", err)
+	}
+}

@@ -75,3 +75,10 @@ func (db *DB) Authenticate(ctx context.Context, tok string) (Token, error) {
 	}
 	return t, err
 }
+
+// RevokeToken stops a token from authenticating; retention deletes it
+// later (docs/retention.md).
+func (db *DB) RevokeToken(ctx context.Context, id string) error {
+	_, err := db.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, id)
+	return err
+}

@@ -95,10 +95,12 @@ func runDev(ctx context.Context, args []string) error {
 		// The UI decodes payloads through Candor's codec endpoint, with an
 		// operator token made for this run (the browser cannot send a
 		// header of ours, so the token is in the endpoint's path).
-		codecToken, _, err := db.CreateToken(ctx, store.RoleOperator, "")
+		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
 		if err != nil {
 			return err
 		}
+		// It dies with this run, so restarts do not pile up live tokens.
+		defer func() { _ = db.RevokeToken(context.WithoutCancel(ctx), rec.ID) }()
 		codecURL := cfg.PublicURL + "/codec/" + codecToken
 		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort, UICodecEndpoint: codecURL,
 			DatabaseFile: filepath.Join(devDir, "temporal.db"), Namespace: cfg.TemporalNamespace,
