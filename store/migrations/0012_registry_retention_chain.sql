@@ -16,3 +16,7 @@ ALTER TABLE registry_entries ADD CONSTRAINT registry_entries_chain_seq UNIQUE (s
 ALTER TABLE registry_heads ADD COLUMN chain text NOT NULL DEFAULT '';
 ALTER TABLE registry_heads DROP CONSTRAINT registry_heads_pkey;
 ALTER TABLE registry_heads ADD PRIMARY KEY (shop, chain);
+--
+-- The new unique index is built under a lock that holds appends for the
+-- build (migrations run in one transaction): on a registry of tens of
+-- millions of entries, run it in a quiet hour.
