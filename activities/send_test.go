@@ -43,7 +43,8 @@ const (
 
 // customerOrder is an order by a customer with an account. The personal data
 // is distinctive on purpose: finding any of it in an email, a log line or a
-// database dump cannot be a coincidence.
+// database dump cannot be a coincidence. (Prices are 60.00 or more, so that
+// no timestamp's seconds can spell one.)
 func customerOrder(id int64) shopifytest.Order {
 	return shopifytest.Order{
 		ID:   id,
@@ -62,7 +63,7 @@ func customerOrder(id int64) shopifytest.Order {
 		},
 		Products: []shopifytest.Product{
 			{ID: 9901, Title: "Heather Linen Shirt", Handle: "heather-linen-shirt", Price: "149.95"},
-			{ID: 9902, Title: "Merino Hiking Socks", Handle: "merino-hiking-socks", Price: "27.50"},
+			{ID: 9902, Title: "Merino Hiking Socks", Handle: "merino-hiking-socks", Price: "67.50"},
 		},
 		FinancialStatus: "PAID",
 	}
@@ -143,8 +144,8 @@ func newFixture(t *testing.T, order shopifytest.Order) *fixture {
 	}
 	logs := &devenv.SyncBuffer{}
 	var suite testsuite.WorkflowTestSuite
-	// Without the time: a timestamp such as 22:58:27.503 contains the
-	// price "27.50" the PII checks look for.
+	// Without the time: a timestamp such as 22:58:27.503 spelled the price
+	// "27.50" the PII checks looked for.
 	noTime := func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
 			return slog.Attr{}
