@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -420,31 +421,16 @@ func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSe
 	ctx := r.Context()
 	page := appPage{Title: "Privacy requests", Shop: m.Shop, CSRF: m.csrf(), Nav: "privacy"}
 	data := map[string]any{}
+	status := http.StatusOK
 	if v := r.URL.Query().Get("customer_id"); v != "" {
 		data["CustomerID"] = v
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id <= 0 {
+		if id, err := strconv.ParseInt(v, 10, 64); err != nil || id <= 0 {
 			page.Error = "A customer ID is the number in the customer's page address in your Shopify admin."
-			data["Recent"], _ = s.DB.RecentPrivacyRequests(ctx, m.Shop, 20)
-			page.Data = data
-			s.render(w, http.StatusBadRequest, "privacy", page)
+			status = http.StatusBadRequest
+		} else if data["Subject"], data["Found"], err = s.subjectEvidence(ctx, m.Shop, id); err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not look up the customer's requests.")
 			return
 		}
-		subject := s.Keys.Subject(m.Shop, id)
-		if err := registry.RecordAccess(ctx, s.DB.DB, []string{m.Shop}, subject, registry.NewLookupID("sr"), s.now()); err != nil {
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the lookup.")
-			return
-		}
-		var found []store.SubjectRequest
-		for _, kind := range []string{store.KindCustomerRedact, store.KindDataRequest} {
-			rs, err := s.DB.SubjectRequests(ctx, m.Shop, subject, kind)
-			if err != nil {
-				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load the customer's requests.")
-				return
-			}
-			found = append(found, rs...)
-		}
-		data["Subject"], data["Found"] = subject, found
 	}
 	recent, err := s.DB.RecentPrivacyRequests(ctx, m.Shop, 20)
 	if err != nil {
@@ -453,7 +439,25 @@ func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSe
 	}
 	data["Recent"] = recent
 	page.Data = data
-	s.render(w, http.StatusOK, "privacy", page)
+	s.render(w, status, "privacy", page)
+}
+
+// subjectEvidence records a lookup of one customer's privacy requests, then
+// returns the customer's pseudonym and their erasures and data requests.
+func (s *Server) subjectEvidence(ctx context.Context, shop string, customerID int64) (string, []store.SubjectRequest, error) {
+	subject := s.Keys.Subject(shop, customerID)
+	if err := registry.RecordAccess(ctx, s.DB.DB, []string{shop}, subject, registry.NewLookupID("sr"), s.now()); err != nil {
+		return "", nil, err
+	}
+	var found []store.SubjectRequest
+	for _, kind := range []string{store.KindCustomerRedact, store.KindDataRequest} {
+		rs, err := s.DB.SubjectRequests(ctx, shop, subject, kind)
+		if err != nil {
+			return "", nil, err
+		}
+		found = append(found, rs...)
+	}
+	return subject, found, nil
 }
 
 // appExporter is the registry_exports.token_id of exports made on the

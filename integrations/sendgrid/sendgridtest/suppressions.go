@@ -4,19 +4,21 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
 
-// The suppression lists SendGrid keeps per address, by their API names.
-var listNames = map[string]bool{"bounces": true, "blocks": true, "spam_reports": true, "invalid_emails": true, "global_unsubscribes": true}
+// listNames are the suppression lists SendGrid keeps per address, by their
+// API names; the global unsubscribes have a path of their own.
+var listNames = []string{"bounces", "blocks", "spam_reports", "invalid_emails", "global_unsubscribes"}
 
 // Suppress puts address on one of SendGrid's lists ("bounces", "blocks",
 // "spam_reports", "invalid_emails", "global_unsubscribes"), as SendGrid does
 // after a bounce, a spam report or an unsubscribe. PostEvents does it too
 // for the bounce and spam-report events it posts.
 func (s *Server) Suppress(list, address string) {
-	if !listNames[list] {
+	if !slices.Contains(listNames, list) {
 		panic("sendgridtest: no suppression list " + list)
 	}
 	s.mu.Lock()
@@ -35,7 +37,7 @@ func (s *Server) SuppressedOn(address string) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var on []string
-	for _, list := range []string{"bounces", "blocks", "spam_reports", "invalid_emails", "global_unsubscribes"} {
+	for _, list := range listNames {
 		if _, ok := s.lists[list][strings.ToLower(address)]; ok {
 			on = append(on, list)
 		}
@@ -77,7 +79,7 @@ func suppressionRoute(path string) (list, address string, ok bool) {
 		list, address = "global_unsubscribes", rest
 	} else if rest, found := strings.CutPrefix(path, "/v3/suppression/"); found {
 		list, address, _ = strings.Cut(rest, "/")
-		if list == "global_unsubscribes" || !listNames[list] {
+		if list == "global_unsubscribes" || !slices.Contains(listNames, list) {
 			return "", "", false
 		}
 	} else {
