@@ -30,7 +30,8 @@ import (
 //     adds when it loads an embedded app.
 //
 // The session cookie holds a random token; Postgres keeps only its SHA-256.
-// Every form carries a CSRF token derived from the session token.
+// Every form carries a CSRF token derived from the session token; the login
+// link's form, one derived from a cookie its page sets (loginCookie).
 
 const (
 	sessionCookie   = "candor_session"
@@ -209,6 +210,27 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 	}
 }
 
+// The login page's form is bound to the browser that opened the link: GET
+// sets a random cookie (loginCookie) and the form carries a CSRF token
+// derived from that cookie and the link. A POST without both is refused, so
+// another site cannot log a visitor's browser in to a shop of its choosing
+// (login CSRF) by posting a link it holds.
+const (
+	loginCookie    = "candor_login"
+	loginCookieTTL = time.Hour
+)
+
+// loginCSRF is the login form's CSRF token for the browser cookie and link.
+func loginCSRF(browser, link string) string {
+	sum := sha256.Sum256([]byte("candor/login-csrf\x00" + browser + "\x00" + link))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (s *Server) setLoginCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: value, Path: "/app/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.PublicURL, "https://"), MaxAge: maxAge})
+}
+
 // appLogin is GET /app/login?token=…: it checks the link without using it up
 // (mail scanners and link previews fetch links) and asks to continue.
 func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
@@ -216,20 +238,43 @@ func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	// The token is in this page's URL: send it nowhere, frame it nowhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	l, ok := s.checkLoginLink(w, r, r.URL.Query().Get("token"))
+	tok := r.URL.Query().Get("token")
+	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
 		return
 	}
-	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop, Data: map[string]string{"Token": r.URL.Query().Get("token")}})
+	browser := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == 43 {
+		browser = c.Value // another login page in another tab keeps working
+	}
+	if browser == "" {
+		var err error
+		if browser, err = randomToken(); err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+			return
+		}
+	}
+	s.setLoginCookie(w, browser, int(loginCookieTTL/time.Second))
+	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop,
+		Data: map[string]string{"Token": tok, "CSRF": loginCSRF(browser, tok)}})
 }
 
-// appLoginPost is POST /app/login: it uses the link up and starts a session.
+// appLoginPost is POST /app/login: it uses the link up and starts a session,
+// in the browser that opened the login page only.
 func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	tok := r.PostFormValue("token")
 	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	got := r.PostFormValue("csrf")
+	if err != nil || c.Value == "" || got == "" || !hmac.Equal([]byte(got), []byte(loginCSRF(c.Value, tok))) {
+		// The link is not spent: opening it again in this browser works.
+		s.appError(w, http.StatusForbidden, "Form expired",
+			"This login form is out of date or came from another site. Open the login link again and press the button.")
 		return
 	}
 	ctx := r.Context()
@@ -245,13 +290,14 @@ func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+l.Shop)
+		s.loginLinkUsed(w, l.Shop) // used in between, by a concurrent post
 		return
 	}
 	if err := s.startSession(w, r, l.Shop); err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
 		return
 	}
+	s.setLoginCookie(w, "", -1)
 	http.Redirect(w, r, "/app", http.StatusSeeOther)
 }
 
@@ -269,7 +315,19 @@ func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok stri
 		s.appError(w, http.StatusGone, "This shop is not connected", "The shop was disconnected from Candor.")
 		return l, false
 	}
+	var used bool
+	if err := s.DB.GetContext(r.Context(), &used, `SELECT EXISTS (SELECT 1 FROM app_login_links_used WHERE link_id = $1)`, l.RequestID); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		return l, false
+	} else if used {
+		s.loginLinkUsed(w, l.Shop)
+		return l, false
+	}
 	return l, true
+}
+
+func (s *Server) loginLinkUsed(w http.ResponseWriter, shop string) {
+	s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+shop)
 }
 
 // appLogout is POST /app/logout.

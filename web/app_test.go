@@ -111,10 +111,7 @@ func (e *appEnv) login(t *testing.T, s string) (*http.Client, string) {
 	t.Helper()
 	c := browser(t)
 	tok := web.LoginLink(e.ring, s, 15*time.Minute, time.Now())
-	if status, _, body := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil); status != 200 || !strings.Contains(body, "Log in to "+s) {
-		t.Fatalf("login page: %d\n%s", status, body)
-	}
-	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	status, h, _ := e.useLoginLink(t, c, tok)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app" {
 		t.Fatalf("login: %d, Location %q", status, h.Get("Location"))
 	}
@@ -124,6 +121,18 @@ func (e *appEnv) login(t *testing.T, s string) (*http.Client, string) {
 		t.Fatalf("overview after login: %d\n%s", status, body)
 	}
 	return c, m[1]
+}
+
+// useLoginLink opens the login link's page in browser c and presses its
+// button, as a merchant does.
+func (e *appEnv) useLoginLink(t *testing.T, c *http.Client, tok string) (int, http.Header, string) {
+	t.Helper()
+	status, _, body := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if status != 200 || m == nil || !strings.Contains(body, "Log in to ") {
+		t.Fatalf("login page: %d\n%s", status, body)
+	}
+	return do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}, "csrf": {m[1]}}, nil)
 }
 
 func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
@@ -136,11 +145,11 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 			t.Fatalf("GET login link: %d", status)
 		}
 	}
-	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	status, h, _ := e.useLoginLink(t, c, tok)
 	if status != http.StatusSeeOther {
 		t.Fatalf("POST login: %d", status)
 	}
-	cookie := h.Get("Set-Cookie")
+	cookie := sessionSetCookie(h)
 	for _, want := range []string{"candor_session=", "Path=/app", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("session cookie %q lacks %s", cookie, want)
@@ -156,8 +165,11 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 		t.Errorf("session stored as %q, the cookie token is %q", stored[0], raw)
 	}
 
-	if status, _, body := do(t, browser(t), "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil); status != http.StatusGone || !strings.Contains(body, "already used") {
-		t.Errorf("second use: %d\n%s", status, body)
+	// Used up, whichever browser tries again.
+	for _, again := range []*http.Client{c, browser(t)} {
+		if status, _, body := do(t, again, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil); status != http.StatusGone || !strings.Contains(body, "already used") {
+			t.Errorf("second use: %d\n%s", status, body)
+		}
 	}
 	expired := web.LoginLink(e.ring, shop, -time.Minute, time.Now())
 	if status, _, _ := do(t, browser(t), "GET", e.url+"/app/login?token="+expired, nil, nil); status != http.StatusGone {
@@ -177,6 +189,64 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 	_ = e.db.Get(&sessions, `SELECT count(*) FROM app_sessions`)
 	if sessions != 1 {
 		t.Errorf("%d sessions after one good login and many bad ones", sessions)
+	}
+}
+
+// sessionSetCookie is the Set-Cookie header that sets the session cookie.
+func sessionSetCookie(h http.Header) string {
+	for _, c := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "candor_session=") {
+			return c
+		}
+	}
+	return ""
+}
+
+// A login link's form posts only from the browser that opened the link: a
+// page elsewhere that holds a link cannot log a visitor in to its shop
+// (login CSRF), and a refused post does not use the link up.
+func TestApp_LoginPostNeedsTheLoginPagesCSRFToken(t *testing.T) {
+	e := newAppEnv(t)
+	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	opened := browser(t)
+	status, h, body := do(t, opened, "GET", e.url+"/app/login?token="+tok, nil, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if status != 200 || m == nil {
+		t.Errorf("login page: %d, no CSRF field", status)
+		m = []string{"", ""}
+	}
+	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "candor_login=") || !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") {
+		t.Errorf("login page cookie %q", ck)
+	}
+	other := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	_, _, otherBody := do(t, opened, "GET", e.url+"/app/login?token="+other, nil, nil)
+	otherCSRF := append(csrfRe.FindStringSubmatch(otherBody), "", "")[1]
+	for _, tc := range []struct {
+		name string
+		c    *http.Client
+		form url.Values
+	}{
+		{"no CSRF token, another browser", browser(t), url.Values{"token": {tok}}},
+		{"no CSRF token, the same browser", opened, url.Values{"token": {tok}}},
+		{"the page's token, another browser", browser(t), url.Values{"token": {tok}, "csrf": {m[1]}}},
+		{"forged token", opened, url.Values{"token": {tok}, "csrf": {"forged"}}},
+		{"another link's token", opened, url.Values{"token": {tok}, "csrf": {otherCSRF}}},
+	} {
+		status, h, _ := do(t, tc.c, "POST", e.url+"/app/login", tc.form, nil)
+		if status != http.StatusForbidden || sessionSetCookie(h) != "" {
+			t.Errorf("%s: %d, Set-Cookie %q; want 403 and no session", tc.name, status, h.Values("Set-Cookie"))
+		}
+	}
+	var sessions, used int
+	_ = e.db.Get(&sessions, `SELECT count(*) FROM app_sessions`)
+	_ = e.db.Get(&used, `SELECT count(*) FROM app_login_links_used`)
+	if sessions != 0 || used != 0 {
+		t.Fatalf("refused posts left %d sessions and %d used links", sessions, used)
+	}
+	// The merchant's own browser still logs in with the unspent link.
+	status, h, _ = do(t, opened, "POST", e.url+"/app/login", url.Values{"token": {tok}, "csrf": {m[1]}}, nil)
+	if status != http.StatusSeeOther || sessionSetCookie(h) == "" {
+		t.Fatalf("login from the page's own form: %d", status)
 	}
 }
 
@@ -568,8 +638,8 @@ func TestApp_EmbeddedSessionCookieWorksInTheAdminFrame(t *testing.T) {
 	}
 	c := browser(t)
 	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
-	_, h, _ = do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
-	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
+	_, h, _ = e.useLoginLink(t, c, tok)
+	if ck := sessionSetCookie(h); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
 		t.Errorf("login-link session cookie %q: want Secure, SameSite=Lax, not partitioned", ck)
 	}
 }
