@@ -43,6 +43,9 @@ type appEnv struct {
 	url  string
 	mail *sendgridtest.Server
 	logs *bytes.Buffer
+	// replica serves the same pages from another process's memory (a
+	// second `candor serve`) on the same database, and returns its URL.
+	replica func() string
 }
 
 func newAppEnv(t *testing.T) *appEnv { return newAppEnvAt(t, "http://candor.test") }
@@ -64,12 +67,15 @@ func newAppEnvAt(t *testing.T, publicURL string) *appEnv {
 	mail := sendgridtest.New("SG.app-test")
 	t.Cleanup(mail.Close)
 	e := &appEnv{db: db, ring: ring, mail: mail, logs: &bytes.Buffer{}}
-	srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
-		Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: publicURL}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	e.url = hs.URL
+	e.replica = func() string {
+		srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
+			Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
+			Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: publicURL}
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(hs.Close)
+		return hs.URL
+	}
+	e.url = e.replica()
 	return e
 }
 
@@ -392,9 +398,14 @@ func sessionToken(t *testing.T, alg, secret string, claims map[string]any) strin
 	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// claimsFor are the claims of a new session token for shop s: each has its
+// own jti, as Shopify's do.
 func claimsFor(s string, now time.Time) map[string]any {
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
 	return map[string]any{"iss": "https://" + s + "/admin", "dest": "https://" + s, "aud": appKey, "sub": "42",
-		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j1", "sid": "s1"}
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(),
+		"jti": base64.RawURLEncoding.EncodeToString(jti), "sid": "s1"}
 }
 
 func TestApp_AppBridgeSessionTokens(t *testing.T) {
@@ -430,6 +441,8 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 		{"dest not a shop", sessionToken(t, "HS256", appSecret, with("dest", "https://evil.com"))},
 		{"dest lookalike", sessionToken(t, "HS256", appSecret, with("dest", "https://acme.myshopify.com.evil.com"))},
 		{"unknown shop", sessionToken(t, "HS256", appSecret, claimsFor("stranger.myshopify.com", now))},
+		{"no jti", sessionToken(t, "HS256", appSecret, with("jti", nil))},
+		{"oversized jti", sessionToken(t, "HS256", appSecret, with("jti", strings.Repeat("j", 201)))},
 		{"garbage", "a.b.c"},
 		{"tampered", good[:strings.LastIndexByte(good, '.')] + ".AAAA"},
 	} {
@@ -443,7 +456,8 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 	// Shopify's embedded load: id_token in the query serves the page and
 	// starts a cookie session for the page's forms.
 	c := browser(t)
-	status, h, body := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+good, nil, nil)
+	load := sessionToken(t, "HS256", appSecret, claimsFor(shop, now))
+	status, h, body := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+load, nil, nil)
 	if status != 200 || !strings.Contains(h.Get("Set-Cookie"), "candor_session=") || !strings.Contains(body, shop) {
 		t.Fatalf("embedded load: %d, Set-Cookie %q", status, h.Get("Set-Cookie"))
 	}
@@ -456,6 +470,68 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 	_, _, body = do(t, browser(t), "GET", e.url+"/app", nil, bearer(otherTok))
 	if !strings.Contains(body, otherShop) || strings.Contains(body, shop+"<") {
 		t.Errorf("other shop's token shows the wrong shop")
+	}
+}
+
+// A session token works once, on any replica: a leaked embedded-load URL
+// or a captured Authorization header gives nobody a session or a page.
+func TestApp_SessionTokenIsAcceptedOnce(t *testing.T) {
+	e := newAppEnv(t)
+	other := e.replica() // a second serve process on the same database
+	sessions := func() (n int) {
+		t.Helper()
+		if err := e.db.Get(&n, `SELECT count(*) FROM app_sessions`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The embedded app load, as Shopify makes it.
+	idt := sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))
+	load := "/app?embedded=1&shop=" + shop + "&id_token=" + idt
+	merchant := browser(t)
+	if status, h, _ := do(t, merchant, "GET", e.url+load, nil, nil); status != 200 || sessionSetCookie(h) == "" {
+		t.Fatalf("embedded load: %d", status)
+	}
+	for name, base := range map[string]string{"same server": e.url, "another replica": other} {
+		status, h, body := do(t, browser(t), "GET", base+load, nil, nil)
+		if status != http.StatusUnauthorized || sessionSetCookie(h) != "" || strings.Contains(body, "Send me a test email") {
+			t.Errorf("the load URL replayed in another browser, %s: %d, Set-Cookie %q", name, status, sessionSetCookie(h))
+		}
+	}
+	if n := sessions(); n != 1 {
+		t.Errorf("%d sessions from one session token", n)
+	}
+	// The merchant's own browser, going back in the frame, keeps its session.
+	if status, h, _ := do(t, merchant, "GET", e.url+load, nil, nil); status != 200 || sessionSetCookie(h) != "" {
+		t.Errorf("the merchant's browser repeating its load: %d, Set-Cookie %q", status, sessionSetCookie(h))
+	}
+
+	// As a bearer token, likewise once.
+	bearer := http.Header{"Authorization": {"Bearer " + sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))}}
+	if status, _, _ := do(t, browser(t), "GET", e.url+"/app", nil, bearer); status != 200 {
+		t.Fatalf("bearer token: %d", status)
+	}
+	for name, base := range map[string]string{"same server": e.url, "another replica": other} {
+		if status, _, body := do(t, browser(t), "GET", base+"/app", nil, bearer); status != http.StatusUnauthorized || strings.Contains(body, "Send me a test email") {
+			t.Errorf("bearer token replayed, %s: %d", name, status)
+		}
+		if status, _, _ := do(t, browser(t), "POST", base+"/app/settings", settingsForm("", map[string]string{"delay": "1d"}), bearer); status != http.StatusUnauthorized {
+			t.Errorf("bearer token replayed on a form, %s: %d", name, status)
+		}
+	}
+	if s, _ := e.db.Shop(context.Background(), shop); s.Delay != store.DefaultSettings(shop).Delay {
+		t.Error("a replayed bearer token changed the settings")
+	}
+	// A spent jti is kept no longer than its token could be used.
+	var kept []time.Time
+	if err := e.db.Select(&kept, `SELECT expires_at FROM app_session_tokens_used`); err != nil || len(kept) != 2 {
+		t.Fatalf("used tokens %v, %v", kept, err)
+	}
+	for _, exp := range kept {
+		if exp.After(time.Now().Add(2 * time.Minute)) {
+			t.Errorf("a used token's jti is kept until %s", exp)
+		}
 	}
 }
 
