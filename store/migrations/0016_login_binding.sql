@@ -8,3 +8,8 @@ CREATE TABLE app_session_tokens_used (
     expires_at timestamptz NOT NULL
 );
 CREATE INDEX app_session_tokens_used_expires_at ON app_session_tokens_used (expires_at);
+
+-- An app load from the Shopify admin signs the merchant in through OAuth in
+-- online (per-user) access mode; its state says so, and the callback then
+-- starts a session instead of installing.
+ALTER TABLE oauth_states ADD COLUMN online boolean NOT NULL DEFAULT false;

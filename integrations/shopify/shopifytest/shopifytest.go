@@ -6,6 +6,10 @@
 // Like Shopify, it checks the API version in the path, the access token, the
 // content type and the request shape, and answers only the fields a query
 // selects, so tests can see what Candor actually asked for.
+//
+// As a public app's Shopify (oauth.go), it serves the authorization code
+// grant in offline and in online (per-user) access mode; an online grant's
+// token names the staff member who approved it.
 package shopifytest
 
 import (
