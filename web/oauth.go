@@ -211,13 +211,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	tok, err := s.OAuth.Exchange(ctx, shop, code, now)
 	if err != nil {
-		s.Logger.LogAttrs(ctx, slog.LevelWarn, "oauth code exchange failed", slog.String("shop", shop), slog.String("error", err.Error()))
-		s.metrics.inc("candor_oauth_total", "step", "exchange", "outcome", "failed")
-		if errors.Is(err, shopify.ErrGrantRejected) {
-			showPage(w, http.StatusBadRequest, "Shopify did not accept the install", "The authorization code was refused (it may have been used already). Start the install again.")
-			return
-		}
-		showPage(w, http.StatusBadGateway, "Shopify could not be reached", "Nothing was saved. Start the install again in a minute.")
+		s.exchangeFailed(w, r, "exchange", shop, err, "Start the install again.", "Nothing was saved. Start the install again in a minute.")
 		return
 	}
 	if missing := shopify.MissingScopes(tok.Scopes); len(missing) > 0 {
@@ -266,17 +260,24 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code strin
 		return
 	}
 	if _, err := s.OAuth.ExchangeOnline(ctx, shop, code); err != nil {
-		s.Logger.LogAttrs(ctx, slog.LevelWarn, "oauth sign-in exchange failed", slog.String("shop", shop), slog.String("error", err.Error()))
-		s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "failed")
-		if errors.Is(err, shopify.ErrGrantRejected) {
-			showPage(w, http.StatusBadRequest, "Shopify did not sign you in", "The authorization code was refused (it may have been used already). Open the app again from your Shopify admin.")
-			return
-		}
-		showPage(w, http.StatusBadGateway, "Shopify could not be reached", "Open the app again from your Shopify admin in a minute.")
+		s.exchangeFailed(w, r, "login", shop, err, "Open the app again from your Shopify admin.", "Open the app again from your Shopify admin in a minute.")
 		return
 	}
 	s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "signed_in")
 	s.afterInstall(w, r, shop)
+}
+
+// exchangeFailed answers a code exchange that failed at step: 400 when
+// Shopify refused the code, then again says what to do; 502 when Shopify
+// could not be reached, then later says it.
+func (s *Server) exchangeFailed(w http.ResponseWriter, r *http.Request, step, shop string, err error, again, later string) {
+	s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "oauth code exchange failed", slog.String("step", step), slog.String("shop", shop), slog.String("error", err.Error()))
+	s.metrics.inc("candor_oauth_total", "step", step, "outcome", "failed")
+	if errors.Is(err, shopify.ErrGrantRejected) {
+		showPage(w, http.StatusBadRequest, "Shopify did not accept the request", "The authorization code was refused (it may have been used already). "+again)
+		return
+	}
+	showPage(w, http.StatusBadGateway, "Shopify could not be reached", later)
 }
 
 // consumeState spends the state nonce and checks it belongs to this shop
