@@ -126,9 +126,15 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// An app load from the Shopify admin for a shop that is already
-	// connected with the scopes Candor needs signs the merchant in, in
-	// online mode; anything else is an install.
+	// connected with the scopes Candor needs signs the merchant in: an
+	// embedded load with its session token (id_token, spent once at /app),
+	// any other in online mode. Anything else is an install.
 	online := signed && s.installed(r.Context(), shop)
+	if idt := q.Get("id_token"); online && idt != "" {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, "/app?"+url.Values{"embedded": {"1"}, "id_token": {idt}}.Encode(), http.StatusFound)
+		return
+	}
 	s.authorize(w, r, shop, online)
 }
 

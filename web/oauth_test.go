@@ -299,6 +299,38 @@ func TestOAuth_SignedAppLoadSignsInOnlyThroughShopifyInTheSameBrowser(t *testing
 	}
 }
 
+// An embedded app load carries an App Bridge session token besides the
+// HMAC: that token, not the signed URL, signs the merchant in, once.
+func TestOAuth_EmbeddedAppLoadSignsInWithItsSessionTokenOnce(t *testing.T) {
+	e := newOAuthEnv(t, func(s *web.Server) { s.ShopifyAPIKey = oauthAppKey })
+	installer := browser(t)
+	get(t, installer, e.authorize(t, installer, oauthShop))
+	claims := claimsFor(oauthShop, time.Now())
+	claims["aud"] = oauthAppKey
+	q := url.Values{"embedded": {"1"}, "host": {"YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZmpvcmQ"}, "id_token": {sessionToken(t, "HS256", secret, claims)},
+		"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}
+	load := strings.Replace(signed(e.url, q, secret), "/shopify/callback?", "/shopify/install?", 1)
+
+	merchant, leaked := browser(t), browser(t)
+	for i, c := range []*http.Client{merchant, leaked} {
+		resp, _ := get(t, c, load)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/app?") || sessionSetCookie(resp.Header) != "" {
+			t.Fatalf("embedded app load %d: %d to %q, Set-Cookie %q", i, resp.StatusCode, loc, sessionSetCookie(resp.Header))
+		}
+		resp, body := get(t, c, e.url+loc)
+		switch {
+		case c == merchant && (resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) || sessionSetCookie(resp.Header) == ""):
+			t.Errorf("the merchant's embedded load: %d", resp.StatusCode)
+		case c == leaked && (resp.StatusCode != http.StatusUnauthorized || sessionSetCookie(resp.Header) != ""):
+			t.Errorf("the same load in another browser: %d", resp.StatusCode)
+		}
+	}
+	if n := e.sessions(t); n != 2 {
+		t.Errorf("%d sessions, want the installer's and the merchant's", n)
+	}
+}
+
 func TestOAuth_ReinstallKeepsSettingsAndReconnectsAnUninstalledShop(t *testing.T) {
 	e := newOAuthEnv(t, nil)
 	ctx := context.Background()
