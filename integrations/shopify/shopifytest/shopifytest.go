@@ -7,11 +7,11 @@
 // content type and the request shape, and answers only the fields a query
 // selects, so tests can see what Candor actually asked for.
 //
-// Real behaviours it models, each citing the page it follows where it is
-// implemented:
-//   - query cost (cost.go): every GraphQL request is parsed and priced by
-//     Shopify's documented rules (objects 1, connections 2 plus page size
-//     times node cost, mutations 10); a query over 1,000 points is answered
+// Real behaviours it models:
+//   - query cost (cost.go, which cites Shopify's pages): every GraphQL
+//     request is parsed (graphql.go) and priced by Shopify's documented
+//     rules (objects 1, connections 2 plus page size times node cost,
+//     mutations 10); a query over 1,000 points is answered
 //     MAX_COST_EXCEEDED in an HTTP 200; each shop has a leaky bucket by plan
 //     (SetPlan, SetBucketAvailable), and a query the bucket cannot pay for
 //     is answered THROTTLED with extensions.cost.throttleStatus; every
