@@ -112,6 +112,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
+		StartPrivacy: workflows.PrivacyStarter(tc),
 	}
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {

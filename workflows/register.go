@@ -12,5 +12,6 @@ func Register(r worker.Registry, a *activities.Activities) {
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)
+	r.RegisterWorkflow(RedrivePrivacy)
 	r.RegisterActivity(a)
 }
