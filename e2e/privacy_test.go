@@ -556,15 +556,7 @@ func TestPrivacy_RequestsAcceptedWhileTemporalWasDownAreRedrivenAndComplete(t *t
 
 	redrive := func(run string) activities.RedriveResult {
 		t.Helper()
-		wr, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: "privacy-redrive/" + run, TaskQueue: workflows.TaskQueue}, workflows.RedrivePrivacy)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var res activities.RedriveResult
-		if err := wr.Get(ctx, &res); err != nil {
-			t.Fatalf("re-drive: %v\nlogs:\n%s", err, lastLines(s.logs.String(), 15))
-		}
-		return res
+		return runWorkflow[activities.RedriveResult](t, s, "privacy-redrive/"+run, time.Minute, workflows.RedrivePrivacy)
 	}
 	if res := redrive("first"); res.Stalled != 2 || res.Started != 2 {
 		t.Fatalf("first re-drive: %+v, want 2 stalled, 2 started", res)

@@ -73,20 +73,7 @@ func RedrivePrivacy(ctx workflow.Context) (activities.RedriveResult, error) {
 // EnsurePrivacyRedriveSchedule creates the schedule, or brings an existing
 // one back to the current spec; it is safe to call at every worker start.
 func EnsurePrivacyRedriveSchedule(ctx context.Context, c client.Client) error {
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: PrivacyRedriveInterval}}}
-	action := &client.ScheduleWorkflowAction{ID: "privacy-redrive/scheduled", Workflow: RedrivePrivacy, TaskQueue: TaskQueue}
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: PrivacyRedriveScheduleID, Spec: spec, Action: action,
-		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP})
-	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return c.ScheduleClient().GetHandle(ctx, PrivacyRedriveScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			in.Description.Schedule.Spec = &spec
-			in.Description.Schedule.Action = action
-			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
-		},
-	})
+	return ensureSchedule(ctx, c, PrivacyRedriveScheduleID, PrivacyRedriveInterval, "privacy-redrive/scheduled", RedrivePrivacy)
 }
 
 // PrivacyRequestInput names the request; what it is about stays in
