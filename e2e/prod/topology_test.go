@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the postgres driver
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -89,6 +91,7 @@ type deployment struct {
 	mail    *sendgridtest.Server
 	tc      client.Client
 	ns      string
+	db      *sqlx.DB
 }
 
 // deploy runs what an operator runs: migrate, connect a shop, then the
@@ -119,7 +122,12 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 	t.Cleanup(tc.Close)
 	waitNamespace(t, tc, ns)
 
-	d := &deployment{shopify: shopifytest.New(token, config.ShopifyAPIVersion), mail: sendgridtest.New("SG.prod-key"), tc: tc, ns: ns}
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := &deployment{shopify: shopifytest.New(token, config.ShopifyAPIVersion), mail: sendgridtest.New("SG.prod-key"), tc: tc, ns: ns, db: db}
 	t.Cleanup(d.shopify.Close)
 	t.Cleanup(d.mail.Close)
 	key := make([]byte, 32)
@@ -304,4 +312,14 @@ func (d *deployment) describe(id string) string {
 		out += fmt.Sprintf("; pending %s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
 	}
 	return out
+}
+
+// count is a row count in the deployment's database.
+func (d *deployment) count(t *testing.T, q string) int {
+	t.Helper()
+	var n int
+	if err := d.db.Get(&n, q); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
