@@ -2,9 +2,12 @@ package prod
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -74,5 +77,73 @@ func TestTemporalDown_IntakeAnswers503WithinShopifysTimeoutThenTheRetrySucceeds(
 	time.Sleep(2 * time.Second)
 	if n := len(d.mail.Outbox()); n != 1 {
 		t.Fatalf("%d emails, want exactly 1", n)
+	}
+}
+
+// TestWorkerKilled_WaitingRequestsAreSentOnceByTheWorkerThatComesBack kills
+// both workers (SIGKILL, as an OOM kill does) while six requests wait for
+// their send time, lets the timers fire with no worker running, then starts
+// one worker again. Every request is sent exactly once, and none is left
+// running.
+func TestWorkerKilled_WaitingRequestsAreSentOnceByTheWorkerThatComesBack(t *testing.T) {
+	d := deploy(t, 1, 2)
+	const orders = 6
+	base := time.Now().UnixNano()%1_000_000_000 + 300
+	for i := range int64(orders) {
+		o := shopifytest.DemoOrder(base + i)
+		o.Customer.Email = fmt.Sprintf("prod.kill.%d@example.net", base+i)
+		d.shopify.SetOrder(o)
+		// No delivery event: each waits for the 3 s fallback delay.
+		if code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "")); code != http.StatusOK {
+			t.Fatalf("delivery: %d %s", code, msg)
+		}
+	}
+	waitRunning(t, d, orders)
+	killed := time.Now()
+	for _, w := range d.workers {
+		w.Kill()
+	}
+	time.Sleep(5 * time.Second) // every send time passes with no worker
+	if n := len(d.mail.Outbox()); n != 0 {
+		t.Fatalf("%d emails with no worker running", n)
+	}
+	if err := d.workers[0].Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mails := d.mail.WaitFor(orders, 90*time.Second)
+	t.Logf("%d of %d sent %v after the kill", len(mails), orders, time.Since(killed).Round(time.Millisecond))
+	time.Sleep(2 * time.Second)
+	per := map[string]int{}
+	for _, m := range d.mail.Outbox() {
+		per[m.To[0]]++
+	}
+	if len(per) != orders || len(d.mail.Outbox()) != orders {
+		t.Fatalf("%d emails to %d addresses, want one to each of %d", len(d.mail.Outbox()), len(per), orders)
+	}
+	if n := openReviews(t, d); n != 0 {
+		t.Errorf("%d review requests still running", n)
+	}
+}
+
+// openReviews counts the review workflows not yet closed.
+func openReviews(t *testing.T, d *deployment) int {
+	t.Helper()
+	resp, err := d.tc.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
+		Namespace: d.ns, Query: "WorkflowType = 'ReviewRequest' AND ExecutionStatus = 'Running'"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(resp.GetCount())
+}
+
+// waitRunning waits until n review workflows are open.
+func waitRunning(t *testing.T, d *deployment, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for openReviews(t, d) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d review workflows running", openReviews(t, d), n)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
