@@ -69,7 +69,7 @@ type Process struct {
 // Serve starts `candor serve` on a free loopback port and waits until
 // /healthz answers.
 func (c Candor) Serve(ctx context.Context, name string) (*Process, error) {
-	ports, err := freePorts(1)
+	ports, err := FreePorts(1)
 	if err != nil {
 		return nil, err
 	}

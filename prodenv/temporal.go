@@ -167,7 +167,7 @@ func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Tempora
 			}
 		}
 	}
-	ports, err := freePorts(9)
+	ports, err := FreePorts(9)
 	if err != nil {
 		return nil, err
 	}
@@ -292,11 +292,11 @@ func tail(b []byte, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePorts reserves n distinct loopback ports below 32768 by listening on
+// FreePorts reserves n distinct loopback ports below 32768 by listening on
 // them, then releases them for the server to take. Temporal stores its
 // membership port in a smallint column, so the kernel's ephemeral range
 // (from 32768) will not do.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
 		for _, l := range lns {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -145,5 +146,89 @@ func waitRunning(t *testing.T, d *deployment, n int) {
 			t.Fatalf("only %d of %d review workflows running", openReviews(t, d), n)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestPostgresRestarted_IntakeAnswers503ThenRecoversWithoutRestartingCandor
+// stops the one PostgreSQL (Candor's and Temporal's) while fulfillments
+// arrive, for a shop already cached and for a delivery that needs the
+// database. Each gets a 503 inside Shopify's timeout. After PostgreSQL is
+// back, the same serve and worker processes, not restarted, accept Shopify's
+// retries; each order gets one email and the registry chain verifies with
+// no gap.
+func TestPostgresRestarted_IntakeAnswers503ThenRecoversWithoutRestartingCandor(t *testing.T) {
+	d := deploy(t, 1, 1)
+	ctx := context.Background()
+	base := time.Now().UnixNano()%1_000_000_000 + 500
+	warm := shopifytest.DemoOrder(base)
+	d.shopify.SetOrder(warm)
+	if code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(warm, "delivered")); code != http.StatusOK {
+		t.Fatalf("first delivery: %d %s", code, msg)
+	}
+	d.mail.WaitFor(1, 60*time.Second)
+
+	type delivery struct {
+		id   string
+		body []byte
+	}
+	var pending []delivery
+	for i := range int64(3) {
+		o := shopifytest.DemoOrder(base + 1 + i)
+		o.Customer.Email = fmt.Sprintf("prod.pg.%d@example.net", base+i)
+		d.shopify.SetOrder(o)
+		pending = append(pending, delivery{shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered")})
+	}
+	if err := postgres.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = postgres.restart(context.Background())
+		}
+	})
+	for _, p := range pending {
+		began := time.Now()
+		code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, p.id, p.body)
+		took := time.Since(began)
+		t.Logf("PostgreSQL down: %d %q after %v", code, msg, took.Round(time.Millisecond))
+		if code != http.StatusServiceUnavailable {
+			t.Errorf("with PostgreSQL down: %d %s, want 503", code, msg)
+		}
+		if took >= shopifyTimeout {
+			t.Errorf("answered after %v, not within Shopify's %v", took.Round(time.Millisecond), shopifyTimeout)
+		}
+	}
+	if err := postgres.restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	back := time.Now()
+	for _, p := range pending {
+		for {
+			code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, p.id, p.body)
+			if code == http.StatusOK {
+				break
+			}
+			if time.Since(back) > 2*time.Minute {
+				t.Fatalf("retry still %d %s two minutes after PostgreSQL came back", code, msg)
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	t.Logf("PostgreSQL down for %v; every retry accepted %v after it came back",
+		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
+	mails := d.mail.WaitFor(4, 2*time.Minute)
+	time.Sleep(2 * time.Second)
+	if mails = d.mail.Outbox(); len(mails) != 4 {
+		t.Fatalf("%d emails, want 4 (one per order)", len(mails))
+	}
+	export := filepath.Join(t.TempDir(), "registry.jsonl")
+	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.candor.Run(ctx, "registry", "verify", export); err != nil {
+		t.Fatalf("verify after the restart: %v", err)
 	}
 }

@@ -26,11 +26,11 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/prodenv"
-	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -43,7 +43,27 @@ const (
 var (
 	temporal *prodenv.Temporal
 	candor   string // the binary
+	// postgres is this package's own PostgreSQL cluster, which both Temporal
+	// and Candor use, as a one-database deployment does, so tests can
+	// restart it without touching anything else on the machine.
+	postgres *pgCluster
 )
+
+// pgCluster is a private PostgreSQL that a test can stop and start again.
+type pgCluster struct {
+	*devenv.Cluster
+	dir  string
+	port int
+}
+
+func (c *pgCluster) restart(ctx context.Context) error {
+	next, err := devenv.StartCluster(ctx, c.dir, c.port)
+	if err != nil {
+		return err
+	}
+	c.Cluster = next
+	return nil
+}
 
 func TestMain(m *testing.M) {
 	code, err := run(m)
@@ -66,18 +86,28 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
+	// The private PostgreSQL runs as the postgres user, who must reach its
+	// folder inside this one.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return 0, err
+	}
 	if candor, err = prodenv.BuildCandor(ctx, dir); err != nil {
 		return 0, err
 	}
-	prefix := fmt.Sprintf("candor_prod_%d", time.Now().UnixNano()%1_000_000_000)
-	if temporal, err = prodenv.StartTemporal(ctx, bins, prodenv.TemporalOptions{
-		PostgresURL: storetest.ServerURL(), Prefix: prefix, Dir: dir}); err != nil {
+	ports, err := prodenv.FreePorts(1)
+	if err != nil {
 		return 0, err
 	}
-	defer func() {
-		temporal.Stop()
-		_ = prodenv.DropDatabases(context.Background(), storetest.ServerURL(), prefix+"_temporal", prefix+"_visibility")
-	}()
+	postgres = &pgCluster{dir: filepath.Join(dir, "postgres"), port: ports[0]}
+	if postgres.Cluster, err = devenv.StartCluster(ctx, postgres.dir, postgres.port); err != nil {
+		return 0, err
+	}
+	defer func() { _ = postgres.Stop() }()
+	if temporal, err = prodenv.StartTemporal(ctx, bins, prodenv.TemporalOptions{
+		PostgresURL: postgres.URL, Prefix: "prod", Dir: dir}); err != nil {
+		return 0, err
+	}
+	defer temporal.Stop()
 	return m.Run(), nil
 }
 
@@ -100,11 +130,11 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 	t.Helper()
 	ctx := context.Background()
 	dbName := fmt.Sprintf("candor_prod_db_%d", time.Now().UnixNano())
-	dbURL, err := prodenv.CreateDatabase(ctx, storetest.ServerURL(), dbName)
+	dbURL, err := prodenv.CreateDatabase(ctx, postgres.URL, dbName)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = prodenv.DropDatabases(context.Background(), storetest.ServerURL(), dbName) })
+	t.Cleanup(func() { _ = prodenv.DropDatabases(context.Background(), postgres.URL, dbName) })
 	ns := fmt.Sprintf("candor-%d", time.Now().UnixNano())
 	nc, err := client.NewNamespaceClient(client.Options{HostPort: temporal.Address})
 	if err != nil {
