@@ -73,8 +73,14 @@ func (a *Activities) MarkSkipped(ctx context.Context, requestID, reason string) 
 	return err
 }
 
-// MarkFailed records that sending gave up.
+// MarkFailed records that sending gave up. A request left in "sending" may
+// have reached SendGrid, so it is recorded as sent, unconfirmed, not failed.
 func (a *Activities) MarkFailed(ctx context.Context, requestID, reason string) error {
-	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled, store.StatusSending}, store.StatusFailed, reason)
-	return err
+	return a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := store.Transition(ctx, tx, requestID, []string{store.StatusSending}, store.StatusSentUnconfirmed, ReasonOutcomeUnknown); err != nil {
+			return err
+		}
+		_, err := store.Transition(ctx, tx, requestID, []string{store.StatusScheduled}, store.StatusFailed, reason)
+		return err
+	})
 }

@@ -124,7 +124,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 
 	state.Phase = "sending"
 	send := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: sendStartToClose, // WorkerOptions waits this long on a stop
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
 			BackoffCoefficient: 2,

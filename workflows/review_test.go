@@ -56,6 +56,7 @@ type sendCall struct {
 	in              activities.SendInput
 	at              time.Time
 	scheduleToClose time.Duration
+	startToClose    time.Duration
 }
 
 type markCall struct {
@@ -118,7 +119,8 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 	env.OnActivity(acts.SendReviewRequest, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SendInput) (activities.SendResult, error) {
 			r.mu.Lock()
-			r.sends = append(r.sends, sendCall{in: in, at: env.Now(), scheduleToClose: activity.GetInfo(ctx).ScheduleToCloseTimeout})
+			r.sends = append(r.sends, sendCall{in: in, at: env.Now(), scheduleToClose: activity.GetInfo(ctx).ScheduleToCloseTimeout,
+				startToClose: activity.GetInfo(ctx).StartToCloseTimeout})
 			n := len(r.sends)
 			r.mu.Unlock()
 			return r.send(n, in)
@@ -355,6 +357,39 @@ func TestReviewRequest_SkippedSendEndsWithoutReminder(t *testing.T) {
 	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: activities.ReasonNoConsent})
 	r.wantOneSend(in) // no reminder
 	r.wantNoMarks()
+}
+
+// TestReviewRequest_SentUnconfirmedEndsWithoutReminder: a send whose outcome
+// is unknown is final. The workflow neither retries it nor follows it with
+// a reminder, and does not mark it failed.
+func TestReviewRequest_SentUnconfirmedEndsWithoutReminder(t *testing.T) {
+	r := newRun(t, settings(reminder))
+	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
+		return activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
+	}
+	in := input()
+	res := r.execute(in)
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	r.wantOneSend(in)
+	r.wantNoMarks()
+}
+
+// TestReviewRequest_WorkerStopOutlastsASendAttempt: a deploy stops the
+// worker; it waits for activities in flight for WorkerStopTimeout, which
+// must cover a whole send attempt, or the attempt is cut off between
+// SendGrid's 202 and recording it.
+func TestReviewRequest_WorkerStopOutlastsASendAttempt(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.execute(input())
+	sends := r.sendCalls()
+	if len(sends) != 1 {
+		t.Fatalf("%d sends, want 1", len(sends))
+	}
+	attempt, stop := sends[0].startToClose, workflows.WorkerOptions().WorkerStopTimeout
+	if attempt <= 0 || stop <= attempt {
+		t.Errorf("worker stop timeout %v, send attempt up to %v: a stop may cut a send off", stop, attempt)
+	}
 }
 
 func TestReviewRequest_ReminderSentAfterReminderDelay(t *testing.T) {
