@@ -32,7 +32,7 @@ const (
 	// and it counts as a send for erasure and retention.
 	StatusSentUnconfirmed = "sent_unconfirmed"
 	StatusSkipped         = "skipped"
-	StatusFailed    = "failed"
+	StatusFailed          = "failed"
 )
 
 // Request is one order's review request.
