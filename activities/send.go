@@ -163,6 +163,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, temporalError(err)
 	}
+	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
 		return a.skip(ctx, in, subject, statusReads, ReasonNoEmail)
 	}
@@ -229,7 +230,8 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
 	}
 	if errors.Is(err, errSuppressed) {
-		return a.skip(ctx, in, subject, statusReads, skipReason(suppressedFor))
+		// The address was read (its key is what may have matched).
+		return a.skip(ctx, in, subject, append(statusReads, emailRead), skipReason(suppressedFor))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil

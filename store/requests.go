@@ -224,3 +224,20 @@ func Suppress(ctx context.Context, tx sqlx.ExecerContext, shop, subject, reason 
 	n, _ := res.RowsAffected()
 	return n == 1, nil
 }
+
+// SuppressAll adds every non-empty key (a subject, an address key) to shop's
+// suppression list for reason. It reports whether any was newly added.
+func SuppressAll(ctx context.Context, tx sqlx.ExecerContext, shop, reason string, keys ...string) (bool, error) {
+	added := false
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		n, err := Suppress(ctx, tx, shop, k, reason)
+		if err != nil {
+			return false, err
+		}
+		added = added || n
+	}
+	return added, nil
+}
