@@ -470,11 +470,18 @@ func TestSend_SecondRunDoesNotSendAgain(t *testing.T) {
 	if want := (activities.SendResult{Status: store.StatusSent, Reason: activities.ReasonAlreadySent}); res != want {
 		t.Errorf("second run = %+v, want %+v", res, want)
 	}
+	assertOneEmail(t, f)
+}
+
+// assertOneEmail checks that the request's address was read once, recorded
+// as transmitted once, and emailed once.
+func assertOneEmail(t *testing.T, f *fixture) {
+	t.Helper()
 	if out := f.sg.Outbox(); len(out) != 1 {
-		t.Errorf("outbox holds %d emails, want 1", len(out))
+		t.Errorf("outbox holds %d emails, want exactly 1", len(out))
 	}
 	if n := f.shop.Calls("CandorRecipient"); n != 1 {
-		t.Errorf("recipient read %d times, want 1 (the second run has no reason to read it)", n)
+		t.Errorf("recipient read %d times, want 1 (a later run has no reason to read it)", n)
 	}
 	if n := len(transmissions(f.entries(t), f.reqID)); n != 1 {
 		t.Errorf("registry records %d transmissions, want 1", n)
@@ -722,11 +729,15 @@ func TestSend_SendGridRejectionFailsTheRequest(t *testing.T) {
 	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
 }
 
-// assertSentUnconfirmed checks that the request ended sent_unconfirmed with
-// exactly one email in the outbox and one recorded transmission, and that a
-// further attempt sends no second email.
-func assertSentUnconfirmed(t *testing.T, f *fixture) {
+// assertSentUnconfirmed checks that the attempt's result res and the request
+// say sent_unconfirmed, with exactly one email in the outbox and one
+// recorded transmission, and that a further attempt sends no second email.
+func assertSentUnconfirmed(t *testing.T, f *fixture, res activities.SendResult) {
 	t.Helper()
+	want := activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}
+	if res != want {
+		t.Errorf("result = %+v, want %+v", res, want)
+	}
 	req := f.request(t)
 	if req.Status != store.StatusSentUnconfirmed || req.Reason != activities.ReasonOutcomeUnknown {
 		t.Errorf("request is %s/%q, want %s/%s", req.Status, req.Reason, store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
@@ -734,19 +745,10 @@ func assertSentUnconfirmed(t *testing.T, f *fixture) {
 	if req.SentAt == nil {
 		t.Error("sent_at is empty: retention would not treat the unconfirmed send as a send")
 	}
-	want := activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}
 	if res := f.mustSend(t, activities.KindFirst); res != want {
 		t.Errorf("another attempt = %+v, want %+v", res, want)
 	}
-	if out := f.sg.Outbox(); len(out) != 1 {
-		t.Errorf("outbox holds %d emails, want exactly 1", len(out))
-	}
-	if n := f.shop.Calls("CandorRecipient"); n != 1 {
-		t.Errorf("recipient read %d times, want 1", n)
-	}
-	if n := len(transmissions(f.entries(t), f.reqID)); n != 1 {
-		t.Errorf("registry records %d transmissions, want 1", n)
-	}
+	assertOneEmail(t, f)
 	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
 }
 
@@ -765,10 +767,7 @@ func TestSend_AcceptedThen5xxIsOneEmailSentUnconfirmed(t *testing.T) {
 			if err != nil {
 				t.Fatalf("an unknown outcome is an outcome, not an error to retry: %v", err)
 			}
-			if want := (activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}); res != want {
-				t.Errorf("result = %+v, want %+v", res, want)
-			}
-			assertSentUnconfirmed(t, f)
+			assertSentUnconfirmed(t, f, res)
 		})
 	}
 }
@@ -802,11 +801,7 @@ func TestSend_AttemptThatDiedAfterAcceptanceIsRecordedSentUnconfirmed(t *testing
 	if _, err := f.db.ExecContext(ctx, `DROP TRIGGER test_die_after_send ON review_requests`); err != nil {
 		t.Fatal(err)
 	}
-	res := f.mustSend(t, activities.KindFirst)
-	if want := (activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}); res != want {
-		t.Errorf("retry = %+v, want %+v", res, want)
-	}
-	assertSentUnconfirmed(t, f)
+	assertSentUnconfirmed(t, f, f.mustSend(t, activities.KindFirst))
 }
 
 // TestSend_StoresSendGridMessageID: the X-Message-Id of SendGrid's 202 is
