@@ -974,3 +974,30 @@ func TestSend_RejectedSendGridKeyIsRetriedNotFailed(t *testing.T) {
 		t.Fatalf("retry after the key is fixed: %+v", res)
 	}
 }
+
+// TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed: when the send's
+// retries run out with the request still "sending", the address may have
+// reached SendGrid; the workflow's MarkFailed records that truthfully. A
+// request that never got that far is failed.
+func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	if _, err := f.db.Exec(`UPDATE review_requests SET status = 'sending' WHERE request_id = $1`, f.reqID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed"); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.request(t); r.Status != store.StatusSentUnconfirmed || r.Reason != activities.ReasonOutcomeUnknown || r.SentAt == nil {
+		t.Errorf("request left sending is %s/%q (sent_at %v), want %s/%s with sent_at", r.Status, r.Reason, r.SentAt,
+			store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
+	}
+
+	g := newFixture(t, customerOrder(testOrderID+1))
+	if _, err := g.env.ExecuteActivity(g.acts.MarkFailed, g.reqID, "send_failed"); err != nil {
+		t.Fatal(err)
+	}
+	if r := g.request(t); r.Status != store.StatusFailed || r.Reason != "send_failed" {
+		t.Errorf("scheduled request is %s/%q, want failed/send_failed", r.Status, r.Reason)
+	}
+}
