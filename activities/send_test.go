@@ -985,8 +985,8 @@ func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
 	if _, err := f.db.Exec(`UPDATE review_requests SET status = 'sending' WHERE request_id = $1`, f.reqID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed"); err != nil {
-		t.Fatal(err)
+	if got := markFailed(t, f); got != store.StatusSentUnconfirmed {
+		t.Errorf("MarkFailed reports %q, want %s", got, store.StatusSentUnconfirmed)
 	}
 	if r := f.request(t); r.Status != store.StatusSentUnconfirmed || r.Reason != activities.ReasonOutcomeUnknown || r.SentAt == nil {
 		t.Errorf("request left sending is %s/%q (sent_at %v), want %s/%s with sent_at", r.Status, r.Reason, r.SentAt,
@@ -994,10 +994,23 @@ func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
 	}
 
 	g := newFixture(t, customerOrder(testOrderID+1))
-	if _, err := g.env.ExecuteActivity(g.acts.MarkFailed, g.reqID, "send_failed"); err != nil {
-		t.Fatal(err)
+	if got := markFailed(t, g); got != store.StatusFailed {
+		t.Errorf("MarkFailed reports %q, want %s", got, store.StatusFailed)
 	}
 	if r := g.request(t); r.Status != store.StatusFailed || r.Reason != "send_failed" {
 		t.Errorf("scheduled request is %s/%q, want failed/send_failed", r.Status, r.Reason)
 	}
+}
+
+func markFailed(t *testing.T, f *fixture) string {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded string
+	if err := v.Get(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	return recorded
 }

@@ -229,8 +229,15 @@ func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewReq
 	if errors.As(cause, &appErr) && appErr.Type() != "" {
 		reason = appErr.Type()
 	}
-	if err := workflow.ExecuteActivity(short, a.MarkFailed, in.RequestID, reason).Get(ctx, nil); err != nil {
+	// MarkFailed says what it recorded; a history from before it did
+	// decodes as "".
+	var recorded string
+	if err := workflow.ExecuteActivity(short, a.MarkFailed, in.RequestID, reason).Get(ctx, &recorded); err != nil {
 		return ReviewRequestResult{}, err
+	}
+	if recorded == store.StatusSentUnconfirmed {
+		// The send's retries ran out after it reached SendGrid.
+		return ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
 	}
 	return ReviewRequestResult{Status: store.StatusFailed, Reason: reason}, nil
 }

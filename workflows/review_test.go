@@ -74,6 +74,8 @@ type run struct {
 	scheduleErr error
 	// send answers the n-th (1-based) SendReviewRequest call.
 	send func(n int, in activities.SendInput) (activities.SendResult, error)
+	// markFailed is the status the MarkFailed mock reports it recorded.
+	markFailed string
 	// window, when set, is the shop's send window the PlanSend mock applies
 	// with the real activities.NextOpen; nil means any time.
 	window *sendWindow
@@ -145,7 +147,10 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 		}
 	}
 	env.OnActivity(acts.MarkSkipped, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkSkipped"))
-	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkFailed"))
+	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, requestID, reason string) (string, error) {
+			return r.markFailed, mark("MarkFailed")(ctx, requestID, reason)
+		})
 	return r
 }
 
@@ -491,6 +496,24 @@ func TestReviewRequest_SendFailingAfterRetriesMarksFailed(t *testing.T) {
 	}
 	if marks[0].at.Before(sends[len(sends)-1].at) {
 		t.Errorf("MarkFailed at first%+v, before the last attempt at first%+v", marks[0].at.Sub(firstAt), sends[len(sends)-1].at.Sub(firstAt))
+	}
+}
+
+// TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed: the
+// send's retries run out while the request is "sending" (it may have reached
+// SendGrid); MarkFailed records sent_unconfirmed and the workflow's result
+// says the same, not failed.
+func TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed(t *testing.T) {
+	r := newRun(t, settings(reminder))
+	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
+		return activities.SendResult{}, temporal.NewApplicationError("database unavailable", activities.ErrInternal)
+	}
+	r.markFailed = store.StatusSentUnconfirmed
+	res := r.execute(input())
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	if marks := r.markCalls(); len(marks) != 1 || marks[0].activity != "MarkFailed" {
+		t.Fatalf("Mark* calls = %+v, want one MarkFailed", marks)
 	}
 }
 
