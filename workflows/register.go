@@ -21,6 +21,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)
+	r.RegisterWorkflow(RedrivePrivacy)
 }
 
 // sendStartToClose bounds one attempt of the send activity.
