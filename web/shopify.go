@@ -251,6 +251,8 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		switch {
 		case err == nil:
 			return "signalled", false, nil
+		case errors.Is(err, datakeys.ErrShredded):
+			return "ignored", false, nil // the request was erased or deleted: nothing more is written about it
 		case !errors.As(err, &nf):
 			return "", false, fmt.Errorf("signal %s: %w", in.signal, err)
 		case in.start == nil:

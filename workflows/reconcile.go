@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/store"
 )
@@ -108,11 +109,13 @@ func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowO
 	}
 }
 
-// StartReviewRequest starts the workflow; false means its ID was used.
+// StartReviewRequest starts the workflow; false means its ID was used, or
+// its request's data key was destroyed (an erased customer's order, or a
+// request already deleted): that order is never asked about again.
 func StartReviewRequest(ctx context.Context, c client.Client, in ReviewRequestInput) (bool, error) {
 	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in.Shop, in.OrderID), ReviewRequest, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
+	if errors.As(err, &started) || errors.Is(err, datakeys.ErrShredded) {
 		return false, nil
 	}
 	return err == nil, err
