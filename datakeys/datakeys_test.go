@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/keys"
@@ -331,5 +333,30 @@ func TestFor_AShreddedRequestKeyIsNeverMadeAgain(t *testing.T) {
 	}
 	if enc, err := a.Codec(shop, "rq_swept").Encode(nil); err != nil || len(enc) != 0 {
 		t.Errorf("encoding nothing needs no key: %v, %v", enc, err)
+	}
+}
+
+// TestFailureConverter_ADestroyedKeyFailsWithoutRetries: an activity whose
+// payload names a destroyed key fails as a non-retryable DataKeyShredded
+// application error (the SDK wraps the codec's error when it cannot decode
+// the input), and the workflow reads that type back. Other errors keep
+// their own type and retry policy.
+func TestFailureConverter_ADestroyedKeyFailsWithoutRetries(t *testing.T) {
+	fc := datakeys.FailureConverter()
+	decode := fmt.Errorf("unable to decode the activity function input payload with error: %w for function name: SendReviewRequest",
+		fmt.Errorf("payload codec: data key dk_x: %w", datakeys.ErrShredded))
+	info := fc.ErrorToFailure(decode).GetApplicationFailureInfo()
+	if info == nil || info.GetType() != datakeys.ShreddedErrorType || !info.GetNonRetryable() {
+		t.Fatalf("failure of a destroyed key: %+v, want a non-retryable %s", info, datakeys.ShreddedErrorType)
+	}
+	var appErr *temporal.ApplicationError
+	if err := fc.FailureToError(fc.ErrorToFailure(decode)); !errors.As(err, &appErr) || appErr.Type() != datakeys.ShreddedErrorType {
+		t.Errorf("read back: %v", err)
+	}
+	for _, err := range []error{errors.New("connection refused"), temporal.NewApplicationError("shop is not connected", "ShopGone")} {
+		info := fc.ErrorToFailure(err).GetApplicationFailureInfo()
+		if info.GetType() == datakeys.ShreddedErrorType || info.GetNonRetryable() {
+			t.Errorf("%v became %+v", err, info)
+		}
 	}
 }
