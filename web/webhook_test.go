@@ -539,7 +539,7 @@ func TestWebhook_AnOrderWhoseRequestKeyWasDestroyedIsNotStartedAgain(t *testing.
 		topic, want string
 		body        []byte
 	}{
-		{shopify.TopicFulfillmentCreate, "duplicate", shopifytest.FulfillmentPayload(o, "")},
+		{shopify.TopicFulfillmentCreate, "ignored", shopifytest.FulfillmentPayload(o, "")},
 		{shopify.TopicFulfillmentUpdate, "ignored", shopifytest.FulfillmentPayload(o, "delivered")},
 		{shopify.TopicRefundCreate, "ignored", shopifytest.RefundPayload(o)},
 	} {
@@ -553,5 +553,9 @@ func TestWebhook_AnOrderWhoseRequestKeyWasDestroyedIsNotStartedAgain(t *testing.
 	var n int
 	if err := e.db.Get(&n, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner = $2`, shop, owner); err != nil || n != 0 {
 		t.Errorf("the erased request has %d data keys again (%v)", n, err)
+	}
+	// Nothing says Temporal holds the order: nothing was written there.
+	if err := e.db.Get(&n, `SELECT count(*) FROM registry_entries WHERE ref = $1 AND system = 'temporal'`, owner); err != nil || n != 0 {
+		t.Errorf("%d registry entries say Temporal holds the erased request (%v)", n, err)
 	}
 }

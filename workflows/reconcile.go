@@ -96,13 +96,14 @@ func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowO
 	}
 }
 
-// StartReviewRequest starts the workflow; false means its ID was used, or
-// its request's data key was destroyed (an erased customer's order, or a
-// request already deleted): that order is never asked about again.
+// StartReviewRequest starts the workflow; false means its ID was used. An
+// error wrapping datakeys.ErrShredded means the request's data key was
+// destroyed (an erased customer's order, or a request already deleted):
+// nothing was written, and that order is never asked about again.
 func StartReviewRequest(ctx context.Context, c client.Client, in ReviewRequestInput) (bool, error) {
 	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in.Shop, in.OrderID), ReviewRequest, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) || errors.Is(err, datakeys.ErrShredded) {
+	if errors.As(err, &started) {
 		return false, nil
 	}
 	return err == nil, err
@@ -116,6 +117,10 @@ func ReviewStarter(c client.Client, requestID func(shop string, orderID int64) s
 		if len(in.Products) == 0 {
 			return false, nil
 		}
-		return StartReviewRequest(ctx, c, in)
+		ok, err := StartReviewRequest(ctx, c, in)
+		if errors.Is(err, datakeys.ErrShredded) {
+			return false, nil // erased or deleted: not asked about again
+		}
+		return ok, err
 	}
 }
