@@ -266,6 +266,8 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		switch {
 		case err == nil:
 			return "signalled", false, nil
+		case errors.Is(err, datakeys.ErrShredded):
+			return "ignored", false, nil // the request was erased or deleted: nothing is written about it again
 		case !errors.As(err, &nf):
 			return "", false, fmt.Errorf("signal %s: %w", in.signal, err)
 		case in.start == nil:
@@ -280,6 +282,9 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		input.DeliveredAt = &at
 	}
 	started, err := workflows.StartReviewRequest(ctx, s.Temporal, input)
+	if errors.Is(err, datakeys.ErrShredded) {
+		return "ignored", false, nil // the request was erased or deleted: nothing is written about it again
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("start workflow: %w", err)
 	}
