@@ -14,7 +14,7 @@ import (
 // custom-app token has the zero Grant: its token does not expire.
 type Grant struct {
 	TokenExpiresAt     time.Time // zero: the access token does not expire
-	RefreshTokenSealed string    // sealed like the access token (aad: domain)
+	RefreshTokenSealed string    // sealed like the access token, bound to keys.RefreshTokenAAD(domain)
 	RefreshExpiresAt   time.Time
 	Scopes             string // comma-separated, as Shopify granted them
 	InstalledAt        time.Time
@@ -34,6 +34,15 @@ func (r grantRow) grant() Grant {
 }
 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+// HoldsToken is the SQL condition for a shops row that still holds a sealed
+// Admin API token: the access token, or a refresh token that could mint one.
+const HoldsToken = `(access_token_sealed <> '' OR refresh_token_sealed <> '')`
+
+// RevokeTokensSet is the SQL SET list that blanks a shop's tokens, as an
+// uninstall does: both of them, so neither can be used or refreshed.
+const RevokeTokensSet = `access_token_sealed = '', access_token_expires_at = NULL,
+    refresh_token_sealed = '', refresh_token_expires_at = NULL, updated_at = now()`
 
 // Install is a shop's connection after OAuth.
 type Install struct {
