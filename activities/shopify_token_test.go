@@ -356,3 +356,45 @@ func TestSend_AfterKeyRotationTheRefreshTokenStillOpens(t *testing.T) {
 		t.Error("the new refresh token is sealed under the old key")
 	}
 }
+
+// A send whose token refresh waits on Shopify holds no lock on the shop's
+// row: a new review request for the shop is stored meanwhile.
+func TestShopAdmin_RefreshInFlightDoesNotBlockANewRequestForTheShop(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
+	f.shop.SetTokenTTL(time.Hour)
+	reached, release := f.shop.HoldNext("oauth/access_token")
+	defer release()
+	done := make(chan error, 1)
+	go func() {
+		var suite testsuite.WorkflowTestSuite
+		env := suite.NewTestActivityEnvironment()
+		env.RegisterActivity(f.acts)
+		_, err := env.ExecuteActivity(f.acts.SendReviewRequest, activities.SendInput{
+			Shop: testShop, OrderID: f.order.ID, RequestID: f.reqID, Kind: activities.KindFirst})
+		done <- err
+	}()
+	select {
+	case <-reached:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send never asked Shopify for a new token")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	err := f.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := store.CreateRequest(ctx, tx, store.Request{RequestID: "rq_next_order", Shop: testShop,
+			OrderID: testOrderID + 1, OrderName: "#1002", ExpiresAt: time.Now().Add(time.Hour)}, nil)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("a new request for the shop while its token refresh is in flight: %v", err)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	if n := f.shop.Calls("oauth/refresh"); n != 1 || f.request(t).Status != store.StatusSent {
+		t.Fatalf("%d refreshes, request %s; want 1 and sent", n, f.request(t).Status)
+	}
+}

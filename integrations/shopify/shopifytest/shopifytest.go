@@ -6,6 +6,11 @@
 // Like Shopify, it checks the API version in the path, the access token, the
 // content type and the request shape, and answers only the fields a query
 // selects, so tests can see what Candor actually asked for.
+//
+// Tokens: an expiring OAuth access token lapses after TokenTTL (Shopify: an
+// hour) and then gets Shopify's 401; refresh tokens live 90 days, and a used
+// one is retired once its replacement is used; Uninstall revokes them all.
+// oauth.go cites the pages this follows.
 package shopifytest
 
 import (
@@ -279,6 +284,11 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})
 		return
 	}
+	// An unknown, revoked or lapsed token: Shopify's 401 body, as apps see
+	// it when an expiring offline token has lapsed
+	// (https://github.com/Shopify/shopify-app-php/issues/12: "failing with
+	// 401 Unauthorized approximately one hour after the token was issued";
+	// body as in https://github.com/Shopify/koa-shopify-auth/issues/169).
 	if !s.TokenValid(r.Header.Get("X-Shopify-Access-Token")) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
 		return
