@@ -3,8 +3,6 @@ package activities_test
 import (
 	"context"
 	"crypto/rand"
-	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -35,14 +33,12 @@ func (f *fixture) oauthInstall(t *testing.T, ttl time.Duration) shopify.Token {
 	f.shop.EnableOAuth(shopifytest.App{APIKey: testAppKey, APISecret: testAppSecret, RedirectURI: redirect})
 	f.shop.SetTokenTTL(ttl)
 	f.acts.OAuth = shopify.OAuth{APIKey: testAppKey, APISecret: testAppSecret, BaseURL: f.shop.URL}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(f.acts.OAuth.AuthorizeURL(testShop, "st", redirect))
+	f.shop.Shop = testShop
+	code, err := f.shop.Authorize(f.acts.OAuth, redirect)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	tok, err := f.acts.OAuth.Exchange(context.Background(), testShop, loc.Query().Get("code"), time.Now())
+	tok, err := f.acts.OAuth.Exchange(context.Background(), testShop, code, time.Now())
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}

@@ -100,6 +100,23 @@ func (s *Store) SetGrantScopes(scopes []string) {
 	s.grantScopes = scopes
 }
 
+// Authorize runs the install as a merchant would: it opens the authorize
+// URL o builds for redirect and returns the authorization code the stand-in
+// sends back to the app's callback. The app then exchanges it.
+func (s *Store) Authorize(o shopify.OAuth, redirect string) (string, error) {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(o.AuthorizeURL(s.Shop, "state-"+randHex(8), redirect))
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		return "", fmt.Errorf("authorize: HTTP %d, no code in the redirect", resp.StatusCode)
+	}
+	return loc.Query().Get("code"), nil
+}
+
 // Uninstall revokes every access and refresh token the app holds, as
 // Shopify does when the merchant uninstalls the app.
 func (s *Store) Uninstall() {
