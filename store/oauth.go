@@ -105,6 +105,9 @@ func (db *DB) RefreshToken(ctx context.Context, domain string, before time.Time,
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, refreshLockKey(domain)); err != nil {
+		// Cancelled while waiting: discard the session, so a lock granted
+		// just as the cancel arrived dies with it.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		return Shop{}, fmt.Errorf("wait for the shop's token refresh lock: %w", err)
 	}
 	defer func() {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -125,5 +126,43 @@ func TestRefreshToken_UninstallDuringTheRefreshWins(t *testing.T) {
 	})
 	if err != nil || got.TokenSealed != "" || got.RefreshTokenSealed != "" {
 		t.Fatalf("after an uninstall during the refresh: %+v, %v; want no tokens", got.Grant, err)
+	}
+}
+
+// A worker that gives up waiting for another's refresh gets a clear error,
+// and no lock is left behind by either.
+func TestRefreshToken_AWaiterThatGivesUpLeavesNoLock(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	installExpiring(t, db)
+	inFlight, answer := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		_, err := db.RefreshToken(ctx, refreshShop, time.Now().Add(5*time.Minute), func(store.Shop) (store.Install, error) {
+			close(inFlight)
+			<-answer
+			return store.Install{Domain: refreshShop, TokenSealed: "v1.k.access-1",
+				Grant: store.Grant{TokenExpiresAt: time.Now().Add(time.Hour), RefreshTokenSealed: "v1.k.refresh-1"}}, nil
+		})
+		first <- err
+	}()
+	<-inFlight
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	_, err := db.RefreshToken(short, refreshShop, time.Now().Add(5*time.Minute), func(store.Shop) (store.Install, error) {
+		t.Error("the waiter refreshed")
+		return store.Install{}, nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "token refresh lock") {
+		t.Fatalf("a waiter out of time: %v", err)
+	}
+	close(answer)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var held int
+	if err := db.Get(&held, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`); err != nil || held != 0 {
+		t.Fatalf("%d advisory locks held after both returned (%v)", held, err)
 	}
 }
