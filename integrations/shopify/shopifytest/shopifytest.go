@@ -19,11 +19,13 @@
 //     cost;
 //   - connections page by the `first:` they are asked for, with cursors and
 //     pageInfo (the orders search and an order's line items, orders.go);
-//   - OAuth and webhook subscriptions (oauth.go); expiring tokens as
-//     Shopify documents them (oauth.go cites the pages): an access token
-//     lapses after TokenTTL (Shopify: an hour) and then gets Shopify's 401;
-//     refresh tokens live 90 days, and a used one is retired once its
-//     replacement is used (at most 30 days later); Uninstall revokes all;
+//   - OAuth and webhook subscriptions (oauth.go): the authorization code
+//     grant in offline and in online (per-user) access mode, where the token
+//     names the staff member who approved it; expiring tokens as Shopify
+//     documents them (oauth.go cites the pages): an access token lapses
+//     after TokenTTL (Shopify: an hour) and then gets Shopify's 401; refresh
+//     tokens live 90 days, and a used one is retired once its replacement
+//     is used (at most 30 days later); Uninstall revokes all;
 //   - webhook deliveries, signed, with the payloads' personal data
 //     (webhooks.go).
 package shopifytest
