@@ -169,7 +169,7 @@ func TestRegistryCLI_ExportVerifyTamperTrail(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "line 4") {
 		t.Fatalf("tampered verify: %v, want exit 1 naming line 4", err)
 	}
-	if _, err := capture(t, "registry", "verify", "nosuch.csv"); !errors.As(err, &ee) || ee.code != 1 {
+	if _, err := capture(t, "registry", "verify", "nosuch.csv", "--pubkey", pub); !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("verify without a signature file: %v", err)
 	}
 	out, err = capture(t, "registry", "trail", "--shop", "cli.myshopify.com", "--customer-id", "42")
