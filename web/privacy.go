@@ -61,13 +61,19 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		return e
 	}
 	if c.Customer != nil {
-		req.Subject = s.Keys.Subject(shop, c.Customer.ID)
+		if c.Customer.ID > 0 {
+			// An email-only customer record has no ID, so no pseudonym:
+			// the request names the person by the orders and the address.
+			req.Subject = s.Keys.Subject(shop, c.Customer.ID)
+		}
 		req.OrderIDs = append(c.OrdersToRedact, c.OrdersRequested...)
 		purpose := registry.PurposeErasure
 		if kind == store.KindDataRequest {
 			purpose = registry.PurposeDataRequest
 		}
-		entries = append(entries, entry(registry.DatumCustomerID, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		if c.Customer.ID > 0 {
+			entries = append(entries, entry(registry.DatumCustomerID, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		}
 		if c.Customer.Email != "" {
 			entries = append(entries, entry(registry.DatumEmail, registry.SystemCandor, registry.ActionCollected, purpose, false))
 		}
@@ -78,7 +84,7 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 				s.unavailable(w, r, topic, "keys", errors.New("no data keys configured"))
 				return
 			}
-			sealed, err := s.DataKeys.Seal(r.Context(), shop, req.Subject, []byte(c.Customer.Email), req.ID)
+			sealed, err := s.DataKeys.Seal(r.Context(), shop, req.KeyOwner(), []byte(c.Customer.Email), req.ID)
 			if err != nil {
 				s.unavailable(w, r, topic, "keys", err)
 				return
@@ -93,7 +99,7 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		if err != nil || !created {
 			return err
 		}
-		if kind == store.KindCustomerRedact {
+		if kind == store.KindCustomerRedact && req.Subject != "" {
 			// From here on no send is decided for this customer: the send
 			// activity checks this list under its row lock.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)

@@ -15,9 +15,9 @@ import (
 // customers/redact, shop/redact) cannot be subscribed through the API; they
 // are set in the app's configuration (README).
 var SubscriptionFields = map[string][]string{
-	TopicFulfillmentCreate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title"},
-	TopicFulfillmentUpdate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title"},
-	TopicOrderFulfilled:    {"id", "name", "line_items.product_id", "line_items.title"},
+	TopicFulfillmentCreate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
+	TopicFulfillmentUpdate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
+	TopicOrderFulfilled:    {"id", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
 	TopicOrderCancelled:    {"id"},
 	TopicRefundCreate:      {"id", "order_id"},
 	TopicAppUninstalled:    {"id"}, // the shop object carries the owner's name, email and phone

@@ -44,6 +44,10 @@ type Product struct {
 	Handle string
 	Price  string
 	Tags   []string
+	// GiftCard marks a gift card: its line items say "gift_card": true,
+	// as in Shopify's webhook payloads
+	// (https://shopify.dev/docs/api/webhooks/latest, fulfillments/create).
+	GiftCard bool
 }
 
 // Order is a demo order.
