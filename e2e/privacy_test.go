@@ -480,3 +480,41 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
 	}
 }
+
+// Shopify documents email-only customer records: a customers/redact whose
+// customer has an address and no ID. It used to be refused with 400, so the
+// erasure never happened. Now it erases what the orders it names reach.
+func TestErasure_EmailOnlyCustomerRecordErasesByItsOrders(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 303)
+	o.Customer.Email, o.Customer.ID = "email.only@example.org", 8_765_432_303
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order: %+v", r)
+	}
+	body, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop,
+		"customer": map[string]any{"email": o.Customer.Email}, "orders_to_redact": []int64{o.ID}})
+	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), body)
+	if st := res.Steps["temporal"]; st.Found != 1 || !st.Verified {
+		t.Errorf("temporal step %+v, want the order's workflow stopped and verified", st)
+	}
+	if st := res.Steps["keys"]; !st.Verified || st.Done < 2 {
+		t.Errorf("keys step %+v, want the request's key and the sealed address's key destroyed", st)
+	}
+	if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+		t.Error("the order's review workflow still exists")
+	}
+	var left int
+	if err := s.db.Get(&left, `SELECT count(*) FROM review_requests WHERE shop = $1 AND order_id = $2`, shop, o.ID); err != nil || left != 0 {
+		t.Fatalf("%d review requests of the order left, %v", left, err)
+	}
+	if err := s.db.Get(&left, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner IN ($2, $3)`, shop, id, s.ring.RequestID(shop, o.ID)); err != nil || left != 0 {
+		t.Fatalf("%d data keys left, %v", left, err)
+	}
+	var status, sealed string
+	if err := s.db.QueryRow(`SELECT status, email_sealed FROM privacy_requests WHERE id = $1`, id).Scan(&status, &sealed); err != nil || status != "done" || sealed != "" {
+		t.Fatalf("privacy request %s, sealed address kept %t, %v", status, sealed != "", err)
+	}
+}
