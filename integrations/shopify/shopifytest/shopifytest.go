@@ -5,7 +5,9 @@
 //
 // Like Shopify, it checks the API version in the path, the access token, the
 // content type and the request shape, and answers only the fields a query
-// selects, so tests can see what Candor actually asked for.
+// selects, so tests can see what Candor actually asked for. Its webhook
+// line items carry gift_card, as Shopify's published samples do
+// (integrations/shopify/testdata/webhooks holds those samples).
 package shopifytest
 
 import (
