@@ -132,6 +132,20 @@ func (s *system) restore(t *testing.T, evs []*historypb.HistoryEvent) (string, i
 	return b.String(), sealed
 }
 
+// sentOrder is a new order of this customer, delivered, whose review
+// request has been sent.
+func (s *system) sentOrder(t *testing.T, seq int64, email string, customerID int64) shopifytest.Order {
+	t.Helper()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + seq)
+	o.Customer.Email, o.Customer.ID = email, customerID
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order %d: %+v", o.ID, r)
+	}
+	return o
+}
+
 func asNotFound(err error, nf **serviceerror.NotFound) bool {
 	e, ok := err.(*serviceerror.NotFound)
 	*nf = e
@@ -141,13 +155,7 @@ func asNotFound(err error, nf **serviceerror.NotFound) bool {
 func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	s := start(t, nil)
 	ctx := context.Background()
-	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 101)
-	o.Customer.Email, o.Customer.ID = "ottoline.redact@example.org", 8_765_432_109
-	s.shopify.SetOrder(o)
-	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
-	if r := s.result(t, o.ID); r.Status != store.StatusSent {
-		t.Fatalf("first order: %+v", r)
-	}
+	o := s.sentOrder(t, 101, "ottoline.redact@example.org", 8_765_432_109)
 	// A second order of the same customer is still waiting to be sent.
 	o2 := o
 	o2.ID, o2.Name = o.ID+1, "#4242"
@@ -487,13 +495,7 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 func TestErasure_EmailOnlyCustomerRecordErasesByItsOrders(t *testing.T) {
 	s := start(t, nil)
 	ctx := context.Background()
-	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 303)
-	o.Customer.Email, o.Customer.ID = "email.only@example.org", 8_765_432_303
-	s.shopify.SetOrder(o)
-	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
-	if r := s.result(t, o.ID); r.Status != store.StatusSent {
-		t.Fatalf("order: %+v", r)
-	}
+	o := s.sentOrder(t, 303, "email.only@example.org", 8_765_432_303)
 	body, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop,
 		"customer": map[string]any{"email": o.Customer.Email}, "orders_to_redact": []int64{o.ID}})
 	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), body)

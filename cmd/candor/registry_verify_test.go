@@ -16,23 +16,18 @@ import (
 
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
-	"github.com/candorhq/candor/store/storetest"
+	"github.com/candorhq/candor/store"
 )
 
-// exportForVerify writes a signed export, reg.csv and reg.csv.sig, in a
-// fresh directory and returns the registry's public key.
-func exportForVerify(t *testing.T) string {
+// registryFixture makes a fresh directory and database whose registry holds
+// five entries of one customer of cli.myshopify.com, with the environment
+// the CLI reads, and returns them.
+func registryFixture(t *testing.T) (*store.DB, *keys.Ring) {
 	t.Helper()
-	t.Chdir(t.TempDir())
-	db, url := storetest.New(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
+	db, ring := cliEnv(t)
 	t.Setenv(EnvRegistryPubkey, "")
-	ring, _ := keys.New(key)
 	ctx := context.Background()
-	for range 3 {
+	for range 5 {
 		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
 			_, err := registry.Append(ctx, tx, time.Now(), registry.Entry{Shop: "cli.myshopify.com", Subject: ring.Subject("cli.myshopify.com", 42),
 				Datum: registry.DatumEmail, System: registry.SystemSendGrid, Action: registry.ActionTransmitted,
@@ -42,6 +37,14 @@ func exportForVerify(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	return db, ring
+}
+
+// exportForVerify writes a signed export, reg.csv and reg.csv.sig, of a
+// registryFixture, and returns the registry's public key.
+func exportForVerify(t *testing.T) string {
+	t.Helper()
+	registryFixture(t)
 	pub, err := capture(t, "registry", "pubkey")
 	if err != nil {
 		t.Fatal(err)

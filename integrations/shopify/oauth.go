@@ -76,19 +76,10 @@ const MaxQueryHMACAge = 5 * time.Minute
 // joined with &. In names, % & and = are percent-encoded; in values, % and
 // &, so that no parameter can be made to look like two.
 func QueryMessage(q url.Values) (string, error) {
-	keys := make([]string, 0, len(q))
-	for k, vs := range q {
-		if k == "hmac" || k == "signature" {
-			continue
-		}
-		if len(vs) != 1 {
-			// Shopify never repeats a parameter in these URLs; a repeat
-			// would make the message ambiguous.
-			return "", fmt.Errorf("parameter %q is repeated", k)
-		}
-		keys = append(keys, k)
+	keys, err := signedNames(q)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(keys)
 	kr := strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
 	vr := strings.NewReplacer("%", "%25", "&", "%26")
 	var b strings.Builder
@@ -101,6 +92,25 @@ func QueryMessage(q url.Values) (string, error) {
 		b.WriteString(vr.Replace(q.Get(k)))
 	}
 	return b.String(), nil
+}
+
+// signedNames are the names of the parameters a query's hmac covers: all
+// but hmac and the legacy signature, sorted.
+func signedNames(q url.Values) ([]string, error) {
+	keys := make([]string, 0, len(q))
+	for k, vs := range q {
+		if k == "hmac" || k == "signature" {
+			continue
+		}
+		if len(vs) != 1 {
+			// Shopify never repeats a parameter in these URLs; a repeat
+			// would make the message ambiguous.
+			return nil, fmt.Errorf("parameter %q is repeated", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
 }
 
 // SignQuery returns the hex HMAC-SHA256 Shopify puts in a query's hmac
@@ -195,17 +205,10 @@ func rawQueryMessage(raw string) (string, bool) {
 // and form-encoded as URLSearchParams.toString() does (WHATWG URL standard,
 // application/x-www-form-urlencoded serializer).
 func formQueryMessage(q url.Values) (string, bool) {
-	keys := make([]string, 0, len(q))
-	for k, vs := range q {
-		if k == "hmac" || k == "signature" {
-			continue
-		}
-		if len(vs) != 1 {
-			return "", false
-		}
-		keys = append(keys, k)
+	keys, err := signedNames(q)
+	if err != nil {
+		return "", false
 	}
-	sort.Strings(keys)
 	var b strings.Builder
 	for i, k := range keys {
 		if i > 0 {
