@@ -255,7 +255,7 @@ const QueryFulfilledOrders = `query CandorFulfilledOrders($query: String!, $afte
       name
       cancelledAt
       lineItems(first: 10) {
-        nodes { title product { id } }
+        nodes { title isGiftCard product { id } }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -268,7 +268,7 @@ const QueryFulfilledOrders = `query CandorFulfilledOrders($query: String!, $afte
 const QueryOrderLineItems = `query CandorOrderLineItems($id: ID!, $after: String) {
   order(id: $id) {
     lineItems(first: 100, after: $after) {
-      nodes { title product { id } }
+      nodes { title isGiftCard product { id } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -291,12 +291,13 @@ type pageInfo struct {
 	EndCursor   string `json:"endCursor"`
 }
 
-// lineItemsPage is one page of an order's lineItems connection: titles and
-// product IDs only.
+// lineItemsPage is one page of an order's lineItems connection: titles,
+// product IDs and whether the item is a gift card, only.
 type lineItemsPage struct {
 	Nodes []struct {
-		Title   string `json:"title"`
-		Product *struct {
+		Title      string `json:"title"`
+		IsGiftCard bool   `json:"isGiftCard"`
+		Product    *struct {
 			ID string `json:"id"`
 		} `json:"product"`
 	} `json:"nodes"`
@@ -306,7 +307,7 @@ type lineItemsPage struct {
 func (p lineItemsPage) items() []LineItem {
 	var out []LineItem
 	for _, li := range p.Nodes {
-		item := LineItem{Title: li.Title}
+		item := LineItem{Title: li.Title, GiftCard: li.IsGiftCard}
 		if li.Product != nil {
 			if pid, err := LegacyID(li.Product.ID); err == nil {
 				item.ProductID = &pid
