@@ -210,7 +210,7 @@ func registryVerify(args []string) error {
 		return err
 	}
 	if len(files) != 1 {
-		return usagef("registry verify: give one export file: candor registry verify [--pubkey K] FILE")
+		return usagef("registry verify: give one export file: candor registry verify --pubkey K FILE")
 	}
 	path := files[0]
 	if *pubkey == "" {

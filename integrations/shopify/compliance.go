@@ -71,7 +71,10 @@ func ParseCompliance(topic string, body []byte) (Compliance, error) {
 	// "In some cases, a customer record contains only the customer's email
 	// address" (https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance):
 	// such a request names the person by the address and the orders.
-	if c.Customer.ID < 0 || (c.Customer.ID == 0 && c.Customer.Email == "") {
+	switch {
+	case c.Customer.ID < 0:
+		return c, bad("customer.id is not a Shopify ID")
+	case c.Customer.ID == 0 && c.Customer.Email == "":
 		return c, bad("missing customer.id and customer.email")
 	}
 	if topic == TopicCustomersDataRequest && (c.DataRequest == nil || c.DataRequest.ID <= 0) {
