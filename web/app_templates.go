@@ -55,6 +55,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{define "login"}}{{template "head" .}}
 <p>This link logs you in to Candor for <strong>{{.Shop}}</strong>. It works once.</p>
 <form method="post" action="/app/login">
+<input type="hidden" name="csrf" value="{{.Data.CSRF}}">
 <input type="hidden" name="token" value="{{.Data.Token}}">
 <button type="submit">Log in to {{.Shop}}</button>
 </form>

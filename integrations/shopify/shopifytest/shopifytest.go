@@ -20,6 +20,8 @@
 //   - connections page by the `first:` they are asked for, with cursors and
 //     pageInfo (the orders search and an order's line items, orders.go);
 //   - OAuth, expiring access tokens and webhook subscriptions (oauth.go);
+//     the authorization code grant in offline and in online (per-user)
+//     access mode, where the token names the staff member who approved it;
 //   - webhook deliveries, signed, with the payloads' personal data
 //     (webhooks.go); line items carry gift_card, as in Shopify's published
 //     samples (integrations/shopify/testdata/webhooks holds them).
