@@ -22,6 +22,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
 	"github.com/candorhq/candor/keys"
@@ -562,6 +563,7 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 	e.addRequest(t, shop, 1001, "#1001", store.StatusScheduled, "", store.Product{ID: 8801, Title: "Linen Shirt"})
 	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
 	e.addRequest(t, shop, 1003, "#1003", store.StatusSkipped, "excluded", store.Product{ID: 8803, Title: "Canvas Tote"})
+	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown, store.Product{ID: 8804, Title: "Felt Slippers"})
 	e.addRequest(t, otherShop, 2001, "#R-2001", store.StatusSent, "", store.Product{ID: 1, Title: "Rival Thing"})
 	if err := e.db.UpdateSettings(context.Background(), shop, func() store.Settings {
 		s := store.DefaultSettings(shop)
@@ -578,7 +580,8 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 		t.Fatalf("requests page: %d", status)
 	}
 	for _, want := range []string{"#1001", "Linen Shirt", "scheduled", "planned for 1 Jun 2030 09:00 CEST",
-		"#1002", "skipped: customer unsubscribed", "#1003", "skipped: all products excluded"} {
+		"#1002", "skipped: customer unsubscribed", "#1003", "skipped: all products excluded",
+		"#1004", "sent, unconfirmed: SendGrid may have accepted it but never confirmed; it is not sent again"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("requests page lacks %q", want)
 		}
