@@ -98,12 +98,21 @@ func saveReceipt(ctx context.Context, ex sqlx.ExecerContext, runID string, p Pol
 // has a new ctid and is left for the next pass, and expires_at is checked
 // again on the row that is deleted, so a row whose period was just
 // extended stays.
+//
+// A request still waiting to send (store.Waiting, $4) is never deleted, even
+// past its expiry: its workflow still runs and needs the row and the row's
+// data key. The shop's timing bounds its period (retention.CheckWait), so
+// this is the exception; the sweep after the workflow ends deletes it.
 const deleteExpiredRequestsSQL = `
 DELETE FROM review_requests WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM review_requests WHERE expires_at < $1 AND expires_at >= $3
+    SELECT ctid FROM review_requests WHERE expires_at < $1 AND expires_at >= $3 AND ` + expiredNotWaiting + `
     ORDER BY expires_at LIMIT $2))
-  AND expires_at < $1
+  AND expires_at < $1 AND ` + expiredNotWaiting + `
 RETURNING shop, subject, request_id, expires_at`
+
+// expiredNotWaiting leaves out the rows whose first or reminder email may
+// still go ($4: store.Waiting).
+const expiredNotWaiting = `status <> ALL($4) AND reminder_status <> ALL($4)`
 
 // SweepPostgres deletes the rows past their policy: review requests (by
 // their expiry, which carries the shop's period), webhook delivery IDs, API
@@ -176,9 +185,9 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 	st := PolicySweep{Policy: retention.ShopToken, System: registry.SystemPostgres}
 	uninstalledBefore := now.Add(-retention.Lookup(retention.ShopToken).Keep)
 	st.Asked = "delete the sealed Admin API token of shops uninstalled before " + uninstalledBefore.UTC().Format(time.RFC3339)
-	const heldAfterUninstall = `access_token_sealed <> '' AND EXISTS (SELECT 1 FROM privacy_requests p WHERE p.shop = shops.domain
+	const heldAfterUninstall = store.HoldsToken + ` AND EXISTS (SELECT 1 FROM privacy_requests p WHERE p.shop = shops.domain
 		AND p.kind = 'uninstall' AND p.received_at < $1 AND p.received_at >= shops.updated_at)`
-	r, err = a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now() WHERE `+heldAfterUninstall, uninstalledBefore)
+	r, err = a.DB.ExecContext(ctx, `UPDATE shops SET `+store.RevokeTokensSet+` WHERE `+heldAfterUninstall, uninstalledBefore)
 	if err != nil {
 		return nil, fmt.Errorf("delete uninstalled shops' tokens: %w", err)
 	}
@@ -187,21 +196,26 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 	// Read back, each policy by its own rule.
 	var left struct {
 		Requests int64 `db:"requests"`
+		Waiting  int64 `db:"waiting"`
 		Hooks    int64 `db:"hooks"`
 		Tokens   int64 `db:"tokens"`
 		ShopToks int64 `db:"shop_tokens"`
 	}
-	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM review_requests WHERE expires_at < $1) AS requests,
+	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM review_requests WHERE expires_at < $1 AND `+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`) AS requests,
+		(SELECT count(*) FROM review_requests WHERE expires_at < $1 AND NOT (`+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`)) AS waiting,
 		(SELECT count(*) FROM webhook_deliveries WHERE received_at < $2) AS hooks,
 		(SELECT count(*) FROM api_tokens WHERE `+strings.NewReplacer("$1", "$3", "$2", "$4").Replace(expiredTokens)+`) AS tokens,
 		(SELECT count(*) FROM shops WHERE `+strings.ReplaceAll(heldAfterUninstall, "$1", "$5")+`) AS shop_tokens`,
-		now, cutoff, revokedBefore, unusedBefore, uninstalledBefore); err != nil {
+		now, cutoff, revokedBefore, unusedBefore, uninstalledBefore, pq.Array(store.Waiting)); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
 	if n := left.Requests + left.Hooks + left.Tokens + left.ShopToks; n > 0 {
 		return nil, temporal.NewApplicationError(fmt.Sprintf("%d rows past policy left after the sweep", n), ErrNotYetGone)
 	}
-	rr.Verified = "read back: 0 review requests past their expiry"
+	rr.Verified = "read back: 0 review requests past their expiry, other than those still waiting to send"
+	if left.Waiting > 0 {
+		rr.Notes = append(rr.Notes, fmt.Sprintf("%d review requests past their expiry still wait to send (scheduled or sending); kept until their workflow ends", left.Waiting))
+	}
 	wh.Verified = "read back: 0 webhook delivery IDs past 7 days"
 	tok.Verified = "read back: 0 API tokens revoked or unused past policy"
 	st.Verified = "read back: 0 uninstalled shops hold a token past policy"
@@ -475,12 +489,13 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 				_ = a.DB.GetContext(ctx, &n, `SELECT count(*) FROM review_requests WHERE `+dueForErasure, sh.Domain, cutoff, now)
 				return done, fmt.Sprintf("%s: %d requests' recipients not erased at SendGrid: the shop's token is revoked, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, n), nil
 			}
-			tok, err := a.Keys.Open(sh.TokenSealed, sh.Domain)
-			if err != nil {
-				return done, "", fmt.Errorf("open shop token: %w", err)
+			var err error
+			admin, err = a.shopAdmin(ctx, sh)
+			if errors.Is(err, ErrShopDisconnected) {
+				return done, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
 			}
-			if admin, err = shopify.NewAdmin(a.Shopify, sh.Domain, string(tok)); err != nil {
-				return done, "", err
+			if err != nil {
+				return done, "", temporalError(err)
 			}
 		}
 		var addresses, ids []string
@@ -553,7 +568,7 @@ func (a *Activities) deleteExpiredBatch(ctx context.Context, conn *store.AsyncCo
 			RequestID string    `db:"request_id"`
 			ExpiresAt time.Time `db:"expires_at"`
 		}
-		if err := tx.SelectContext(ctx, &rows, deleteExpiredRequestsSQL, now, a.sweepBatch(), from); err != nil {
+		if err := tx.SelectContext(ctx, &rows, deleteExpiredRequestsSQL, now, a.sweepBatch(), from, pq.Array(store.Waiting)); err != nil {
 			return err
 		}
 		if n = len(rows); n == 0 {
