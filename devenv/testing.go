@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"os"
 	"sync"
@@ -10,8 +11,13 @@ import (
 
 // RunWithTemporal is a TestMain body: it starts one in-memory Temporal dev
 // server for the package's tests, stores its address in *addr, runs them,
-// and stops the server.
+// and stops the server. A fuzzing run (`go test -run '^$' -fuzz …`, as
+// .ci/run does) and its fuzz workers run no test that needs the server, so
+// they start none.
 func RunWithTemporal(m *testing.M, addr *string) {
+	if fuzzingOnly() {
+		os.Exit(m.Run())
+	}
 	t, err := StartTemporal(TemporalOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -21,6 +27,19 @@ func RunWithTemporal(m *testing.M, addr *string) {
 	code := m.Run()
 	t.Stop()
 	os.Exit(code)
+}
+
+// fuzzingOnly reports a test binary that runs only a fuzz target: a fuzz
+// worker, or a fuzzing run whose -run matches no test.
+func fuzzingOnly() bool {
+	flag.Parse()
+	value := func(name string) string {
+		if f := flag.Lookup(name); f != nil {
+			return f.Value.String()
+		}
+		return ""
+	}
+	return value("test.fuzzworker") == "true" || value("test.fuzz") != "" && value("test.run") == "^$"
 }
 
 // SyncBuffer collects log output written from many goroutines, so tests can
