@@ -64,12 +64,15 @@ func FuzzVerifyExport(f *testing.F) {
 
 // fuzzExport writes an export as Export does, without Postgres: two shops,
 // one with a main and a retention chain, interleaved; the field values as
-// the fuzzer gives them, less what Append refuses (control characters that
-// separate fields or lines).
+// the fuzzer gives them, less what cannot be stored: what Append refuses
+// (the control characters that separate fields and lines) and what a
+// PostgreSQL text column refuses (NUL, invalid UTF-8).
 func fuzzExport(t *testing.T, format, subject, datum, purpose, ref string) ([]byte, Signed, ed25519.PublicKey) {
 	t.Helper()
-	clean := strings.NewReplacer("\x1f", "", "\n", "", "\r", "")
-	subject, datum, purpose, ref = clean.Replace(subject), clean.Replace(datum), clean.Replace(purpose), clean.Replace(ref)
+	clean := func(s string) string {
+		return strings.ToValidUTF8(strings.NewReplacer("\x1f", "", "\n", "", "\r", "", "\x00", "").Replace(s), "")
+	}
+	subject, datum, purpose, ref = clean(subject), clean(datum), clean(purpose), clean(ref)
 	at := time.Date(2026, 12, 2, 8, 0, 0, 123456000, time.UTC)
 	rows := []Entry{
 		{Shop: "a.myshopify.com", Subject: subject, Datum: datum, Purpose: purpose, Ref: ref},

@@ -194,6 +194,9 @@ func FuzzLinkPages(f *testing.F) {
 		i := int(pos % uint(len(tok)))
 		changed := []byte(tok)
 		changed[i] ^= b | 1 // never the same byte
+		if string(changed) == "." || string(changed) == ".." {
+			return // the router cleans the path; no handler sees it
+		}
 		for _, route := range []struct{ method, kind string }{{http.MethodGet, "r"}, {http.MethodGet, "u"}, {http.MethodPost, "u"}} {
 			req := httptest.NewRequest(route.method, "/"+route.kind+"/"+url.PathEscape(string(changed)), nil)
 			rec := httptest.NewRecorder()
