@@ -259,6 +259,12 @@ func parseLine(format, line string) (Entry, error) {
 		if err := dec.Decode(&j); err != nil {
 			return Entry{}, errors.New("not a registry entry (bad JSON or unknown field)")
 		}
+		// Decode stops after one object; what follows it on the line
+		// (another object, which other JSONL readers would take for a
+		// row) is a finding, not ignored.
+		if dec.InputOffset() != int64(len(line)) {
+			return Entry{}, errors.New("not a registry entry (more after the JSON object)")
+		}
 		f = []string{j.At, j.Shop, j.Subject, j.Datum, j.System, j.Action, j.Purpose, j.LegalBasis, j.ExpiresAt, j.Ref, j.PrevHash, j.Hash}
 	} else if strings.IndexByte(line, '"') < 0 {
 		f = strings.Split(line, ",")

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -145,4 +146,27 @@ func entriesOf(t *testing.T, file []byte) []Entry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// Found by FuzzVerifyExport: Verify read one JSON object per line and
+// ignored what followed it, so a line holding two rows verified while
+// anything reading the file as JSON saw a row the chain never held.
+func TestVerify_AJSONLineWithMoreAfterItsObjectIsAFinding(t *testing.T) {
+	file, signed, pub := fuzzExport(t, FormatJSONL, "sub_1", "email", "review_request", "rq_1")
+	lines := bytes.SplitAfter(file, []byte("\n"))
+	for name, extra := range map[string]string{
+		"a second row":  strings.TrimSuffix(string(lines[3]), "\n"),
+		"garbage":       ")",
+		"a second line": "\r",
+	} {
+		changed := bytes.Replace(file, lines[0], append(bytes.TrimSuffix(bytes.Clone(lines[0]), []byte("\n")), extra+"\n"...), 1)
+		_, err := Verify(bytes.NewReader(changed), nil, nil)
+		var f *Finding
+		if !errors.As(err, &f) || f.Line != 1 || !strings.Contains(f.Reason, "more after the JSON object") {
+			t.Errorf("%s after line 1, chains only: err = %v", name, err)
+		}
+		if _, err := Verify(bytes.NewReader(changed), &signed, pub); err == nil {
+			t.Errorf("%s after line 1: verified with the manifest", name)
+		}
+	}
 }
