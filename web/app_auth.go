@@ -412,7 +412,10 @@ const maxJTI = 200
 // claims. https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
 func verifySessionToken(tok, apiKey, secret string, now time.Time) (sessionClaims, error) {
 	bad := sessionClaims{}
-	if secret == "" || apiKey == "" || len(tok) > 4096 {
+	// Only the base64url alphabet, and the signature decoded strictly: Go's
+	// decoder skips line breaks and, by default, the last character's
+	// unused bits, so otherwise one token had many spellings.
+	if secret == "" || apiKey == "" || len(tok) > 4096 || !keys.IsTokenText(tok) {
 		return bad, errBadSessionToken
 	}
 	parts := strings.Split(tok, ".")
@@ -421,7 +424,7 @@ func verifySessionToken(tok, apiKey, secret string, now time.Time) (sessionClaim
 	}
 	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
 	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
-	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+	sig, err3 := base64.RawURLEncoding.Strict().DecodeString(parts[2])
 	if err1 != nil || err2 != nil || err3 != nil {
 		return bad, errBadSessionToken
 	}

@@ -56,6 +56,11 @@ func FuzzSessionToken(f *testing.F) {
 	f.Add(header, good, secret, uint(1<<20), byte(2)) // the last byte of the signature
 	f.Add(header, good, secret, uint(60), byte('\n'))
 	f.Add([]byte(`{"alg":"none"}`), good, secret, uint(5), byte(1))
+	// Other spellings of a good signature: a line break in it, and its
+	// last character with other unused low bits.
+	tok := hs256(header, good, secret)
+	f.Add(header, good, secret, uint(len(tok)-5), byte('\n'))
+	f.Add(header, good, secret, uint(len(tok)-1), sameBitsXOR(tok[len(tok)-1]))
 	f.Add([]byte(`{"alg":"HS256","alg":"none"}`), []byte(`{"aud":["x","`+appKey+`"],"exp":1e300}`), "other", uint(9), byte(0x20))
 	f.Fuzz(func(t *testing.T, header, claims []byte, signWith string, pos uint, b byte) {
 		tok := hs256(header, claims, signWith)
@@ -93,6 +98,47 @@ func FuzzSessionToken(f *testing.F) {
 			}
 		}
 	})
+}
+
+const base64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// sameBitsXOR is an odd x for which c^x is another base64url character
+// with the same top four bits: the last character of a 32-byte signature
+// carries four bits of it and two unused ones.
+func sameBitsXOR(c byte) byte {
+	v := strings.IndexByte(base64URL, c)
+	for x := 1; x < 256; x += 2 {
+		if w := strings.IndexByte(base64URL, c^byte(x)); v >= 0 && w >= 0 && w>>2 == v>>2 {
+			return byte(x)
+		}
+	}
+	return 1
+}
+
+// Found by reading verifySessionToken after FuzzLinkToken's finding (the
+// seeds above make FuzzSessionToken check it too): the signature was decoded
+// leniently, so a token with a line break in it, or with its last
+// character's unused bits changed, verified as the same token.
+func TestSessionToken_AnotherSpellingOfTheSignatureIsRefused(t *testing.T) {
+	claims, _ := json.Marshal(map[string]any{"iss": "https://" + shop + "/admin", "dest": "https://" + shop, "aud": appKey,
+		"exp": fuzzNow.Add(time.Minute).Unix(), "jti": "j1", "sid": "s1"})
+	tok := hs256([]byte(`{"alg":"HS256","typ":"JWT"}`), claims, secret)
+	if _, _, _, err := web.VerifySessionToken(tok, appKey, secret, fuzzNow); err != nil {
+		t.Fatal(err)
+	}
+	last := len(tok) - 1
+	for name, bad := range map[string]string{
+		"unused bits changed": tok[:last] + string(tok[last]^sameBitsXOR(tok[last])),
+		"line break":          tok[:last-4] + "\n" + tok[last-4:],
+		"CRLF at the end":     tok + "\r\n",
+	} {
+		if bad == tok {
+			t.Fatalf("%s: the token is unchanged", name)
+		}
+		if _, _, _, err := web.VerifySessionToken(bad, appKey, secret, fuzzNow); err == nil {
+			t.Errorf("%s: %q verified", name, bad)
+		}
+	}
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
