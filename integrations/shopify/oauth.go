@@ -157,7 +157,11 @@ func VerifyQuery(secret string, q url.Values) bool {
 // stringifyQuery). A value that needs encoding (a base64 host with "=", a
 // space) tells them apart, so each form is accepted, and so is the query as
 // it came, in name order. Each is an unambiguous encoding of the same
-// parameters, so accepting any of them lets nothing else through.
+// parameters but for one thing: a "+" in a decoded value is a space in the
+// two encoded forms. So the hmac of a query with "+" in a value also
+// verifies that query with a space there, and the reverse
+// (FuzzVerifyRawQuery checks that nothing else differs). The parameters
+// Candor reads (shop, timestamp, code, state, id_token) hold neither.
 func VerifyRawQuery(secret, raw string) bool {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
