@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -38,6 +39,10 @@ type Config struct {
 	SendGridBaseURL   string // CANDOR_SENDGRID_BASE_URL: stand-in override
 	MasterKey         []byte // 32 bytes, from CANDOR_MASTER_KEY
 
+	// MailFrom is the From address of every email (CANDOR_MAIL_FROM): an
+	// address on the domain authenticated in the SendGrid account. Shops
+	// share it; each appears only in the display name and the Reply-To.
+	MailFrom string
 	// SendGridWebhookKey verifies the signed Event Webhook, from
 	// SENDGRID_WEBHOOK_PUBLIC_KEY; nil: POST /webhooks/sendgrid refuses.
 	SendGridWebhookKey *ecdsa.PublicKey
@@ -66,6 +71,12 @@ func FromEnv() (Config, error) {
 		ShopifyBaseURL:    strings.TrimRight(os.Getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
 		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
 		SendGridBaseURL:   strings.TrimRight(os.Getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+		MailFrom:          strings.TrimSpace(os.Getenv("CANDOR_MAIL_FROM")),
+	}
+	if c.MailFrom != "" {
+		if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom {
+			return c, fmt.Errorf("CANDOR_MAIL_FROM must be one plain email address on the domain authenticated in SendGrid, like reviews@mail.example.com")
+		}
 	}
 	if !apiVersionRe.MatchString(c.ShopifyAPIVersion) {
 		return c, fmt.Errorf("SHOPIFY_API_VERSION %q is not a Shopify API version like %s", c.ShopifyAPIVersion, ShopifyAPIVersion)
@@ -182,6 +193,9 @@ func (c Config) RequireWorker() error {
 	}
 	if c.SendGridAPIKey == "" {
 		return errors.New("SENDGRID_API_KEY is not set")
+	}
+	if c.MailFrom == "" {
+		return errors.New("CANDOR_MAIL_FROM is not set: the sender address of every email, on the domain authenticated in SendGrid")
 	}
 	return nil
 }
