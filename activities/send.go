@@ -61,6 +61,11 @@ const (
 	ReasonExcluded       = "excluded" // every product is excluded by the shop's settings
 )
 
+// ReasonSenderUnverified: SendGrid refused the From address (403: not a
+// verified Sender Identity). Nothing was sent; the merchant sees it on /app,
+// and it is not retried.
+const ReasonSenderUnverified = "sender_unverified"
+
 // statusOf reads the status and reason fields for kind.
 func statusOf(r store.Request, kind string) string {
 	s, _ := outcomeOf(r, kind)
@@ -157,6 +162,12 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return a.skip(ctx, in, subject, statusReads, reason)
 	}
 
+	// The shop's name and contact address, just in time: the email comes
+	// from Candor's sender in the shop's name, and replies go to the shop.
+	profile, err := admin.ShopProfile(ctx)
+	if err != nil {
+		return SendResult{}, temporalError(err)
+	}
 	to, err := admin.Recipient(ctx, in.OrderID)
 	if err != nil {
 		return SendResult{}, temporalError(err)
@@ -173,7 +184,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, err
 	}
-	msg.To = to
+	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
 
 	basis := registry.BasisLegitimateInterest
 	if shop.ConsentRequired {
@@ -240,6 +251,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		switch {
 		case !ge.Retryable:
 			reason := ReasonRejected + "_" + strconv.Itoa(ge.Status)
+			if ge.SenderUnverified {
+				reason = ReasonSenderUnverified
+			}
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
 			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
 			return SendResult{Status: store.StatusFailed, Reason: reason}, nil
@@ -402,7 +416,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: req.RequestID, From: shop.Sender, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
+		RequestID: req.RequestID, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
 		Text: text, HTML: html, UnsubscribeURL: unsub,
 	}, nil
 }

@@ -113,6 +113,11 @@ type Store struct {
 	TokenTTL time.Duration
 	Now      func() time.Time
 
+	// The store's own name, addresses and primary domain (the Shop
+	// object's name, email, contactEmail and primaryDomain.host). Set them
+	// before the first request.
+	ShopName, ShopEmail, ContactEmail, PrimaryDomain string
+
 	srv    *httptest.Server
 	mu     sync.Mutex
 	orders map[int64]Order
@@ -145,7 +150,9 @@ type failure struct {
 // New starts a stand-in store that accepts token on apiVersion.
 func New(token, apiVersion string) *Store {
 	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", Shop: "candor-demo.myshopify.com",
-		orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
+		ShopName: "Candor Demo Store", ShopEmail: "owner@candor-demo.example", ContactEmail: "hello@candor-demo.example",
+		PrimaryDomain: "shop.candor-demo.example",
+		orders:        map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
 		codes: map[string]grant{}, tokens: map[string]grant{}, refresh: map[string]grant{}, subs: map[int64]*subscription{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
@@ -326,6 +333,22 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		s.calls["CandorShop"]++
 		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}})
+		return
+	}
+	if named := namedOpRe.FindStringSubmatch(req.Query); named != nil && named[1] == "CandorShopProfile" {
+		if req.Query != shopify.QueryShopProfile {
+			gqlError(w, "unexpected CandorShopProfile selection", "PARSE_ERROR")
+			return
+		}
+		s.mu.Lock()
+		s.calls[named[1]]++
+		shop := map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
+			"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": s.PrimaryDomain}}
+		s.mu.Unlock()
+		if s.PrimaryDomain == "" {
+			shop["primaryDomain"] = map[string]any{"host": s.Shop} // Domain! is never null: without a custom domain it is the myshopify one
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": shop}})
 		return
 	}
 	if named := namedOpRe.FindStringSubmatch(req.Query); named != nil && otherOps[named[1]] != "" {
