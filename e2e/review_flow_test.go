@@ -80,8 +80,11 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 
 	shopStore := shopifytest.New("shpat_e2e_token", apiVersion)
 	t.Cleanup(shopStore.Close)
+	shopStore.Shop, shopStore.ShopEmail = shop, "owner@harbour-goods.example"
 	mail := sendgridtest.New("SG.e2e-key")
 	t.Cleanup(mail.Close)
+	mail.AuthenticateDomain("mail.candor.test") // the operator's authenticated domain
+	mailer := sendgrid.New(mail.Key, mail.URL, sendgrid.From("reviews@mail.candor.test"))
 
 	sealed, _ := ring.Seal([]byte("shpat_e2e_token"), shop)
 	st := store.DefaultSettings(shop)
@@ -94,7 +97,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	}
 
 	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, DataKeys: dk, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
-		Mailer: sendgrid.New(mail.Key, mail.URL)}
+		Mailer: mailer, Shopify: shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL}}
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	// at a time and each worker stops with its test.
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	acts := &activities.Activities{
-		DB: db, Keys: ring, DataKeys: dk, Mailer: sendgrid.New(mail.Key, mail.URL),
+		DB: db, Keys: ring, DataKeys: dk, Mailer: mailer,
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
