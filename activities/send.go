@@ -61,10 +61,17 @@ const (
 	ReasonExcluded       = "excluded" // every product is excluded by the shop's settings
 )
 
-// ReasonSenderUnverified: SendGrid refused the From address (403: not a
-// verified Sender Identity). Nothing was sent; the merchant sees it on /app,
-// and it is not retried.
-const ReasonSenderUnverified = "sender_unverified"
+// Reasons of the shared-sender model: neither is retried.
+const (
+	// ReasonSenderUnverified: SendGrid refused the From address (403: not
+	// a verified Sender Identity). Nothing was sent; the merchant sees it
+	// on /app.
+	ReasonSenderUnverified = "sender_unverified"
+	// ReasonReviewURLRefused: the shop's review destination is neither on
+	// its own domains, as Shopify reports them now, nor a review platform
+	// (a setting saved before destinations were checked).
+	ReasonReviewURLRefused = "review_url_refused"
+)
 
 // statusOf reads the status and reason fields for kind.
 func statusOf(r store.Request, kind string) string {
@@ -167,6 +174,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	profile, err := admin.ShopProfile(ctx)
 	if err != nil {
 		return SendResult{}, temporalError(err)
+	}
+	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
+		return a.skip(ctx, in, subject, statusReads, ReasonReviewURLRefused)
 	}
 	to, err := admin.Recipient(ctx, in.OrderID)
 	if err != nil {

@@ -893,6 +893,25 @@ func TestSend_UnverifiedSenderFailsOnceAndIsNotRetried(t *testing.T) {
 	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
 }
 
+// A review destination saved before destinations were checked, off the
+// shop's domains: no email links to it, and the address is never read.
+func TestSend_OffDomainReviewDestinationSendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	if _, err := f.db.Exec(`UPDATE shops SET review_url_template = 'https://evil.example/p/{handle}' WHERE domain = $1`, testShop); err != nil {
+		t.Fatal(err)
+	}
+	assertSkipped(t, f, activities.ReasonReviewURLRefused) // and the recipient is never read
+	// The shop's primary domain, as Shopify reports it, is the shop's own.
+	g := newFixture(t, customerOrder(testOrderID))
+	if _, err := g.db.Exec(`UPDATE shops SET review_url_template = $2 WHERE domain = $1`, testShop, "https://"+g.shop.PrimaryDomain+"/products/{handle}"); err != nil {
+		t.Fatal(err)
+	}
+	if res := g.mustSend(t, activities.KindFirst); res.Status != store.StatusSent {
+		t.Fatalf("primary domain: %+v", res)
+	}
+}
+
 func TestSend_RejectedSendGridKeyIsRetriedNotFailed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, customerOrder(testOrderID))

@@ -340,6 +340,7 @@ var reasonText = map[string]string{
 	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
 	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
 	activities.ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
+	activities.ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
 }
 
 func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantSession) {
