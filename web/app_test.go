@@ -519,7 +519,7 @@ func TestApp_TestEmailGoesOnlyToTheShopsOwnAddressesAndIsRecordedNotLogged(t *te
 		}
 	}
 	// A shop with no contact address in Shopify gets a clear answer and no email.
-	e.shopify.ContactEmail = ""
+	e.shopify.EditShop(func(s *shopifytest.Store) { s.ContactEmail = "" })
 	sent := e.mail.Sent()
 	if status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToContact}}, nil); status != http.StatusUnprocessableEntity || !strings.Contains(body, "no such address") {
 		t.Errorf("no contact address: %d", status)
@@ -584,7 +584,7 @@ func TestApp_ReviewDestinationOnTheShopsOwnDomainIsCheckedWithShopify(t *testing
 	}
 	// The merchant moves the store to another domain in Shopify: the old
 	// one no longer passes.
-	e.shopify.PrimaryDomain = "newname.example"
+	e.shopify.EditShop(func(s *shopifytest.Store) { s.PrimaryDomain = "newname.example" })
 	form = settingsForm(csrf, map[string]string{"review_url": "https://linenandwool.example/products/{handle}#reviews", "delay": "3d"})
 	if status, _, body := do(t, c, "POST", e.url+"/app/settings", form, nil); status != http.StatusUnprocessableEntity || !strings.Contains(body, "linenandwool.example is neither") {
 		t.Errorf("a domain Shopify no longer reports: %d", status)

@@ -6,6 +6,12 @@
 // Like Shopify, it checks the API version in the path, the access token, the
 // content type and the request shape, and answers only the fields a query
 // selects, so tests can see what Candor actually asked for.
+//
+// The store itself is modelled too: the Shop object's name, email (the
+// owner's), contactEmail, myshopifyDomain and primaryDomain.host, whose
+// Domain is never null: without a custom domain it is the myshopify one
+// (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
+// https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain).
 package shopifytest
 
 import (
@@ -178,6 +184,14 @@ func (s *Store) HoldNext(op string) (reached <-chan struct{}, release func()) {
 // Close stops the server.
 func (s *Store) Close() { s.srv.Close() }
 
+// EditShop changes the store's own fields (ShopName, ShopEmail, ContactEmail,
+// PrimaryDomain) while it serves, as a merchant does in the Shopify admin.
+func (s *Store) EditShop(edit func(*Store)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	edit(s)
+}
+
 // SetOrder puts an order in the store, replacing the demo order with its ID.
 func (s *Store) SetOrder(o Order) {
 	s.mu.Lock()
@@ -342,12 +356,13 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.calls[named[1]]++
-		shop := map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
-			"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": s.PrimaryDomain}}
-		s.mu.Unlock()
-		if s.PrimaryDomain == "" {
-			shop["primaryDomain"] = map[string]any{"host": s.Shop} // Domain! is never null: without a custom domain it is the myshopify one
+		primary := s.PrimaryDomain
+		if primary == "" {
+			primary = s.Shop
 		}
+		shop := map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
+			"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary}}
+		s.mu.Unlock()
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": shop}})
 		return
 	}
