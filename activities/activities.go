@@ -25,8 +25,12 @@ const (
 	ErrShopGone        = "ShopGone"
 	ErrShopifyRejected = "ShopifyRejected"
 	ErrShopifyRetry    = "ShopifyUnavailable"
-	ErrSendGridRetry   = "SendGridUnavailable"
-	ErrInternal        = "Internal"
+	// ErrShopifyQueryCost: Shopify refused one of Candor's queries as
+	// costing more than a query may. Sending it again cannot help; the
+	// query must change. Never retried.
+	ErrShopifyQueryCost = "ShopifyQueryCost"
+	ErrSendGridRetry    = "SendGridUnavailable"
+	ErrInternal         = "Internal"
 )
 
 // UnsubscribeLife is the unsubscribe token's own expiry. It is not enforced:
@@ -75,6 +79,9 @@ func (a *Activities) now() time.Time {
 func temporalError(err error) error {
 	var se *shopify.Error
 	if errors.As(err, &se) {
+		if se.Code == shopify.CodeMaxCostExceeded {
+			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyQueryCost, temporal.ApplicationErrorOptions{NonRetryable: true})
+		}
 		if se.Retryable {
 			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRetry, temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
 		}

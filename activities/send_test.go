@@ -644,17 +644,37 @@ func TestSend_ShopifyRateLimitIsRetriedAfterRetryAfter(t *testing.T) {
 	}
 }
 
-func TestSend_ShopifyThrottledIsRetryable(t *testing.T) {
+// An empty query cost bucket is waited out within the activity, for as
+// long as Shopify's throttle status says, and the email is then sent.
+func TestSend_ShopifyThrottleIsWaitedOutThenSends(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, customerOrder(testOrderID))
-	f.shop.ThrottleNext(1)
+	f.shop.SetPlan(shopifytest.PlanPlus) // restores 1,000 points a second
+	f.shop.SetBucketAvailable(0)
+	if res := f.mustSend(t, activities.KindFirst); res.Status != store.StatusSent {
+		t.Fatalf("send with an empty bucket = %+v, want sent", res)
+	}
+	if f.shop.Throttled() == 0 {
+		t.Fatal("the stand-in never throttled: the test did not empty the bucket")
+	}
+	if out := f.sg.Outbox(); len(out) != 1 {
+		t.Errorf("outbox holds %d emails, want 1", len(out))
+	}
+}
+
+// A query Shopify prices over its maximum is a bug in Candor's query: the
+// activity fails at once, names the query and is never retried.
+func TestSend_ShopifyQueryOverTheMaximumCostIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	f.shop.SetFieldCost("order.customer", 2000)
 	_, err := f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
-	if appErr.Type() != activities.ErrShopifyRetry || appErr.NonRetryable() {
-		t.Errorf("error type %q, non-retryable %v; want retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrShopifyRetry)
+	if appErr.Type() != activities.ErrShopifyQueryCost || !appErr.NonRetryable() {
+		t.Errorf("error type %q, non-retryable %v; want non-retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrShopifyQueryCost)
 	}
-	if appErr.NextRetryDelay() <= 0 {
-		t.Errorf("next retry delay = %v, want the wait the cost bucket implies", appErr.NextRetryDelay())
+	if !strings.Contains(err.Error(), "CandorOrderStatus") {
+		t.Errorf("error %q does not name the query", err)
 	}
 	assertNoPII(t, "error", err.Error(), personalData(f.order))
 	assertNothingSent(t, f, store.StatusScheduled)

@@ -4,11 +4,14 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/proxy"
+	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 )
@@ -59,4 +62,27 @@ func HistoryText(ctx context.Context, c client.Client, workflowID string, codec 
 		}
 	}
 	return b.String(), sealed, nil
+}
+
+// HistoryJSON is a workflow's whole history with every payload decoded
+// through codec, in the JSON form that client.HistoryFromJSON and the
+// Temporal CLI read: a recording that a replayer can run without Candor's
+// keys. A payload the codec cannot decode is an error, not a gap.
+func HistoryJSON(ctx context.Context, c client.Client, workflowID string, codec converter.PayloadCodec) ([]byte, error) {
+	h := &historypb.History{}
+	it := c.GetWorkflowHistory(ctx, workflowID, "", false, 0)
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		h.Events = append(h.Events, ev)
+	}
+	if err := proxy.VisitPayloads(ctx, h, proxy.VisitPayloadsOptions{
+		Visitor: func(_ *proxy.VisitPayloadsContext, ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+			return codec.Decode(ps)
+		}}); err != nil {
+		return nil, fmt.Errorf("decode history of %s: %w", workflowID, err)
+	}
+	return temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
 }

@@ -2,11 +2,14 @@ package shopify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +19,7 @@ import (
 
 // Admin reads from one shop's Admin GraphQL API.
 type Admin struct {
-	gql goshopify.GraphQLService
+	client *goshopify.Client
 }
 
 // AdminConfig says how to reach Shopify.
@@ -29,8 +32,10 @@ type AdminConfig struct {
 }
 
 // NewAdmin builds a client for shop with its access token. go-shopify's own
-// retries are off (they sleep without honouring the context); Temporal's
-// activity retries do that job, using the Retry-After Shopify returns.
+// retries are off (they sleep without honouring the context): a THROTTLED
+// answer is waited out in query, within the context, and anything else
+// retryable is left to Temporal's activity retries, with the Retry-After
+// Shopify returns.
 func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
 	if !ValidShopDomain(shop) {
 		return nil, fmt.Errorf("shop %q is not a *.myshopify.com domain", shop)
@@ -58,7 +63,7 @@ func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{gql: c.GraphQL}, nil
+	return &Admin{client: c}, nil
 }
 
 // rebase sends requests for https://{shop}/admin/... to {base}/admin/...,
@@ -82,8 +87,9 @@ func (r rebase) RoundTrip(req *http.Request) (*http.Response, error) {
 type Error struct {
 	Op         string
 	Status     int           // HTTP status, 0 for transport errors
+	Code       string        // the GraphQL error code (CodeThrottled, ...), if any
 	Retryable  bool          // worth trying again
-	RetryAfter time.Duration // Shopify's Retry-After, when it gave one
+	RetryAfter time.Duration // Shopify's Retry-After, or the wait its throttle status implies
 	Reason     string
 }
 
@@ -120,8 +126,6 @@ func classify(op string, err error) error {
 			e.Reason = "shop is frozen or locked"
 		case re.Status >= 500 || re.Status == http.StatusRequestTimeout:
 			e.Reason, e.Retryable = "Shopify unavailable", true
-		case re.Status == http.StatusOK:
-			e.Reason = "GraphQL error" // query errors: retrying the same query will not help
 		default:
 			e.Reason = "request rejected"
 		}
@@ -140,6 +144,127 @@ func classify(op string, err error) error {
 		return &Error{Op: op, Retryable: true, Reason: "network error"}
 	}
 	return &Error{Op: op, Retryable: true, Reason: "unexpected error"}
+}
+
+// GraphQL error codes Shopify answers with HTTP 200
+// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits).
+const (
+	// CodeMaxCostExceeded: the query asks for more than the single-query
+	// maximum (1,000 points). The same query always fails: it is a bug in
+	// Candor's query, not a passing condition.
+	CodeMaxCostExceeded = "MAX_COST_EXCEEDED"
+	// CodeThrottled: the shop's cost bucket holds less than the query
+	// costs. It refills at throttleStatus.restoreRate points a second.
+	CodeThrottled = "THROTTLED"
+)
+
+// maxThrottleWaits bounds how often one call waits out THROTTLED before it
+// hands the wait to Temporal's retry.
+const maxThrottleWaits = 5
+
+type gqlRequest struct {
+	Query     string         `json:"query"`
+	Variables map[string]any `json:"variables,omitempty"`
+}
+
+// gqlResponse is a GraphQL answer: data, errors with their codes, and the
+// query's cost with the bucket's state.
+type gqlResponse struct {
+	Data   any `json:"data"`
+	Errors []struct {
+		Extensions struct {
+			Code string `json:"code"`
+			// MAX_COST_EXCEEDED carries the requested cost and the maximum.
+			Cost    json.RawMessage `json:"cost"`
+			MaxCost json.RawMessage `json:"maxCost"`
+		} `json:"extensions"`
+	} `json:"errors"`
+	Extensions struct {
+		Cost struct {
+			RequestedQueryCost float64 `json:"requestedQueryCost"`
+			ThrottleStatus     struct {
+				CurrentlyAvailable float64 `json:"currentlyAvailable"`
+				RestoreRate        float64 `json:"restoreRate"`
+			} `json:"throttleStatus"`
+		} `json:"cost"`
+	} `json:"extensions"`
+}
+
+var opNameRe = regexp.MustCompile(`^\s*(?:query|mutation)\s+([_A-Za-z][_0-9A-Za-z]*)`)
+
+// OperationName is the name of the GraphQL operation in doc, for errors
+// and logs: "CandorFulfilledOrders".
+func OperationName(doc string) string {
+	if m := opNameRe.FindStringSubmatch(doc); m != nil {
+		return m[1]
+	}
+	return "(anonymous)"
+}
+
+// query runs one GraphQL document and decodes its data into resp. op says
+// what Candor was doing, for the error. A THROTTLED answer is waited out
+// for as long as Shopify's throttle status says the bucket needs to refill,
+// then the query is sent again, as long as the context allows; past that,
+// the error is retryable with that wait. MAX_COST_EXCEEDED is final and
+// names the query, since sending it again can only fail again.
+func (a *Admin) query(ctx context.Context, op, doc string, vars map[string]any, resp any) error {
+	for waits := 0; ; waits++ {
+		gr := gqlResponse{Data: resp}
+		if err := a.client.Post(ctx, "graphql.json", gqlRequest{Query: doc, Variables: vars}, &gr); err != nil {
+			return classify(op, err)
+		}
+		if len(gr.Errors) == 0 {
+			return nil
+		}
+		code := ""
+		for _, e := range gr.Errors {
+			if e.Extensions.Code != "" {
+				code = e.Extensions.Code
+			}
+			if code == CodeMaxCostExceeded {
+				return &Error{Op: op, Status: http.StatusOK, Code: code, Reason: fmt.Sprintf(
+					"query %s requests %s points, over Shopify's single-query maximum of %s",
+					OperationName(doc), number(e.Extensions.Cost), number(e.Extensions.MaxCost))}
+			}
+		}
+		if code != CodeThrottled {
+			// Query errors: retrying the same query will not help.
+			return &Error{Op: op, Status: http.StatusOK, Code: code, Reason: "GraphQL error"}
+		}
+		wait := restoreWait(gr.Extensions.Cost.RequestedQueryCost, gr.Extensions.Cost.ThrottleStatus.CurrentlyAvailable,
+			gr.Extensions.Cost.ThrottleStatus.RestoreRate)
+		throttled := &Error{Op: op, Status: http.StatusOK, Code: code, Retryable: true, RetryAfter: wait,
+			Reason: "throttled: the shop's query cost bucket is empty"}
+		if deadline, ok := ctx.Deadline(); waits >= maxThrottleWaits || ok && time.Until(deadline) < wait {
+			return throttled
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return throttled
+		case <-t.C:
+		}
+	}
+}
+
+// restoreWait is how long the bucket takes to hold the points a query
+// requested, at the restore rate Shopify reported.
+func restoreWait(requested, available, rate float64) time.Duration {
+	if rate <= 0 {
+		return time.Second
+	}
+	need := max(requested-available, 1)
+	return time.Duration(math.Ceil(need/rate*1000)) * time.Millisecond
+}
+
+// number prints a JSON number Shopify sent, or "?".
+func number(raw json.RawMessage) string {
+	var f float64
+	if json.Unmarshal(raw, &f) != nil {
+		return "?"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // OrderGID is the GraphQL ID of a REST order ID.
@@ -217,8 +342,8 @@ func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, er
 			} `json:"lineItems"`
 		} `json:"order"`
 	}
-	if err := a.gql.Query(ctx, QueryOrderStatus, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
-		return OrderStatus{}, classify("read order status", err)
+	if err := a.query(ctx, "read order status", QueryOrderStatus, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
+		return OrderStatus{}, err
 	}
 	if resp.Order == nil {
 		return OrderStatus{}, nil
@@ -266,8 +391,8 @@ func (a *Admin) ShopTimeZone(ctx context.Context) (string, error) {
 			IANATimezone string `json:"ianaTimezone"`
 		} `json:"shop"`
 	}
-	if err := a.gql.Query(ctx, QueryShopTimeZone, nil, &resp); err != nil {
-		return "", classify("read shop time zone", err)
+	if err := a.query(ctx, "read shop time zone", QueryShopTimeZone, nil, &resp); err != nil {
+		return "", err
 	}
 	if resp.Shop == nil {
 		return "", nil
@@ -327,8 +452,8 @@ func (a *Admin) ShopProfile(ctx context.Context) (ShopProfile, error) {
 			} `json:"primaryDomain"`
 		} `json:"shop"`
 	}
-	if err := a.gql.Query(ctx, QueryShopProfile, nil, &resp); err != nil {
-		return ShopProfile{}, classify("read shop profile", err)
+	if err := a.query(ctx, "read shop profile", QueryShopProfile, nil, &resp); err != nil {
+		return ShopProfile{}, err
 	}
 	if resp.Shop == nil {
 		return ShopProfile{}, &Error{Op: "read shop profile", Reason: "no shop in the response"}
@@ -354,8 +479,8 @@ func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
 			} `json:"customer"`
 		} `json:"order"`
 	}
-	if err := a.gql.Query(ctx, QueryRecipient, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
-		return "", classify("read recipient", err)
+	if err := a.query(ctx, "read recipient", QueryRecipient, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
+		return "", err
 	}
 	if resp.Order == nil {
 		return "", nil
@@ -364,6 +489,22 @@ func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
 		return c.DefaultEmailAddress.EmailAddress, nil
 	}
 	return resp.Order.Email, nil
+}
+
+// Operations is every GraphQL document Candor sends to Shopify, by
+// operation name. Each must stay within Shopify's single-query maximum
+// cost (shopify_test checks them with the stand-in's calculator).
+var Operations = map[string]string{
+	"CandorOrderStatus":               QueryOrderStatus,
+	"CandorRecipient":                 QueryRecipient,
+	"CandorShop":                      QueryShopTimeZone,
+	"CandorShopProfile":               QueryShopProfile,
+	"CandorWebhookSubscriptions":      QueryWebhookSubscriptions,
+	"CandorWebhookSubscriptionCreate": MutationWebhookSubscriptionCreate,
+	"CandorWebhookSubscriptionUpdate": MutationWebhookSubscriptionUpdate,
+	"CandorWebhookSubscriptionDelete": MutationWebhookSubscriptionDelete,
+	"CandorFulfilledOrders":           QueryFulfilledOrders,
+	"CandorOrderLineItems":            QueryOrderLineItems,
 }
 
 // silent discards go-shopify's log lines: at debug level they are whole

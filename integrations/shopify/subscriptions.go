@@ -104,8 +104,8 @@ func (a *Admin) Subscriptions(ctx context.Context) ([]Subscription, error) {
 				} `json:"pageInfo"`
 			} `json:"webhookSubscriptions"`
 		}
-		if err := a.gql.Query(ctx, QueryWebhookSubscriptions, map[string]any{"after": after}, &resp); err != nil {
-			return nil, classify("list webhook subscriptions", err)
+		if err := a.query(ctx, "list webhook subscriptions", QueryWebhookSubscriptions, map[string]any{"after": after}, &resp); err != nil {
+			return nil, err
 		}
 		out = append(out, resp.WebhookSubscriptions.Nodes...)
 		if !resp.WebhookSubscriptions.PageInfo.HasNextPage {
@@ -173,8 +173,8 @@ func (a *Admin) EnsureSubscriptions(ctx context.Context, callbackURL string) (Su
 					UserErrors []userError `json:"userErrors"`
 				} `json:"webhookSubscriptionCreate"`
 			}
-			if err := a.gql.Query(ctx, MutationWebhookSubscriptionCreate, map[string]any{"topic": gt, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
-				return ch, classify("create webhook subscription "+topic, err)
+			if err := a.query(ctx, "create webhook subscription "+topic, MutationWebhookSubscriptionCreate, map[string]any{"topic": gt, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
+				return ch, err
 			}
 			if err := userErrorsErr("create webhook subscription "+topic, resp.R.UserErrors); err != nil {
 				return ch, err
@@ -192,8 +192,8 @@ func (a *Admin) EnsureSubscriptions(ctx context.Context, callbackURL string) (Su
 				UserErrors []userError `json:"userErrors"`
 			} `json:"webhookSubscriptionUpdate"`
 		}
-		if err := a.gql.Query(ctx, MutationWebhookSubscriptionUpdate, map[string]any{"id": s.ID, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
-			return ch, classify("update webhook subscription "+topic, err)
+		if err := a.query(ctx, "update webhook subscription "+topic, MutationWebhookSubscriptionUpdate, map[string]any{"id": s.ID, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
+			return ch, err
 		}
 		if err := userErrorsErr("update webhook subscription "+topic, resp.R.UserErrors); err != nil {
 			return ch, err
@@ -218,8 +218,8 @@ func (a *Admin) deleteSubscription(ctx context.Context, id string) error {
 			UserErrors []userError `json:"userErrors"`
 		} `json:"webhookSubscriptionDelete"`
 	}
-	if err := a.gql.Query(ctx, MutationWebhookSubscriptionDelete, map[string]any{"id": id}, &resp); err != nil {
-		return classify("delete webhook subscription", err)
+	if err := a.query(ctx, "delete webhook subscription", MutationWebhookSubscriptionDelete, map[string]any{"id": id}, &resp); err != nil {
+		return err
 	}
 	return userErrorsErr("delete webhook subscription", resp.R.UserErrors)
 }
@@ -240,15 +240,37 @@ type FulfilledOrder struct {
 	LineItems []LineItem
 }
 
+// The orders search pages its orders and, separately, each order's line
+// items, because Shopify prices a nested connection as the product of the
+// page sizes and refuses any query over 1,000 points
+// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits).
+// One page of orders costs 2 + 25 × (1 order + 2 + 10 × (1 line item + 1
+// product)) = 577 points; an order with more than 10 line items has the
+// rest read with QueryOrderLineItems, 1 + 2 + 100 × 2 = 203 points a page.
+// Both fit with room for Shopify pricing a field above its default.
 const QueryFulfilledOrders = `query CandorFulfilledOrders($query: String!, $after: String) {
-  orders(first: 50, after: $after, query: $query, sortKey: UPDATED_AT) {
+  orders(first: 25, after: $after, query: $query, sortKey: UPDATED_AT) {
     nodes {
       id
       name
       cancelledAt
-      lineItems(first: 100) { nodes { title product { id } } }
+      lineItems(first: 10) {
+        nodes { title product { id } }
+        pageInfo { hasNextPage endCursor }
+      }
     }
     pageInfo { hasNextPage endCursor }
+  }
+}`
+
+// QueryOrderLineItems reads the line items of one order past the first
+// page the orders search returned.
+const QueryOrderLineItems = `query CandorOrderLineItems($id: ID!, $after: String) {
+  order(id: $id) {
+    lineItems(first: 100, after: $after) {
+      nodes { title product { id } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 }`
 
@@ -261,7 +283,42 @@ func FulfilledOrdersQuery(since time.Time) string {
 // MaxReconcileOrders bounds one shop's reconciliation read.
 const MaxReconcileOrders = 5000
 
-// FulfilledOrders lists orders fulfilled and updated since since.
+// maxLineItemPages bounds the line-item pages read for one order.
+const maxLineItemPages = 50
+
+type pageInfo struct {
+	HasNextPage bool   `json:"hasNextPage"`
+	EndCursor   string `json:"endCursor"`
+}
+
+// lineItemsPage is one page of an order's lineItems connection: titles and
+// product IDs only.
+type lineItemsPage struct {
+	Nodes []struct {
+		Title   string `json:"title"`
+		Product *struct {
+			ID string `json:"id"`
+		} `json:"product"`
+	} `json:"nodes"`
+	PageInfo pageInfo `json:"pageInfo"`
+}
+
+func (p lineItemsPage) items() []LineItem {
+	var out []LineItem
+	for _, li := range p.Nodes {
+		item := LineItem{Title: li.Title}
+		if li.Product != nil {
+			if pid, err := LegacyID(li.Product.ID); err == nil {
+				item.ProductID = &pid
+			}
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
+// FulfilledOrders lists orders fulfilled and updated since since, each with
+// all its line items.
 func (a *Admin) FulfilledOrders(ctx context.Context, since time.Time) ([]FulfilledOrder, error) {
 	var out []FulfilledOrder
 	var after any
@@ -269,42 +326,31 @@ func (a *Admin) FulfilledOrders(ctx context.Context, since time.Time) ([]Fulfill
 		var resp struct {
 			Orders struct {
 				Nodes []struct {
-					ID          string  `json:"id"`
-					Name        string  `json:"name"`
-					CancelledAt *string `json:"cancelledAt"`
-					LineItems   struct {
-						Nodes []struct {
-							Title   string `json:"title"`
-							Product *struct {
-								ID string `json:"id"`
-							} `json:"product"`
-						} `json:"nodes"`
-					} `json:"lineItems"`
+					ID          string        `json:"id"`
+					Name        string        `json:"name"`
+					CancelledAt *string       `json:"cancelledAt"`
+					LineItems   lineItemsPage `json:"lineItems"`
 				} `json:"nodes"`
-				PageInfo struct {
-					HasNextPage bool   `json:"hasNextPage"`
-					EndCursor   string `json:"endCursor"`
-				} `json:"pageInfo"`
+				PageInfo pageInfo `json:"pageInfo"`
 			} `json:"orders"`
 		}
 		vars := map[string]any{"query": FulfilledOrdersQuery(since), "after": after}
-		if err := a.gql.Query(ctx, QueryFulfilledOrders, vars, &resp); err != nil {
-			return nil, classify("list fulfilled orders", err)
+		if err := a.query(ctx, "list fulfilled orders", QueryFulfilledOrders, vars, &resp); err != nil {
+			return nil, err
 		}
 		for _, n := range resp.Orders.Nodes {
 			id, err := LegacyID(n.ID)
 			if err != nil {
 				return nil, &Error{Op: "list fulfilled orders", Reason: "order ID is malformed"}
 			}
-			o := FulfilledOrder{ID: id, Name: n.Name, Cancelled: n.CancelledAt != nil && *n.CancelledAt != ""}
-			for _, li := range n.LineItems.Nodes {
-				item := LineItem{Title: li.Title}
-				if li.Product != nil {
-					if pid, err := LegacyID(li.Product.ID); err == nil {
-						item.ProductID = &pid
-					}
+			o := FulfilledOrder{ID: id, Name: n.Name, Cancelled: n.CancelledAt != nil && *n.CancelledAt != "",
+				LineItems: n.LineItems.items()}
+			if n.LineItems.PageInfo.HasNextPage {
+				rest, err := a.orderLineItems(ctx, n.ID, n.LineItems.PageInfo.EndCursor)
+				if err != nil {
+					return nil, err
 				}
-				o.LineItems = append(o.LineItems, item)
+				o.LineItems = append(o.LineItems, rest...)
 			}
 			out = append(out, o)
 		}
@@ -312,6 +358,30 @@ func (a *Admin) FulfilledOrders(ctx context.Context, since time.Time) ([]Fulfill
 			break
 		}
 		after = resp.Orders.PageInfo.EndCursor
+	}
+	return out, nil
+}
+
+// orderLineItems reads an order's line items after cursor.
+func (a *Admin) orderLineItems(ctx context.Context, orderGID, cursor string) ([]LineItem, error) {
+	var out []LineItem
+	for page := 0; page < maxLineItemPages; page++ {
+		var resp struct {
+			Order *struct {
+				LineItems lineItemsPage `json:"lineItems"`
+			} `json:"order"`
+		}
+		if err := a.query(ctx, "list order line items", QueryOrderLineItems, map[string]any{"id": orderGID, "after": cursor}, &resp); err != nil {
+			return nil, err
+		}
+		if resp.Order == nil {
+			return out, nil // deleted since the search: its first page is what there is
+		}
+		out = append(out, resp.Order.LineItems.items()...)
+		if !resp.Order.LineItems.PageInfo.HasNextPage {
+			return out, nil
+		}
+		cursor = resp.Order.LineItems.PageInfo.EndCursor
 	}
 	return out, nil
 }

@@ -414,9 +414,9 @@ func (s *Store) webhookOp(op, tok string, vars map[string]any) (any, string) {
 
 var updatedSinceRe = regexp.MustCompile(`^updated_at:>='([^']+)' AND \(fulfillment_status:shipped OR fulfillment_status:partial\)$`)
 
-const ordersPage = 50
-
-func (s *Store) fulfilledOrders(vars map[string]any) (any, string) {
+// fulfilledOrders answers the search with pages of the sizes the query
+// asks for: ordersFirst orders, each with its first itemsFirst line items.
+func (s *Store) fulfilledOrders(vars map[string]any, ordersFirst, itemsFirst int) (any, string) {
 	qs, _ := vars["query"].(string)
 	m := updatedSinceRe.FindStringSubmatch(qs)
 	if m == nil {
@@ -446,19 +446,15 @@ func (s *Store) fulfilledOrders(vars map[string]any) (any, string) {
 		}
 		return match[i].ID < match[j].ID
 	})
-	end := min(start+ordersPage, len(match))
+	end := min(start+ordersFirst, len(match))
 	nodes := []any{}
 	for _, o := range match[min(start, end):end] {
-		var items []any
-		for _, p := range o.Products {
-			items = append(items, map[string]any{"title": p.Title, "product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID)}})
-		}
 		var cancelledAt any
 		if o.Cancelled {
 			cancelledAt = "2026-01-02T03:04:05Z"
 		}
 		nodes = append(nodes, map[string]any{"id": shopify.OrderGID(o.ID), "name": o.Name, "cancelledAt": cancelledAt,
-			"lineItems": map[string]any{"nodes": items}})
+			"lineItems": lineItemsPage(o, 0, itemsFirst)})
 	}
 	return map[string]any{"orders": map[string]any{"nodes": nodes,
 		"pageInfo": map[string]any{"hasNextPage": end < len(match), "endCursor": strconv.Itoa(end)}}}, ""

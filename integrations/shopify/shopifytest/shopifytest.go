@@ -7,11 +7,26 @@
 // content type and the request shape, and answers only the fields a query
 // selects, so tests can see what Candor actually asked for.
 //
-// The store itself is modelled too: the Shop object's name, email (the
-// owner's), contactEmail, myshopifyDomain and primaryDomain.host, whose
-// Domain is never null: without a custom domain it is the myshopify one
-// (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
-// https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain).
+// Real behaviours it models:
+//   - query cost (cost.go, which cites Shopify's pages): every GraphQL
+//     request is parsed (graphql.go) and priced by Shopify's documented
+//     rules (objects 1, connections 2 plus page size times node cost,
+//     mutations 10); a query over 1,000 points is answered
+//     MAX_COST_EXCEEDED in an HTTP 200; each shop has a leaky bucket by plan
+//     (SetPlan, SetBucketAvailable), and a query the bucket cannot pay for
+//     is answered THROTTLED with extensions.cost.throttleStatus; every
+//     answer that ran carries extensions.cost with the requested and actual
+//     cost;
+//   - connections page by the `first:` they are asked for, with cursors and
+//     pageInfo (the orders search and an order's line items, orders.go);
+//   - the store itself: the Shop object's name, email (the owner's),
+//     contactEmail, myshopifyDomain and primaryDomain.host, a Domain that is
+//     never null (without a custom domain it is the myshopify one)
+//     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
+//     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain);
+//   - OAuth, expiring access tokens and webhook subscriptions (oauth.go);
+//   - webhook deliveries, signed, with the payloads' personal data
+//     (webhooks.go).
 package shopifytest
 
 import (
@@ -121,7 +136,7 @@ type Store struct {
 
 	// The store's own name, addresses and primary domain (the Shop
 	// object's name, email, contactEmail and primaryDomain.host). Set them
-	// before the first request.
+	// before the first request, or with EditShop.
 	ShopName, ShopEmail, ContactEmail, PrimaryDomain string
 
 	srv    *httptest.Server
@@ -141,6 +156,7 @@ type Store struct {
 	subs        map[int64]*subscription
 	nextSub     int64
 	holds       map[string]*hold
+	bucket      bucket // query cost (cost.go)
 }
 
 type hold struct {
@@ -150,16 +166,15 @@ type hold struct {
 type failure struct {
 	status     int
 	retryAfter string
-	throttled  bool
 }
 
 // New starts a stand-in store that accepts token on apiVersion.
 func New(token, apiVersion string) *Store {
 	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", Shop: "candor-demo.myshopify.com",
-		ShopName: "Candor Demo Store", ShopEmail: "owner@candor-demo.example", ContactEmail: "hello@candor-demo.example",
-		PrimaryDomain: "shop.candor-demo.example",
-		orders:        map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
+		orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
 		codes: map[string]grant{}, tokens: map[string]grant{}, refresh: map[string]grant{}, subs: map[int64]*subscription{}}
+	s.ShopName, s.ShopEmail, s.ContactEmail = "Candor Demo Store", "owner@candor-demo.example", "hello@candor-demo.example"
+	s.PrimaryDomain = "shop.candor-demo.example"
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -232,16 +247,6 @@ func (s *Store) FailNext(n, status int, retryAfter string) {
 	}
 }
 
-// ThrottleNext makes the next n GraphQL calls answer 200 with a THROTTLED
-// error, as Shopify does when the query cost bucket is empty.
-func (s *Store) ThrottleNext(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.fail = append(s.fail, failure{throttled: true})
-	}
-}
-
 // Calls reports how often an operation (CandorOrderStatus, CandorRecipient)
 // was answered successfully.
 func (s *Store) Calls(op string) int {
@@ -251,20 +256,8 @@ func (s *Store) Calls(op string) int {
 }
 
 var pathRe = regexp.MustCompile(`^/admin/api/(\d{4}-\d{2}|unstable)/graphql\.json$`)
-var opRe = regexp.MustCompile(`^\s*query\s+([A-Za-z]+)\s*\(\$id:\s*ID!\)`)
-var shopOpRe = regexp.MustCompile(`^\s*query\s+CandorShop\s*\{`)
 var gidRe = regexp.MustCompile(`^gid://shopify/Order/(\d+)$`)
 var namedOpRe = regexp.MustCompile(`^\s*(?:query|mutation)\s+([A-Za-z]+)`)
-
-// otherOps are the operations answered besides the order reads, each with
-// the exact text Candor sends.
-var otherOps = map[string]string{
-	"CandorWebhookSubscriptions":      shopify.QueryWebhookSubscriptions,
-	"CandorWebhookSubscriptionCreate": shopify.MutationWebhookSubscriptionCreate,
-	"CandorWebhookSubscriptionUpdate": shopify.MutationWebhookSubscriptionUpdate,
-	"CandorWebhookSubscriptionDelete": shopify.MutationWebhookSubscriptionDelete,
-	"CandorFulfilledOrders":           shopify.QueryFulfilledOrders,
-}
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -316,13 +309,6 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if f != nil {
-		if f.throttled {
-			writeJSON(w, http.StatusOK, map[string]any{
-				"errors":     []map[string]any{{"message": "Throttled", "extensions": map[string]string{"code": "THROTTLED"}}},
-				"extensions": map[string]any{"cost": map[string]any{"requestedQueryCost": 10, "throttleStatus": map[string]any{"maximumAvailable": 1000, "currentlyAvailable": 0, "restoreRate": 50}}},
-			})
-			return
-		}
 		if f.retryAfter != "" {
 			w.Header().Set("Retry-After", f.retryAfter)
 		}
@@ -330,112 +316,116 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req struct {
-		Query     string         `json:"query"`
-		Variables map[string]any `json:"variables"`
+		Query         string         `json:"query"`
+		Variables     map[string]any `json:"variables"`
+		OperationName string         `json:"operationName"`
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil || json.Unmarshal(body, &req) != nil || req.Query == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"errors": "Bad Request: body must be JSON with a query"})
 		return
 	}
-	if shopOpRe.MatchString(req.Query) {
-		if req.Query != shopify.QueryShopTimeZone {
-			gqlError(w, "unexpected CandorShop selection", "PARSE_ERROR")
-			return
-		}
-		s.mu.Lock()
-		s.calls["CandorShop"]++
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}})
+	// Shopify prices the query before it runs: over the single-query
+	// maximum, or more than the bucket holds, and it does not run (cost.go).
+	doc, err := parseDocument(req.Query)
+	if err != nil {
+		gqlError(w, "Parse error: "+err.Error(), "PARSE_ERROR")
 		return
 	}
-	if named := namedOpRe.FindStringSubmatch(req.Query); named != nil && named[1] == "CandorShopProfile" {
-		if req.Query != shopify.QueryShopProfile {
-			gqlError(w, "unexpected CandorShopProfile selection", "PARSE_ERROR")
-			return
-		}
-		s.mu.Lock()
-		s.calls[named[1]]++
-		primary := s.PrimaryDomain
-		if primary == "" {
-			primary = s.Shop
-		}
-		shop := map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
-			"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary}}
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"shop": shop}})
+	costs := s.bucket.fieldCosts()
+	requested, err := requestedCost(doc, req.OperationName, req.Variables, costs)
+	if err != nil {
+		gqlError(w, err.Error(), "BAD_REQUEST")
 		return
 	}
-	if named := namedOpRe.FindStringSubmatch(req.Query); named != nil && otherOps[named[1]] != "" {
-		if req.Query != otherOps[named[1]] {
-			gqlError(w, "unexpected "+named[1]+" selection", "PARSE_ERROR")
-			return
-		}
-		var data any
-		var msg string
-		if named[1] == "CandorFulfilledOrders" {
-			data, msg = s.fulfilledOrders(req.Variables)
-		} else {
-			data, msg = s.webhookOp(named[1], r.Header.Get("X-Shopify-Access-Token"), req.Variables)
-		}
-		if msg != "" {
-			gqlError(w, msg, "INVALID_VARIABLE")
-			return
-		}
-		s.mu.Lock()
-		s.calls[named[1]]++
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, map[string]any{"data": data})
+	if requested > MaxQueryCost {
+		writeJSON(w, http.StatusOK, maxCostExceeded(requested))
 		return
 	}
-	op := opRe.FindStringSubmatch(req.Query)
-	if op == nil {
-		gqlError(w, "Parse error: this stand-in answers only Candor's named queries", "PARSE_ERROR")
+	if st, ok := s.bucket.take(s.now(), requested); !ok {
+		writeJSON(w, http.StatusOK, throttled(requested, st))
 		return
 	}
-	id, _ := req.Variables["id"].(string)
+	data, op, msg, code := s.execute(r, doc, req.OperationName, req.Query, req.Variables)
+	if msg != "" {
+		s.bucket.refund(s.now(), requested)
+		gqlError(w, msg, code)
+		return
+	}
+	if op == "" {
+		return // the client went away while the call was held
+	}
+	actual := min(actualCost(doc, req.OperationName, req.Variables, costs, data), requested)
+	st := s.bucket.refund(s.now(), requested-actual)
+	s.mu.Lock()
+	s.calls[op]++
+	s.mu.Unlock()
+	// Every answer that ran carries its cost, as Shopify's do.
+	writeJSON(w, http.StatusOK, map[string]any{"data": data, "extensions": costExtension(requested, &actual, st)})
+}
+
+// execute answers one of Candor's operations (shopify.Operations, each
+// only with its exact text): its data and name, or a GraphQL error message
+// and code.
+func (s *Store) execute(r *http.Request, doc *document, opName, query string, vars map[string]any) (data any, op, msg, code string) {
+	named := namedOpRe.FindStringSubmatch(query)
+	if named == nil {
+		return nil, "", "Parse error: this stand-in answers only Candor's named operations", "PARSE_ERROR"
+	}
+	op = named[1]
+	want, known := shopify.Operations[op]
+	if !known {
+		return nil, "", "unknown operation " + op, "PARSE_ERROR"
+	}
+	if query != want {
+		return nil, "", "unexpected " + op + " selection", "PARSE_ERROR"
+	}
+	switch op {
+	case "CandorShop":
+		return map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}, op, "", ""
+	case "CandorShopProfile":
+		return s.shopProfile(), op, "", ""
+	case "CandorOrderStatus", "CandorRecipient":
+		return s.orderRead(r, op, vars)
+	case "CandorFulfilledOrders":
+		data, msg = s.fulfilledOrders(vars, pageSizeAt(doc, opName, vars, "orders"),
+			pageSizeAt(doc, opName, vars, "orders", "nodes", "lineItems"))
+	case "CandorOrderLineItems":
+		data, msg = s.orderLineItems(vars, pageSizeAt(doc, opName, vars, "order", "lineItems"))
+	default:
+		data, msg = s.webhookOp(op, r.Header.Get("X-Shopify-Access-Token"), vars)
+	}
+	if msg != "" {
+		return nil, "", msg, "INVALID_VARIABLE"
+	}
+	return data, op, "", ""
+}
+
+// orderRead answers CandorOrderStatus and CandorRecipient, holding the call
+// first if a test asked for that (HoldNext).
+func (s *Store) orderRead(r *http.Request, op string, vars map[string]any) (data any, _, msg, code string) {
+	id, _ := vars["id"].(string)
 	gm := gidRe.FindStringSubmatch(id)
 	if gm == nil {
-		gqlError(w, "Variable $id of type ID! was provided invalid value", "INVALID_VARIABLE")
-		return
+		return nil, "", "Variable $id of type ID! was provided invalid value", "INVALID_VARIABLE"
 	}
 	orderID, _ := strconv.ParseInt(gm[1], 10, 64)
 	s.mu.Lock()
-	h := s.holds[op[1]]
-	delete(s.holds, op[1])
+	h := s.holds[op]
+	delete(s.holds, op)
 	s.mu.Unlock()
 	if h != nil {
 		close(h.reached)
 		select {
 		case <-h.release:
 		case <-r.Context().Done():
-			return
+			return nil, "", "", ""
 		}
 	}
-	var data any
-	switch op[1] {
-	case "CandorOrderStatus":
-		if req.Query != shopify.QueryOrderStatus {
-			gqlError(w, "unexpected CandorOrderStatus selection", "PARSE_ERROR")
-			return
-		}
-		data = s.orderStatus(orderID)
-	case "CandorRecipient":
-		if req.Query != shopify.QueryRecipient {
-			gqlError(w, "unexpected CandorRecipient selection", "PARSE_ERROR")
-			return
-		}
-		data = s.recipient(orderID)
-	default:
-		gqlError(w, "unknown operation "+op[1], "PARSE_ERROR")
-		return
+	if op == "CandorOrderStatus" {
+		return s.orderStatus(orderID), op, "", ""
 	}
-	s.mu.Lock()
-	s.calls[op[1]]++
-	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"data": data, "extensions": map[string]any{"cost": map[string]any{
-		"requestedQueryCost": 4, "actualQueryCost": 4,
-		"throttleStatus": map[string]any{"maximumAvailable": 2000, "currentlyAvailable": 1996, "restoreRate": 100}}}})
+	return s.recipient(orderID), op, "", ""
 }
 
 func (s *Store) orderStatus(id int64) any {
@@ -487,4 +477,16 @@ func (s *Store) recipient(id int64) any {
 		customer = map[string]any{"defaultEmailAddress": map[string]any{"emailAddress": c.Email}}
 	}
 	return map[string]any{"order": map[string]any{"email": email, "customer": customer}}
+}
+
+// shopProfile answers CandorShopProfile.
+func (s *Store) shopProfile() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	primary := s.PrimaryDomain
+	if primary == "" {
+		primary = s.Shop
+	}
+	return map[string]any{"shop": map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
+		"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary}}}
 }

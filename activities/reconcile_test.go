@@ -1,0 +1,73 @@
+package activities_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+)
+
+// Reconciliation reads every recently fulfilled order, with all its line
+// items, in queries Shopify accepts: more orders than one page holds, and
+// an order with more line items than the search reads per order. The
+// shop's cost bucket holds only the first page, so the search is throttled
+// part-way and must wait, not fail or start anything twice.
+func TestReconcileShop_ReadsEveryFulfilledOrderInQueriesShopifyAccepts(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.acts.PublicURL = "" // no subscription calls: this is about the orders search
+	var mu sync.Mutex
+	started := map[int64]activities.ReviewStart{}
+	calls := 0
+	f.acts.StartReview = func(_ context.Context, s activities.ReviewStart) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		started[s.OrderID] = s
+		calls++
+		return true, nil
+	}
+	now := time.Now()
+	const orders = 60 // three pages of 25
+	for i := int64(0); i < orders; i++ {
+		o := shopifytest.DemoOrder(770_000 + i)
+		o.Fulfilled, o.UpdatedAt = true, now.Add(-time.Hour).Add(time.Duration(i)*time.Second)
+		f.shop.SetOrder(o)
+	}
+	big := shopifytest.DemoOrder(770_500)
+	big.Fulfilled, big.UpdatedAt = true, now.Add(-30*time.Minute)
+	big.Products = nil
+	for i := int64(0); i < 23; i++ {
+		big.Products = append(big.Products, shopifytest.Product{ID: 66_000 + i, Title: "Item", Handle: "item"})
+	}
+	f.shop.SetOrder(big)
+	// One page of orders requests 577 points; at 100 points a second the
+	// second page finds the bucket short and must wait about two seconds.
+	f.shop.SetPlan(shopifytest.PlanStandard)
+	f.shop.SetBucketAvailable(577)
+
+	val, err := f.env.ExecuteActivity(f.acts.ReconcileShop, testShop)
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	var res activities.ReconcileShopResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.OrdersSeen != orders+1 || res.Started != orders+1 || len(started) != orders+1 || calls != orders+1 {
+		t.Fatalf("result %+v, %d orders started in %d calls; want all %d, once each", res, len(started), calls, orders+1)
+	}
+	if f.shop.Throttled() == 0 {
+		t.Error("the search was never throttled: the test did not reach the bucket's limit")
+	}
+	items := started[big.ID].Items
+	if len(items) != len(big.Products) {
+		t.Fatalf("the order with %d line items started with %d", len(big.Products), len(items))
+	}
+	for i, li := range items {
+		if li.ProductID == nil || *li.ProductID != big.Products[i].ID {
+			t.Fatalf("line item %d: %+v, want product %d", i, li, big.Products[i].ID)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/candorhq/candor/devenv"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/workflows"
+)
+
+// RecordHistoriesEnv names a folder to write the recorded histories to. The
+// ones in workflows/testdata/histories were recorded this way:
+//
+//	CANDOR_RECORD_HISTORIES=$PWD/workflows/testdata/histories go test ./e2e -run TestHistories
+const RecordHistoriesEnv = "CANDOR_RECORD_HISTORIES"
+
+// TestHistories_EveryWorkflowPathRecordsAndReplays runs each workflow's
+// paths on the real Temporal server, then replays each history, decoded,
+// against the workflow code as it is now: a workflow that is not
+// deterministic across its own run fails here. The same histories, once
+// committed, guard later changes (workflows/replay_test.go).
+func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
+	s := start(t, func(st *store.Settings) {
+		st.Delay, st.FallbackDelay, st.Reminder = time.Second, 2*time.Second, 2*time.Second
+	})
+	ctx := context.Background()
+	base := time.Now().UnixNano()%1_000_000_000 + 5000
+	recorded := map[string]string{} // file name → workflow ID
+	var orders []shopifytest.Order
+
+	order := func(n int64) shopifytest.Order {
+		o := shopifytest.DemoOrder(base + n)
+		o.Customer.ID = 7_000_000_000 + base + n
+		s.shopify.SetOrder(o)
+		orders = append(orders, o)
+		return o
+	}
+
+	// ReviewRequest, delivered in the first event: sent, then the reminder.
+	delivered := order(1)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(delivered, "delivered"))
+	// Delivered by a later event (the delivered signal): sent and reminded.
+	signalled := order(2)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(signalled, ""))
+	s.deliver(t, shopify.TopicFulfillmentUpdate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(signalled, "delivered"))
+	// No delivery event: the fallback delay.
+	fallback := order(3)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(fallback, ""))
+	// Cancelled while waiting: the stop signal.
+	cancelled := order(4)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(cancelled, ""))
+	cancelled.Cancelled = true
+	s.shopify.SetOrder(cancelled)
+	s.deliver(t, shopify.TopicOrderCancelled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(cancelled))
+
+	for name, c := range map[string]struct {
+		o    shopifytest.Order
+		want workflows.ReviewRequestResult
+	}{
+		"review_delivered_sent_reminded.json": {delivered, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
+		"review_signalled_sent_reminded.json": {signalled, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
+		"review_fallback_sent_reminded.json":  {fallback, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
+		"review_cancelled.json":               {cancelled, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: workflows.StopCancelled}},
+	} {
+		if r := s.result(t, c.o.ID); r != c.want {
+			t.Fatalf("%s: result %+v, want %+v", name, r, c.want)
+		}
+		recorded[name] = workflows.ReviewRequestID(shop, c.o.ID)
+	}
+
+	// PrivacyRequest: a data request, then an erasure, of another customer
+	// (the erasure deletes that customer's review history).
+	erased := order(5)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(erased, "delivered"))
+	s.result(t, erased.ID)
+	body, _ := json.Marshal(map[string]any{"shop_id": 1, "shop_domain": shop, "orders_requested": []int64{erased.ID},
+		"customer": map[string]any{"id": erased.Customer.ID, "email": erased.Customer.Email}, "data_request": map[string]any{"id": 9999}})
+	id, _ := s.privacy(t, shopify.TopicCustomersDataRequest, store.KindDataRequest, shopifytest.NewWebhookID(), body)
+	recorded["privacy_data_request.json"] = workflows.PrivacyRequestID(store.KindDataRequest, shop, id)
+	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(erased, erased.ID))
+	if st := res.Steps["postgres"]; !st.Verified {
+		t.Fatalf("customer redact: %+v", res)
+	}
+	recorded["privacy_customer_redact.json"] = workflows.PrivacyRequestID(store.KindCustomerRedact, shop, id)
+
+	// Retention: one sweep. Reconcile: one run.
+	sweepID := fmt.Sprintf("retention/record/%d", base)
+	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention); err != nil {
+		t.Fatal(err)
+	}
+	recorded["retention.json"] = sweepID
+	reconcileID := fmt.Sprintf("reconcile/record/%d", base)
+	s.reconcile(t, reconcileID)
+	recorded["reconcile.json"] = reconcileID
+	waitClosed(t, s.tc, sweepID)
+
+	dir := os.Getenv(RecordHistoriesEnv)
+	replayer := worker.NewWorkflowReplayer()
+	workflows.RegisterWorkflows(replayer)
+	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	for name, wid := range recorded {
+		j, err := devenv.HistoryJSON(ctx, s.tc, wid, s.codec())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, o := range orders {
+			for _, pii := range personal(o) {
+				if bytes.Contains(j, []byte(pii)) {
+					t.Fatalf("%s holds personal data %q", name, pii)
+				}
+			}
+		}
+		h, err := client.HistoryFromJSON(bytes.NewReader(j), client.HistoryJSONOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
+			t.Errorf("%s does not replay: %v", name, err)
+		}
+		if dir != "" {
+			if err := os.WriteFile(filepath.Join(dir, name), append(j, '\n'), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if dir != "" {
+		t.Logf("wrote %d histories to %s", len(recorded), dir)
+	}
+}
+
+// waitClosed waits for a workflow to finish, whatever its result type.
+func waitClosed(t *testing.T, c client.Client, id string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := c.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatalf("%s: %v", id, err)
+	}
+}
