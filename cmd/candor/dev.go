@@ -170,6 +170,8 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		outbox.SetEventWebhook("http://" + cfg.HTTPAddr + "/webhooks/sendgrid")
 		extra["POST /dev/outbox/events"] = outbox.EventsHandler()
+	} else if cfg.MailFrom == "" {
+		return errors.New("CANDOR_MAIL_FROM is not set: with a real SENDGRID_API_KEY, name the sender address, on a domain authenticated in that account")
 	}
 	st := devState{DatabaseURL: cfg.DatabaseURL, ServerURL: cfg.PublicURL}
 	if demo {

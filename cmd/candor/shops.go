@@ -232,15 +232,13 @@ func shopsSet(ctx context.Context, args []string) error {
 	if err := sf.apply(fs, &s.Settings); err != nil {
 		return err
 	}
-	var hosts []string
-	if store.ReviewHostNeedsShop(s.ReviewURL, s.Domain) {
-		cfg, err := loadConfig()
-		if err != nil {
-			return err
-		}
-		if hosts, err = shopHosts(ctx, cfg, db, s); err != nil {
-			return err
-		}
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	hosts, err := shopHosts(ctx, cfg, db, s)
+	if err != nil {
+		return err
 	}
 	if err := db.UpdateSettings(ctx, s.Domain, s.Settings, hosts...); err != nil {
 		return err

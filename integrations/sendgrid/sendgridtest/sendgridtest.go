@@ -20,8 +20,8 @@
 //     "The from address does not match a verified Sender Identity" with field
 //     "from", and nothing is sent (https://sendgrid.com/docs/for-developers/sending-email/sender-identity/,
 //     https://www.twilio.com/docs/api/errors/60222).
-//   - Recipients' Data Erasure, the suppression lists and the signed Event
-//     Webhook (see erase, suppressions.go and events.go).
+//   - Recipients' Data Erasure (serveErase), the suppression lists
+//     (suppressions.go) and the signed Event Webhook (events.go).
 package sendgridtest
 
 import (
