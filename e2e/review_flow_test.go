@@ -400,6 +400,51 @@ func TestReviewFlow_CancelledOrderGetsNoEmail(t *testing.T) {
 	}
 }
 
+// SendGrid refuses a From address that is no Sender Identity of the shared
+// account (403). On the real worker and Temporal the request ends failed as
+// sender_unverified after one attempt, not after a day of retries as a key
+// problem, and nothing is sent.
+func TestReviewFlow_UnverifiedSenderEndsAtOnceWithoutADayOfRetries(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.Delay = time.Second })
+	s.acts.Mailer = sendgrid.New(s.mail.Key, s.mail.URL, sendgrid.From("reviews@"+shop)) // the shop's own address: not verified
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 17)
+	s.shopify.SetOrder(o)
+	began := time.Now()
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusFailed || r.Reason != activities.ReasonSenderUnverified {
+		t.Fatalf("result %+v, want failed/%s", r, activities.ReasonSenderUnverified)
+	}
+	if d := time.Since(began); d > 30*time.Second {
+		t.Errorf("the refusal took %v to settle: it was retried", d)
+	}
+	ctx := context.Background()
+	attempts := 0
+	iter := s.tc.GetWorkflowHistory(ctx, workflows.ReviewRequestID(shop, o.ID), "", false, 0)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SendReviewRequest" {
+			attempts++
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
+			t.Errorf("an activity was retried (attempt %d)", a.GetAttempt())
+		}
+	}
+	if attempts != 1 {
+		t.Errorf("SendReviewRequest scheduled %d times, want 1", attempts)
+	}
+	if n := s.mail.Sent(); n != 0 {
+		t.Errorf("SendGrid accepted %d emails from an unverified sender", n)
+	}
+	var reason string
+	_ = s.db.Get(&reason, `SELECT reason FROM review_requests WHERE order_id = $1`, o.ID)
+	if reason != activities.ReasonSenderUnverified {
+		t.Errorf("request reason %q: /app shows the refusal from it", reason)
+	}
+}
+
 func TestReviewFlow_NoDeliveryEventFallsBackAfterFulfillment(t *testing.T) {
 	s := start(t, func(st *store.Settings) { st.Delay, st.FallbackDelay = time.Hour, 3*time.Second })
 	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 13)
