@@ -60,6 +60,9 @@ type Activities struct {
 	// package workflows provides it (workflows.ReviewStarter), since this
 	// package cannot import that one.
 	StartReview ReviewStarter
+	// StartPrivacy starts a PrivacyRequest the way compliance intake does
+	// (workflows.PrivacyStarter), for requests whose start failed.
+	StartPrivacy PrivacyStarter
 	// TemporalRetention is how long the namespace keeps closed histories,
 	// for the registry's expires_at of what a started workflow stores.
 	TemporalRetention time.Duration

@@ -12,6 +12,7 @@ import (
 	"github.com/lib/pq"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
@@ -356,6 +357,54 @@ func (a *Activities) BuildReport(ctx context.Context, requestID string) (StepRes
 			Verified: fmt.Sprintf("report stored: %d registry entries over %d datum/system pairs; %d review requests held", tr.Entries, len(tr.Rows), held)})
 	})
 	return StepResult{Found: tr.Entries, Done: 1, Verified: true}, err
+}
+
+// PrivacyStarter starts a request's PrivacyRequest workflow, the way
+// compliance intake does; false means its workflow ID was already used (it
+// runs, or ran). Package workflows provides it (workflows.PrivacyStarter).
+type PrivacyStarter func(ctx context.Context, kind, shop, requestID string) (bool, error)
+
+// PrivacyRedriveGrace is how long a received request is left to intake,
+// which starts its workflow before it answers Shopify, before a re-drive
+// starts it.
+const PrivacyRedriveGrace = 5 * time.Minute
+
+// privacyRedriveBatch bounds one re-drive; the next run takes the rest.
+const privacyRedriveBatch = 500
+
+// RedriveResult is what one re-drive found and did.
+type RedriveResult struct {
+	Stalled int `json:"stalled"` // received, and older than the grace period
+	Started int `json:"started"` // their workflow had never started
+}
+
+// RedrivePrivacyRequests starts the workflow of every privacy request still
+// received after the grace period. Intake stores a request before it starts
+// the workflow; if Temporal was down, Shopify's retries (8 over 4 hours) may
+// all fail too, and nothing else would start it. Starting is idempotent by
+// workflow ID, so any number of runs, from any number of workers, start each
+// request once.
+func (a *Activities) RedrivePrivacyRequests(ctx context.Context) (RedriveResult, error) {
+	var res RedriveResult
+	if a.StartPrivacy == nil {
+		return res, errors.New("redrive: no PrivacyStarter wired")
+	}
+	rs, err := a.DB.StalledPrivacyRequests(ctx, a.now().Add(-PrivacyRedriveGrace), privacyRedriveBatch)
+	if err != nil {
+		return res, fmt.Errorf("list stalled privacy requests: %w", err)
+	}
+	res.Stalled = len(rs)
+	for _, r := range rs {
+		activity.RecordHeartbeat(ctx, res.Started)
+		started, err := a.StartPrivacy(ctx, r.Kind, r.Shop, r.ID)
+		if err != nil {
+			return res, fmt.Errorf("start privacy request %s: %w", r.ID, err)
+		}
+		if started {
+			res.Started++
+		}
+	}
+	return res, nil
 }
 
 // FinishPrivacy clears what identified the person from the request row and

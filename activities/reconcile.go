@@ -15,8 +15,11 @@ import (
 )
 
 // ReconcileLookback is how far back reconciliation looks for fulfilled
-// orders that no webhook announced. Shopify retries a failed delivery for
-// 48 hours, so anything older than that was lost for good.
+// orders that no webhook announced. Shopify retries a failed delivery 8
+// times over 4 hours and then drops it
+// (https://shopify.dev/changelog/updates-to-webhook-retry-mechanism), so
+// reconciliation is the only way such an order is found. It runs daily;
+// three days reach past two runs that failed.
 const ReconcileLookback = 72 * time.Hour
 
 // ReviewStart is an order to start a ReviewRequest for: the same fields

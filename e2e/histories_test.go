@@ -16,6 +16,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 
+	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
@@ -107,6 +108,10 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	reconcileID := fmt.Sprintf("reconcile/record/%d", base)
 	s.reconcile(t, reconcileID)
 	recorded["reconcile.json"] = reconcileID
+	// RedrivePrivacy: one run, as its schedule starts it.
+	redriveID := fmt.Sprintf("privacy-redrive/record/%d", base)
+	runWorkflow[activities.RedriveResult](t, s, redriveID, time.Minute, workflows.RedrivePrivacy)
+	recorded["privacy_redrive.json"] = redriveID
 	waitClosed(t, s.tc, sweepID)
 
 	dir := os.Getenv(RecordHistoriesEnv)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,14 +16,18 @@ import (
 	"go.temporal.io/api/proxy"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/web"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -478,5 +485,109 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 	h, sealed, err := devenv.HistoryText(ctx, s.tc, workflows.PrivacyRequestID(store.KindShopRedact, shop, id), s.codec())
 	if err != nil || sealed != 0 || !strings.Contains(h, id) {
 		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
+	}
+}
+
+// A compliance request accepted while Temporal was down is stored, answered
+// 503, and (once Shopify's retries have run out) started by the re-drive
+// schedule when Temporal is back; none stays received. Requests still
+// within the grace period are left to intake.
+func TestPrivacy_RequestsAcceptedWhileTemporalWasDownAreRedrivenAndComplete(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+
+	// The schedule is created idempotently; it is removed again, so it
+	// cannot fire into the other tests of this package.
+	for i := 0; i < 2; i++ {
+		if err := workflows.EnsurePrivacyRedriveSchedule(ctx, s.tc); err != nil {
+			t.Fatalf("ensure schedule (%d): %v", i, err)
+		}
+	}
+	h := s.tc.ScheduleClient().GetHandle(ctx, workflows.PrivacyRedriveScheduleID)
+	desc, err := h.Describe(ctx)
+	if err != nil || len(desc.Schedule.Spec.Intervals) != 1 || desc.Schedule.Spec.Intervals[0].Every != workflows.PrivacyRedriveInterval {
+		t.Fatalf("schedule: %+v, %v", desc, err)
+	}
+	if a, ok := desc.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.Workflow != "RedrivePrivacy" {
+		t.Fatalf("the schedule runs %+v", desc.Schedule.Action)
+	}
+	_ = h.Delete(ctx)
+
+	// A replica whose Temporal is unreachable accepts three requests.
+	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	down := httptest.NewServer((&web.Server{DB: s.db, Temporal: dead, Keys: s.ring, DataKeys: s.keys, ShopifySecret: secret,
+		Logger: slog.New(slog.DiscardHandler), TemporalRetention: 24 * time.Hour}).Handler())
+	defer down.Close()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 404)
+	asks := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 405)
+	asks.Customer.ID = o.Customer.ID + 1 // another customer: an erasure would take their report with it
+	later := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 406)
+	for _, d := range []struct {
+		topic string
+		body  []byte
+	}{
+		{shopify.TopicCustomersRedact, redactPayload(o, o.ID)},
+		{shopify.TopicCustomersDataRequest, shopifytest.DataRequestPayload(shop, asks)},
+		{shopify.TopicCustomersRedact, redactPayload(later, later.ID)},
+	} {
+		req, _ := shopifytest.WebhookRequest(down.URL+"/webhooks/shopify", d.topic, shop, secret, shopifytest.NewWebhookID(), d.body)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("%s with Temporal down: %d, want 503", d.topic, resp.StatusCode)
+		}
+	}
+	var reqs []store.PrivacyRequest
+	if err := s.db.Select(&reqs, `SELECT * FROM privacy_requests WHERE status = 'received' ORDER BY received_at`); err != nil || len(reqs) != 3 {
+		t.Fatalf("received requests: %d, %v", len(reqs), err)
+	}
+	// Shopify gave up on the first two long ago; the third just came in.
+	if _, err := s.db.Exec(`UPDATE privacy_requests SET received_at = received_at - interval '5 hours' WHERE id IN ($1, $2)`,
+		reqs[0].ID, reqs[1].ID); err != nil {
+		t.Fatal(err)
+	}
+
+	redrive := func(run string) activities.RedriveResult {
+		t.Helper()
+		return runWorkflow[activities.RedriveResult](t, s, "privacy-redrive/"+run, time.Minute, workflows.RedrivePrivacy)
+	}
+	if res := redrive("first"); res.Stalled != 2 || res.Started != 2 {
+		t.Fatalf("first re-drive: %+v, want 2 stalled, 2 started", res)
+	}
+	for _, r := range reqs[:2] {
+		s.awaitPrivacy(t, r.Kind, r.ID)
+	}
+	if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.PrivacyRequestID(reqs[2].Kind, shop, reqs[2].ID), ""); err == nil {
+		t.Fatal("a request within the grace period was re-driven")
+	}
+
+	// Later, the third is past its grace too; the first two are not
+	// started again.
+	if _, err := s.db.Exec(`UPDATE privacy_requests SET received_at = received_at - interval '5 hours' WHERE id = $1`, reqs[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	if res := redrive("second"); res.Stalled != 1 || res.Started != 1 {
+		t.Fatalf("second re-drive: %+v, want 1 stalled, 1 started", res)
+	}
+	s.awaitPrivacy(t, reqs[2].Kind, reqs[2].ID)
+
+	var left int
+	if err := s.db.Get(&left, `SELECT count(*) FROM privacy_requests WHERE status <> 'done'`); err != nil || left != 0 {
+		t.Fatalf("%d requests not done, %v", left, err)
+	}
+	var receipts int
+	if err := s.db.Get(&receipts, `SELECT count(DISTINCT request_id) FROM privacy_receipts`); err != nil || receipts != 3 {
+		t.Fatalf("receipts for %d requests, want 3 (%v)", receipts, err)
+	}
+	var reports int
+	if err := s.db.Get(&reports, `SELECT count(*) FROM subject_reports WHERE request_id = $1`, reqs[1].ID); err != nil || reports != 1 {
+		t.Fatalf("data request reports: %d, %v", reports, err)
 	}
 }

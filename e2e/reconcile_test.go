@@ -9,7 +9,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
@@ -20,17 +19,7 @@ import (
 
 func (s *system) reconcile(t *testing.T, id string) workflows.ReconcileResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, workflows.Reconcile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res workflows.ReconcileResult
-	if err := run.Get(ctx, &res); err != nil {
-		t.Fatalf("reconcile: %v\nlogs:\n%s", err, lastLines(s.logs.String(), 15))
-	}
-	return res
+	return runWorkflow[workflows.ReconcileResult](t, s, id, 60*time.Second, workflows.Reconcile)
 }
 
 func (s *system) workflowExists(t *testing.T, orderID int64) bool {

@@ -55,18 +55,7 @@ func (s *system) count(t *testing.T, q string, args ...any) int {
 
 func (s *system) sweep(t *testing.T) activities.SweepResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("retention/test/%d", time.Now().UnixNano()),
-		TaskQueue: workflows.TaskQueue}, workflows.Retention)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res activities.SweepResult
-	if err := run.Get(ctx, &res); err != nil {
-		t.Fatalf("sweep: %v\nlogs:\n%s", err, lastLines(s.logs.String(), 15))
-	}
-	return res
+	return runWorkflow[activities.SweepResult](t, s, fmt.Sprintf("retention/test/%d", time.Now().UnixNano()), 3*time.Minute, workflows.Retention)
 }
 
 // TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse runs

@@ -115,6 +115,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
+		StartPrivacy: workflows.PrivacyStarter(tc),
 	}
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
@@ -122,6 +123,23 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	}
 	t.Cleanup(w.Stop)
 	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, acts: acts}
+}
+
+// runWorkflow starts wf under id, as a schedule or the CLI would, and waits
+// up to timeout for its result.
+func runWorkflow[T any](t *testing.T, s *system, id string, timeout time.Duration, wf any) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var res T
+	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, wf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Get(ctx, &res); err != nil {
+		t.Fatalf("workflow %s: %v\nlogs:\n%s", id, err, lastLines(s.logs.String(), 15))
+	}
+	return res
 }
 
 // codec decodes payloads as the Temporal UI does, through Candor's keys.

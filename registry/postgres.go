@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Proof is what Append hands back: evidence that these touches were written
@@ -234,6 +235,62 @@ func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 // visible only if tx commits, together with the data movement they
 // describe.
 func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (Proof, error) {
+	return appendEntries(ctx, tx, now, false, entries)
+}
+
+// AppendOnce is Append for touches that happen once per ref, written by a
+// caller that may have to write them again after a failure it cannot see
+// the end of (a workflow start whose registry commit failed). It leaves out
+// every entry whose touch the registry already holds, anywhere in the shop's
+// chains: the same shop, ref, system, action and datum. The check runs under
+// the chain's head lock, so of any number of concurrent writers of one touch
+// exactly one appends it. The Proof covers only what this call appended.
+func AppendOnce(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (Proof, error) {
+	return appendEntries(ctx, tx, now, true, entries)
+}
+
+// touch is what makes two entries the same touch for AppendOnce.
+type touch struct{ ref, system, action, datum string }
+
+// recordedSQL lists the touches a shop's registry holds for some refs.
+const recordedSQL = `SELECT ref, system, action, datum FROM registry_entries WHERE shop = $1 AND ref = ANY($2)`
+
+// unrecorded leaves out of idx (entries' indexes, one chain's) the touches
+// the shop's registry already holds, and repeats within idx.
+func unrecorded(ctx context.Context, tx *sqlx.Tx, shop string, entries []Entry, idx []int) ([]int, error) {
+	refs := make([]string, 0, len(idx))
+	for _, i := range idx {
+		refs = append(refs, entries[i].Ref)
+	}
+	rows, err := tx.QueryContext(ctx, recordedSQL, shop, pq.Array(refs))
+	if err != nil {
+		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
+	}
+	defer rows.Close()
+	seen := map[touch]bool{}
+	for rows.Next() {
+		var t touch
+		if err := rows.Scan(&t.ref, &t.system, &t.action, &t.datum); err != nil {
+			return nil, fmt.Errorf("registry: read recorded touches: %w", err)
+		}
+		seen[t] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
+	}
+	out := idx[:0:0]
+	for _, i := range idx {
+		e := entries[i]
+		t := touch{e.Ref, e.System, e.Action, e.Datum}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, once bool, entries []Entry) (Proof, error) {
 	if len(entries) == 0 {
 		return Proof{}, errors.New("registry: nothing to append")
 	}
@@ -256,14 +313,24 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 		return cmp.Or(strings.Compare(a.shop, b.shop), strings.Compare(a.chain, b.chain))
 	})
 
-	out := make([]Entry, len(entries))
+	out := make([]Entry, 0, len(entries))
 	for _, k := range keys {
 		var head Head
 		if err := tx.QueryRowxContext(ctx, lockHeadSQL, k.shop, k.chain, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
 			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
 		}
-		chain := make([]Entry, 0, len(byChain[k]))
-		for _, i := range byChain[k] {
+		idx := byChain[k]
+		if once {
+			var err error
+			if idx, err = unrecorded(ctx, tx, k.shop, entries, idx); err != nil {
+				return Proof{}, err
+			}
+			if len(idx) == 0 {
+				continue
+			}
+		}
+		chain := make([]Entry, 0, len(idx))
+		for _, i := range idx {
 			e := entries[i]
 			e.Chain = k.chain
 			if e.At.IsZero() {
@@ -276,7 +343,7 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 			e.PrevHash = head.Hash
 			e.Hash = ComputeHash(e.PrevHash, e)
 			head.Hash = e.Hash
-			out[i] = e
+			out = append(out, e)
 			chain = append(chain, e)
 		}
 		if err := insertAndMove(ctx, tx, chain); err != nil {

@@ -101,6 +101,70 @@ func TestAppend_ConcurrentWritersKeepOneChain(t *testing.T) {
 	}
 }
 
+func TestAppendOnce_ConcurrentWritersOfOneTouchAppendItOnce(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	// Another touch of the same ref (other datum), already recorded, does
+	// not count as this one.
+	other := entry("rq_1")
+	other.Datum = registry.DatumName
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error { _, err := registry.Append(ctx, tx, time.Now(), other); return err }); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	appended := make(chan int, 8)
+	errs := make(chan error, 8)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+				// The touch twice in one call, and a second touch of another ref.
+				p, err := registry.AppendOnce(ctx, tx, time.Now(), entry("rq_1"), entry("rq_1"), entry("rq_2"))
+				n := 0
+				for _, ref := range []string{"rq_1", "rq_2"} {
+					if p.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, ref) {
+						n++
+					}
+				}
+				appended <- n
+				return err
+			})
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	close(appended)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := 0
+	for n := range appended {
+		total += n
+	}
+	if total != 2 {
+		t.Errorf("the proofs cover %d appends, want 2 (one per touch)", total)
+	}
+	es, err := registry.Entries(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range es {
+		count[e.Ref+"/"+e.Datum]++
+	}
+	want := map[string]int{"rq_1/" + registry.DatumName: 1, "rq_1/" + registry.DatumEmail: 1, "rq_2/" + registry.DatumEmail: 1}
+	if fmt.Sprint(count) != fmt.Sprint(want) {
+		t.Fatalf("entries per touch = %v, want %v", count, want)
+	}
+	if bad := registry.VerifyChain(es); bad != -1 {
+		t.Fatalf("chain broken at entry %d", bad)
+	}
+}
+
 func TestAppend_RolledBackTransactionLeavesNoEntryAndNoGap(t *testing.T) {
 	db, _ := storetest.New(t)
 	ctx := context.Background()

@@ -64,7 +64,7 @@ var Policies = []Policy{
 		Why:  "honoured for as long as the request row exists, whatever the token's age (an objection is never refused); after that they change nothing, because nothing is held"},
 	{Key: WebhookDeliveries, System: "postgres", Keep: 7 * day,
 		What: "IDs of handled Shopify webhook deliveries and SendGrid events (no body, no customer data)",
-		Why:  "Shopify retries a delivery for up to 48 hours; a week covers clock skew and outages"},
+		Why:  "Shopify retries a failed delivery 8 times over 4 hours, SendGrid an event post for up to 24 hours; a week covers both, with room for clock skew and outages"},
 	{Key: TemporalHistories, System: "temporal", Keep: 7 * day,
 		What: "closed review workflow histories: order ID and name, product titles",
 		Why:  "long enough to repair a failed send; the sweep deletes older closed review workflows and checks the namespace's retention is not longer",

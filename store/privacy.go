@@ -55,6 +55,16 @@ func CreatePrivacyRequest(ctx context.Context, tx *sqlx.Tx, r PrivacyRequest) (b
 	return n == 1, nil
 }
 
+// StalledPrivacyRequests lists up to limit requests still received before
+// `before`, oldest first: accepted, but not (yet) done. Their workflows may
+// be running, or may never have started (Temporal was down).
+func (db *DB) StalledPrivacyRequests(ctx context.Context, before time.Time, limit int) ([]PrivacyRequest, error) {
+	var rs []PrivacyRequest
+	err := db.SelectContext(ctx, &rs, `SELECT * FROM privacy_requests WHERE status = 'received' AND received_at < $1
+		ORDER BY received_at LIMIT $2`, before, limit)
+	return rs, err
+}
+
 // PrivacyRequest loads one request.
 func (db *DB) PrivacyRequest(ctx context.Context, id string) (PrivacyRequest, error) {
 	var r PrivacyRequest

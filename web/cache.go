@@ -57,8 +57,11 @@ func (c *shopCache) forget(domain string) {
 
 // recentDeliveries remembers the webhook IDs this process handed off most
 // recently, which is where Shopify's retries of a slow answer land. It is
-// the fast path of webhook-ID dedupe; webhook_deliveries keeps the durable
-// record, and the workflow ID catches what this process never saw.
+// the fast path of webhook-ID dedupe, with no Postgres read before the
+// hand-off. What this process never saw (another replica's deliveries, a
+// retry after a restart) is caught by the workflow ID, and by
+// webhook_deliveries when the delivery is recorded: a known ID adds no
+// registry entries again (see recorder).
 type recentDeliveries struct {
 	mu   sync.Mutex
 	set  map[string]struct{}

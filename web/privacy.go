@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -9,9 +8,6 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
@@ -111,23 +107,12 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		s.unavailable(w, r, topic, "postgres", err)
 		return
 	}
-	if err := s.startPrivacy(ctx, kind, shop, req.ID); err != nil {
+	// A redelivery finds the workflow started. If the start fails, the
+	// request stays received, and both Shopify's retry and the re-drive
+	// schedule (workflows.RedrivePrivacy) start it.
+	if _, err := workflows.StartPrivacyRequest(ctx, s.Temporal, kind, shop, req.ID); err != nil {
 		s.unavailable(w, r, topic, "temporal", err)
 		return
 	}
 	s.reply(w, r, http.StatusOK, "accepted", topic, "accepted "+req.ID)
-}
-
-func (s *Server) startPrivacy(ctx context.Context, kind, shop, id string) error {
-	_, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                                       workflows.PrivacyRequestID(kind, shop, id),
-		TaskQueue:                                workflows.TaskQueue,
-		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-	}, workflows.PrivacyRequest, workflows.PrivacyRequestInput{RequestID: id, Kind: kind})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil // a redelivery: the request is already under way or done
-	}
-	return err
 }

@@ -18,6 +18,10 @@ import (
 // arrive while a transaction is committing share the next one. Every caller
 // still waits for its own rows to be durable before Shopify gets a 200; under
 // load a single head lock and a single WAL flush serve many deliveries.
+//
+// webhook_deliveries is the durable half of webhook-ID dedupe: a delivery
+// whose ID is already there was recorded by an earlier attempt (whose
+// answer Shopify did not get), so its entries are not written again.
 type recorder struct {
 	db   *store.DB
 	now  func() time.Time
@@ -28,7 +32,12 @@ type recorder struct {
 type pending struct {
 	webhookID, shop, topic string
 	entries                []registry.Entry
-	done                   chan error
+	// once are touches that happen once per ref, whichever delivery made
+	// them: appended unless the registry already holds them (the workflow
+	// input a start stored in Temporal, which a retry must record if the
+	// attempt that started it could not).
+	once []registry.Entry
+	done chan error
 }
 
 // maxBatch bounds one transaction.
@@ -77,7 +86,6 @@ func (r *recorder) loop() {
 func (r *recorder) commit(batch []*pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	var entries []registry.Entry
 	var q strings.Builder
 	args := make([]any, 0, 3*len(batch))
 	q.WriteString(`INSERT INTO webhook_deliveries (webhook_id, shop, topic) VALUES `)
@@ -87,17 +95,37 @@ func (r *recorder) commit(batch []*pending) error {
 		}
 		fmt.Fprintf(&q, "($%d,$%d,$%d)", 3*i+1, 3*i+2, 3*i+3)
 		args = append(args, p.webhookID, p.shop, p.topic)
-		entries = append(entries, p.entries...)
 	}
-	q.WriteString(` ON CONFLICT DO NOTHING`)
+	q.WriteString(` ON CONFLICT DO NOTHING RETURNING webhook_id`)
 	return r.db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		var added []string
+		if err := tx.SelectContext(ctx, &added, q.String(), args...); err != nil {
 			return fmt.Errorf("record deliveries: %w", err)
 		}
-		if len(entries) == 0 {
-			return nil
+		isNew := make(map[string]bool, len(added))
+		for _, id := range added {
+			isNew[id] = true
 		}
-		_, err := registry.Append(ctx, tx, r.now(), entries...)
-		return err
+		var entries, once []registry.Entry
+		for _, p := range batch {
+			if !isNew[p.webhookID] {
+				continue // recorded by an earlier attempt, or by another in this batch
+			}
+			isNew[p.webhookID] = false
+			entries = append(entries, p.entries...)
+			once = append(once, p.once...)
+		}
+		now := r.now()
+		if len(entries) > 0 {
+			if _, err := registry.Append(ctx, tx, now, entries...); err != nil {
+				return err
+			}
+		}
+		if len(once) > 0 {
+			if _, err := registry.AppendOnce(ctx, tx, now, once...); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }

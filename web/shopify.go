@@ -113,12 +113,12 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	outcome, handedOff, err := s.handOff(ctx, in)
+	outcome, inTemporal, err := s.handOff(ctx, in)
 	if err != nil {
 		s.unavailable(w, r, topic, "temporal", err)
 		return
 	}
-	if err := s.recordDelivery(ctx, webhookID, shop, sh, in, handedOff); err != nil {
+	if err := s.recordDelivery(ctx, webhookID, shop, sh, in, inTemporal); err != nil {
 		s.unavailable(w, r, topic, "postgres", err)
 		return
 	}
@@ -237,7 +237,9 @@ func appendMissing(ds []string, add ...string) []string {
 }
 
 // handOff makes the delivery durable in Temporal. It reports the outcome and
-// whether workflow input was written to Temporal.
+// whether Temporal holds this order's workflow input: just written, or
+// written by an earlier start (perhaps this delivery's own earlier attempt,
+// whose registry commit failed).
 func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 	if in.ignore != "" {
 		return "ignored", false, nil
@@ -269,15 +271,17 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		return "", false, fmt.Errorf("start workflow: %w", err)
 	}
 	if !started {
-		return "duplicate", false, nil
+		return "duplicate", true, nil
 	}
 	return "started", true, nil
 }
 
 // recordDelivery marks the delivery as handled and records, in the same
 // transaction, what personal data it brought into Candor's memory (dropped
-// at once) and what it wrote to Temporal.
-func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh store.Shop, in intake, handedOff bool) error {
+// at once) and what Temporal holds. The latter is recorded once per order,
+// whichever delivery gets to record it: a start whose commit failed is
+// recorded by Shopify's retry, which finds the workflow already started.
+func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh store.Shop, in intake, inTemporal bool) error {
 	now := s.now()
 	ref := s.Keys.RequestID(shop, in.orderID)
 	var entries []registry.Entry
@@ -286,8 +290,9 @@ func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh 
 			Action: registry.ActionCollected, Purpose: registry.PurposeReviewRequest,
 			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: ref})
 	}
-	if handedOff {
-		entries = append(entries, activities.ReviewInputEntry(sh, in.subject, ref, now, s.TemporalRetention))
+	var once []registry.Entry
+	if inTemporal {
+		once = append(once, activities.ReviewInputEntry(sh, in.subject, ref, now, s.TemporalRetention))
 	}
-	return s.recorder.record(ctx, &pending{webhookID: webhookID, shop: shop, topic: in.topic, entries: entries})
+	return s.recorder.record(ctx, &pending{webhookID: webhookID, shop: shop, topic: in.topic, entries: entries, once: once})
 }

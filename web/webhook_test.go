@@ -5,11 +5,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -38,17 +41,18 @@ var temporalAddr string
 func TestMain(m *testing.M) { devenv.RunWithTemporal(m, &temporalAddr) }
 
 type env struct {
-	db   *store.DB
-	tc   client.Client
-	ring *keys.Ring
-	keys *datakeys.Keys
-	url  string
-	logs *bytes.Buffer
+	db    *store.DB
+	dbURL string
+	tc    client.Client
+	ring  *keys.Ring
+	keys  *datakeys.Keys
+	url   string
+	logs  *bytes.Buffer
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	db, _ := storetest.New(t)
+	db, dbURL := storetest.New(t)
 	k := make([]byte, 32)
 	_, _ = rand.Read(k)
 	ring, _ := keys.New(k)
@@ -63,7 +67,7 @@ func newEnv(t *testing.T) *env {
 	if err := db.AddShop(context.Background(), store.Shop{Domain: shop, TokenSealed: sealed, Settings: store.DefaultSettings(shop)}); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{db: db, tc: tc, ring: ring, keys: dk, logs: &bytes.Buffer{}}
+	e := &env{db: db, dbURL: dbURL, tc: tc, ring: ring, keys: dk, logs: &bytes.Buffer{}}
 	e.url = e.serve(t, tc, db)
 	return e
 }
@@ -345,6 +349,106 @@ func TestWebhook_UnavailableDependencyGets503AndNothingHalfWritten(t *testing.T)
 	}
 	if e.workflowExists(t, o2.ID) {
 		t.Fatal("workflow started although Postgres was down")
+	}
+}
+
+// breakAfterStart is Temporal as the server sees it, with a fault in the
+// hard window: once armed, Postgres breaks right after Temporal accepts a
+// start, before the delivery's registry entries commit.
+type breakAfterStart struct {
+	client.Client
+	armed *atomic.Bool
+	brk   func()
+}
+
+func (c breakAfterStart) ExecuteWorkflow(ctx context.Context, o client.StartWorkflowOptions, wf any, args ...any) (client.WorkflowRun, error) {
+	run, err := c.Client.ExecuteWorkflow(ctx, o, wf, args...)
+	if c.armed.Load() {
+		c.brk()
+	}
+	return run, err
+}
+
+// touches counts a request's registry entries per system/action/datum.
+func (e *env) touches(t *testing.T, orderID int64) map[string]int {
+	t.Helper()
+	var rows []struct{ System, Action, Datum string }
+	if err := e.db.Select(&rows, `SELECT system, action, datum FROM registry_entries WHERE ref = $1`, e.ring.RequestID(shop, orderID)); err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, r := range rows {
+		n[r.System+"/"+r.Action+"/"+r.Datum]++
+	}
+	return n
+}
+
+func TestWebhook_StartWhoseCommitFailedIsRecordedOnceByShopifysRetry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	// A replica whose own connection to Postgres breaks after the start.
+	broken, err := store.Open(ctx, e.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armed atomic.Bool
+	url := e.serve(t, breakAfterStart{Client: e.tc, armed: &armed, brk: func() { broken.Close() }}, broken)
+
+	// The shop is cached by an earlier delivery: the first Postgres write
+	// of the next one comes after Temporal accepted its start.
+	if status, msg := e.post(t, url, delivery{topic: shopify.TopicOrderCancelled, body: shopifytest.OrderPayload(nextOrder())}); status != 200 {
+		t.Fatalf("warm-up: %d %q", status, msg)
+	}
+	armed.Store(true)
+	o := nextOrder()
+	body := shopifytest.OrderPayload(o)
+	id := shopifytest.NewWebhookID()
+	if status, msg := e.post(t, url, delivery{topic: shopify.TopicOrderFulfilled, body: body, id: id}); status != 503 {
+		t.Fatalf("commit failed after the start: %d %q, want 503", status, msg)
+	}
+	if !e.workflowExists(t, o.ID) {
+		t.Fatal("the start did not happen, so this test does not reach the window it is about")
+	}
+	if n := e.touches(t, o.ID); len(n) != 0 {
+		t.Fatalf("the failed commit left entries: %v", n)
+	}
+
+	// Shopify retries the same delivery; it reaches a replica whose
+	// Postgres works. Every touch is then recorded exactly once, the input
+	// Temporal holds included, and retries after that add nothing.
+	want := map[string]int{
+		"temporal/stored/" + registry.DatumPurchaseHistory: 1,
+		"candor/collected/" + registry.DatumCustomerID:     1,
+		"candor/collected/" + registry.DatumName:           1,
+		"candor/collected/" + registry.DatumEmail:          1,
+		"candor/collected/" + registry.DatumAddress:        1,
+		"candor/collected/" + registry.DatumPhone:          1,
+	}
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicOrderFulfilled, body: body, id: id}); status != 200 {
+		t.Fatalf("Shopify's retry: %d %q", status, msg)
+	}
+	if got := e.touches(t, o.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after the retry the registry holds %v, want %v", got, want)
+	}
+	// The same delivery again, at a replica that never saw it (nothing in
+	// its memory): webhook_deliveries knows it.
+	other := e.serve(t, e.tc, e.db)
+	if status, msg := e.post(t, other, delivery{topic: shopify.TopicOrderFulfilled, body: body, id: id}); status != 200 {
+		t.Fatalf("second retry: %d %q", status, msg)
+	}
+	if got := e.touches(t, o.ID); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after a second retry the registry holds %v, want %v", got, want)
+	}
+	// Another delivery for the order is another touch of what it carries,
+	// but Temporal still holds one input.
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: shopifytest.FulfillmentPayload(o, "")}); status != 200 || msg != "duplicate" {
+		t.Fatalf("fulfillment for the same order: %d %q", status, msg)
+	}
+	if got := e.touches(t, o.ID)["temporal/stored/"+registry.DatumPurchaseHistory]; got != 1 {
+		t.Fatalf("%d entries for the input in Temporal, want 1", got)
+	}
+	if n := e.count(t, "webhook_deliveries"); n != 3 {
+		t.Fatalf("webhook_deliveries = %d, want 3 (warm-up, order, fulfillment)", n)
 	}
 }
 

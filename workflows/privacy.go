@@ -1,9 +1,14 @@
 package workflows
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -15,6 +20,60 @@ import (
 // a redelivery of the same webhook is the same workflow, so it is a no-op.
 func PrivacyRequestID(kind, shop, requestID string) string {
 	return fmt.Sprintf("privacy/%s/%s/%s", kind, shop, requestID)
+}
+
+// StartPrivacyRequest starts a request's workflow once, ever: a redelivery
+// of the webhook, or a re-drive, finds its ID used and reports false.
+func StartPrivacyRequest(ctx context.Context, c client.Client, kind, shop, requestID string) (bool, error) {
+	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                                       PrivacyRequestID(kind, shop, requestID),
+		TaskQueue:                                TaskQueue,
+		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+	}, PrivacyRequest, PrivacyRequestInput{RequestID: requestID, Kind: kind})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return false, nil // under way or done
+	}
+	return err == nil, err
+}
+
+// PrivacyStarter is the activities' way to start a PrivacyRequest (the
+// re-drive), through the same options as compliance intake.
+func PrivacyStarter(c client.Client) activities.PrivacyStarter {
+	return func(ctx context.Context, kind, shop, requestID string) (bool, error) {
+		return StartPrivacyRequest(ctx, c, kind, shop, requestID)
+	}
+}
+
+// PrivacyRedriveScheduleID is the Temporal Schedule that runs
+// RedrivePrivacy.
+const PrivacyRedriveScheduleID = "candor-privacy-redrive"
+
+// PrivacyRedriveInterval is how often the schedule re-drives: a request
+// accepted while Temporal was down starts within this (plus the grace
+// period) of Temporal coming back.
+const PrivacyRedriveInterval = 10 * time.Minute
+
+// RedrivePrivacy starts the workflow of every privacy request that was
+// accepted but whose workflow never started, so no compliance request
+// stalls when its start failed and Shopify's retries ran out.
+func RedrivePrivacy(ctx workflow.Context) (activities.RedriveResult, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 5 * time.Minute,
+		HeartbeatTimeout:    time.Minute,
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
+	})
+	var res activities.RedriveResult
+	err := workflow.ExecuteActivity(ctx, a.RedrivePrivacyRequests).Get(ctx, &res)
+	return res, err
+}
+
+// EnsurePrivacyRedriveSchedule creates the schedule, or brings an existing
+// one back to the current spec; it is safe to call at every worker start.
+func EnsurePrivacyRedriveSchedule(ctx context.Context, c client.Client) error {
+	return ensureSchedule(ctx, c, PrivacyRedriveScheduleID, PrivacyRedriveInterval, "privacy-redrive/scheduled", RedrivePrivacy)
 }
 
 // PrivacyRequestInput names the request; what it is about stays in

@@ -65,20 +65,7 @@ func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
 // EnsureReconcileSchedule creates the daily schedule, or brings an existing
 // one back to the current spec; it is safe to call at every worker start.
 func EnsureReconcileSchedule(ctx context.Context, c client.Client) error {
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: ReconcileInterval}}}
-	action := &client.ScheduleWorkflowAction{ID: "reconcile/scheduled", Workflow: Reconcile, TaskQueue: TaskQueue}
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: ReconcileScheduleID, Spec: spec, Action: action,
-		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP})
-	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return c.ScheduleClient().GetHandle(ctx, ReconcileScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			in.Description.Schedule.Spec = &spec
-			in.Description.Schedule.Action = action
-			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
-		},
-	})
+	return ensureSchedule(ctx, c, ReconcileScheduleID, ReconcileInterval, "reconcile/scheduled", Reconcile)
 }
 
 // NewReviewRequestInput is the workflow input for a fulfilled order: each

@@ -19,4 +19,5 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)
+	r.RegisterWorkflow(RedrivePrivacy)
 }

@@ -24,6 +24,7 @@ var recordedHistories = []string{
 	"privacy_customer_redact.json",
 	"privacy_customer_redact_before_shred_keys.json",
 	"privacy_data_request.json",
+	"privacy_redrive.json",
 	"reconcile.json",
 	"retention.json",
 	"review_before_live_delay.json",

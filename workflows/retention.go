@@ -2,10 +2,8 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -53,18 +51,5 @@ func Retention(ctx workflow.Context) (activities.SweepResult, error) {
 // EnsureRetentionSchedule creates the schedule, or brings an existing one
 // back to the current interval; it is safe to call at every worker start.
 func EnsureRetentionSchedule(ctx context.Context, c client.Client) error {
-	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: RetentionInterval}}}
-	action := &client.ScheduleWorkflowAction{ID: "retention/scheduled", Workflow: Retention, TaskQueue: TaskQueue}
-	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: RetentionScheduleID, Spec: spec, Action: action,
-		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP}) // one sweep at a time
-	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
-		return err
-	}
-	return c.ScheduleClient().GetHandle(ctx, RetentionScheduleID).Update(ctx, client.ScheduleUpdateOptions{
-		DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
-			in.Description.Schedule.Spec = &spec
-			in.Description.Schedule.Action = action
-			return &client.ScheduleUpdate{Schedule: &in.Description.Schedule}, nil
-		},
-	})
+	return ensureSchedule(ctx, c, RetentionScheduleID, RetentionInterval, "retention/scheduled", Retention) // one sweep at a time
 }

@@ -149,6 +149,7 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	w := worker.New(c, workflows.TaskQueue, worker.Options{})
 	acts.Temporal = c
 	acts.StartReview = workflows.ReviewStarter(c, acts.Keys.RequestID)
+	acts.StartPrivacy = workflows.PrivacyStarter(c)
 	workflows.Register(w, acts)
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -160,6 +161,10 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	if err := workflows.EnsureReconcileSchedule(ctx, c); err != nil {
 		w.Stop()
 		return fmt.Errorf("create the %s schedule: %w", workflows.ReconcileScheduleID, err)
+	}
+	if err := workflows.EnsurePrivacyRedriveSchedule(ctx, c); err != nil {
+		w.Stop()
+		return fmt.Errorf("create the %s schedule: %w", workflows.PrivacyRedriveScheduleID, err)
 	}
 	<-ctx.Done()
 	w.Stop()
