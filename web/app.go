@@ -494,7 +494,7 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 			s.showOverview(w, r, m, http.StatusBadGateway, "", senderRefusedText(s.Mailer.Sender()))
 			return
 		}
-		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not accept the test email; nothing was sent. Try again later.")
+		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not confirm the test email. Try again later.")
 		return
 	}
 	s.Logger.Info("test email sent", "shop", m.Shop, "ref", ref)
