@@ -34,13 +34,29 @@ type StepResult struct {
 // Errors privacy workflows see.
 const ErrNotYetGone = "NotYetGone"
 
-// reviewScope selects the review requests a privacy request covers.
+// reviewScope selects the review requests a privacy request covers: the
+// customer's (by pseudonym), the orders Shopify named, and those sent to the
+// customer's address (by its key), which reaches their guest checkouts.
 func reviewScope(r store.PrivacyRequest) (string, []any) {
 	if r.Kind == store.KindCustomerRedact || r.Kind == store.KindDataRequest {
-		return `shop = $1 AND ((subject <> '' AND subject = $2) OR order_id = ANY($3))`,
-			[]any{r.Shop, r.Subject, pq.Array([]int64(r.OrderIDs))}
+		return `shop = $1 AND ((subject <> '' AND subject = $2) OR order_id = ANY($3) OR (address_key <> '' AND address_key = $4))`,
+			[]any{r.Shop, r.Subject, pq.Array([]int64(r.OrderIDs)), r.AddressKey}
 	}
 	return `shop = $1`, []any{r.Shop}
+}
+
+// requestRefs lists the request IDs a customer's privacy request covers:
+// the rows in its scope, and the orders Shopify named, whose rows may be gone.
+func (a *Activities) requestRefs(ctx context.Context, r store.PrivacyRequest) ([]string, error) {
+	where, args := reviewScope(r)
+	var ids []string
+	if err := a.DB.SelectContext(ctx, &ids, `SELECT request_id FROM review_requests WHERE `+where, args...); err != nil {
+		return nil, fmt.Errorf("find the covered requests: %w", err)
+	}
+	for _, o := range r.OrderIDs {
+		ids = append(ids, a.Keys.RequestID(r.Shop, o))
+	}
+	return ids, nil
 }
 
 func (a *Activities) privacyRequest(ctx context.Context, id string) (store.PrivacyRequest, error) {
@@ -231,10 +247,16 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 			Verified: "SendGrid's email activity for the shop's sends expires 30 days after each send",
 		})
 	}
+	// The customer's transmissions, and those of the requests the erasure
+	// covers: a guest checkout's are under another pseudonym.
+	refs, err := a.requestRefs(ctx, r)
+	if err != nil {
+		return StepResult{}, err
+	}
 	var sent int
-	if err := a.DB.GetContext(ctx, &sent, `SELECT count(*) FROM registry_entries WHERE shop = $1 AND subject = $2 AND subject <> ''
-		AND system = 'sendgrid' AND action = 'transmitted'`,
-		r.Shop, r.Subject); err != nil {
+	if err := a.DB.GetContext(ctx, &sent, `SELECT count(*) FROM registry_entries WHERE shop = $1
+		AND ((subject = $2 AND subject <> '') OR ref = ANY($3)) AND system = 'sendgrid' AND action = 'transmitted'`,
+		r.Shop, r.Subject, pq.Array(refs)); err != nil {
 		return StepResult{}, err
 	}
 	if sent == 0 || r.EmailSealed == "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/store"
 )
 
 // TestSweepPostgres_ARowExtendedMeanwhileSurvives: the sweep deletes
@@ -81,5 +82,31 @@ func TestSweepPostgres_ARowExtendedMeanwhileSurvives(t *testing.T) {
 		if p.Policy == retention.ReviewRequests && p.Deleted != 2 {
 			t.Errorf("the sweep reports %d review requests deleted, want 2", p.Deleted)
 		}
+	}
+}
+
+// TestSweepSendGrid_ErasesTheRecipientOfAnUnconfirmedSend: a send whose
+// outcome is unknown may be in SendGrid's hands, so retention asks SendGrid
+// to erase its recipient like any send's.
+func TestSweepSendGrid_ErasesTheRecipientOfAnUnconfirmedSend(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.sg.AcceptThenFail(1, 502)
+	if res := f.mustSend(t, activities.KindFirst); res.Status != store.StatusSentUnconfirmed {
+		t.Fatalf("send = %+v, want %s", res, store.StatusSentUnconfirmed)
+	}
+	f.acts.Now = func() time.Time { return time.Now().Add(100 * 24 * time.Hour) } // past the 30-day sendgrid_activity period
+	v, err := f.env.ExecuteActivity(f.acts.SweepSendGrid, "test-run")
+	if err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	var res activities.PolicySweep
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.sg.Erased(); !slices.Contains(got, f.order.Customer.Email) {
+		t.Errorf("SendGrid was asked to erase %d addresses, not the unconfirmed send's recipient", len(got))
+	}
+	if r := f.request(t); r.SendGridErasedAt == nil {
+		t.Error("the request is not marked erased at SendGrid")
 	}
 }

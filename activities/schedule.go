@@ -73,8 +73,21 @@ func (a *Activities) MarkSkipped(ctx context.Context, requestID, reason string) 
 	return err
 }
 
-// MarkFailed records that sending gave up.
-func (a *Activities) MarkFailed(ctx context.Context, requestID, reason string) error {
-	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled, store.StatusSending}, store.StatusFailed, reason)
-	return err
+// MarkFailed records that sending gave up, and returns the status it
+// recorded. A request left in "sending" may have reached SendGrid, so it is
+// recorded as sent, unconfirmed, not failed.
+func (a *Activities) MarkFailed(ctx context.Context, requestID, reason string) (string, error) {
+	recorded := ""
+	err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		moved, err := store.Transition(ctx, tx, requestID, []string{store.StatusSending}, store.StatusSentUnconfirmed, ReasonOutcomeUnknown)
+		if err != nil || moved {
+			recorded = store.StatusSentUnconfirmed
+			return err
+		}
+		if moved, err = store.Transition(ctx, tx, requestID, []string{store.StatusScheduled}, store.StatusFailed, reason); moved {
+			recorded = store.StatusFailed
+		}
+		return err
+	})
+	return recorded, err
 }

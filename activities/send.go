@@ -103,11 +103,13 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return done, nil
 	}
 	if statusOf(req, in.Kind) == store.StatusSending {
-		// A previous attempt may have reached SendGrid. Sending again could
-		// duplicate the email; not sending loses at most one.
+		// A previous attempt moved the request to sending, so the address
+		// may have reached SendGrid (the worker died, or lost the answer).
+		// Sending again could duplicate the email; not sending loses at
+		// most one. It is recorded as what it is: sent, unconfirmed.
 		log.Warn("previous send attempt has an unknown outcome; not retrying", "request_id", in.RequestID, "kind", in.Kind)
-		a.finish(ctx, in, store.StatusFailed, ReasonOutcomeUnknown, []string{store.StatusSending})
-		return SendResult{Status: store.StatusFailed, Reason: ReasonOutcomeUnknown}, nil
+		a.finish(ctx, in, store.StatusSentUnconfirmed, ReasonOutcomeUnknown, []string{store.StatusSending})
+		return SendResult{Status: store.StatusSentUnconfirmed, Reason: ReasonOutcomeUnknown}, nil
 	}
 
 	shop, err := a.DB.Shop(ctx, in.Shop)
@@ -182,9 +184,13 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, temporalError(err)
 	}
+	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
 		return a.skip(ctx, in, subject, statusReads, ReasonNoEmail)
 	}
+	// The address's own key: an objection made from any earlier order with
+	// it (a guest checkout's too) holds for this one.
+	addressKey := a.Keys.AddressKey(in.Shop, to)
 
 	ov, err := a.DB.Overrides(ctx, in.Shop)
 	if err != nil {
@@ -221,7 +227,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		}
 		// Again under the row lock: a redact or unsubscribe that committed
 		// since the check above must win over this send.
-		why, err := store.Suppression(ctx, tx, in.Shop, subject)
+		why, err := store.Suppression(ctx, tx, in.Shop, subject, addressKey)
 		if err != nil {
 			return err
 		}
@@ -235,6 +241,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		if err := store.SetSubjectAndProducts(ctx, tx, in.RequestID, subject, products); err != nil {
 			return err
 		}
+		if err := store.SetAddressKey(ctx, tx, in.RequestID, addressKey); err != nil {
+			return err
+		}
 		proof, err = registry.Append(ctx, tx, now, append(statusReads, emailRead, transmit)...)
 		return err
 	})
@@ -242,7 +251,8 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
 	}
 	if errors.Is(err, errSuppressed) {
-		return a.skip(ctx, in, subject, statusReads, skipReason(suppressedFor))
+		// The address was read (its key is what may have matched).
+		return a.skip(ctx, in, subject, append(statusReads, emailRead), skipReason(suppressedFor))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
@@ -259,6 +269,16 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 			return SendResult{}, err
 		}
 		switch {
+		case ge.OutcomeUnknown:
+			// SendGrid may have queued it (see sendgrid.Mailer.Send): at
+			// most once, so no retry.
+			// If this cannot be recorded, the retry finds "sending" and
+			// records it.
+			log.Warn("SendGrid's answer leaves the send's outcome unknown; not retrying", "request_id", in.RequestID, "status", ge.Status)
+			if err := a.moveTo(ctx, a.DB, in, store.StatusSentUnconfirmed, ReasonOutcomeUnknown, []string{store.StatusSending}); err != nil {
+				return SendResult{}, fmt.Errorf("mark sent, unconfirmed: %w", err)
+			}
+			return SendResult{Status: store.StatusSentUnconfirmed, Reason: ReasonOutcomeUnknown}, nil
 		case !ge.Retryable:
 			reason := ReasonRejected + "_" + strconv.Itoa(ge.Status)
 			if ge.SenderUnverified {
@@ -267,14 +287,16 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
 			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
 			return SendResult{Status: store.StatusFailed, Reason: reason}, nil
-		case ge.NotSent || ge.Status != 0:
-			// SendGrid did not accept it: safe to try again.
-			a.finish(ctx, in, pending(in.Kind), "", []string{store.StatusSending})
 		}
+		// SendGrid did not accept it: safe to try again.
+		a.finish(ctx, in, pending(in.Kind), "", []string{store.StatusSending})
 		return SendResult{}, temporalError(err)
 	}
 	if err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		return a.moveTo(ctx, tx, in, store.StatusSent, "", []string{store.StatusSending})
+		if err := a.moveTo(ctx, tx, in, store.StatusSent, "", []string{store.StatusSending}); err != nil {
+			return err
+		}
+		return store.SetMessageID(ctx, tx, in.RequestID, in.Kind == KindReminder, messageID)
 	}); err != nil {
 		// The email is out and recorded in the registry; only our status
 		// row lags. Retrying would see "sending" and not resend.
@@ -305,7 +327,7 @@ func settled(r store.Request, kind string) (SendResult, bool) {
 	switch status {
 	case store.StatusSent:
 		return SendResult{Status: store.StatusSent, Reason: ReasonAlreadySent}, true
-	case store.StatusSkipped, store.StatusFailed:
+	case store.StatusSkipped, store.StatusFailed, store.StatusSentUnconfirmed:
 		return SendResult{Status: status, Reason: reason}, true
 	}
 	return SendResult{}, false

@@ -479,11 +479,18 @@ func TestSend_SecondRunDoesNotSendAgain(t *testing.T) {
 	if want := (activities.SendResult{Status: store.StatusSent, Reason: activities.ReasonAlreadySent}); res != want {
 		t.Errorf("second run = %+v, want %+v", res, want)
 	}
+	assertOneEmail(t, f)
+}
+
+// assertOneEmail checks that the request's address was read once, recorded
+// as transmitted once, and emailed once.
+func assertOneEmail(t *testing.T, f *fixture) {
+	t.Helper()
 	if out := f.sg.Outbox(); len(out) != 1 {
-		t.Errorf("outbox holds %d emails, want 1", len(out))
+		t.Errorf("outbox holds %d emails, want exactly 1", len(out))
 	}
 	if n := f.shop.Calls("CandorRecipient"); n != 1 {
-		t.Errorf("recipient read %d times, want 1 (the second run has no reason to read it)", n)
+		t.Errorf("recipient read %d times, want 1 (a later run has no reason to read it)", n)
 	}
 	if n := len(transmissions(f.entries(t), f.reqID)); n != 1 {
 		t.Errorf("registry records %d transmissions, want 1", n)
@@ -699,10 +706,11 @@ func TestSend_ShopifyRejectedTokenIsNotRetried(t *testing.T) {
 	assertNothingSent(t, f, store.StatusScheduled)
 }
 
+// A 503 is SendGrid's "The v3 Web API is not available": nothing was queued.
 func TestSend_SendGridUnavailableLeavesRequestForRetry(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, customerOrder(testOrderID))
-	f.sg.FailNext(1, 500)
+	f.sg.FailNext(1, 503)
 	_, err := f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
 	if appErr.Type() != activities.ErrSendGridRetry || appErr.NonRetryable() {
@@ -750,25 +758,98 @@ func TestSend_SendGridRejectionFailsTheRequest(t *testing.T) {
 	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
 }
 
-func TestSend_AttemptWithUnknownOutcomeIsNotRepeated(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, customerOrder(testOrderID))
-	if _, err := f.db.Exec(`UPDATE review_requests SET status = 'sending' WHERE request_id = $1`, f.reqID); err != nil {
-		t.Fatal(err)
-	}
-	res := f.mustSend(t, activities.KindFirst)
-	if want := (activities.SendResult{Status: store.StatusFailed, Reason: activities.ReasonOutcomeUnknown}); res != want {
+// assertSentUnconfirmed checks that the attempt's result res and the request
+// say sent_unconfirmed, with exactly one email in the outbox and one
+// recorded transmission, and that a further attempt sends no second email.
+func assertSentUnconfirmed(t *testing.T, f *fixture, res activities.SendResult) {
+	t.Helper()
+	want := activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}
+	if res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
 	req := f.request(t)
-	if req.Status != store.StatusFailed || req.Reason != activities.ReasonOutcomeUnknown {
-		t.Errorf("request is %s/%q, want failed/%s", req.Status, req.Reason, activities.ReasonOutcomeUnknown)
+	if req.Status != store.StatusSentUnconfirmed || req.Reason != activities.ReasonOutcomeUnknown {
+		t.Errorf("request is %s/%q, want %s/%s", req.Status, req.Reason, store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
 	}
-	if out := f.sg.Outbox(); len(out) != 0 {
-		t.Errorf("outbox holds %d emails, want none", len(out))
+	if req.SentAt == nil {
+		t.Error("sent_at is empty: retention would not treat the unconfirmed send as a send")
 	}
-	if n := f.shop.Calls("CandorRecipient"); n != 0 {
-		t.Errorf("recipient read %d times, want 0", n)
+	if res := f.mustSend(t, activities.KindFirst); res != want {
+		t.Errorf("another attempt = %+v, want %+v", res, want)
+	}
+	assertOneEmail(t, f)
+	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
+}
+
+// TestSend_AcceptedThen5xxIsOneEmailSentUnconfirmed: SendGrid queues the
+// mail and a gateway (or SendGrid itself) answers 5xx. That is not "not
+// accepted": the email is out once, the request says sent_unconfirmed, and
+// no retry sends a second.
+func TestSend_AcceptedThen5xxIsOneEmailSentUnconfirmed(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{500, 502, 504} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, customerOrder(testOrderID))
+			f.sg.AcceptThenFail(1, status)
+			res, err := f.send(t, activities.KindFirst)
+			if err != nil {
+				t.Fatalf("an unknown outcome is an outcome, not an error to retry: %v", err)
+			}
+			assertSentUnconfirmed(t, f, res)
+		})
+	}
+}
+
+// TestSend_AttemptThatDiedAfterAcceptanceIsRecordedSentUnconfirmed: the
+// first attempt moves the request to sending and SendGrid accepts the mail,
+// then the attempt ends before it records anything (here: Postgres refuses
+// every change of the row after the mail is out, as if the worker died).
+// The retry (attempt 2) finds "sending": it must not send again, and it
+// records the request as sent_unconfirmed, not failed.
+func TestSend_AttemptThatDiedAfterAcceptanceIsRecordedSentUnconfirmed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	ctx := context.Background()
+	if _, err := f.db.ExecContext(ctx, `
+		CREATE FUNCTION test_die_after_send() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'worker died'; END $$;
+		CREATE TRIGGER test_die_after_send BEFORE UPDATE ON review_requests
+		FOR EACH ROW WHEN (OLD.status = 'sending' AND NEW.status <> 'sending') EXECUTE FUNCTION test_die_after_send();`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.send(t, activities.KindFirst); err == nil {
+		t.Fatal("the first attempt succeeded; the fault was not injected after the mail went out")
+	}
+	if out := f.sg.Outbox(); len(out) != 1 {
+		t.Fatalf("after the first attempt the outbox holds %d emails, want 1 (accepted before the fault)", len(out))
+	}
+	if got := f.request(t).Status; got != store.StatusSending {
+		t.Fatalf("after the first attempt the request is %q, want sending", got)
+	}
+	if _, err := f.db.ExecContext(ctx, `DROP TRIGGER test_die_after_send ON review_requests`); err != nil {
+		t.Fatal(err)
+	}
+	assertSentUnconfirmed(t, f, f.mustSend(t, activities.KindFirst))
+}
+
+// TestSend_StoresSendGridMessageID: the X-Message-Id of SendGrid's 202 is
+// kept with the request, for the first email and the reminder.
+func TestSend_StoresSendGridMessageID(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	f.mustSend(t, activities.KindFirst)
+	f.mustSend(t, activities.KindReminder)
+	out := f.sg.Outbox()
+	if len(out) != 2 {
+		t.Fatalf("outbox holds %d emails, want 2", len(out))
+	}
+	req := f.request(t)
+	if req.MessageID == "" || req.MessageID != out[0].MessageID {
+		t.Errorf("message_id = %q, want SendGrid's %q", req.MessageID, out[0].MessageID)
+	}
+	if req.ReminderMessageID == "" || req.ReminderMessageID != out[1].MessageID {
+		t.Errorf("reminder_message_id = %q, want SendGrid's %q", req.ReminderMessageID, out[1].MessageID)
 	}
 }
 
@@ -947,4 +1028,44 @@ func TestSend_RejectedSendGridKeyIsRetriedNotFailed(t *testing.T) {
 	if res := f.mustSend(t, activities.KindFirst); res.Status != store.StatusSent {
 		t.Fatalf("retry after the key is fixed: %+v", res)
 	}
+}
+
+// TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed: when the send's
+// retries run out with the request still "sending", the address may have
+// reached SendGrid; the workflow's MarkFailed records that truthfully. A
+// request that never got that far is failed.
+func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	if _, err := f.db.Exec(`UPDATE review_requests SET status = 'sending' WHERE request_id = $1`, f.reqID); err != nil {
+		t.Fatal(err)
+	}
+	if got := markFailed(t, f); got != store.StatusSentUnconfirmed {
+		t.Errorf("MarkFailed reports %q, want %s", got, store.StatusSentUnconfirmed)
+	}
+	if r := f.request(t); r.Status != store.StatusSentUnconfirmed || r.Reason != activities.ReasonOutcomeUnknown || r.SentAt == nil {
+		t.Errorf("request left sending is %s/%q (sent_at %v), want %s/%s with sent_at", r.Status, r.Reason, r.SentAt,
+			store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
+	}
+
+	g := newFixture(t, customerOrder(testOrderID+1))
+	if got := markFailed(t, g); got != store.StatusFailed {
+		t.Errorf("MarkFailed reports %q, want %s", got, store.StatusFailed)
+	}
+	if r := g.request(t); r.Status != store.StatusFailed || r.Reason != "send_failed" {
+		t.Errorf("scheduled request is %s/%q, want failed/send_failed", r.Status, r.Reason)
+	}
+}
+
+func markFailed(t *testing.T, f *fixture) string {
+	t.Helper()
+	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded string
+	if err := v.Get(&recorded); err != nil {
+		t.Fatal(err)
+	}
+	return recorded
 }

@@ -28,9 +28,11 @@ func (a *Activities) keyOwners(ctx context.Context, r store.PrivacyRequest) ([]s
 	}
 	seen := map[string]bool{r.Subject: true}
 	owners := []string{r.Subject}
-	for _, o := range r.OrderIDs {
-		refs = append(refs, a.Keys.RequestID(r.Shop, o))
+	covered, err := a.requestRefs(ctx, r) // the orders named, and guest checkouts by the address's key
+	if err != nil {
+		return nil, err
 	}
+	refs = append(refs, covered...)
 	for _, ref := range refs {
 		if !seen[ref] {
 			seen[ref] = true

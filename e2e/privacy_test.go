@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	commonpb "go.temporal.io/api/common/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/proxy"
@@ -485,6 +486,67 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 	h, sealed, err := devenv.HistoryText(ctx, s.tc, workflows.PrivacyRequestID(store.KindShopRedact, shop, id), s.codec())
 	if err != nil || sealed != 0 || !strings.Contains(h, id) {
 		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
+	}
+}
+
+// TestErasure_ReachesTheCustomersGuestCheckouts: a customer with an account
+// had checked out twice as a guest with the same address. Their
+// customers/redact names one guest order in orders_to_redact; the other is
+// found by the address (typed in another case). SendGrid is asked to erase
+// the address, both guest requests and workflows are gone, and a later guest
+// order with the address is skipped as erased. Postgres keeps only the
+// address's key on the suppression list, never the address.
+func TestErasure_ReachesTheCustomersGuestCheckouts(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	ctx := context.Background()
+	base := time.Now().UnixNano()%1_000_000_000 + 401
+	email := fmt.Sprintf("perpetua.guest.%d@example.org", base)
+	guest := func(id int64) shopifytest.Order {
+		o := shopifytest.DemoOrder(id)
+		o.Customer, o.GuestEmail = nil, email
+		return o
+	}
+	named, found := guest(base), guest(base+1)
+	for _, o := range []shopifytest.Order{named, found} {
+		s.order(t, o)
+		if r := s.result(t, o.ID); r.Status != store.StatusSent {
+			t.Fatalf("guest order %d: %+v", o.ID, r)
+		}
+	}
+
+	account := shopifytest.DemoOrder(base + 2) // the customer's account, which never ordered
+	account.Customer.Email = strings.ToUpper(email)
+	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(account, named.ID))
+	if st := res.Steps["sendgrid"]; st.Done != 1 || !st.Verified {
+		t.Errorf("sendgrid step %+v, want the address erased", st)
+	}
+	if erased := s.mail.Erased(); len(erased) != 1 || !strings.EqualFold(erased[0], email) {
+		t.Errorf("SendGrid erasure jobs for %v, want the guest address", erased)
+	}
+	var left int
+	if err := s.db.Get(&left, `SELECT count(*) FROM review_requests WHERE order_id = ANY($1)`, pq.Array([]int64{named.ID, found.ID})); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Errorf("%d guest request rows left", left)
+	}
+	for _, o := range []shopifytest.Order{named, found} {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+			t.Errorf("review workflow for guest order %d still exists", o.ID)
+		}
+	}
+
+	next := guest(base + 3)
+	s.order(t, next)
+	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonErased {
+		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, activities.ReasonErased)
+	}
+	dump := s.dump(t)
+	if !strings.Contains(dump, id) || !strings.Contains(dump, "adr_") {
+		t.Fatal("the dump lacks the privacy request or the address key, so the search proves nothing")
+	}
+	if strings.Contains(strings.ToLower(dump), email) {
+		t.Error("Postgres still holds the guest's address")
 	}
 }
 

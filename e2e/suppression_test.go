@@ -199,3 +199,87 @@ func TestSuppression_SignedBounceAndSpamReportStopTheNextOrderForThatCustomerOnl
 		t.Fatalf("%d SendGrid event reads in the registry, want 2", reads)
 	}
 }
+
+// guestOrder is a checkout without a customer account.
+func guestOrder(id int64, email string) shopifytest.Order {
+	o := shopifytest.DemoOrder(id)
+	o.Customer, o.GuestEmail = nil, email
+	return o
+}
+
+// TestSuppression_GuestCheckoutsKeepTheirObjections: three guests (no
+// customer account) object, one through the unsubscribe button, one by
+// bouncing and one by a spam report (signed SendGrid events). Each one's
+// next guest order, with the address typed in another case and with
+// spaces, is skipped for that reason; a fourth guest still gets their email.
+// Nothing of the addresses is stored or logged.
+func TestSuppression_GuestCheckoutsKeepTheirObjections(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	base := time.Now().UnixNano()%1_000_000_000 + 307
+	addr := map[string]string{
+		"unsubscribed": fmt.Sprintf("guest.unsub.%d@example.net", base),
+		"bounced":      fmt.Sprintf("guest.bounce.%d@example.net", base),
+		"complained":   fmt.Sprintf("guest.spam.%d@example.net", base),
+		"other":        fmt.Sprintf("guest.other.%d@example.net", base),
+	}
+	first := map[string]shopifytest.Order{}
+	for i, who := range []string{"unsubscribed", "bounced", "complained", "other"} {
+		first[who] = guestOrder(base+int64(i), addr[who])
+		s.order(t, first[who])
+	}
+	for who, o := range first {
+		if r := s.result(t, o.ID); r.Status != store.StatusSent {
+			t.Fatalf("%s guest's first order: %+v", who, r)
+		}
+	}
+
+	m := s.mailTo(t, addr["unsubscribed"])
+	link := regexp.MustCompile(`href="(` + regexp.QuoteMeta(s.url) + `/u/[A-Za-z0-9_.-]+)"`).FindStringSubmatch(m.HTML)
+	if link == nil {
+		t.Fatalf("no unsubscribe link in the HTML part")
+	}
+	if status, page := get(t, http.MethodPost, link[1], url.Values{"List-Unsubscribe": {"One-Click"}}); status != 200 || !strings.Contains(page, "You are unsubscribed") {
+		t.Fatalf("unsubscribe: %d %s", status, page)
+	}
+	status, msg, err := s.mail.PostEvents(context.Background(),
+		sendgridtest.Event(s.mailTo(t, addr["bounced"]), "bounce", "bounce"),
+		sendgridtest.Event(s.mailTo(t, addr["complained"]), "spamreport", ""))
+	if err != nil || status != 200 || msg != "suppressed 2, duplicate 0, ignored 0" {
+		t.Fatalf("events: %d %q %v", status, msg, err)
+	}
+
+	// Their next guest checkouts: the same address, typed differently.
+	want := map[string]activities.SendResult{
+		"unsubscribed": {Status: store.StatusSkipped, Reason: activities.ReasonUnsubscribed},
+		"bounced":      {Status: store.StatusSkipped, Reason: activities.ReasonUndeliverable},
+		"complained":   {Status: store.StatusSkipped, Reason: activities.ReasonSpamReport},
+		"other":        {Status: store.StatusSent},
+	}
+	next := map[string]shopifytest.Order{}
+	for who, o := range first {
+		typed := addr[who]
+		if who != "other" {
+			typed = "  " + strings.ToUpper(typed[:1]) + typed[1:strings.Index(typed, "@")] + strings.ToUpper(typed[strings.Index(typed, "@"):]) + " "
+		}
+		next[who] = guestOrder(o.ID+500_000, typed)
+		s.order(t, next[who])
+	}
+	for who, w := range want {
+		if r := s.result(t, next[who].ID); r.Status != w.Status || r.Reason != w.Reason {
+			t.Errorf("%s guest's next order: %+v, want %+v", who, r, w)
+		}
+	}
+	if n := len(s.mail.Outbox()); n != 5 {
+		t.Errorf("%d emails, want 5 (four first orders and the other guest's next)", n)
+	}
+
+	dump, logs := s.dump(t), s.logs.String()
+	if !strings.Contains(dump, "adr_") {
+		t.Fatal("the dump holds no address key, so the search below proves nothing")
+	}
+	for _, a := range addr {
+		if strings.Contains(strings.ToLower(dump), a) || strings.Contains(strings.ToLower(logs), a) {
+			t.Errorf("%s is stored or logged", a)
+		}
+	}
+}

@@ -253,6 +253,19 @@ func (r *Ring) GuestSubject(shop string, orderID int64) string {
 	return "sub_" + strings.ToLower(b32.EncodeToString(mac(r.pseudonym, shop, "guest-order", strconv.FormatInt(orderID, 10))[:15]))
 }
 
+// AddressKey is the keyed hash of an email address for one shop:
+// HMAC(pseudonym key, shop, normalised address), normalised by trimming
+// space and lower-casing. It is what an objection is suppressed under, so it
+// holds for every order placed with that address, guest checkouts included.
+// It is "" for an empty address. It never reveals the address.
+func (r *Ring) AddressKey(shop, email string) string {
+	a := strings.ToLower(strings.TrimSpace(email))
+	if a == "" {
+		return ""
+	}
+	return "adr_" + strings.ToLower(b32.EncodeToString(mac(r.pseudonym, shop, "address", a)[:15]))
+}
+
 // RequestID is the opaque, stable ID of the review request for one order. It
 // is what the registry and SendGrid see instead of the Shopify order ID.
 func (r *Ring) RequestID(shop string, orderID int64) string {

@@ -191,3 +191,38 @@ func TestDataKey_SealOpenWrapAndBadInput(t *testing.T) {
 		t.Fatal("decrypted a too-short ciphertext")
 	}
 }
+
+// TestAddressKey_SameAddressHowEverTypedOnlyWithinOneShop: the key an
+// objection is suppressed under ignores case and surrounding space, differs
+// between shops, never shows the address, and survives a master-key rotation.
+func TestAddressKey_SameAddressHowEverTypedOnlyWithinOneShop(t *testing.T) {
+	r := ring(t, 1)
+	const shop, other = "linen.myshopify.com", "wool.myshopify.com"
+	k := r.AddressKey(shop, "guest.shopper@example.net")
+	if !strings.HasPrefix(k, "adr_") || strings.Contains(k, "guest") {
+		t.Fatalf("address key %q", k)
+	}
+	if got := r.AddressKey(shop, "  Guest.Shopper@EXAMPLE.net \t"); got != k {
+		t.Errorf("the same address typed differently has key %q, want %q", got, k)
+	}
+	if r.AddressKey(other, "guest.shopper@example.net") == k || r.AddressKey(shop, "guest.shopper2@example.net") == k {
+		t.Error("another shop or another address has the same key")
+	}
+	if r.AddressKey(shop, "  ") != "" {
+		t.Error("an empty address has a key")
+	}
+	sealed, err := r.SealIdentity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rotated.AdoptIdentity(sealed); err != nil {
+		t.Fatal(err)
+	}
+	if rotated.AddressKey(shop, "guest.shopper@example.net") != k {
+		t.Error("the address key changed with the master key")
+	}
+}

@@ -115,11 +115,13 @@ func (db *DB) RefreshToken(ctx context.Context, domain string, before time.Time,
 	return out, err
 }
 
-// OAuthState is a pending install, found by the hash of its state nonce.
+// OAuthState is a pending install, or with Online a pending sign-in of a
+// connected shop's merchant, found by the hash of its state nonce.
 type OAuthState struct {
 	Shop        string    `db:"shop"`
 	BrowserHash []byte    `db:"browser_hash"`
 	ExpiresAt   time.Time `db:"expires_at"`
+	Online      bool      `db:"online"`
 }
 
 // MaxPendingInstalls bounds oauth_states, which anyone can add to by
@@ -134,9 +136,9 @@ func (db *DB) SaveOAuthState(ctx context.Context, nonceHash []byte, st OAuthStat
 	if _, err := db.ExecContext(ctx, `DELETE FROM oauth_states WHERE expires_at < now()`); err != nil {
 		return err
 	}
-	res, err := db.ExecContext(ctx, `INSERT INTO oauth_states (nonce_hash, shop, browser_hash, expires_at)
-		SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM oauth_states) < $5`,
-		nonceHash, st.Shop, st.BrowserHash, st.ExpiresAt, MaxPendingInstalls)
+	res, err := db.ExecContext(ctx, `INSERT INTO oauth_states (nonce_hash, shop, browser_hash, expires_at, online)
+		SELECT $1, $2, $3, $4, $6 WHERE (SELECT count(*) FROM oauth_states) < $5`,
+		nonceHash, st.Shop, st.BrowserHash, st.ExpiresAt, MaxPendingInstalls, st.Online)
 	if err != nil {
 		return err
 	}
@@ -151,6 +153,6 @@ func (db *DB) SaveOAuthState(ctx context.Context, nonceHash []byte, st OAuthStat
 // used; the caller checks ExpiresAt.
 func (db *DB) ConsumeOAuthState(ctx context.Context, nonceHash []byte) (OAuthState, error) {
 	var st OAuthState
-	err := db.GetContext(ctx, &st, `DELETE FROM oauth_states WHERE nonce_hash = $1 RETURNING shop, browser_hash, expires_at`, nonceHash)
+	err := db.GetContext(ctx, &st, `DELETE FROM oauth_states WHERE nonce_hash = $1 RETURNING shop, browser_hash, expires_at, online`, nonceHash)
 	return st, notFound(err)
 }

@@ -27,9 +27,12 @@ type PrivacyRequest struct {
 	Subject     string        `db:"subject"`
 	OrderIDs    pq.Int64Array `db:"order_ids"`
 	EmailSealed string        `db:"email_sealed"`
-	Status      string        `db:"status"`
-	ReceivedAt  time.Time     `db:"received_at"`
-	CompletedAt *time.Time    `db:"completed_at"`
+	// AddressKey is keys.Ring.AddressKey of the address the request named,
+	// if any: how the erasure finds guest sends and suppressions.
+	AddressKey  string     `db:"address_key"`
+	Status      string     `db:"status"`
+	ReceivedAt  time.Time  `db:"received_at"`
+	CompletedAt *time.Time `db:"completed_at"`
 }
 
 // Receipt is the evidence for one system.
@@ -45,9 +48,9 @@ type Receipt struct {
 // CreatePrivacyRequest stores a request; a repeated delivery is a no-op.
 // It reports whether the row is new.
 func CreatePrivacyRequest(ctx context.Context, tx *sqlx.Tx, r PrivacyRequest) (bool, error) {
-	res, err := tx.ExecContext(ctx, `INSERT INTO privacy_requests (id, kind, shop, subject, order_ids, email_sealed)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-		r.ID, r.Kind, r.Shop, r.Subject, pq.Array(append([]int64{}, r.OrderIDs...)), r.EmailSealed)
+	res, err := tx.ExecContext(ctx, `INSERT INTO privacy_requests (id, kind, shop, subject, order_ids, email_sealed, address_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.Kind, r.Shop, r.Subject, pq.Array(append([]int64{}, r.OrderIDs...)), r.EmailSealed, r.AddressKey)
 	if err != nil {
 		return false, err
 	}

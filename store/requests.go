@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -25,8 +26,13 @@ const (
 	StatusScheduled = "scheduled"
 	StatusSending   = "sending"
 	StatusSent      = "sent"
-	StatusSkipped   = "skipped"
-	StatusFailed    = "failed"
+	// StatusSentUnconfirmed: the address went to SendGrid, which may have
+	// accepted the mail, but no 202 was seen (the worker died mid-call, or a
+	// gateway answered 5xx). Final: it is never retried into a second email,
+	// and it counts as a send for erasure and retention.
+	StatusSentUnconfirmed = "sent_unconfirmed"
+	StatusSkipped         = "skipped"
+	StatusFailed          = "failed"
 )
 
 // Request is one order's review request.
@@ -50,6 +56,19 @@ type Request struct {
 	// SendGridErasedAt is when SendGrid was last asked to erase the
 	// recipient (retention's sendgrid_activity policy).
 	SendGridErasedAt *time.Time `db:"sendgrid_erased_at"`
+	// MessageID and ReminderMessageID are SendGrid's X-Message-Id of each
+	// accepted email ("" until one is seen).
+	MessageID         string `db:"message_id"`
+	ReminderMessageID string `db:"reminder_message_id"`
+	// AddressKey is keys.Ring.AddressKey of the address the request was sent
+	// to, set at send time: the key its objections are suppressed under.
+	AddressKey string `db:"address_key"`
+}
+
+// Emailed reports whether the first email may have reached SendGrid's
+// queue: sent, or sent without confirmation.
+func Emailed(status string) bool {
+	return status == StatusSent || status == StatusSentUnconfirmed
 }
 
 // Products decodes the stored product list.
@@ -100,8 +119,10 @@ func LockRequest(ctx context.Context, tx *sqlx.Tx, requestID string) (Request, e
 // reports whether it did; reason says why a request was skipped or failed.
 // Guarding on the current status keeps a late stop from overwriting "sent".
 func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
+	// An unconfirmed send happened when the request moved to sending: the
+	// row's updated_at, before this update.
 	q := `UPDATE review_requests SET status = $3, reason = $4, updated_at = now(),
-	        sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE sent_at END
+	        sent_at = CASE WHEN $3 = 'sent' THEN now() WHEN $3 = 'sent_unconfirmed' THEN updated_at ELSE sent_at END
 	      WHERE request_id = $1 AND status = ANY($2)`
 	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
 	if err != nil {
@@ -114,8 +135,8 @@ func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, fr
 // TransitionReminder is Transition for the reminder email.
 func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
 	q := `UPDATE review_requests SET reminder_status = $3, reminder_reason = $4, updated_at = now(),
-	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() ELSE reminder_sent_at END,
-	        sendgrid_erased_at = CASE WHEN $3 = 'sent' THEN NULL ELSE sendgrid_erased_at END -- SendGrid holds a new send
+	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() WHEN $3 = 'sent_unconfirmed' THEN updated_at ELSE reminder_sent_at END,
+	        sendgrid_erased_at = CASE WHEN $3 IN ('sent', 'sent_unconfirmed') THEN NULL ELSE sendgrid_erased_at END -- SendGrid may hold a new send
 	      WHERE request_id = $1 AND reminder_status = ANY($2)`
 	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
 	if err != nil {
@@ -137,6 +158,23 @@ func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID
 	return err
 }
 
+// SetMessageID records SendGrid's X-Message-Id of the first email, or of
+// the reminder.
+func SetMessageID(ctx context.Context, ex sqlx.ExecerContext, requestID string, reminder bool, id string) error {
+	col := "message_id"
+	if reminder {
+		col = "reminder_message_id"
+	}
+	_, err := ex.ExecContext(ctx, `UPDATE review_requests SET `+col+` = $2 WHERE request_id = $1`, requestID, id)
+	return err
+}
+
+// SetAddressKey records the keyed hash of the address a request is sent to.
+func SetAddressKey(ctx context.Context, ex sqlx.ExecerContext, requestID, addressKey string) error {
+	_, err := ex.ExecContext(ctx, `UPDATE review_requests SET address_key = $2 WHERE request_id = $1`, requestID, addressKey)
+	return err
+}
+
 // SetSendAt records when the first email is planned to go.
 func SetSendAt(ctx context.Context, ex sqlx.ExecerContext, requestID string, at time.Time) error {
 	_, err := ex.ExecContext(ctx, `UPDATE review_requests SET send_at = $2 WHERE request_id = $1 AND send_at IS DISTINCT FROM $2`, requestID, at)
@@ -150,17 +188,25 @@ func (db *DB) RecentRequests(ctx context.Context, shop string, limit int) ([]Req
 	return rs, err
 }
 
-// Suppressed reports whether subject must not be emailed by shop.
-func Suppressed(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (bool, error) {
-	reason, err := Suppression(ctx, q, shop, subject)
+// Suppressed reports whether any of keys (a subject, an address key) must
+// not be emailed by shop.
+func Suppressed(ctx context.Context, q sqlx.QueryerContext, shop string, keys ...string) (bool, error) {
+	reason, err := Suppression(ctx, q, shop, keys...)
 	return reason != "", err
 }
 
-// Suppression is why subject must not be emailed by shop ("unsubscribe_link",
-// "erasure", "sendgrid_bounce", ...), or "" when nothing stops it.
-func Suppression(ctx context.Context, q sqlx.QueryerContext, shop, subject string) (string, error) {
+// Suppression is why shop must not email any of keys ("unsubscribe_link",
+// "erasure", "bounce", ...), or "" when nothing stops it. A key is a
+// subject pseudonym or an address key; empty keys are ignored. With several
+// suppressions the oldest reason wins.
+func Suppression(ctx context.Context, q sqlx.QueryerContext, shop string, keys ...string) (string, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	if len(keys) == 0 {
+		return "", nil
+	}
 	var reason string
-	err := sqlx.GetContext(ctx, q, &reason, `SELECT reason FROM suppressions WHERE shop = $1 AND subject = $2`, shop, subject)
+	err := sqlx.GetContext(ctx, q, &reason, `SELECT reason FROM suppressions WHERE shop = $1 AND subject = ANY($2)
+		ORDER BY created_at, subject LIMIT 1`, shop, pq.Array(keys))
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -177,4 +223,21 @@ func Suppress(ctx context.Context, tx sqlx.ExecerContext, shop, subject, reason 
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
+}
+
+// SuppressAll adds every non-empty key (a subject, an address key) to shop's
+// suppression list for reason. It reports whether any was newly added.
+func SuppressAll(ctx context.Context, tx sqlx.ExecerContext, shop, reason string, keys ...string) (bool, error) {
+	added := false
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		n, err := Suppress(ctx, tx, shop, k, reason)
+		if err != nil {
+			return false, err
+		}
+		added = added || n
+	}
+	return added, nil
 }

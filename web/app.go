@@ -330,7 +330,7 @@ type requestRow struct {
 }
 
 var reasonText = map[string]string{
-	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "an earlier attempt's outcome is unknown",
+	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "SendGrid may have accepted it but never confirmed; it is not sent again",
 	activities.ReasonRequestErased: "erased", activities.ReasonOrderNotFound: "order not found in Shopify",
 	activities.ReasonCancelled: "order cancelled", activities.ReasonRefunded: "order refunded",
 	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonUndeliverable: "address bounced or invalid",
@@ -341,6 +341,16 @@ var reasonText = map[string]string{
 	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
 	activities.ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
 	activities.ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
+}
+
+// statusText names the statuses that read badly as codes.
+var statusText = map[string]string{store.StatusSentUnconfirmed: "sent, unconfirmed"}
+
+func statusLabel(code string) string {
+	if t, ok := statusText[code]; ok {
+		return t
+	}
+	return code
 }
 
 func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantSession) {
@@ -368,13 +378,13 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	rows := make([]requestRow, 0, len(reqs))
 	for _, q := range reqs {
-		row := requestRow{OrderName: q.OrderName, Status: q.Status, Reason: reason(q.Reason),
+		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: reason(q.Reason),
 			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
 		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
 			row.Planned = stamp(q.SendAt)
 		}
 		if q.ReminderStatus != "" {
-			row.Reminder = q.ReminderStatus
+			row.Reminder = statusLabel(q.ReminderStatus)
 			if q.ReminderReason != "" {
 				row.Reminder += " (" + reason(q.ReminderReason) + ")"
 			}

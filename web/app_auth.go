@@ -27,10 +27,12 @@ import (
 //     for custom-app installs, and the OAuth callback through startSession;
 //   - an App Bridge session token (an HS256 JWT signed with the app secret),
 //     as `Authorization: Bearer` or the `id_token` query parameter Shopify
-//     adds when it loads an embedded app.
+//     adds when it loads an embedded app. Each token is accepted once (its
+//     jti is kept in Postgres until it expires).
 //
 // The session cookie holds a random token; Postgres keeps only its SHA-256.
-// Every form carries a CSRF token derived from the session token.
+// Every form carries a CSRF token derived from the session token; the login
+// link's form, one derived from a cookie its page sets (loginCookie).
 
 const (
 	sessionCookie   = "candor_session"
@@ -121,12 +123,17 @@ var errNoSession = errors.New("not logged in")
 // session finds who is asking: an App Bridge token, else the cookie.
 func (s *Server) session(r *http.Request) (merchantSession, error) {
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-		shop, sid, err := verifySessionToken(strings.TrimSpace(tok), s.ShopifyAPIKey, s.ShopifySecret, s.now())
+		c, err := s.acceptSessionToken(r.Context(), strings.TrimSpace(tok))
 		if err != nil {
 			return merchantSession{}, err
 		}
-		return merchantSession{Shop: shop, token: "jwt:" + shop + ":" + sid, bearer: true}, s.shopConnected(r.Context(), shop)
+		return merchantSession{Shop: c.Shop, token: "jwt:" + c.Shop + ":" + c.Sid, bearer: true}, nil
 	}
+	return s.cookieSession(r)
+}
+
+// cookieSession finds the session of the request's cookie.
+func (s *Server) cookieSession(r *http.Request) (merchantSession, error) {
 	c, err := r.Cookie(sessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return merchantSession{}, errNoSession
@@ -141,6 +148,44 @@ func (s *Server) session(r *http.Request) (merchantSession, error) {
 		return merchantSession{}, err
 	}
 	return merchantSession{Shop: shop, token: c.Value}, nil
+}
+
+// acceptSessionToken checks an App Bridge session token, that its shop is
+// connected, and spends its jti: a token works for one request. Shopify's
+// guidance is a fresh token for each request (a token lives one minute):
+// https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
+// ("Lifetime of a session token"). App Bridge's fetch interceptor gets one
+// per request: https://shopify.dev/docs/api/app-home/apis/authentication-and-data/id-token-api
+func (s *Server) acceptSessionToken(ctx context.Context, tok string) (sessionClaims, error) {
+	c, err := verifySessionToken(tok, s.ShopifyAPIKey, s.ShopifySecret, s.now())
+	if err != nil {
+		return c, err
+	}
+	if err := s.shopConnected(ctx, c.Shop); err != nil {
+		return c, err
+	}
+	return c, s.spendSessionToken(ctx, c)
+}
+
+// errSessionTokenUsed means a session token was presented before.
+var errSessionTokenUsed = errors.New("session token already used")
+
+// spendSessionToken records c's jti until the token expires; a jti seen
+// before is errSessionTokenUsed. Postgres, not memory: every serve replica
+// must refuse the replay.
+func (s *Server) spendSessionToken(ctx context.Context, c sessionClaims) error {
+	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_session_tokens_used WHERE expires_at < $1`, s.now()); err != nil {
+		return fmt.Errorf("expire used session tokens: %w", err)
+	}
+	res, err := s.DB.ExecContext(ctx, `INSERT INTO app_session_tokens_used (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`,
+		c.Jti, c.Expires.Add(jwtLeeway))
+	if err != nil {
+		return fmt.Errorf("record session token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return errSessionTokenUsed
+	}
+	return nil
 }
 
 func (s *Server) shopConnected(ctx context.Context, shop string) error {
@@ -165,26 +210,35 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 		// Shopify admin may frame the app; nobody else.
 		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors https://admin.shopify.com https://*.myshopify.com")
 		if idt := r.URL.Query().Get("id_token"); idt != "" && r.Method == http.MethodGet {
-			shop, _, err := verifySessionToken(idt, s.ShopifyAPIKey, s.ShopifySecret, s.now())
-			if err == nil {
-				err = s.shopConnected(r.Context(), shop)
+			c, err := s.acceptSessionToken(r.Context(), idt)
+			if errors.Is(err, errSessionTokenUsed) {
+				// Back or reload in the frame repeats the URL: the browser
+				// that spent the token has its session, nobody else does.
+				if m, err := s.cookieSession(r); err == nil && m.Shop == c.Shop {
+					h(w, r, m)
+					return
+				}
 			}
-			if err != nil {
+			switch {
+			case errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) || errors.Is(err, errSessionTokenUsed):
 				s.appError(w, http.StatusUnauthorized, "Not logged in", "The session token from Shopify was not accepted. Open the app again from your Shopify admin.")
+				return
+			case err != nil:
+				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check your session.")
 				return
 			}
 			// Serve this load with the token; the cookie lets the page's
 			// plain forms work afterwards where the browser keeps it.
-			tok, err := s.newSession(w, r, shop, true)
+			tok, err := s.newSession(w, r, c.Shop, true)
 			if err != nil {
 				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
 				return
 			}
-			h(w, r, merchantSession{Shop: shop, token: tok})
+			h(w, r, merchantSession{Shop: c.Shop, token: tok})
 			return
 		}
 		m, err := s.session(r)
-		if errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) {
+		if errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) || errors.Is(err, errSessionTokenUsed) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor-app"`)
 			s.appError(w, http.StatusUnauthorized, "Please log in",
 				"Open Candor from your Shopify admin, or ask for a login link: candor shops login --shop your-store.myshopify.com")
@@ -209,6 +263,27 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 	}
 }
 
+// The login page's form is bound to the browser that opened the link: GET
+// sets a random cookie (loginCookie) and the form carries a CSRF token
+// derived from that cookie and the link. A POST without both is refused, so
+// another site cannot log a visitor's browser in to a shop of its choosing
+// (login CSRF) by posting a link it holds.
+const (
+	loginCookie    = "candor_login"
+	loginCookieTTL = time.Hour
+)
+
+// loginCSRF is the login form's CSRF token for the browser cookie and link.
+func loginCSRF(browser, link string) string {
+	sum := sha256.Sum256([]byte("candor/login-csrf\x00" + browser + "\x00" + link))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (s *Server) setLoginCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: value, Path: "/app/login", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.PublicURL, "https://"), MaxAge: maxAge})
+}
+
 // appLogin is GET /app/login?token=…: it checks the link without using it up
 // (mail scanners and link previews fetch links) and asks to continue.
 func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
@@ -216,20 +291,43 @@ func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	// The token is in this page's URL: send it nowhere, frame it nowhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
-	l, ok := s.checkLoginLink(w, r, r.URL.Query().Get("token"))
+	tok := r.URL.Query().Get("token")
+	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
 		return
 	}
-	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop, Data: map[string]string{"Token": r.URL.Query().Get("token")}})
+	browser := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) == 43 {
+		browser = c.Value // another login page in another tab keeps working
+	}
+	if browser == "" {
+		var err error
+		if browser, err = randomToken(); err != nil {
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+			return
+		}
+	}
+	s.setLoginCookie(w, browser, int(loginCookieTTL/time.Second))
+	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop,
+		Data: map[string]string{"Token": tok, "CSRF": loginCSRF(browser, tok)}})
 }
 
-// appLoginPost is POST /app/login: it uses the link up and starts a session.
+// appLoginPost is POST /app/login: it uses the link up and starts a session,
+// in the browser that opened the login page only.
 func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 	tok := r.PostFormValue("token")
 	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	got := r.PostFormValue("csrf")
+	if err != nil || c.Value == "" || got == "" || !hmac.Equal([]byte(got), []byte(loginCSRF(c.Value, tok))) {
+		// The link is not spent: opening it again in this browser works.
+		s.appError(w, http.StatusForbidden, "Form expired",
+			"This login form is out of date or came from another site. Open the login link again and press the button.")
 		return
 	}
 	ctx := r.Context()
@@ -245,13 +343,14 @@ func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+l.Shop)
+		s.loginLinkUsed(w, l.Shop) // used in between, by a concurrent post
 		return
 	}
 	if err := s.startSession(w, r, l.Shop); err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
 		return
 	}
+	s.setLoginCookie(w, "", -1)
 	http.Redirect(w, r, "/app", http.StatusSeeOther)
 }
 
@@ -269,7 +368,19 @@ func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok stri
 		s.appError(w, http.StatusGone, "This shop is not connected", "The shop was disconnected from Candor.")
 		return l, false
 	}
+	var used bool
+	if err := s.DB.GetContext(r.Context(), &used, `SELECT EXISTS (SELECT 1 FROM app_login_links_used WHERE link_id = $1)`, l.RequestID); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		return l, false
+	} else if used {
+		s.loginLinkUsed(w, l.Shop)
+		return l, false
+	}
 	return l, true
+}
+
+func (s *Server) loginLinkUsed(w http.ResponseWriter, shop string) {
+	s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+shop)
 }
 
 // appLogout is POST /app/logout.
@@ -286,32 +397,44 @@ func (s *Server) appLogout(w http.ResponseWriter, r *http.Request, m merchantSes
 
 var errBadSessionToken = errors.New("session token not valid")
 
-// verifySessionToken checks an App Bridge session token and returns its shop
-// and session ID. https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
-func verifySessionToken(tok, apiKey, secret string, now time.Time) (shop, sid string, err error) {
+// sessionClaims is what Candor uses of a verified session token.
+type sessionClaims struct {
+	Shop    string
+	Sid     string // the admin session; CSRF tokens of bearer requests derive from it
+	Jti     string // the token's own ID, spent on use
+	Expires time.Time
+}
+
+// maxJTI bounds a jti's length; Shopify's are UUIDs.
+const maxJTI = 200
+
+// verifySessionToken checks an App Bridge session token and returns its
+// claims. https://shopify.dev/docs/apps/build/authentication-authorization/session-tokens
+func verifySessionToken(tok, apiKey, secret string, now time.Time) (sessionClaims, error) {
+	bad := sessionClaims{}
 	if secret == "" || apiKey == "" || len(tok) > 4096 {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	hb, err1 := base64.RawURLEncoding.DecodeString(parts[0])
 	pb, err2 := base64.RawURLEncoding.DecodeString(parts[1])
 	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
 	if err1 != nil || err2 != nil || err3 != nil {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	var header struct {
 		Alg string `json:"alg"`
 	}
 	if json.Unmarshal(hb, &header) != nil || header.Alg != "HS256" {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(parts[0] + "." + parts[1]))
 	if !hmac.Equal(sig, mac.Sum(nil)) {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	var c struct {
 		Iss  string          `json:"iss"`
@@ -320,28 +443,29 @@ func verifySessionToken(tok, apiKey, secret string, now time.Time) (shop, sid st
 		Exp  *float64        `json:"exp"`
 		Nbf  *float64        `json:"nbf"`
 		Sid  string          `json:"sid"`
+		Jti  string          `json:"jti"`
 	}
-	if json.Unmarshal(pb, &c) != nil || c.Exp == nil {
-		return "", "", errBadSessionToken
+	if json.Unmarshal(pb, &c) != nil || c.Exp == nil || c.Jti == "" || len(c.Jti) > maxJTI {
+		return bad, errBadSessionToken
 	}
 	if !now.Before(time.Unix(int64(*c.Exp), 0).Add(jwtLeeway)) {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	if c.Nbf != nil && now.Add(jwtLeeway).Before(time.Unix(int64(*c.Nbf), 0)) {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	if !audienceIs(c.Aud, apiKey) {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	dest, err := url.Parse(c.Dest)
 	if err != nil || dest.Scheme != "https" || !store.ShopDomainRe.MatchString(dest.Host) || dest.Path != "" {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
 	iss, err := url.Parse(c.Iss)
 	if err != nil || iss.Scheme != "https" || iss.Host != dest.Host || iss.Path != "/admin" {
-		return "", "", errBadSessionToken
+		return bad, errBadSessionToken
 	}
-	return dest.Host, c.Sid, nil
+	return sessionClaims{Shop: dest.Host, Sid: c.Sid, Jti: c.Jti, Expires: time.Unix(int64(*c.Exp), 0)}, nil
 }
 
 // audienceIs accepts aud as a string or a list holding want.

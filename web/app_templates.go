@@ -55,6 +55,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{define "login"}}{{template "head" .}}
 <p>This link logs you in to Candor for <strong>{{.Shop}}</strong>. It works once.</p>
 <form method="post" action="/app/login">
+<input type="hidden" name="csrf" value="{{.Data.CSRF}}">
 <input type="hidden" name="token" value="{{.Data.Token}}">
 <button type="submit">Log in to {{.Shop}}</button>
 </form>
@@ -73,7 +74,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{if .Data.Sender}}<dt>Sender</dt><dd>{{.Data.Sender}}, in your shop's name; replies go to your contact email in Shopify</dd>{{end}}
 </dl></section>
 <section aria-labelledby="reqs"><h2 id="reqs">Review requests</h2>
-<p>Scheduled: {{index .Data.Counts "scheduled"}} · Sent: {{index .Data.Counts "sent"}} · Skipped: {{index .Data.Counts "skipped"}} · Failed: {{index .Data.Counts "failed"}}.
+<p>Scheduled: {{index .Data.Counts "scheduled"}} · Sent: {{index .Data.Counts "sent"}}{{with index .Data.Counts "sent_unconfirmed"}} · Sent, unconfirmed: {{.}}{{end}} · Skipped: {{index .Data.Counts "skipped"}} · Failed: {{index .Data.Counts "failed"}}.
 <a href="/app/requests">See recent review requests</a>.</p></section>
 <section aria-labelledby="test"><h2 id="test">Send me a test email</h2>
 <form method="post" action="/app/test-email">

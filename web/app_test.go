@@ -49,6 +49,9 @@ type appEnv struct {
 	mail    *sendgridtest.Server
 	shopify *shopifytest.Store
 	logs    *bytes.Buffer
+	// replica serves the same pages from another process's memory (a
+	// second `candor serve`) on the same database, and returns its URL.
+	replica func() string
 }
 
 // appSender is Candor's sender, on the domain the SendGrid stand-in's
@@ -85,13 +88,16 @@ func newAppEnvFrom(t *testing.T, publicURL, sender string) *appEnv {
 	sh.Shop, sh.PrimaryDomain = shop, "linenandwool.example"
 	sh.ShopEmail, sh.ContactEmail = "owner.qx@linenandwool.example", "hello.qx@linenandwool.example"
 	e := &appEnv{db: db, ring: ring, mail: mail, shopify: sh, logs: &bytes.Buffer{}}
-	srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
-		Mailer: sendgrid.New(mail.Key, mail.URL, sendgrid.From(sender)), PublicURL: publicURL,
-		Shopify: shopify.AdminConfig{APIVersion: config.ShopifyAPIVersion, BaseURL: sh.URL}}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(hs.Close)
-	e.url = hs.URL
+	e.replica = func() string {
+		srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
+			Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
+			Mailer: sendgrid.New(mail.Key, mail.URL, sendgrid.From(sender)), PublicURL: publicURL,
+			Shopify: shopify.AdminConfig{APIVersion: config.ShopifyAPIVersion, BaseURL: sh.URL}}
+		hs := httptest.NewServer(srv.Handler())
+		t.Cleanup(hs.Close)
+		return hs.URL
+	}
+	e.url = e.replica()
 	return e
 }
 
@@ -133,10 +139,7 @@ func (e *appEnv) login(t *testing.T, s string) (*http.Client, string) {
 	t.Helper()
 	c := browser(t)
 	tok := web.LoginLink(e.ring, s, 15*time.Minute, time.Now())
-	if status, _, body := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil); status != 200 || !strings.Contains(body, "Log in to "+s) {
-		t.Fatalf("login page: %d\n%s", status, body)
-	}
-	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	status, h, _ := e.useLoginLink(t, c, tok)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app" {
 		t.Fatalf("login: %d, Location %q", status, h.Get("Location"))
 	}
@@ -146,6 +149,18 @@ func (e *appEnv) login(t *testing.T, s string) (*http.Client, string) {
 		t.Fatalf("overview after login: %d\n%s", status, body)
 	}
 	return c, m[1]
+}
+
+// useLoginLink opens the login link's page in browser c and presses its
+// button, as a merchant does.
+func (e *appEnv) useLoginLink(t *testing.T, c *http.Client, tok string) (int, http.Header, string) {
+	t.Helper()
+	status, _, body := do(t, c, "GET", e.url+"/app/login?token="+tok, nil, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if status != 200 || m == nil || !strings.Contains(body, "Log in to ") {
+		t.Fatalf("login page: %d\n%s", status, body)
+	}
+	return do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}, "csrf": {m[1]}}, nil)
 }
 
 func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
@@ -158,11 +173,11 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 			t.Fatalf("GET login link: %d", status)
 		}
 	}
-	status, h, _ := do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
+	status, h, _ := e.useLoginLink(t, c, tok)
 	if status != http.StatusSeeOther {
 		t.Fatalf("POST login: %d", status)
 	}
-	cookie := h.Get("Set-Cookie")
+	cookie := sessionSetCookie(h)
 	for _, want := range []string{"candor_session=", "Path=/app", "HttpOnly", "SameSite=Lax"} {
 		if !strings.Contains(cookie, want) {
 			t.Errorf("session cookie %q lacks %s", cookie, want)
@@ -178,8 +193,11 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 		t.Errorf("session stored as %q, the cookie token is %q", stored[0], raw)
 	}
 
-	if status, _, body := do(t, browser(t), "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil); status != http.StatusGone || !strings.Contains(body, "already used") {
-		t.Errorf("second use: %d\n%s", status, body)
+	// Used up, whichever browser tries again.
+	for _, again := range []*http.Client{c, browser(t)} {
+		if status, _, body := do(t, again, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil); status != http.StatusGone || !strings.Contains(body, "already used") {
+			t.Errorf("second use: %d\n%s", status, body)
+		}
 	}
 	expired := web.LoginLink(e.ring, shop, -time.Minute, time.Now())
 	if status, _, _ := do(t, browser(t), "GET", e.url+"/app/login?token="+expired, nil, nil); status != http.StatusGone {
@@ -199,6 +217,64 @@ func TestApp_LoginLinkIsSingleUseAndSetsAStrictCookie(t *testing.T) {
 	_ = e.db.Get(&sessions, `SELECT count(*) FROM app_sessions`)
 	if sessions != 1 {
 		t.Errorf("%d sessions after one good login and many bad ones", sessions)
+	}
+}
+
+// sessionSetCookie is the Set-Cookie header that sets the session cookie.
+func sessionSetCookie(h http.Header) string {
+	for _, c := range h.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "candor_session=") {
+			return c
+		}
+	}
+	return ""
+}
+
+// A login link's form posts only from the browser that opened the link: a
+// page elsewhere that holds a link cannot log a visitor in to its shop
+// (login CSRF), and a refused post does not use the link up.
+func TestApp_LoginPostNeedsTheLoginPagesCSRFToken(t *testing.T) {
+	e := newAppEnv(t)
+	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	opened := browser(t)
+	status, h, body := do(t, opened, "GET", e.url+"/app/login?token="+tok, nil, nil)
+	m := csrfRe.FindStringSubmatch(body)
+	if status != 200 || m == nil {
+		t.Errorf("login page: %d, no CSRF field", status)
+		m = []string{"", ""}
+	}
+	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "candor_login=") || !strings.Contains(ck, "HttpOnly") || !strings.Contains(ck, "SameSite=Strict") {
+		t.Errorf("login page cookie %q", ck)
+	}
+	other := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
+	_, _, otherBody := do(t, opened, "GET", e.url+"/app/login?token="+other, nil, nil)
+	otherCSRF := append(csrfRe.FindStringSubmatch(otherBody), "", "")[1]
+	for _, tc := range []struct {
+		name string
+		c    *http.Client
+		form url.Values
+	}{
+		{"no CSRF token, another browser", browser(t), url.Values{"token": {tok}}},
+		{"no CSRF token, the same browser", opened, url.Values{"token": {tok}}},
+		{"the page's token, another browser", browser(t), url.Values{"token": {tok}, "csrf": {m[1]}}},
+		{"forged token", opened, url.Values{"token": {tok}, "csrf": {"forged"}}},
+		{"another link's token", opened, url.Values{"token": {tok}, "csrf": {otherCSRF}}},
+	} {
+		status, h, _ := do(t, tc.c, "POST", e.url+"/app/login", tc.form, nil)
+		if status != http.StatusForbidden || sessionSetCookie(h) != "" {
+			t.Errorf("%s: %d, Set-Cookie %q; want 403 and no session", tc.name, status, h.Values("Set-Cookie"))
+		}
+	}
+	var sessions, used int
+	_ = e.db.Get(&sessions, `SELECT count(*) FROM app_sessions`)
+	_ = e.db.Get(&used, `SELECT count(*) FROM app_login_links_used`)
+	if sessions != 0 || used != 0 {
+		t.Fatalf("refused posts left %d sessions and %d used links", sessions, used)
+	}
+	// The merchant's own browser still logs in with the unspent link.
+	status, h, _ = do(t, opened, "POST", e.url+"/app/login", url.Values{"token": {tok}, "csrf": {m[1]}}, nil)
+	if status != http.StatusSeeOther || sessionSetCookie(h) == "" {
+		t.Fatalf("login from the page's own form: %d", status)
 	}
 }
 
@@ -347,9 +423,14 @@ func sessionToken(t *testing.T, alg, secret string, claims map[string]any) strin
 	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
+// claimsFor are the claims of a new session token for shop s: each has its
+// own jti, as Shopify's do.
 func claimsFor(s string, now time.Time) map[string]any {
+	jti := make([]byte, 16)
+	_, _ = rand.Read(jti)
 	return map[string]any{"iss": "https://" + s + "/admin", "dest": "https://" + s, "aud": appKey, "sub": "42",
-		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(), "jti": "j1", "sid": "s1"}
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(),
+		"jti": base64.RawURLEncoding.EncodeToString(jti), "sid": "s1"}
 }
 
 func TestApp_AppBridgeSessionTokens(t *testing.T) {
@@ -385,6 +466,8 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 		{"dest not a shop", sessionToken(t, "HS256", appSecret, with("dest", "https://evil.com"))},
 		{"dest lookalike", sessionToken(t, "HS256", appSecret, with("dest", "https://acme.myshopify.com.evil.com"))},
 		{"unknown shop", sessionToken(t, "HS256", appSecret, claimsFor("stranger.myshopify.com", now))},
+		{"no jti", sessionToken(t, "HS256", appSecret, with("jti", nil))},
+		{"oversized jti", sessionToken(t, "HS256", appSecret, with("jti", strings.Repeat("j", 201)))},
 		{"garbage", "a.b.c"},
 		{"tampered", good[:strings.LastIndexByte(good, '.')] + ".AAAA"},
 	} {
@@ -398,7 +481,8 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 	// Shopify's embedded load: id_token in the query serves the page and
 	// starts a cookie session for the page's forms.
 	c := browser(t)
-	status, h, body := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+good, nil, nil)
+	load := sessionToken(t, "HS256", appSecret, claimsFor(shop, now))
+	status, h, body := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+load, nil, nil)
 	if status != 200 || !strings.Contains(h.Get("Set-Cookie"), "candor_session=") || !strings.Contains(body, shop) {
 		t.Fatalf("embedded load: %d, Set-Cookie %q", status, h.Get("Set-Cookie"))
 	}
@@ -411,6 +495,68 @@ func TestApp_AppBridgeSessionTokens(t *testing.T) {
 	_, _, body = do(t, browser(t), "GET", e.url+"/app", nil, bearer(otherTok))
 	if !strings.Contains(body, otherShop) || strings.Contains(body, shop+"<") {
 		t.Errorf("other shop's token shows the wrong shop")
+	}
+}
+
+// A session token works once, on any replica: a leaked embedded-load URL
+// or a captured Authorization header gives nobody a session or a page.
+func TestApp_SessionTokenIsAcceptedOnce(t *testing.T) {
+	e := newAppEnv(t)
+	other := e.replica() // a second serve process on the same database
+	sessions := func() (n int) {
+		t.Helper()
+		if err := e.db.Get(&n, `SELECT count(*) FROM app_sessions`); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	// The embedded app load, as Shopify makes it.
+	idt := sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))
+	load := "/app?embedded=1&shop=" + shop + "&id_token=" + idt
+	merchant := browser(t)
+	if status, h, _ := do(t, merchant, "GET", e.url+load, nil, nil); status != 200 || sessionSetCookie(h) == "" {
+		t.Fatalf("embedded load: %d", status)
+	}
+	for name, base := range map[string]string{"same server": e.url, "another replica": other} {
+		status, h, body := do(t, browser(t), "GET", base+load, nil, nil)
+		if status != http.StatusUnauthorized || sessionSetCookie(h) != "" || strings.Contains(body, "Send me a test email") {
+			t.Errorf("the load URL replayed in another browser, %s: %d, Set-Cookie %q", name, status, sessionSetCookie(h))
+		}
+	}
+	if n := sessions(); n != 1 {
+		t.Errorf("%d sessions from one session token", n)
+	}
+	// The merchant's own browser, going back in the frame, keeps its session.
+	if status, h, _ := do(t, merchant, "GET", e.url+load, nil, nil); status != 200 || sessionSetCookie(h) != "" {
+		t.Errorf("the merchant's browser repeating its load: %d, Set-Cookie %q", status, sessionSetCookie(h))
+	}
+
+	// As a bearer token, likewise once.
+	bearer := http.Header{"Authorization": {"Bearer " + sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))}}
+	if status, _, _ := do(t, browser(t), "GET", e.url+"/app", nil, bearer); status != 200 {
+		t.Fatalf("bearer token: %d", status)
+	}
+	for name, base := range map[string]string{"same server": e.url, "another replica": other} {
+		if status, _, body := do(t, browser(t), "GET", base+"/app", nil, bearer); status != http.StatusUnauthorized || strings.Contains(body, "Send me a test email") {
+			t.Errorf("bearer token replayed, %s: %d", name, status)
+		}
+		if status, _, _ := do(t, browser(t), "POST", base+"/app/settings", settingsForm("", map[string]string{"delay": "1d"}), bearer); status != http.StatusUnauthorized {
+			t.Errorf("bearer token replayed on a form, %s: %d", name, status)
+		}
+	}
+	if s, _ := e.db.Shop(context.Background(), shop); s.Delay != store.DefaultSettings(shop).Delay {
+		t.Error("a replayed bearer token changed the settings")
+	}
+	// A spent jti is kept no longer than its token could be used.
+	var kept []time.Time
+	if err := e.db.Select(&kept, `SELECT expires_at FROM app_session_tokens_used`); err != nil || len(kept) != 2 {
+		t.Fatalf("used tokens %v, %v", kept, err)
+	}
+	for _, exp := range kept {
+		if exp.After(time.Now().Add(2 * time.Minute)) {
+			t.Errorf("a used token's jti is kept until %s", exp)
+		}
 	}
 }
 
@@ -441,6 +587,7 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 	e.addRequest(t, shop, 1001, "#1001", store.StatusScheduled, "", store.Product{ID: 8801, Title: "Linen Shirt"})
 	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
 	e.addRequest(t, shop, 1003, "#1003", store.StatusSkipped, "excluded", store.Product{ID: 8803, Title: "Canvas Tote"})
+	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown, store.Product{ID: 8804, Title: "Felt Slippers"})
 	e.addRequest(t, otherShop, 2001, "#R-2001", store.StatusSent, "", store.Product{ID: 1, Title: "Rival Thing"})
 	if err := e.db.UpdateSettings(context.Background(), shop, func() store.Settings {
 		s := store.DefaultSettings(shop)
@@ -457,7 +604,8 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 		t.Fatalf("requests page: %d", status)
 	}
 	for _, want := range []string{"#1001", "Linen Shirt", "scheduled", "planned for 1 Jun 2030 09:00 CEST",
-		"#1002", "skipped: customer unsubscribed", "#1003", "skipped: all products excluded"} {
+		"#1002", "skipped: customer unsubscribed", "#1003", "skipped: all products excluded",
+		"#1004", "sent, unconfirmed: SendGrid may have accepted it but never confirmed; it is not sent again"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("requests page lacks %q", want)
 		}
@@ -707,8 +855,8 @@ func TestApp_EmbeddedSessionCookieWorksInTheAdminFrame(t *testing.T) {
 	}
 	c := browser(t)
 	tok := web.LoginLink(e.ring, shop, 15*time.Minute, time.Now())
-	_, h, _ = do(t, c, "POST", e.url+"/app/login", url.Values{"token": {tok}}, nil)
-	if ck := h.Get("Set-Cookie"); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
+	_, h, _ = e.useLoginLink(t, c, tok)
+	if ck := sessionSetCookie(h); !strings.Contains(ck, "SameSite=Lax") || !strings.Contains(ck, "Secure") || strings.Contains(ck, "Partitioned") {
 		t.Errorf("login-link session cookie %q: want Secure, SameSite=Lax, not partitioned", ck)
 	}
 }

@@ -125,7 +125,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		suppressed, err := store.Suppressed(ctx, s.DB, req.Shop, req.Subject)
+		suppressed, err := store.Suppressed(ctx, s.DB, req.Shop, req.Subject, req.AddressKey)
 		switch {
 		case err != nil:
 			showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Please try the link again in a minute.")
@@ -143,7 +143,10 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		added, err := store.Suppress(ctx, tx, req.Shop, req.Subject, "unsubscribe_link")
+		// By pseudonym and by the address's key: a guest checkout's
+		// pseudonym names only this order, the address's key every order
+		// placed with the address.
+		added, err := store.SuppressAll(ctx, tx, req.Shop, "unsubscribe_link", req.Subject, req.AddressKey)
 		if err != nil || !added {
 			return err
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -23,6 +24,12 @@ import (
 // the state, exchanges the code for an expiring offline token, checks the
 // granted scopes, registers the webhook subscriptions and only then stores
 // the shop, its tokens sealed. Any failure before that stores nothing.
+//
+// Opening the app from the Shopify admin (a signed app load of a connected
+// shop) is a sign-in, not an install: the same redirect and state, in online
+// (per-user) access mode, and the callback starts a session in the browser
+// that began it, for the staff member Shopify names. The signed app-load URL
+// itself logs nobody in: it proves Shopify sent it, not who holds it.
 
 const (
 	oauthCookie   = "candor_oauth"
@@ -118,17 +125,31 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 		badShop(w)
 		return
 	}
-	ctx := r.Context()
-	if signed {
-		// An app load from the Shopify admin for a shop that is already
-		// connected with the scopes Candor needs goes straight to the app.
-		sh, err := s.DB.Shop(ctx, shop)
-		if err == nil && sh.TokenSealed != "" && !sh.InstalledAt.IsZero() &&
-			len(shopify.MissingScopes(shopify.SplitScopes(sh.Scopes))) == 0 {
-			s.afterInstall(w, r, shop)
-			return
-		}
+	// An app load from the Shopify admin for a shop that is already
+	// connected with the scopes Candor needs signs the merchant in: an
+	// embedded load with its session token (id_token, spent once at /app),
+	// any other in online mode. Anything else is an install.
+	online := signed && s.installed(r.Context(), shop)
+	if idt := q.Get("id_token"); online && idt != "" {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, "/app?"+url.Values{"embedded": {"1"}, "id_token": {idt}}.Encode(), http.StatusFound)
+		return
 	}
+	s.authorize(w, r, shop, online)
+}
+
+// installed reports whether shop is connected through OAuth with every
+// scope Candor needs.
+func (s *Server) installed(ctx context.Context, shop string) bool {
+	sh, err := s.DB.Shop(ctx, shop)
+	return err == nil && sh.TokenSealed != "" && !sh.InstalledAt.IsZero() &&
+		len(shopify.MissingScopes(shopify.SplitScopes(sh.Scopes))) == 0
+}
+
+// authorize sends the browser to Shopify's grant page with a new state
+// nonce bound to it by a cookie: an install, or with online a sign-in.
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string, online bool) {
+	ctx := r.Context()
 	browser := ""
 	if c, err := r.Cookie(oauthCookie); err == nil && len(c.Value) == 43 {
 		browser = c.Value // another install in another tab keeps working
@@ -141,7 +162,7 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
 		return
 	}
-	err = s.DB.SaveOAuthState(ctx, hashOf(nonce), store.OAuthState{Shop: shop, BrowserHash: hashOf(browser), ExpiresAt: s.now().Add(oauthStateTTL)})
+	err = s.DB.SaveOAuthState(ctx, hashOf(nonce), store.OAuthState{Shop: shop, BrowserHash: hashOf(browser), ExpiresAt: s.now().Add(oauthStateTTL), Online: online})
 	if err != nil {
 		if !errors.Is(err, store.ErrTooManyInstalls) {
 			s.Logger.LogAttrs(ctx, slog.LevelError, "save oauth state", slog.String("error", err.Error()))
@@ -152,8 +173,14 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: browser, Path: "/shopify/", MaxAge: int(oauthStateTTL / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: strings.HasPrefix(s.PublicURL, "https://")})
 	w.Header().Set("Cache-Control", "no-store")
+	callback := s.PublicURL + "/shopify/callback"
+	if online {
+		s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "redirected")
+		http.Redirect(w, r, s.OAuth.LoginURL(shop, nonce, callback), http.StatusFound)
+		return
+	}
 	s.metrics.inc("candor_oauth_total", "step", "install", "outcome", "redirected")
-	http.Redirect(w, r, s.OAuth.AuthorizeURL(shop, nonce, s.PublicURL+"/shopify/callback"), http.StatusFound)
+	http.Redirect(w, r, s.OAuth.AuthorizeURL(shop, nonce, callback), http.StatusFound)
 }
 
 // shopifyCallback is GET /shopify/callback, where Shopify sends the
@@ -174,7 +201,8 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if !s.consumeState(w, r, q.Get("state"), shop) {
+	st, ok := s.consumeState(w, r, q.Get("state"), shop)
+	if !ok {
 		return
 	}
 	code := q.Get("code")
@@ -182,16 +210,14 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 		showPage(w, http.StatusBadRequest, "Shopify sent no authorization code", "Start the install again.")
 		return
 	}
+	if st.Online {
+		s.signIn(w, r, shop, code)
+		return
+	}
 	now := s.now()
 	tok, err := s.OAuth.Exchange(ctx, shop, code, now)
 	if err != nil {
-		s.Logger.LogAttrs(ctx, slog.LevelWarn, "oauth code exchange failed", slog.String("shop", shop), slog.String("error", err.Error()))
-		s.metrics.inc("candor_oauth_total", "step", "exchange", "outcome", "failed")
-		if errors.Is(err, shopify.ErrGrantRejected) {
-			showPage(w, http.StatusBadRequest, "Shopify did not accept the install", "The authorization code was refused (it may have been used already). Start the install again.")
-			return
-		}
-		showPage(w, http.StatusBadGateway, "Shopify could not be reached", "Nothing was saved. Start the install again in a minute.")
+		s.exchangeFailed(w, r, "exchange", shop, err, "Start the install again.", "Nothing was saved. Start the install again in a minute.")
 		return
 	}
 	if missing := shopify.MissingScopes(tok.Scopes); len(missing) > 0 {
@@ -230,14 +256,44 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	s.afterInstall(w, r, shop)
 }
 
+// signIn finishes an app load's online grant: Shopify names the staff
+// member who approved it in this browser, and the browser gets a session.
+// Nothing of the person is kept or logged, and the online token is not used.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code string) {
+	ctx := r.Context()
+	if !s.installed(ctx, shop) {
+		showPage(w, http.StatusConflict, "This store is not connected", "Candor is not installed on "+shop+" any more. Install it again from the Shopify admin.")
+		return
+	}
+	if _, err := s.OAuth.ExchangeOnline(ctx, shop, code); err != nil {
+		s.exchangeFailed(w, r, "login", shop, err, "Open the app again from your Shopify admin.", "Open the app again from your Shopify admin in a minute.")
+		return
+	}
+	s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "signed_in")
+	s.afterInstall(w, r, shop)
+}
+
+// exchangeFailed answers a code exchange that failed at step: 400 when
+// Shopify refused the code, then again says what to do; 502 when Shopify
+// could not be reached, then later says it.
+func (s *Server) exchangeFailed(w http.ResponseWriter, r *http.Request, step, shop string, err error, again, later string) {
+	s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "oauth code exchange failed", slog.String("step", step), slog.String("shop", shop), slog.String("error", err.Error()))
+	s.metrics.inc("candor_oauth_total", "step", step, "outcome", "failed")
+	if errors.Is(err, shopify.ErrGrantRejected) {
+		showPage(w, http.StatusBadRequest, "Shopify did not accept the request", "The authorization code was refused (it may have been used already). "+again)
+		return
+	}
+	showPage(w, http.StatusBadGateway, "Shopify could not be reached", later)
+}
+
 // consumeState spends the state nonce and checks it belongs to this shop
 // and this browser. It answers 403 itself when anything is off: unknown,
 // used, expired, another shop, or another browser.
-func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, shop string) bool {
-	deny := func(why string) bool {
+func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, shop string) (store.OAuthState, bool) {
+	deny := func(why string) (store.OAuthState, bool) {
 		s.metrics.inc("candor_oauth_total", "step", "state", "outcome", "rejected")
 		showPage(w, http.StatusForbidden, "This install link is not valid", why+" Start the install again from the same browser.")
-		return false
+		return store.OAuthState{}, false
 	}
 	if state == "" || len(state) > 200 {
 		return deny("The request has no install state.")
@@ -248,7 +304,7 @@ func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, sho
 	}
 	if err != nil {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
-		return false
+		return store.OAuthState{}, false
 	}
 	// The cookie has done its job either way.
 	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: "", Path: "/shopify/", MaxAge: -1,
@@ -262,13 +318,13 @@ func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, sho
 	case st.Shop != shop:
 		return deny("The install was started for another store.")
 	}
-	return true
+	return st, true
 }
 
-// afterInstall is where a merchant lands once the shop is connected (or
-// opens the app from the Shopify admin): logged in to the merchant pages.
-// Both callers have proved the request: the callback by its HMAC and the
-// state bound to this browser, an app load by its fresh HMAC.
+// afterInstall is where a merchant lands once the shop is connected, or
+// once Shopify has signed them in: logged in to the merchant pages. Both
+// callers have proved the request by the callback's HMAC, the state bound
+// to this browser, and a code Shopify accepted.
 func (s *Server) afterInstall(w http.ResponseWriter, r *http.Request, shop string) {
 	if err := s.startSession(w, r, shop); err != nil {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "merchant session not started", slog.String("shop", shop), slog.String("error", err.Error()))

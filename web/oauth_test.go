@@ -182,18 +182,6 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 		}
 	}
 
-	// Opening the app from the Shopify admin (a signed app load) goes
-	// straight to the app once the shop is connected.
-	load := signed(e.url, url.Values{"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}, secret)
-	admin := browser(t)
-	resp, _ = get(t, admin, strings.Replace(load, "/shopify/callback?", "/shopify/install?", 1))
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app" {
-		t.Fatalf("app load of a connected shop: %d %s", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if resp, body := get(t, admin, e.url+"/app"); resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) {
-		t.Fatalf("/app after a signed app load: %d\n%s", resp.StatusCode, body)
-	}
-
 	// Replaying the callback (state and code both spent) is refused and
 	// changes nothing.
 	resp, _ = get(t, c, cb)
@@ -202,6 +190,144 @@ func TestOAuth_InstallConnectsTheShopWithSealedExpiringTokensAndSubscriptions(t 
 	}
 	if again, _ := e.shopRow(t); again.TokenSealed != sh.TokenSealed {
 		t.Fatal("a replay changed the token")
+	}
+}
+
+// appLoad is the URL the Shopify admin opens when a merchant opens the app:
+// the App URL with shop, host and timestamp, signed.
+func (e *oauthEnv) appLoad() string {
+	q := url.Values{"shop": {oauthShop}, "host": {"YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZmpvcmQ"}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}
+	return strings.Replace(signed(e.url, q, secret), "/shopify/callback?", "/shopify/install?", 1)
+}
+
+func (e *oauthEnv) sessions(t *testing.T) (n int) {
+	t.Helper()
+	if err := e.db.Get(&n, `SELECT count(*) FROM app_sessions`); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// A signed app load proves that Shopify sent the request, not who holds the
+// URL: it is no login. It starts Shopify's online (per-user) grant, bound
+// to the browser by the state cookie, and only the browser whose staff
+// member Shopify approves gets a session, once.
+func TestOAuth_SignedAppLoadSignsInOnlyThroughShopifyInTheSameBrowser(t *testing.T) {
+	e := newOAuthEnv(t, nil)
+	installer := browser(t)
+	get(t, installer, e.authorize(t, installer, oauthShop))
+	if _, ok := e.shopRow(t); !ok || e.sessions(t) != 1 {
+		t.Fatal("install did not connect the shop and log the installer in")
+	}
+	before, _ := e.shopRow(t)
+
+	load := e.appLoad()
+	merchant, leaked := browser(t), browser(t)
+	var grants []string
+	for name, c := range map[string]*http.Client{"the merchant's browser": merchant, "another browser with the same URL": leaked} {
+		for i := 0; i < 2; i++ {
+			resp, _ := get(t, c, load)
+			loc, _ := url.Parse(resp.Header.Get("Location"))
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), e.store.URL+"/admin/oauth/authorize?") ||
+				loc.Query().Get("grant_options[]") != "per-user" {
+				t.Errorf("app load, %s: %d to %s; want Shopify's per-user grant", name, resp.StatusCode, loc)
+			}
+			if sessionSetCookie(resp.Header) != "" {
+				t.Errorf("app load, %s: sets a session cookie", name)
+			}
+			if c == merchant && i == 0 {
+				grants = append(grants, loc.String())
+			}
+		}
+		if resp, _ := get(t, c, e.url+"/app"); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("/app after the app load alone, %s: %d, want 401", name, resp.StatusCode)
+		}
+	}
+	if n := e.sessions(t); n != 1 {
+		t.Fatalf("app loads made %d sessions", n-1)
+	}
+	if len(grants) != 1 {
+		t.Fatal("no grant redirect for the merchant")
+	}
+
+	// Shopify approves the grant for the staff member logged in to the admin
+	// in the merchant's browser, and sends that browser back.
+	resp, _ := get(t, merchant, grants[0])
+	cb := resp.Header.Get("Location")
+	resp, _ = get(t, merchant, cb)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/app" || sessionSetCookie(resp.Header) == "" {
+		t.Fatalf("sign-in callback: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, body := get(t, merchant, e.url+"/app"); resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) {
+		t.Fatalf("/app after signing in: %d", resp.StatusCode)
+	}
+	for name, c := range map[string]*http.Client{"the merchant's browser": merchant, "another browser": leaked} {
+		if resp, _ := get(t, c, cb); resp.StatusCode != http.StatusForbidden || sessionSetCookie(resp.Header) != "" {
+			t.Errorf("the sign-in callback replayed in %s: %d", name, resp.StatusCode)
+		}
+	}
+	if n := e.sessions(t); n != 2 {
+		t.Errorf("%d sessions, want the installer's and the merchant's", n)
+	}
+	// A sign-in is no install: the shop's tokens and subscriptions stay.
+	if after, _ := e.shopRow(t); after.TokenSealed != before.TokenSealed || after.RefreshTokenSealed != before.RefreshTokenSealed {
+		t.Error("signing in replaced the shop's tokens")
+	}
+	if n := e.store.Calls("oauth/online"); n != 1 {
+		t.Errorf("%d online grants exchanged, want 1", n)
+	}
+	// Shopify's answer names the staff member; Candor keeps none of it.
+	dump := dumpTables(t, e.db) + e.logs.String()
+	for _, personal := range []string{shopifytest.Staff.Email, shopifytest.Staff.FirstName, shopifytest.Staff.LastName, strconv.FormatInt(shopifytest.Staff.ID, 10)} {
+		if strings.Contains(dump, personal) {
+			t.Errorf("the staff member's %q is stored or logged", personal)
+		}
+	}
+
+	// A shop uninstalled while the merchant was at Shopify gets no session.
+	resp, _ = get(t, merchant, load)
+	resp, _ = get(t, merchant, resp.Header.Get("Location"))
+	cb = resp.Header.Get("Location")
+	if _, err := e.db.Exec(`UPDATE shops SET access_token_sealed = '' WHERE domain = $1`, oauthShop); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, merchant, cb); resp.StatusCode != http.StatusConflict || sessionSetCookie(resp.Header) != "" {
+		t.Errorf("sign-in for an uninstalled shop: %d", resp.StatusCode)
+	}
+	if n := e.sessions(t); n != 2 {
+		t.Errorf("%d sessions after a refused sign-in", n)
+	}
+}
+
+// An embedded app load carries an App Bridge session token besides the
+// HMAC: that token, not the signed URL, signs the merchant in, once.
+func TestOAuth_EmbeddedAppLoadSignsInWithItsSessionTokenOnce(t *testing.T) {
+	e := newOAuthEnv(t, func(s *web.Server) { s.ShopifyAPIKey = oauthAppKey })
+	installer := browser(t)
+	get(t, installer, e.authorize(t, installer, oauthShop))
+	claims := claimsFor(oauthShop, time.Now())
+	claims["aud"] = oauthAppKey
+	q := url.Values{"embedded": {"1"}, "host": {"YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZmpvcmQ"}, "id_token": {sessionToken(t, "HS256", secret, claims)},
+		"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}
+	load := strings.Replace(signed(e.url, q, secret), "/shopify/callback?", "/shopify/install?", 1)
+
+	merchant, leaked := browser(t), browser(t)
+	for i, c := range []*http.Client{merchant, leaked} {
+		resp, _ := get(t, c, load)
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, "/app?") || sessionSetCookie(resp.Header) != "" {
+			t.Fatalf("embedded app load %d: %d to %q, Set-Cookie %q", i, resp.StatusCode, loc, sessionSetCookie(resp.Header))
+		}
+		resp, body := get(t, c, e.url+loc)
+		switch {
+		case c == merchant && (resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) || sessionSetCookie(resp.Header) == ""):
+			t.Errorf("the merchant's embedded load: %d", resp.StatusCode)
+		case c == leaked && (resp.StatusCode != http.StatusUnauthorized || sessionSetCookie(resp.Header) != ""):
+			t.Errorf("the same load in another browser: %d", resp.StatusCode)
+		}
+	}
+	if n := e.sessions(t); n != 2 {
+		t.Errorf("%d sessions, want the installer's and the merchant's", n)
 	}
 }
 

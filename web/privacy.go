@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
@@ -67,6 +68,9 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		if c.Customer.Email != "" {
 			entries = append(entries, entry(registry.DatumEmail, registry.SystemCandor, registry.ActionCollected, purpose, false))
 		}
+		// The address's key finds the customer's guest checkouts: their
+		// sends and the suppressions made from them.
+		req.AddressKey = s.Keys.AddressKey(shop, c.Customer.Email)
 		if kind == store.KindCustomerRedact && c.Customer.Email != "" {
 			// Under the subject's own data key: erasure destroys the key, so
 			// a backup taken meanwhile cannot give the address back.
@@ -93,7 +97,8 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 			// From here on no send is decided for this customer: the send
 			// activity checks this list under its row lock.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)
-				SELECT domain, $2, 'erasure' FROM shops WHERE domain = $1 ON CONFLICT DO NOTHING`, shop, req.Subject); err != nil {
+				SELECT domain, k, 'erasure' FROM shops, unnest($2::text[]) AS k WHERE domain = $1 AND k <> ''
+				ON CONFLICT DO NOTHING`, shop, pq.Array([]string{req.Subject, req.AddressKey})); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -105,8 +106,9 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 			RequestID string `db:"request_id"`
 			Shop      string `db:"shop"`
 			Subject   string `db:"subject"`
+			Address   string `db:"address_key"`
 		}
-		if err := tx.SelectContext(ctx, &rows, `SELECT request_id, shop, subject FROM review_requests
+		if err := tx.SelectContext(ctx, &rows, `SELECT request_id, shop, subject, address_key FROM review_requests
 			WHERE request_id = ANY($1) AND subject <> ''`, pq.Array(ids)); err != nil {
 			return fmt.Errorf("look up requests: %w", err)
 		}
@@ -140,6 +142,15 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 			return acts[a].e.ID < acts[b].e.ID
 		})
 		var entries []registry.Entry
+		// Suppressions go in after every event row, by key in one sorted
+		// order: a pseudonym and the address's key (which reaches guest
+		// orders) of one request need not sort alike in two posts.
+		type suppression struct {
+			key, reason string
+			acts        []int // indexes into stored
+		}
+		byKey := map[string]*suppression{}
+		var stored []registry.Entry // written if one of its keys was added
 		for _, a := range acts {
 			e, req := a.e, rows[a.req]
 			reason, objection := e.Suppression()
@@ -159,15 +170,41 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 			entries = append(entries, registry.Entry{Shop: req.Shop, Subject: req.Subject, Datum: datum,
 				System: registry.SystemSendGrid, Action: registry.ActionRead, Purpose: registry.PurposeSuppression,
 				LegalBasis: basis, ExpiresAt: now, Ref: req.RequestID})
-			added, err := store.Suppress(ctx, tx, req.Shop, req.Subject, reason)
+			stored = append(stored, registry.Entry{Shop: req.Shop, Subject: req.Subject,
+				Datum: registry.DatumMarketingPrefs, System: registry.SystemPostgres, Action: registry.ActionStored,
+				Purpose: registry.PurposeSuppression, LegalBasis: basis,
+				ExpiresAt: now.Add(SuppressionRetention), Ref: req.RequestID})
+			for _, k := range []string{req.Subject, req.Address} {
+				if k == "" {
+					continue
+				}
+				k = req.Shop + "\x00" + k
+				if byKey[k] == nil {
+					byKey[k] = &suppression{key: k, reason: reason}
+				}
+				byKey[k].acts = append(byKey[k].acts, len(stored)-1)
+			}
+		}
+		keys := make([]string, 0, len(byKey))
+		for k := range byKey {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		write := make([]bool, len(stored))
+		for _, k := range keys {
+			sp := byKey[k]
+			shop, key, _ := strings.Cut(sp.key, "\x00")
+			added, err := store.Suppress(ctx, tx, shop, key, sp.reason)
 			if err != nil {
 				return fmt.Errorf("suppress: %w", err)
 			}
 			if added {
-				entries = append(entries, registry.Entry{Shop: req.Shop, Subject: req.Subject,
-					Datum: registry.DatumMarketingPrefs, System: registry.SystemPostgres, Action: registry.ActionStored,
-					Purpose: registry.PurposeSuppression, LegalBasis: basis,
-					ExpiresAt: now.Add(SuppressionRetention), Ref: req.RequestID})
+				write[sp.acts[0]] = true
+			}
+		}
+		for i, e := range stored {
+			if write[i] {
+				entries = append(entries, e)
 			}
 		}
 		if len(entries) == 0 {

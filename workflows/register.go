@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"time"
+
 	"go.temporal.io/sdk/worker"
 
 	"github.com/candorhq/candor/activities"
@@ -20,4 +22,17 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)
 	r.RegisterWorkflow(RedrivePrivacy)
+}
+
+// sendStartToClose bounds one attempt of the send activity.
+const sendStartToClose = 2 * time.Minute
+
+// WorkerOptions are the options every Candor worker runs with. On a stop
+// (a deploy) the worker waits WorkerStopTimeout for the activities in
+// flight: longer than one send attempt may take, so a send is not cut off
+// between SendGrid's 202 and recording it, which would leave it
+// sent_unconfirmed. The process manager's grace period must be longer
+// still (docker-compose.yml: stop_grace_period).
+func WorkerOptions() worker.Options {
+	return worker.Options{WorkerStopTimeout: sendStartToClose + 15*time.Second}
 }

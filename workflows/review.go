@@ -124,7 +124,7 @@ func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 
 	state.Phase = "sending"
 	send := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 2 * time.Minute,
+		StartToCloseTimeout: sendStartToClose, // WorkerOptions waits this long on a stop
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
 			BackoffCoefficient: 2,
@@ -229,8 +229,15 @@ func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewReq
 	if errors.As(cause, &appErr) && appErr.Type() != "" {
 		reason = appErr.Type()
 	}
-	if err := workflow.ExecuteActivity(short, a.MarkFailed, in.RequestID, reason).Get(ctx, nil); err != nil {
+	// MarkFailed says what it recorded; a history from before it did
+	// decodes as "".
+	var recorded string
+	if err := workflow.ExecuteActivity(short, a.MarkFailed, in.RequestID, reason).Get(ctx, &recorded); err != nil {
 		return ReviewRequestResult{}, err
+	}
+	if recorded == store.StatusSentUnconfirmed {
+		// The send's retries ran out after it reached SendGrid.
+		return ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
 	}
 	return ReviewRequestResult{Status: store.StatusFailed, Reason: reason}, nil
 }

@@ -56,6 +56,7 @@ type sendCall struct {
 	in              activities.SendInput
 	at              time.Time
 	scheduleToClose time.Duration
+	startToClose    time.Duration
 }
 
 type markCall struct {
@@ -73,6 +74,8 @@ type run struct {
 	scheduleErr error
 	// send answers the n-th (1-based) SendReviewRequest call.
 	send func(n int, in activities.SendInput) (activities.SendResult, error)
+	// markFailed is the status the MarkFailed mock reports it recorded.
+	markFailed string
 	// window, when set, is the shop's send window the PlanSend mock applies
 	// with the real activities.NextOpen; nil means any time.
 	window *sendWindow
@@ -118,7 +121,8 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 	env.OnActivity(acts.SendReviewRequest, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.SendInput) (activities.SendResult, error) {
 			r.mu.Lock()
-			r.sends = append(r.sends, sendCall{in: in, at: env.Now(), scheduleToClose: activity.GetInfo(ctx).ScheduleToCloseTimeout})
+			r.sends = append(r.sends, sendCall{in: in, at: env.Now(), scheduleToClose: activity.GetInfo(ctx).ScheduleToCloseTimeout,
+				startToClose: activity.GetInfo(ctx).StartToCloseTimeout})
 			n := len(r.sends)
 			r.mu.Unlock()
 			return r.send(n, in)
@@ -143,7 +147,10 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 		}
 	}
 	env.OnActivity(acts.MarkSkipped, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkSkipped"))
-	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkFailed"))
+	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, requestID, reason string) (string, error) {
+			return r.markFailed, mark("MarkFailed")(ctx, requestID, reason)
+		})
 	return r
 }
 
@@ -357,6 +364,39 @@ func TestReviewRequest_SkippedSendEndsWithoutReminder(t *testing.T) {
 	r.wantNoMarks()
 }
 
+// TestReviewRequest_SentUnconfirmedEndsWithoutReminder: a send whose outcome
+// is unknown is final. The workflow neither retries it nor follows it with
+// a reminder, and does not mark it failed.
+func TestReviewRequest_SentUnconfirmedEndsWithoutReminder(t *testing.T) {
+	r := newRun(t, settings(reminder))
+	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
+		return activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
+	}
+	in := input()
+	res := r.execute(in)
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	r.wantOneSend(in)
+	r.wantNoMarks()
+}
+
+// TestReviewRequest_WorkerStopOutlastsASendAttempt: a deploy stops the
+// worker; it waits for activities in flight for WorkerStopTimeout, which
+// must cover a whole send attempt, or the attempt is cut off between
+// SendGrid's 202 and recording it.
+func TestReviewRequest_WorkerStopOutlastsASendAttempt(t *testing.T) {
+	r := newRun(t, settings(0))
+	r.execute(input())
+	sends := r.sendCalls()
+	if len(sends) != 1 {
+		t.Fatalf("%d sends, want 1", len(sends))
+	}
+	attempt, stop := sends[0].startToClose, workflows.WorkerOptions().WorkerStopTimeout
+	if attempt <= 0 || stop <= attempt {
+		t.Errorf("worker stop timeout %v, send attempt up to %v: a stop may cut a send off", stop, attempt)
+	}
+}
+
 func TestReviewRequest_ReminderSentAfterReminderDelay(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	in := input()
@@ -456,6 +496,24 @@ func TestReviewRequest_SendFailingAfterRetriesMarksFailed(t *testing.T) {
 	}
 	if marks[0].at.Before(sends[len(sends)-1].at) {
 		t.Errorf("MarkFailed at first%+v, before the last attempt at first%+v", marks[0].at.Sub(firstAt), sends[len(sends)-1].at.Sub(firstAt))
+	}
+}
+
+// TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed: the
+// send's retries run out while the request is "sending" (it may have reached
+// SendGrid); MarkFailed records sent_unconfirmed and the workflow's result
+// says the same, not failed.
+func TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed(t *testing.T) {
+	r := newRun(t, settings(reminder))
+	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
+		return activities.SendResult{}, temporal.NewApplicationError("database unavailable", activities.ErrInternal)
+	}
+	r.markFailed = store.StatusSentUnconfirmed
+	res := r.execute(input())
+
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	if marks := r.markCalls(); len(marks) != 1 || marks[0].activity != "MarkFailed" {
+		t.Fatalf("Mark* calls = %+v, want one MarkFailed", marks)
 	}
 }
 

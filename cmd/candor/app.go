@@ -146,7 +146,7 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 
 // startWorker runs the Temporal worker until ctx ends.
 func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := worker.New(c, workflows.TaskQueue, worker.Options{})
+	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions())
 	acts.Temporal = c
 	acts.StartReview = workflows.ReviewStarter(c, acts.Keys.RequestID)
 	acts.StartPrivacy = workflows.PrivacyStarter(c)

@@ -88,6 +88,10 @@ type Error struct {
 	// NotSent is true when the request certainly did not reach SendGrid
 	// (the connection was never made), so a retry cannot duplicate it.
 	NotSent bool
+	// OutcomeUnknown is true when SendGrid may have accepted the mail
+	// although no 2xx came back (see Send): sending it again could deliver
+	// it twice.
+	OutcomeUnknown bool
 	// SenderUnverified is SendGrid's 403 for a From address that matches no
 	// verified Sender Identity: nothing was sent, and no retry can help
 	// until the sender is verified.
@@ -132,7 +136,22 @@ func Build(from string, msg Message) *mail.SGMailV3 {
 	return m
 }
 
-// Send delivers msg and returns SendGrid's message ID.
+// Send delivers msg and returns SendGrid's message ID, the X-Message-Id
+// header of its 202 (https://www.twilio.com/docs/sendgrid/glossary/x-message-id).
+//
+// What each failure means for the mail, after SendGrid's Mail Send errors
+// page (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors)
+// and its v3 status codes (https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/errors):
+//   - 4xx: refused before queueing. 429 (rate limit) and 401/403 (key) are
+//     retried; any other 4xx is final.
+//   - 503 "The SendGrid v3 Web API is not available": not accepted; retried.
+//   - 500 "An error occurred on a SendGrid server" (the request was valid
+//     and SendGrid failed while processing it), 502 and 504 (a gateway in
+//     front of SendGrid lost or timed out on the answer; neither is
+//     documented by SendGrid, so the request may have been processed), and
+//     any other 5xx: the mail may be queued. OutcomeUnknown, never retried.
+//   - no connection (dial, DNS): NotSent, retried. A connection lost after
+//     the request was written (timeout, reset, cancelled): OutcomeUnknown.
 func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (string, error) {
 	if !proof.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, msg.RequestID) {
 		return "", ErrNoRecord
@@ -155,8 +174,10 @@ func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (s
 		return firstHeader(resp.Headers, "X-Message-Id"), nil
 	case resp.StatusCode == http.StatusTooManyRequests:
 		return "", &Error{Status: resp.StatusCode, Retryable: true, RetryAfter: resetWait(resp.Headers), Reason: "rate limited"}
-	case resp.StatusCode >= 500:
+	case resp.StatusCode == http.StatusServiceUnavailable:
 		return "", &Error{Status: resp.StatusCode, Retryable: true, Reason: "SendGrid unavailable"}
+	case resp.StatusCode >= 500:
+		return "", &Error{Status: resp.StatusCode, OutcomeUnknown: true, Reason: "SendGrid failed after receiving the mail; it may have been accepted"}
 	case resp.StatusCode == http.StatusForbidden && senderUnverified(resp.Body):
 		return "", &Error{Status: resp.StatusCode, NotSent: true, SenderUnverified: true,
 			Reason: "the From address is not a verified Sender Identity"}
@@ -213,14 +234,14 @@ func resetWait(h map[string][]string) time.Duration {
 }
 
 func transportError(err error) error {
-	e := &Error{Retryable: true, Reason: "network error"}
+	e := &Error{Retryable: true, OutcomeUnknown: true, Reason: "network error"}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
-		e.NotSent, e.Reason = true, "could not connect"
+		e.NotSent, e.OutcomeUnknown, e.Reason = true, false, "could not connect"
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
-		e.NotSent, e.Reason = true, "could not resolve host"
+		e.NotSent, e.OutcomeUnknown, e.Reason = true, false, "could not resolve host"
 	}
 	return e
 }

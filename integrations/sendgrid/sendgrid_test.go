@@ -3,6 +3,7 @@ package sendgrid_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -200,5 +201,61 @@ func TestSend_ForbiddenKeyIsStillRetried(t *testing.T) {
 	var ge *sendgrid.Error
 	if !errors.As(err, &ge) || ge.SenderUnverified || !ge.Retryable {
 		t.Fatalf("err = %#v, want a retryable 403", err)
+	}
+}
+
+// TestSend_EachFailureSaysWhetherTheMailMayBeOut: 429 and 503 are refusals
+// before queueing (retry); a 5xx after the stand-in queued the mail, and a
+// connection lost after the request was written, leave the outcome unknown
+// (never retry); no connection at all is NotSent.
+func TestSend_EachFailureSaysWhetherTheMailMayBeOut(t *testing.T) {
+	t.Parallel()
+	db, _ := storetest.New(t)
+	proof := proofOf(t, db, entry(registry.SystemSendGrid, registry.ActionTransmitted, requestID))
+	type want struct{ retryable, unknown, notSent bool }
+	for name, c := range map[string]struct {
+		prime func(*sendgridtest.Server)
+		want  want
+	}{
+		"429":              {func(s *sendgridtest.Server) { s.FailNext(1, 429) }, want{retryable: true}},
+		"503":              {func(s *sendgridtest.Server) { s.FailNext(1, 503) }, want{retryable: true}},
+		"500 after queued": {func(s *sendgridtest.Server) { s.AcceptThenFail(1, 500) }, want{unknown: true}},
+		"502 after queued": {func(s *sendgridtest.Server) { s.AcceptThenFail(1, 502) }, want{unknown: true}},
+		"504 after queued": {func(s *sendgridtest.Server) { s.AcceptThenFail(1, 504) }, want{unknown: true}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sg, mailer, _ := standIn(t)
+			c.prime(sg)
+			_, err := mailer.Send(context.Background(), proof, message())
+			var ge *sendgrid.Error
+			if !errors.As(err, &ge) {
+				t.Fatalf("err %v, want a *sendgrid.Error", err)
+			}
+			if got := (want{ge.Retryable, ge.OutcomeUnknown, ge.NotSent}); got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+
+	// The connection drops after the request was written.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	defer hang.Close()
+	_, err := sendgrid.New(apiKey, hang.URL).Send(context.Background(), proof, message())
+	var ge *sendgrid.Error
+	if !errors.As(err, &ge) || !ge.OutcomeUnknown || ge.NotSent {
+		t.Errorf("connection lost after the request: %+v, want OutcomeUnknown", ge)
+	}
+	// Nothing listens: the request never left.
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	_, err = sendgrid.New(apiKey, closed.URL).Send(context.Background(), proof, message())
+	if !errors.As(err, &ge) || ge.OutcomeUnknown || !ge.NotSent {
+		t.Errorf("no connection: %+v, want NotSent", ge)
 	}
 }

@@ -67,6 +67,21 @@ func (o OAuth) AuthorizeURL(shop, state, redirectURI string) string {
 	return o.endpoint(shop, "/admin/oauth/authorize") + "?" + q.Encode()
 }
 
+// LoginURL is AuthorizeURL in online (per-user) access mode. Candor signs
+// a merchant in this way when they open the app from the Shopify admin: the
+// signed app load proves only that Shopify sent the request, not who holds
+// the browser, so it is no login. Shopify approves an online grant for the
+// staff member logged in to the admin in this browser, and the code's
+// exchange names them (ExchangeOnline). For an installed app Shopify asks
+// nothing and redirects straight back.
+// https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/online-access-tokens
+// ("Online access is meant to be used when a user is interacting with your
+// app through the web"), and the grant_options[]=per-user parameter of
+// https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant
+func (o OAuth) LoginURL(shop, state, redirectURI string) string {
+	return o.AuthorizeURL(shop, state, redirectURI) + "&" + url.Values{"grant_options[]": {"per-user"}}.Encode()
+}
+
 // MaxQueryHMACAge is how old a signed query (OAuth callback, app load) may
 // be; it bounds replays of a leaked URL.
 const MaxQueryHMACAge = 5 * time.Minute
@@ -189,47 +204,13 @@ func (o OAuth) Refresh(ctx context.Context, shop, refreshToken string, now time.
 }
 
 func (o OAuth) token(ctx context.Context, shop, op string, params map[string]string, now time.Time) (Token, error) {
-	if !ValidShopDomain(shop) {
-		return Token{}, fmt.Errorf("shop %q is not a *.myshopify.com domain", shop)
-	}
-	if !o.Configured() {
-		return Token{}, errors.New("SHOPIFY_API_KEY and SHOPIFY_API_SECRET are needed for OAuth")
-	}
-	body, err := json.Marshal(params)
+	raw, err := o.post(ctx, shop, op, params)
 	if err != nil {
 		return Token{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.endpoint(shop, "/admin/oauth/access_token"), strings.NewReader(string(body)))
-	if err != nil {
-		return Token{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	hc := o.HTTP
-	if hc == nil {
-		hc = &http.Client{Timeout: 20 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return Token{}, &Error{Op: op, Retryable: true, Reason: "network error"}
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return Token{}, &Error{Op: op, Status: resp.StatusCode, Retryable: true, Reason: "unreadable response"}
-	}
-	switch {
-	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		// The body names the reason, but it is Shopify's text: not echoed.
-		return Token{}, fmt.Errorf("%w (%s: HTTP %d)", ErrGrantRejected, op, resp.StatusCode)
-	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return Token{}, &Error{Op: op, Status: resp.StatusCode, Retryable: true, Reason: "Shopify unavailable"}
-	case resp.StatusCode != http.StatusOK:
-		return Token{}, &Error{Op: op, Status: resp.StatusCode, Reason: "request rejected"}
 	}
 	var tr tokenResponse
 	if err := json.Unmarshal(raw, &tr); err != nil || tr.AccessToken == "" {
-		return Token{}, &Error{Op: op, Status: resp.StatusCode, Retryable: true, Reason: "undecodable response"}
+		return Token{}, &Error{Op: op, Status: http.StatusOK, Retryable: true, Reason: "undecodable response"}
 	}
 	t := Token{AccessToken: tr.AccessToken, Scopes: SplitScopes(tr.Scope), RefreshToken: tr.RefreshToken}
 	if tr.ExpiresIn > 0 {
@@ -242,6 +223,84 @@ func (o OAuth) token(ctx context.Context, shop, op string, params map[string]str
 		return Token{}, &Error{Op: op, Reason: "expiring token without a refresh token"}
 	}
 	return t, nil
+}
+
+// OnlineGrant is what an online-mode code exchange proves: the Shopify
+// staff member who approved it, in this browser. Candor reads only their
+// user ID from the answer (not their name or email), keeps none of it, and
+// does not use the online access token.
+type OnlineGrant struct {
+	UserID int64
+}
+
+// ExchangeOnline trades the code of a LoginURL grant for its online token,
+// and returns whom Shopify issued it to. An answer without an
+// associated_user is not an online grant and is refused.
+func (o OAuth) ExchangeOnline(ctx context.Context, shop, code string) (OnlineGrant, error) {
+	const op = "exchange online code"
+	if code == "" || len(code) > 512 {
+		return OnlineGrant{}, fmt.Errorf("%w: missing or oversized code", ErrGrantRejected)
+	}
+	raw, err := o.post(ctx, shop, op, map[string]string{"client_id": o.APIKey, "client_secret": o.APISecret, "code": code})
+	if err != nil {
+		return OnlineGrant{}, err
+	}
+	var tr struct {
+		AccessToken    string `json:"access_token"`
+		AssociatedUser *struct {
+			ID int64 `json:"id"`
+		} `json:"associated_user"`
+	}
+	if err := json.Unmarshal(raw, &tr); err != nil || tr.AccessToken == "" {
+		return OnlineGrant{}, &Error{Op: op, Status: http.StatusOK, Retryable: true, Reason: "undecodable response"}
+	}
+	if tr.AssociatedUser == nil || tr.AssociatedUser.ID <= 0 {
+		return OnlineGrant{}, &Error{Op: op, Status: http.StatusOK, Reason: "not an online grant: no associated_user"}
+	}
+	return OnlineGrant{UserID: tr.AssociatedUser.ID}, nil
+}
+
+// post sends params to the token endpoint and returns the body of a 200.
+func (o OAuth) post(ctx context.Context, shop, op string, params map[string]string) ([]byte, error) {
+	if !ValidShopDomain(shop) {
+		return nil, fmt.Errorf("shop %q is not a *.myshopify.com domain", shop)
+	}
+	if !o.Configured() {
+		return nil, errors.New("SHOPIFY_API_KEY and SHOPIFY_API_SECRET are needed for OAuth")
+	}
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.endpoint(shop, "/admin/oauth/access_token"), strings.NewReader(string(body)))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	hc := o.HTTP
+	if hc == nil {
+		hc = &http.Client{Timeout: 20 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &Error{Op: op, Retryable: true, Reason: "network error"}
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return nil, &Error{Op: op, Status: resp.StatusCode, Retryable: true, Reason: "unreadable response"}
+	}
+	switch {
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		// The body names the reason, but it is Shopify's text: not echoed.
+		return nil, fmt.Errorf("%w (%s: HTTP %d)", ErrGrantRejected, op, resp.StatusCode)
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return nil, &Error{Op: op, Status: resp.StatusCode, Retryable: true, Reason: "Shopify unavailable"}
+	case resp.StatusCode != http.StatusOK:
+		return nil, &Error{Op: op, Status: resp.StatusCode, Reason: "request rejected"}
+	}
+	return raw, nil
 }
 
 // SplitScopes parses Shopify's comma-separated scope list.

@@ -31,8 +31,13 @@ func standIn(t *testing.T) (*shopifytest.Store, shopify.OAuth) {
 // code runs the stand-in's authorize page and returns the code it grants.
 func code(t *testing.T, o shopify.OAuth) string {
 	t.Helper()
+	return codeFrom(t, o.AuthorizeURL("a.myshopify.com", "s", redirect))
+}
+
+func codeFrom(t *testing.T, authorize string) string {
+	t.Helper()
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.Get(o.AuthorizeURL("a.myshopify.com", "s", redirect))
+	resp, err := c.Get(authorize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +114,35 @@ func installed(t *testing.T, st *shopifytest.Store, o shopify.OAuth) *shopify.Ad
 		t.Fatal(err)
 	}
 	return admin
+}
+
+// An app load signs the merchant in with an online (per-user) grant: its
+// code exchanges for a token that names the staff member, once. An offline
+// code is no sign-in.
+func TestExchangeOnline_NamesTheStaffMemberOnce(t *testing.T) {
+	st, o := standIn(t)
+	ctx := context.Background()
+	login := o.LoginURL("a.myshopify.com", "s", redirect)
+	if u, _ := url.Parse(login); u.Query().Get("grant_options[]") != "per-user" || u.Query().Get("state") != "s" {
+		t.Fatalf("login URL %s", login)
+	}
+	c := codeFrom(t, login)
+	g, err := o.ExchangeOnline(ctx, "a.myshopify.com", c)
+	if err != nil || g.UserID != shopifytest.Staff.ID {
+		t.Fatalf("online exchange: %+v, %v", g, err)
+	}
+	if _, err := o.ExchangeOnline(ctx, "a.myshopify.com", c); !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("a spent code: %v", err)
+	}
+	if _, err := o.ExchangeOnline(ctx, "a.myshopify.com", code(t, o)); err == nil || !strings.Contains(err.Error(), "associated_user") {
+		t.Fatalf("an offline code as a sign-in: %v", err)
+	}
+	if _, err := o.ExchangeOnline(ctx, "a.myshopify.com", ""); !errors.Is(err, shopify.ErrGrantRejected) {
+		t.Fatalf("no code: %v", err)
+	}
+	if n := st.Calls("oauth/online"); n != 1 {
+		t.Fatalf("%d online tokens issued", n)
+	}
 }
 
 func TestEnsureSubscriptions_ReportsShopifysUserErrors(t *testing.T) {

@@ -12,8 +12,13 @@
 //
 // Modelled behaviours, each from SendGrid's published pages:
 //   - Mail Send's 202 with X-Message-Id, its 400 field errors, 401 for a bad
-//     key and 415; 429 and 5xx on demand (FailNext)
-//     (https://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html).
+//     key and 415 (https://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html).
+//   - Failures: FailNext refuses a send before it is queued (429 with
+//     X-RateLimit-Reset, 4xx, 503 "The SendGrid v3 Web API is not
+//     available"); AcceptThenFail queues the mail and then answers 5xx, as a
+//     gateway in front of SendGrid does when it loses or times out on the 202
+//     (502, 504), or a 500 raised while the valid request was being
+//     processed (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors).
 //   - Sender identities: an account starts with none. A From address is
 //     accepted only on a domain the account authenticated (AuthenticateDomain)
 //     or as a verified single sender (VerifySender); anything else gets 403
@@ -68,6 +73,7 @@ type Server struct {
 	sent    int // messages ever accepted, erased or not
 	erased  []string
 	fail    []int
+	lose    []int // statuses that replace the 202 of the next accepted sends
 	changed chan struct{}
 
 	eventKey *ecdsa.PrivateKey
@@ -135,6 +141,18 @@ func (s *Server) FailNext(n, status int) {
 	defer s.mu.Unlock()
 	for i := 0; i < n; i++ {
 		s.fail = append(s.fail, status)
+	}
+}
+
+// AcceptThenFail makes the next n sends that SendGrid would accept go into
+// the outbox (they are delivered) and then answer with status instead of
+// 202, with no X-Message-Id: a 502 or 504 from the gateway in front of the
+// Mail Send API, or a 500, after the mail was queued.
+func (s *Server) AcceptThenFail(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := 0; i < n; i++ {
+		s.lose = append(s.lose, status)
 	}
 }
 
@@ -370,7 +388,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.sent++
 	close(s.changed)
 	s.changed = make(chan struct{})
+	lost := 0
+	if len(s.lose) > 0 {
+		lost, s.lose = s.lose[0], s.lose[1:]
+	}
 	s.mu.Unlock()
+	if lost != 0 {
+		// A gateway's page, not SendGrid's JSON errors body.
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(lost)
+		_, _ = fmt.Fprintf(w, "<html><body><h1>%d %s</h1></body></html>\n", lost, http.StatusText(lost))
+		return
+	}
 	w.Header().Set("X-Message-Id", m.MessageID)
 	w.WriteHeader(http.StatusAccepted)
 }

@@ -33,6 +33,7 @@ type App struct {
 }
 
 type grant struct {
+	online  bool // a code granted with grant_options[]=per-user
 	scopes  []string
 	expires time.Time // zero: never
 }
@@ -147,7 +148,7 @@ func (s *Store) authorize(w http.ResponseWriter, r *http.Request) {
 		granted = s.grantScopes
 	}
 	code := randHex(16)
-	s.codes[code] = grant{scopes: granted, expires: s.now().Add(10 * time.Minute)}
+	s.codes[code] = grant{scopes: granted, expires: s.now().Add(10 * time.Minute), online: q.Get("grant_options[]") == "per-user"}
 	shop := s.Shop
 	s.mu.Unlock()
 	back := url.Values{}
@@ -227,6 +228,10 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(s.codes, p["code"]) // single use
+		if g.online {
+			s.onlineTokenLocked(w, g, now)
+			return
+		}
 		scopes, expiring = g.scopes, p["expiring"] == "1"
 	}
 	tok := "shpua_" + randHex(16)
@@ -243,6 +248,36 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 		s.tokens[tok] = grant{scopes: scopes}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// Online access mode. A code granted with grant_options[]=per-user is
+// exchanged, without "expiring", for an online token: it lives 24 hours, has
+// no refresh token, and names the staff member who approved the grant in
+// associated_user (with associated_user_scope, the scopes they hold). The
+// stand-in's approver is always its account owner, Staff.
+// https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/online-access-tokens
+// https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant
+
+// Staff is the stand-in's staff member who approves online grants: the
+// store's owner, with personal data as a real one has.
+var Staff = struct {
+	ID                  int64
+	FirstName, LastName string
+	Email               string
+}{ID: 902541635, FirstName: "Merle", LastName: "Haugen", Email: "merle.owner@example.com"}
+
+const onlineTokenLife = 24*time.Hour - time.Second // Shopify answers expires_in 86399
+
+func (s *Store) onlineTokenLocked(w http.ResponseWriter, g grant, now time.Time) {
+	tok := "shpua_" + randHex(16)
+	s.tokens[tok] = grant{scopes: g.scopes, expires: now.Add(onlineTokenLife)}
+	s.calls["oauth/online"]++
+	writeJSON(w, http.StatusOK, map[string]any{
+		"access_token": tok, "scope": strings.Join(g.scopes, ","), "expires_in": int64(onlineTokenLife / time.Second),
+		"associated_user_scope": strings.Join(g.scopes, ","),
+		"associated_user": map[string]any{"id": Staff.ID, "first_name": Staff.FirstName, "last_name": Staff.LastName,
+			"email": Staff.Email, "email_verified": true, "account_owner": true, "locale": "en", "collaborator": false},
+	})
 }
 
 // Webhook subscriptions.

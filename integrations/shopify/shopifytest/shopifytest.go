@@ -25,6 +25,8 @@
 //     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
 //     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain);
 //   - OAuth, expiring access tokens and webhook subscriptions (oauth.go);
+//     the authorization code grant in offline and in online (per-user)
+//     access mode, where the token names the staff member who approved it;
 //   - webhook deliveries, signed, with the payloads' personal data
 //     (webhooks.go).
 package shopifytest
