@@ -246,7 +246,7 @@ func TestSend_EachFailureSaysWhetherTheMailMayBeOut(t *testing.T) {
 		}
 	}))
 	defer hang.Close()
-	_, err := sendgrid.New(apiKey, hang.URL).Send(context.Background(), proof, message())
+	_, err := sendgrid.New(apiKey, hang.URL, sendgrid.From(sender)).Send(context.Background(), proof, message())
 	var ge *sendgrid.Error
 	if !errors.As(err, &ge) || !ge.OutcomeUnknown || ge.NotSent {
 		t.Errorf("connection lost after the request: %+v, want OutcomeUnknown", ge)
@@ -254,7 +254,7 @@ func TestSend_EachFailureSaysWhetherTheMailMayBeOut(t *testing.T) {
 	// Nothing listens: the request never left.
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	_, err = sendgrid.New(apiKey, closed.URL).Send(context.Background(), proof, message())
+	_, err = sendgrid.New(apiKey, closed.URL, sendgrid.From(sender)).Send(context.Background(), proof, message())
 	if !errors.As(err, &ge) || ge.OutcomeUnknown || !ge.NotSent {
 		t.Errorf("no connection: %+v, want NotSent", ge)
 	}
