@@ -98,12 +98,21 @@ func saveReceipt(ctx context.Context, ex sqlx.ExecerContext, runID string, p Pol
 // has a new ctid and is left for the next pass, and expires_at is checked
 // again on the row that is deleted, so a row whose period was just
 // extended stays.
+//
+// A request still waiting to send (store.Waiting, $4) is never deleted, even
+// past its expiry: its workflow still runs and needs the row and the row's
+// data key. The shop's timing bounds its period (retention.CheckWait), so
+// this is the exception; the sweep after the workflow ends deletes it.
 const deleteExpiredRequestsSQL = `
 DELETE FROM review_requests WHERE ctid = ANY(ARRAY(
-    SELECT ctid FROM review_requests WHERE expires_at < $1 AND expires_at >= $3
+    SELECT ctid FROM review_requests WHERE expires_at < $1 AND expires_at >= $3 AND ` + expiredNotWaiting + `
     ORDER BY expires_at LIMIT $2))
-  AND expires_at < $1
+  AND expires_at < $1 AND ` + expiredNotWaiting + `
 RETURNING shop, subject, request_id, expires_at`
+
+// expiredNotWaiting leaves out the rows whose first or reminder email may
+// still go ($4: store.Waiting).
+const expiredNotWaiting = `status <> ALL($4) AND reminder_status <> ALL($4)`
 
 // SweepPostgres deletes the rows past their policy: review requests (by
 // their expiry, which carries the shop's period), webhook delivery IDs, API
@@ -187,21 +196,26 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 	// Read back, each policy by its own rule.
 	var left struct {
 		Requests int64 `db:"requests"`
+		Waiting  int64 `db:"waiting"`
 		Hooks    int64 `db:"hooks"`
 		Tokens   int64 `db:"tokens"`
 		ShopToks int64 `db:"shop_tokens"`
 	}
-	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM review_requests WHERE expires_at < $1) AS requests,
+	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM review_requests WHERE expires_at < $1 AND `+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`) AS requests,
+		(SELECT count(*) FROM review_requests WHERE expires_at < $1 AND NOT (`+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`)) AS waiting,
 		(SELECT count(*) FROM webhook_deliveries WHERE received_at < $2) AS hooks,
 		(SELECT count(*) FROM api_tokens WHERE `+strings.NewReplacer("$1", "$3", "$2", "$4").Replace(expiredTokens)+`) AS tokens,
 		(SELECT count(*) FROM shops WHERE `+strings.ReplaceAll(heldAfterUninstall, "$1", "$5")+`) AS shop_tokens`,
-		now, cutoff, revokedBefore, unusedBefore, uninstalledBefore); err != nil {
+		now, cutoff, revokedBefore, unusedBefore, uninstalledBefore, pq.Array(store.Waiting)); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
 	if n := left.Requests + left.Hooks + left.Tokens + left.ShopToks; n > 0 {
 		return nil, temporal.NewApplicationError(fmt.Sprintf("%d rows past policy left after the sweep", n), ErrNotYetGone)
 	}
-	rr.Verified = "read back: 0 review requests past their expiry"
+	rr.Verified = "read back: 0 review requests past their expiry, other than those still waiting to send"
+	if left.Waiting > 0 {
+		rr.Notes = append(rr.Notes, fmt.Sprintf("%d review requests past their expiry still wait to send (scheduled or sending); kept until their workflow ends", left.Waiting))
+	}
 	wh.Verified = "read back: 0 webhook delivery IDs past 7 days"
 	tok.Verified = "read back: 0 API tokens revoked or unused past policy"
 	st.Verified = "read back: 0 uninstalled shops hold a token past policy"
@@ -553,7 +567,7 @@ func (a *Activities) deleteExpiredBatch(ctx context.Context, conn *store.AsyncCo
 			RequestID string    `db:"request_id"`
 			ExpiresAt time.Time `db:"expires_at"`
 		}
-		if err := tx.SelectContext(ctx, &rows, deleteExpiredRequestsSQL, now, a.sweepBatch(), from); err != nil {
+		if err := tx.SelectContext(ctx, &rows, deleteExpiredRequestsSQL, now, a.sweepBatch(), from, pq.Array(store.Waiting)); err != nil {
 			return err
 		}
 		if n = len(rows); n == 0 {

@@ -3,6 +3,7 @@ package activities_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,65 @@ func TestSweepSendGrid_ErasesTheRecipientOfAnUnconfirmedSend(t *testing.T) {
 	}
 	if r := f.request(t); r.SendGridErasedAt == nil {
 		t.Error("the request is not marked erased at SendGrid")
+	}
+}
+
+// TestSweepPostgres_AWaitingRequestSurvivesPastItsExpiry: a request whose
+// first email (scheduled, sending) or reminder (sending) may still go is
+// kept, however far past its expiry; its workflow still needs the row and
+// the row's data key. A finished one of the same age goes, the read-back
+// passes, and the result says what was kept.
+func TestSweepPostgres_AWaitingRequestSurvivesPastItsExpiry(t *testing.T) {
+	f := newFixture(t, shopifytest.DemoOrder(4002))
+	ctx := context.Background()
+	if _, err := f.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, subject,
+		status, reminder_status, created_at, updated_at, expires_at)
+	VALUES ('rq_scheduled', $1, 7101, '#7101', '[]', '', 'scheduled', '', now() - interval '200 days', now(), now() - interval '20 days'),
+	       ('rq_sending', $1, 7102, '#7102', '[]', '', 'sending', '', now() - interval '200 days', now(), now() - interval '20 days'),
+	       ('rq_reminding', $1, 7103, '#7103', '[]', 'sub_r', 'sent', 'sending', now() - interval '200 days', now(), now() - interval '20 days'),
+	       ('rq_done', $1, 7104, '#7104', '[]', 'sub_d', 'sent', 'sent', now() - interval '200 days', now(), now() - interval '20 days')`,
+		testShop); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"rq_scheduled", "rq_done"} {
+		if _, err := f.db.ExecContext(ctx, `INSERT INTO data_keys (id, shop, owner, wrapped) VALUES ($1, $2, $3, 'w')`,
+			"dk_"+owner, testShop, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := f.env.ExecuteActivity(f.acts.SweepPostgres, "test-run")
+	if err != nil {
+		t.Fatalf("sweep: %v", err)
+	}
+	var res []activities.PolicySweep
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	if err := f.db.SelectContext(ctx, &left, `SELECT request_id FROM review_requests ORDER BY request_id`); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"rq_reminding", "rq_scheduled", "rq_sending", f.reqID}
+	slices.Sort(want)
+	if !slices.Equal(left, want) {
+		t.Fatalf("left after the sweep: %v, want %v (the waiting ones and the fresh one)", left, want)
+	}
+	var keys []string
+	if err := f.db.SelectContext(ctx, &keys, `SELECT owner FROM data_keys WHERE owner IN ('rq_scheduled', 'rq_done') ORDER BY owner`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keys, []string{"rq_scheduled"}) {
+		t.Errorf("data keys left: %v, want the waiting request's only", keys)
+	}
+	for _, p := range res {
+		if p.Policy != retention.ReviewRequests {
+			continue
+		}
+		if p.Deleted != 1 {
+			t.Errorf("the sweep reports %d review requests deleted, want 1", p.Deleted)
+		}
+		if len(p.Notes) != 1 || !strings.Contains(p.Notes[0], "3 review requests past their expiry still wait to send") {
+			t.Errorf("notes = %q, want one saying 3 waiting requests were kept", p.Notes)
+		}
 	}
 }

@@ -2,12 +2,15 @@ package datakeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 )
@@ -40,8 +43,12 @@ func lookupCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 10*time.Second)
 }
 
-// Encode encrypts payloads.
+// Encode encrypts payloads. With none it asks for no key, so an activity
+// that returns only an error needs no key.
 func (c *Codec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
+	if len(ps) == 0 {
+		return ps, nil
+	}
 	ctx, cancel := lookupCtx()
 	defer cancel()
 	dk, err := c.keys.For(ctx, c.shop, c.owner)
@@ -174,4 +181,24 @@ type workflowIDKey struct{}
 // signal, query) is for, so its payloads use that workflow's key.
 func WithWorkflow(ctx context.Context, workflowID string) context.Context {
 	return context.WithValue(ctx, workflowIDKey{}, workflowID)
+}
+
+// FailureConverter is the failure converter every Temporal client of
+// Candor's uses. It reports an error caused by a destroyed data key (a
+// payload of the request that the worker can no longer decode or encode) as
+// a non-retryable application error of type ShreddedErrorType: no retry can
+// bring the key back, so the activity fails at once and its workflow sees
+// why. Every other error goes through Temporal's default converter as is.
+func FailureConverter() converter.FailureConverter {
+	return shreddedFailures{temporal.GetDefaultFailureConverter()}
+}
+
+type shreddedFailures struct{ converter.FailureConverter }
+
+func (c shreddedFailures) ErrorToFailure(err error) *failurepb.Failure {
+	var appErr *temporal.ApplicationError
+	if errors.Is(err, ErrShredded) && !errors.As(err, &appErr) {
+		err = temporal.NewNonRetryableApplicationError(err.Error(), ShreddedErrorType, nil)
+	}
+	return c.FailureConverter.ErrorToFailure(err)
 }

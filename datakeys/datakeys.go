@@ -32,8 +32,14 @@ import (
 const ServiceOwner = "service"
 
 // ErrShredded means the data key no longer exists: what it encrypted is
-// gone for good.
+// gone for good. For a review request's key it also means no new key is
+// made for that request (For), so nothing more about it can be written.
 var ErrShredded = errors.New("data key destroyed by an erasure (crypto-shredded)")
+
+// ShreddedErrorType is the Temporal application error type of a workflow
+// that ended because its data key was destroyed: not retried, since no
+// retry can bring the key back.
+const ShreddedErrorType = "DataKeyShredded"
 
 // cacheFor bounds how long an unwrapped key stays in a process's memory. An
 // erasure forgets its keys at once in the process that runs it; other
@@ -130,7 +136,9 @@ type row struct {
 }
 
 // For returns owner's key in shop, creating it on first use. Owners are
-// request IDs (rq_…), subjects (sub_…) or ServiceOwner (shop "").
+// request IDs (rq_…), subjects (sub_…) or ServiceOwner (shop ""). A
+// request's key that was destroyed is never created again (migration 0015
+// records it): For returns an error wrapping ErrShredded.
 func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error) {
 	if owner == "" {
 		return keys.DataKey{}, errors.New("a data key needs an owner")
@@ -155,10 +163,14 @@ func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error
 		return keys.DataKey{}, err
 	}
 	var r row
-	err = k.db.GetContext(ctx, &r, `INSERT INTO data_keys (id, shop, owner, wrapped) VALUES ($1, $2, $3, $4)
+	err = k.db.GetContext(ctx, &r, `INSERT INTO data_keys (id, shop, owner, wrapped)
+		SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM shredded_data_keys WHERE shop = $2 AND owner = $3)
 		ON CONFLICT (shop, owner) DO NOTHING RETURNING id, shop, owner, wrapped`, fresh.ID, shop, owner, wrapped)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = k.db.GetContext(ctx, &r, `SELECT id, shop, owner, wrapped FROM data_keys WHERE shop = $1 AND owner = $2`, shop, owner)
+		if errors.Is(err, sql.ErrNoRows) { // neither made nor found: it was destroyed
+			return keys.DataKey{}, fmt.Errorf("data key of %s: %w", owner, ErrShredded)
+		}
 	}
 	if err != nil {
 		return keys.DataKey{}, fmt.Errorf("read a data key: %w", err)

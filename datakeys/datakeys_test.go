@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/keys"
@@ -206,19 +208,20 @@ func TestShred_WhatTheKeyEncryptedCannotBeReadAnyMore(t *testing.T) {
 			t.Errorf("%s: another request's payload: %v", name, err)
 		}
 	}
-	// A new key for the same owner does not revive the old ciphertext.
-	if _, err := a.For(ctx, shop, "rq_gone"); err != nil {
+	// A subject's new key (a later redact of the same customer) does not
+	// revive the old ciphertext.
+	if _, err := a.For(ctx, shop, "sub_gone"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Codec("", datakeys.ServiceOwner).Decode(enc); !errors.Is(err, datakeys.ErrShredded) {
-		t.Errorf("old payload under a recreated owner key: %v", err)
+	if _, err := a.Open(ctx, sealed, "pr_1"); !errors.Is(err, datakeys.ErrShredded) {
+		t.Errorf("old address under a recreated subject key: %v", err)
 	}
 
 	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
 		ids, err = datakeys.ShredShop(ctx, tx, shop)
 		return err
 	})
-	if err != nil || len(ids) != 2 { // rq_kept and the recreated rq_gone
+	if err != nil || len(ids) != 2 { // rq_kept and the recreated sub_gone
 		t.Fatalf("shop shred %v, %v", ids, err)
 	}
 }
@@ -270,5 +273,90 @@ func TestRequestKeys_DieWithTheirRows(t *testing.T) {
 	}
 	if n := count("other-" + shop); n != 1 { // the subject key has no row
 		t.Fatalf("%d keys left after the shop's rows cascaded, want the subject's 1", n)
+	}
+}
+
+// TestFor_AShreddedRequestKeyIsNeverMadeAgain: once a request's key is
+// destroyed, by an erasure's Shred or with its row (the retention sweep),
+// no process makes a fresh one for that request: For and the payload
+// codec fail with ErrShredded and write no key. A request never shredded
+// still gets its key.
+func TestFor_AShreddedRequestKeyIsNeverMadeAgain(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	if err := db.AddShop(ctx, store.Shop{Domain: shop, TokenSealed: "x", Settings: store.DefaultSettings(shop)}); err != nil {
+		t.Fatal(err)
+	}
+	a := process(t, db, master(1))
+	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := store.CreateRequest(ctx, tx, store.Request{RequestID: "rq_swept", Shop: shop, OrderID: 1, OrderName: "#1",
+			ExpiresAt: time.Now().Add(time.Hour)}, []store.Product{{ID: 1, Title: "Mug"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"rq_swept", "rq_erased"} {
+		if _, err := a.Codec(shop, owner).Encode([]*commonpb.Payload{payload(t, "#1 Mug")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`DELETE FROM review_requests WHERE request_id = 'rq_swept'`); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	err = db.InTx(ctx, func(tx *sqlx.Tx) error {
+		ids, err = datakeys.Shred(ctx, tx, shop, []string{"rq_erased"})
+		return err
+	})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("shredded %v, %v", ids, err)
+	}
+	a.ForgetOwners(shop, []string{"rq_swept", "rq_erased"})
+
+	for name, k := range map[string]*datakeys.Keys{"same process": a, "new process": process(t, db, master(1))} {
+		for _, owner := range []string{"rq_swept", "rq_erased"} {
+			if _, err := k.For(ctx, shop, owner); !errors.Is(err, datakeys.ErrShredded) {
+				t.Errorf("%s: For(%s) after its key was destroyed: %v, want ErrShredded", name, owner, err)
+			}
+			if _, err := k.Codec(shop, owner).Encode([]*commonpb.Payload{payload(t, "late")}); !errors.Is(err, datakeys.ErrShredded) {
+				t.Errorf("%s: encoding for %s after its key was destroyed: %v, want ErrShredded", name, owner, err)
+			}
+		}
+	}
+	var n int
+	if err := db.Get(&n, `SELECT count(*) FROM data_keys WHERE owner IN ('rq_swept', 'rq_erased')`); err != nil || n != 0 {
+		t.Fatalf("%d keys of destroyed requests exist again (%v)", n, err)
+	}
+	if _, err := a.For(ctx, shop, "rq_new"); err != nil {
+		t.Errorf("a new request gets no key: %v", err)
+	}
+	if enc, err := a.Codec(shop, "rq_swept").Encode(nil); err != nil || len(enc) != 0 {
+		t.Errorf("encoding nothing needs no key: %v, %v", enc, err)
+	}
+}
+
+// TestFailureConverter_ADestroyedKeyFailsWithoutRetries: an activity whose
+// payload names a destroyed key fails as a non-retryable DataKeyShredded
+// application error (the SDK wraps the codec's error when it cannot decode
+// the input), and the workflow reads that type back. Other errors keep
+// their own type and retry policy.
+func TestFailureConverter_ADestroyedKeyFailsWithoutRetries(t *testing.T) {
+	fc := datakeys.FailureConverter()
+	decode := fmt.Errorf("unable to decode the activity function input payload with error: %w for function name: SendReviewRequest",
+		fmt.Errorf("payload codec: data key dk_x: %w", datakeys.ErrShredded))
+	info := fc.ErrorToFailure(decode).GetApplicationFailureInfo()
+	if info == nil || info.GetType() != datakeys.ShreddedErrorType || !info.GetNonRetryable() {
+		t.Fatalf("failure of a destroyed key: %+v, want a non-retryable %s", info, datakeys.ShreddedErrorType)
+	}
+	var appErr *temporal.ApplicationError
+	if err := fc.FailureToError(fc.ErrorToFailure(decode)); !errors.As(err, &appErr) || appErr.Type() != datakeys.ShreddedErrorType {
+		t.Errorf("read back: %v", err)
+	}
+	for _, err := range []error{errors.New("connection refused"), temporal.NewApplicationError("shop is not connected", "ShopGone")} {
+		info := fc.ErrorToFailure(err).GetApplicationFailureInfo()
+		if info.GetType() == datakeys.ShreddedErrorType || info.GetNonRetryable() {
+			t.Errorf("%v became %+v", err, info)
+		}
 	}
 }

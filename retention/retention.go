@@ -53,7 +53,7 @@ var Policies = []Policy{
 		What: "review request rows: order ID and name, products, the customer's pseudonym, status",
 		Why:  "long enough to show the merchant what was sent and to keep one request per order; review and unsubscribe links stop working with the row",
 		Min:  30 * day, Max: 365 * day,
-		Bounds: "at least 30 days, so a request outlives the wait before its email; at most a year, after which an order is not fulfilled again"},
+		Bounds: "at least 30 days, and at least the shop's wait before its last email (fallback + delay + reminder, plus 2 days per email), so a request outlives it; at most a year, after which an order is not fulfilled again"},
 	{Key: ReviewLinks, System: "email", Keep: 60 * day,
 		What: "review links (/r/…) in sent emails: signed tokens naming the request and product",
 		Why:  "two months is enough to try the products and write a review; a link never outlives its request row",
@@ -125,6 +125,65 @@ func Check(key string, keep time.Duration) error {
 		return fmt.Errorf("%s: %s is shorter than the minimum %s (%s)", key, Human(keep), Human(p.Min), p.Bounds)
 	case keep > p.Max:
 		return fmt.Errorf("%s: %s is longer than the maximum %s (%s)", key, Human(keep), Human(p.Max), p.Bounds)
+	}
+	return nil
+}
+
+// Timing is a shop's review-request timing (store.Settings holds it): how
+// long a request waits before its emails.
+type Timing struct {
+	Delay         time.Duration // after delivery
+	FallbackDelay time.Duration // after fulfillment, when no delivery event comes
+	Reminder      time.Duration // after the first email; 0 = none
+}
+
+// EmailMargin is what each email may add to the wait beyond the shop's
+// delays: up to a day for the shop's send window to open, and up to a day
+// of retries of the send.
+const EmailMargin = 2 * day
+
+// Wait is the longest a review request waits for its last email, from its
+// creation (at fulfillment): a delivery event may come just before the
+// fallback delay ends and start the delay after delivery, then the
+// reminder follows the first email; each email adds EmailMargin.
+func (t Timing) Wait() time.Duration {
+	w := t.FallbackDelay + t.Delay + EmailMargin
+	if t.Reminder > 0 {
+		w += t.Reminder + EmailMargin
+	}
+	return w
+}
+
+// String names the parts of Wait, for an error a merchant can act on.
+func (t Timing) String() string {
+	s := fmt.Sprintf("fallback %s + delay %s", Human(t.FallbackDelay), Human(t.Delay))
+	margin := EmailMargin
+	if t.Reminder > 0 {
+		s += " + reminder " + Human(t.Reminder)
+		margin *= 2
+	}
+	return s + " + margin " + Human(margin)
+}
+
+// WaitError says a review_requests period is shorter than a shop's timing
+// needs: a request still waiting would pass its expiry.
+type WaitError struct {
+	Keep   time.Duration
+	Timing Timing
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("%s: review requests kept %s would expire before their last email: this shop's timing needs at least %s (%s); keep them longer or shorten the timing",
+		ReviewRequests, Human(e.Keep), Human(e.Timing.Wait()), e.Timing)
+}
+
+// CheckWait explains why keep cannot be the review_requests period of a
+// shop with timing t, or returns nil. The sweep never deletes a waiting
+// request, but its expiry must not promise a deletion the sweep will not
+// make; so the period covers the wait, whichever of the two changes.
+func CheckWait(keep time.Duration, t Timing) error {
+	if keep < t.Wait() {
+		return &WaitError{Keep: keep, Timing: t}
 	}
 	return nil
 }

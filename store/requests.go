@@ -35,6 +35,11 @@ const (
 	StatusFailed          = "failed"
 )
 
+// Waiting are the statuses of a request whose workflow may still send its
+// first email. The retention sweep never deletes such a row: its workflow
+// still needs it, and its data key goes with it.
+var Waiting = []string{StatusScheduled, StatusSending}
+
 // Request is one order's review request.
 type Request struct {
 	RequestID      string     `db:"request_id"`

@@ -41,26 +41,32 @@ func overrides(ctx context.Context, q sqlx.QueryerContext, where string, args ..
 }
 
 // SetOverride sets a shop's period for one policy, within the policy's
-// bounds. For review requests, the shop's existing rows take the new period
+// bounds; a review_requests period must also cover the shop's timing
+// (retention.CheckWait). For review requests, the shop's existing rows take the new period
 // in the same transaction, so shortening applies to what is already held.
 func (db *DB) SetOverride(ctx context.Context, shop, policy string, keep time.Duration) error {
 	if err := retention.Check(policy, keep); err != nil {
 		return err
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := lockShop(ctx, tx, shop); err != nil {
+		if err := lockShopFitting(ctx, tx, shop, policy, keep); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO retention_overrides (shop, policy, keep_seconds) VALUES ($1, $2, $3)
-			ON CONFLICT (shop, policy) DO UPDATE SET keep_seconds = $3, updated_at = now()`, shop, policy, int64(keep/time.Second)); err != nil {
-			return err
-		}
-		return restamp(ctx, tx, shop, policy, keep)
+		return setOverride(ctx, tx, shop, policy, keep)
 	})
 }
 
-// ClearOverride returns a shop to the default period of one policy. It
-// reports whether there was an override.
+func setOverride(ctx context.Context, tx *sqlx.Tx, shop, policy string, keep time.Duration) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO retention_overrides (shop, policy, keep_seconds) VALUES ($1, $2, $3)
+		ON CONFLICT (shop, policy) DO UPDATE SET keep_seconds = $3, updated_at = now()`, shop, policy, int64(keep/time.Second)); err != nil {
+		return err
+	}
+	return restamp(ctx, tx, shop, policy, keep)
+}
+
+// ClearOverride returns a shop to the default period of one policy, if the
+// default covers the shop's timing (retention.CheckWait). It reports
+// whether there was an override.
 func (db *DB) ClearOverride(ctx context.Context, shop, policy string) (bool, error) {
 	p, ok := retention.Find(policy)
 	if !ok {
@@ -68,7 +74,7 @@ func (db *DB) ClearOverride(ctx context.Context, shop, policy string) (bool, err
 	}
 	var n int64
 	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-		if err := lockShop(ctx, tx, shop); err != nil {
+		if err := lockShopFitting(ctx, tx, shop, policy, p.Keep); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `DELETE FROM retention_overrides WHERE shop = $1 AND policy = $2`, shop, policy)
@@ -83,9 +89,19 @@ func (db *DB) ClearOverride(ctx context.Context, shop, policy string) (bool, err
 	return n > 0, err
 }
 
-func lockShop(ctx context.Context, tx *sqlx.Tx, shop string) error {
-	var d string
-	return notFound(tx.GetContext(ctx, &d, `SELECT domain FROM shops WHERE domain = $1 FOR UPDATE`, shop))
+// lockShopFitting locks the shop's row, which its settings live in, and
+// checks that keep as its period of policy covers its timing
+// (retention.CheckWait): a *retention.WaitError if not. The lock keeps a
+// settings change (SaveSettings) from slipping in between.
+func lockShopFitting(ctx context.Context, tx *sqlx.Tx, shop, policy string, keep time.Duration) error {
+	var r shopRow
+	if err := tx.GetContext(ctx, &r, `SELECT * FROM shops WHERE domain = $1 FOR UPDATE`, shop); err != nil {
+		return notFound(err)
+	}
+	if policy != retention.ReviewRequests {
+		return nil
+	}
+	return retention.CheckWait(keep, r.shop().Timing())
 }
 
 // restamp gives a shop's review requests the new period. Their expiry is

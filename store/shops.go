@@ -8,7 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/candorhq/candor/retention"
 
 	// Time zones must resolve on hosts and images without system tzdata.
 	_ "time/tzdata"
@@ -147,6 +150,11 @@ func ParseClock(v string) (int, error) {
 
 // FormatClock writes minutes after midnight as "HH:MM".
 func FormatClock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// Timing is what the review_requests period must cover (retention.CheckWait).
+func (s Settings) Timing() retention.Timing {
+	return retention.Timing{Delay: s.Delay, FallbackDelay: s.FallbackDelay, Reminder: s.Reminder}
+}
 
 // HasWindow reports whether sending is limited to part of the day.
 func (s Settings) HasWindow() bool { return s.WindowStart != s.WindowEnd }
@@ -332,6 +340,10 @@ func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 	if err := CheckReviewHost(s.ReviewURL, s.Domain, shopHosts); err != nil {
 		return err
 	}
+	// A new shop has no retention override yet.
+	if err := retention.CheckWait(retention.Lookup(retention.ReviewRequests).Keep, s.Timing()); err != nil {
+		return &FieldError{Field: tooLong(DefaultSettings(s.Domain), s.Settings), Msg: err.Error()}
+	}
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
 		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
@@ -349,26 +361,81 @@ UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_secon
     excluded_tags = $12, updated_at = now()
 WHERE domain = $1`
 
-// UpdateSettings replaces a shop's settings after validating them. shopHosts
-// are as for AddShop.
+// UpdateSettings replaces a shop's settings after validating them. Its
+// review_requests period stays; the timing must fit in it. shopHosts are as
+// for AddShop.
 func (db *DB) UpdateSettings(ctx context.Context, domain string, s Settings, shopHosts ...string) error {
+	return db.SaveSettings(ctx, domain, s, 0, shopHosts...)
+}
+
+// KeepRequestsField is the form name of the review_requests period where
+// the settings are edited with it (SaveSettings).
+const KeepRequestsField = "keep_requests"
+
+// SaveSettings replaces a shop's settings and, unless keep is 0, sets its
+// review_requests period, in one transaction under the shop's row lock, so
+// the timing and the period are checked together whichever changes
+// (retention.CheckWait): a change that would let a waiting request expire
+// is refused, and nothing is saved. The error is a *FieldError naming the
+// setting that changed to cause it (KeepRequestsField for the period).
+// shopHosts are as for AddShop.
+func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep time.Duration, shopHosts ...string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
 	if err := CheckReviewHost(s.ReviewURL, domain, shopHosts); err != nil {
 		return err
 	}
-	res, err := db.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
-		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
-		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
-	if err != nil {
-		return err
+	if keep != 0 {
+		if err := retention.Check(retention.ReviewRequests, keep); err != nil {
+			return &FieldError{Field: KeepRequestsField, Msg: err.Error()}
+		}
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return ErrNotFound
+	return db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var old shopRow
+		if err := tx.GetContext(ctx, &old, `SELECT * FROM shops WHERE domain = $1 FOR UPDATE`, domain); err != nil {
+			return notFound(err)
+		}
+		ov, err := overrides(ctx, tx, `WHERE shop = $1`, domain)
+		if err != nil {
+			return err
+		}
+		current := ov[domain].Keep(retention.ReviewRequests)
+		if keep == 0 {
+			keep = current
+		}
+		if err := retention.CheckWait(keep, s.Timing()); err != nil {
+			field := tooLong(old.shop().Settings, s)
+			if keep < current {
+				field = KeepRequestsField
+			}
+			return &FieldError{Field: field, Msg: err.Error()}
+		}
+		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
+			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
+			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
+			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags)); err != nil {
+			return err
+		}
+		if keep == current {
+			return nil
+		}
+		return setOverride(ctx, tx, domain, retention.ReviewRequests, keep)
+	})
+}
+
+// tooLong names the timing setting that grew from old to s, the one to
+// blame when the wait no longer fits the period.
+func tooLong(old, s Settings) string {
+	switch {
+	case s.Delay > old.Delay:
+		return "delay"
+	case s.FallbackDelay > old.FallbackDelay:
+		return "fallback_delay"
+	case s.Reminder > old.Reminder:
+		return "reminder"
 	}
-	return nil
+	return "fallback_delay"
 }
 
 // Shop loads one shop.

@@ -160,7 +160,8 @@ func windowText(st store.Settings) string {
 type settingsForm struct {
 	Values map[string]string
 	Errors map[string]string
-	Order  []string // fields with errors, in form order, for the summary
+	Order  []string      // fields with errors, in form order, for the summary
+	Keep   time.Duration // the review_requests period typed; 0 leaves it as it is
 }
 
 var fieldLabels = map[string]string{
@@ -168,9 +169,10 @@ var fieldLabels = map[string]string{
 	"consent_required": "Consent", "review_url": "Review destination",
 	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
 	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
+	store.KeepRequestsField: "Keep review requests",
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", "consent_required", "review_url", "subject",
+var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "subject",
 	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
 
 func formFromSettings(st store.Settings) settingsForm {
@@ -207,6 +209,9 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	dur("delay", &st.Delay)
 	dur("fallback_delay", &st.FallbackDelay)
 	dur("reminder", &st.Reminder)
+	if f.Values[store.KeepRequestsField] != "" { // absent: the period stays
+		dur(store.KeepRequestsField, &f.Keep)
+	}
 	switch f.Values["consent_required"] {
 	case "true", "false":
 		st.ConsentRequired = f.Values["consent_required"] == "true"
@@ -273,8 +278,15 @@ func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantS
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
 		return
 	}
+	ov, err := s.DB.Overrides(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	f := formFromSettings(shop.Settings)
+	f.Values[store.KeepRequestsField] = config.FormatDuration(ov.Keep(retention.ReviewRequests))
 	s.render(w, http.StatusOK, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
-		Notice: notices[r.URL.Query().Get("notice")], Data: formFromSettings(shop.Settings)})
+		Notice: notices[r.URL.Query().Get("notice")], Data: f})
 }
 
 func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
@@ -301,14 +313,24 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	if err := store.CheckReviewHost(st.ReviewURL, m.Shop, hosts); errors.As(err, &fe) {
 		f.add(fe)
 	}
-	if len(f.Order) > 0 {
-		// Nothing is saved: the form comes back with what was typed and
-		// each problem next to its field.
+	// Nothing is saved: the form comes back with what was typed and each
+	// problem next to its field.
+	refuse := func() {
 		s.render(w, http.StatusUnprocessableEntity, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(),
 			Nav: "settings", Error: "Nothing was saved. Please correct the fields below.", Data: f})
+	}
+	if len(f.Order) > 0 {
+		refuse()
 		return
 	}
-	if err := s.DB.UpdateSettings(r.Context(), m.Shop, st, hosts...); err != nil {
+	// The timing and the review_requests period are checked together: a
+	// change that lets a waiting request expire is refused, next to the
+	// field that changed.
+	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep, hosts...); errors.As(err, &fe) {
+		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
+		refuse()
+		return
+	} else if err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not save your settings.")
 		return
 	}

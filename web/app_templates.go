@@ -108,6 +108,9 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{template "field" (dict "Form" $f "Name" "fallback_delay" "Hint" "When Shopify never reports delivery: how long after fulfillment.")}}
 {{template "field" (dict "Form" $f "Name" "reminder" "Hint" "One reminder this long after the first email; 0 for none.")}}
 </fieldset>
+<fieldset><legend>Retention</legend>
+{{template "field" (dict "Form" $f "Name" "keep_requests" "Hint" "How long Candor keeps each review request (order name, products, status), e.g. 180d. It must cover the timing: fallback + delay + reminder, plus a margin per email for the send window and retries.")}}
+</fieldset>
 <fieldset><legend>Send window</legend>
 <p class="hint" id="window-hint">Emails wait until the window opens. The same time twice means any time of day.</p>
 {{template "field" (dict "Form" $f "Name" "window_start" "Hint" "HH:MM, 24-hour, e.g. 09:00.")}}

@@ -31,6 +31,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -900,5 +901,78 @@ func TestApp_PrivacyPageShowsOneCustomersEvidenceOfItsOwnShop(t *testing.T) {
 	status, _, body = do(t, c, "GET", e.url+"/app/privacy?customer_id=5555", nil, nil)
 	if status != 200 || !strings.Contains(body, "No erasure or data request for this customer") {
 		t.Errorf("unknown customer: %d", status)
+	}
+}
+
+// TestApp_SettingsRefuseATimingLongerThanTheRequestsPeriod: a 45-day
+// fallback does not fit in a 30-day review_requests period (a waiting
+// request would pass its expiry). Whichever changes second is refused next
+// to its field, and nothing in the form is saved; changing both together is
+// checked as one.
+func TestApp_SettingsRefuseATimingLongerThanTheRequestsPeriod(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	period := func() time.Duration {
+		t.Helper()
+		ov, err := e.db.Overrides(ctx, shop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ov.Keep(retention.ReviewRequests)
+	}
+	save := func(change map[string]string) {
+		t.Helper()
+		if status, h, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, change), nil); status != http.StatusSeeOther {
+			t.Fatalf("%v: status %d %s\n%s", change, status, h.Get("Location"), body)
+		}
+	}
+	refused := func(change map[string]string, field string) {
+		t.Helper()
+		before, _ := e.db.Shop(ctx, shop)
+		keep := period()
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, change), nil)
+		if status != http.StatusUnprocessableEntity {
+			t.Fatalf("%v: status %d, want 422", change, status)
+		}
+		const msg = "review requests kept 30d would expire before their last email: this shop's timing needs at least 54d (fallback 45d + delay 7d + margin 2d)"
+		errP := regexp.MustCompile(`<p class="error" id="` + field + `-error">[^<]*</p>`).FindString(body)
+		if !strings.Contains(errP, htmlEscape(msg)) {
+			t.Errorf("%v: no error next to %s saying %q:\n%s", change, field, msg, body)
+		}
+		if !strings.Contains(body, "Nothing was saved") || !strings.Contains(body, `href="#f-`+field+`"`) {
+			t.Errorf("%v: no alert linking to %s", change, field)
+		}
+		if !strings.Contains(body, `value="`+change[field]+`"`) {
+			t.Errorf("%v: the typed %s is not kept in the form", change, field)
+		}
+		after, _ := e.db.Shop(ctx, shop)
+		if !reflect.DeepEqual(after.Settings, before.Settings) || period() != keep {
+			t.Errorf("%v: a refused form changed settings %+v → %+v, period %s → %s", change, before.Settings, after.Settings, keep, period())
+		}
+	}
+
+	// The period first, then the timing.
+	save(map[string]string{"keep_requests": "30d"})
+	if period() != 30*24*time.Hour {
+		t.Fatalf("period %s after saving 30d", period())
+	}
+	_, _, body := do(t, c, "GET", e.url+"/app/settings", nil, nil)
+	if !strings.Contains(body, `id="f-keep_requests" name="keep_requests" value="30d"`) {
+		t.Errorf("the settings page does not show the 30d period:\n%s", body)
+	}
+	refused(map[string]string{"keep_requests": "30d", "fallback_delay": "45d", "excluded_tags": "sample"}, "fallback_delay")
+	refused(map[string]string{"fallback_delay": "45d"}, "fallback_delay") // a form without the field keeps the period
+
+	// Both at once are checked together.
+	save(map[string]string{"keep_requests": "54d", "fallback_delay": "45d"})
+
+	// The timing first, then the period.
+	refused(map[string]string{"keep_requests": "30d", "fallback_delay": "45d"}, "keep_requests")
+	if s, _ := e.db.Shop(ctx, shop); s.FallbackDelay != 45*24*time.Hour || period() != 54*24*time.Hour {
+		t.Errorf("fallback %s, period %s; want 45d and 54d", s.FallbackDelay, period())
+	}
+	if ov, _ := e.db.Overrides(ctx, otherShop); len(ov) != 0 {
+		t.Errorf("another shop got overrides: %v", ov)
 	}
 }

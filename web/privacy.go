@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -115,7 +116,9 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 	// A redelivery finds the workflow started. If the start fails, the
 	// request stays received, and both Shopify's retry and the re-drive
 	// schedule (workflows.RedrivePrivacy) start it.
-	if _, err := workflows.StartPrivacyRequest(ctx, s.Temporal, kind, shop, req.ID); err != nil {
+	tctx, cancel := context.WithTimeout(ctx, TemporalHandOffTimeout)
+	defer cancel()
+	if _, err := workflows.StartPrivacyRequest(tctx, s.Temporal, kind, shop, req.ID); err != nil {
 		s.unavailable(w, r, topic, "temporal", err)
 		return
 	}

@@ -19,6 +19,17 @@ import (
 	"github.com/candorhq/candor/workflows"
 )
 
+// TemporalHandOffTimeout bounds intake's calls to Temporal. Shopify gives a
+// webhook 5 seconds to answer ("It looks like we're occasionally not
+// receiving a response within 5 seconds … It then times out and assumes that
+// the webhook was not received": Shopify staff,
+// https://community.shopify.com/c/Shopify-APIs-SDKs/Webhook-on-create-orders-called-twice/m-p/543046;
+// shopify.dev's webhook troubleshooting page gives 1 s to connect and 5 s in
+// all). The SDK's own default is 10 s, so with Temporal unreachable every
+// delivery timed out at Shopify instead of getting the 503 that asks for a
+// retry. 3 s leaves the rest for Postgres.
+const TemporalHandOffTimeout = 3 * time.Second
+
 // intake is what one delivery asks Candor to do, decided from the payload
 // before any I/O.
 type intake struct {
@@ -244,6 +255,8 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 	if in.ignore != "" {
 		return "ignored", false, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, TemporalHandOffTimeout)
+	defer cancel()
 	id := workflows.ReviewRequestID(in.shop, in.orderID)
 	// The input and signals are encrypted under this request's data key.
 	ctx = datakeys.WithWorkflow(ctx, id)
@@ -253,6 +266,8 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		switch {
 		case err == nil:
 			return "signalled", false, nil
+		case errors.Is(err, datakeys.ErrShredded):
+			return "ignored", false, nil // the request was erased or deleted: nothing is written about it again
 		case !errors.As(err, &nf):
 			return "", false, fmt.Errorf("signal %s: %w", in.signal, err)
 		case in.start == nil:
@@ -267,6 +282,9 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		input.DeliveredAt = &at
 	}
 	started, err := workflows.StartReviewRequest(ctx, s.Temporal, input)
+	if errors.Is(err, datakeys.ErrShredded) {
+		return "ignored", false, nil // the request was erased or deleted: nothing is written about it again
+	}
 	if err != nil {
 		return "", false, fmt.Errorf("start workflow: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -511,5 +512,50 @@ func TestWebhook_ComplianceTopicsCheckLikeEveryOther(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "zed@example.com") {
 		t.Fatal("logs contain the address")
+	}
+}
+
+// TestWebhook_AnOrderWhoseRequestKeyWasDestroyedIsNotStartedAgain: a late
+// fulfillment or delivery event for an order whose review request was
+// erased (or deleted with its row, and its closed history gone) is
+// acknowledged and changes nothing: no fresh data key is made for the
+// request and no workflow starts, so nothing new about it is written.
+func TestWebhook_AnOrderWhoseRequestKeyWasDestroyedIsNotStartedAgain(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	o := nextOrder()
+	owner := e.ring.RequestID(shop, o.ID)
+	if _, err := e.keys.For(ctx, shop, owner); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.InTx(ctx, func(tx *sqlx.Tx) error {
+		ids, err := datakeys.Shred(ctx, tx, shop, []string{owner})
+		e.keys.Forget(ids...)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct {
+		topic, want string
+		body        []byte
+	}{
+		{shopify.TopicFulfillmentCreate, "ignored", shopifytest.FulfillmentPayload(o, "")},
+		{shopify.TopicFulfillmentUpdate, "ignored", shopifytest.FulfillmentPayload(o, "delivered")},
+		{shopify.TopicRefundCreate, "ignored", shopifytest.RefundPayload(o)},
+	} {
+		if status, msg := e.post(t, e.url, delivery{topic: d.topic, body: d.body}); status != 200 || msg != d.want {
+			t.Errorf("%s: %d %q, want 200 %q", d.topic, status, msg, d.want)
+		}
+	}
+	if e.workflowExists(t, o.ID) {
+		t.Error("a workflow was started for the erased request")
+	}
+	var n int
+	if err := e.db.Get(&n, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner = $2`, shop, owner); err != nil || n != 0 {
+		t.Errorf("the erased request has %d data keys again (%v)", n, err)
+	}
+	// Nothing says Temporal holds the order: nothing was written there.
+	if err := e.db.Get(&n, `SELECT count(*) FROM registry_entries WHERE ref = $1 AND system = 'temporal'`, owner); err != nil || n != 0 {
+		t.Errorf("%d registry entries say Temporal holds the erased request (%v)", n, err)
 	}
 }

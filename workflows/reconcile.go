@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/store"
 )
@@ -95,7 +96,10 @@ func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowO
 	}
 }
 
-// StartReviewRequest starts the workflow; false means its ID was used.
+// StartReviewRequest starts the workflow; false means its ID was used. An
+// error wrapping datakeys.ErrShredded means the request's data key was
+// destroyed (an erased customer's order, or a request already deleted):
+// nothing was written, and that order is never asked about again.
 func StartReviewRequest(ctx context.Context, c client.Client, in ReviewRequestInput) (bool, error) {
 	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in.Shop, in.OrderID), ReviewRequest, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
@@ -113,6 +117,10 @@ func ReviewStarter(c client.Client, requestID func(shop string, orderID int64) s
 		if len(in.Products) == 0 {
 			return false, nil
 		}
-		return StartReviewRequest(ctx, c, in)
+		ok, err := StartReviewRequest(ctx, c, in)
+		if errors.Is(err, datakeys.ErrShredded) {
+			return false, nil // erased or deleted: not asked about again
+		}
+		return ok, err
 	}
 }

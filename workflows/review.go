@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/store"
 )
 
@@ -19,7 +20,35 @@ import (
 // refunded) at any point ends it with nothing sent. Eligibility is checked
 // again inside the send activity, against Shopify and the suppression list,
 // just before sending.
-func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
+//
+// If the request's data key is destroyed while it runs (its customer
+// erased, or its row deleted), it ends at its next step with a
+// non-retryable datakeys.ShreddedErrorType error: nothing more about the
+// request can be written, and no new key is made for it.
+func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (_ ReviewRequestResult, err error) {
+	defer endIfShredded(&err)
+	return reviewRequest(ctx, in)
+}
+
+// endIfShredded turns the SDK's panic on a payload it cannot encode, because
+// the request's key was destroyed (datakeys.ErrShredded), into the
+// workflow's end. Without it the workflow task would fail and be retried
+// for ever. Any other panic goes on.
+func endIfShredded(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if e, ok := r.(error); ok && errors.Is(e, datakeys.ErrShredded) {
+		*err = temporal.NewNonRetryableApplicationError(
+			"the review request's data key was destroyed (its customer erased or its row deleted): nothing more is written or sent",
+			datakeys.ShreddedErrorType, nil)
+		return
+	}
+	panic(r)
+}
+
+func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
 	var a *activities.Activities
 	state := ReviewRequestState{Phase: "waiting_delivery"}
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {

@@ -52,15 +52,17 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 // dialTemporal connects with Candor's data converter: every payload is
 // encrypted (AES-GCM) under its review request's data key or the service
-// key, so histories hold ciphertext.
+// key, so histories hold ciphertext. A payload whose key was destroyed fails
+// its activity without retries (datakeys.FailureConverter).
 func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, dk *datakeys.Keys) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, client.Options{
-		HostPort:      cfg.TemporalAddress,
-		Namespace:     cfg.TemporalNamespace,
-		Logger:        tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		DataConverter: dk.DataConverter(workflows.DataKeyOwner(dk.Ring())),
+		HostPort:         cfg.TemporalAddress,
+		Namespace:        cfg.TemporalNamespace,
+		Logger:           tlog.NewStructuredLogger(logger.With("component", "temporal")),
+		DataConverter:    dk.DataConverter(workflows.DataKeyOwner(dk.Ring())),
+		FailureConverter: datakeys.FailureConverter(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)

@@ -143,10 +143,13 @@ func retentionOverride(ctx context.Context, verb string, args []string) error {
 			fmt.Fprintf(os.Stderr, "%s had no override for %s; nothing changed\n", *shop, *policy)
 		}
 	}
-	if errors.Is(err, store.ErrNotFound) {
+	var wait *retention.WaitError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("shop %s is not connected", *shop)
-	}
-	if err != nil {
+	case errors.As(err, &wait):
+		return fmt.Errorf("retention %s: %w (candor shops set changes the timing)", verb, err)
+	case err != nil:
 		return err
 	}
 	ov, err := db.Overrides(ctx, *shop)

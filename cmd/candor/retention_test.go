@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
@@ -101,4 +103,94 @@ func lineWith(out, key string) string {
 		}
 	}
 	return ""
+}
+
+// TestRetentionCLI_PeriodMustCoverTheShopsTiming: a 45-day fallback does
+// not fit in a 30-day review_requests period (a waiting request would pass
+// its expiry), whichever of the two changes second: shops set refuses the
+// timing, retention set refuses the period, retention clear refuses a
+// default that is too short, each in one line that names what to change,
+// and nothing is saved.
+func TestRetentionCLI_PeriodMustCoverTheShopsTiming(t *testing.T) {
+	t.Chdir(t.TempDir())
+	db, url := storetest.New(t)
+	t.Setenv("DATABASE_URL", url)
+	ctx := context.Background()
+	const sh = "timing-test.myshopify.com"
+	if err := db.AddShop(ctx, store.Shop{Domain: sh, TokenSealed: "v1.k.x", Settings: store.DefaultSettings(sh)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, created_at, expires_at)
+		VALUES ('rq_1', $1, 1, '#1', '[]', 'scheduled', now() - interval '10 days', now() + interval '170 days')`, sh); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (fallback time.Duration, keep time.Duration, expires time.Time) {
+		t.Helper()
+		s, err := db.Shop(ctx, sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ov, err := db.Overrides(ctx, sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Get(&expires, `SELECT expires_at FROM review_requests WHERE request_id = 'rq_1'`); err != nil {
+			t.Fatal(err)
+		}
+		return s.FallbackDelay, ov.Keep("review_requests"), expires
+	}
+	refused := func(want string, args ...string) {
+		t.Helper()
+		f0, k0, e0 := state()
+		_, err := capture(t, args...)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Fatalf("candor %s: err = %v, want one line with %q", strings.Join(args, " "), err, want)
+		}
+		if f1, k1, e1 := state(); f1 != f0 || k1 != k0 || !e1.Equal(e0) {
+			t.Fatalf("candor %s was refused but changed fallback %s→%s, period %s→%s, expiry %s→%s",
+				strings.Join(args, " "), f0, f1, k0, k1, e0, e1)
+		}
+	}
+	const needs = "timing needs at least 54d (fallback 45d + delay 7d + margin 2d)"
+
+	// Period first, then the timing: the longer fallback is refused.
+	if _, err := capture(t, "retention", "set", "--shop", sh, "--policy", "review_requests", "--keep", "30d"); err != nil {
+		t.Fatalf("30d covers the default timing (21d + 7d + 2d): %v", err)
+	}
+	refused("shops set: --fallback-delay: review_requests: review requests kept 30d would expire before their last email: this shop's "+needs,
+		"shops", "set", "--shop", sh, "--fallback-delay", "45d")
+	refused("--reminder", "shops", "set", "--shop", sh, "--reminder", "1d")
+
+	// Timing first, then the period: the shorter period is refused.
+	if _, err := capture(t, "retention", "clear", "--shop", sh, "--policy", "review_requests"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture(t, "shops", "set", "--shop", sh, "--fallback-delay", "45d"); err != nil {
+		t.Fatalf("a 45-day fallback fits in the default 180 days: %v", err)
+	}
+	refused("retention set: review_requests: review requests kept 30d would expire before their last email: this shop's "+needs,
+		"retention", "set", "--shop", sh, "--policy", "review_requests", "--keep", "30d")
+	if out, err := capture(t, "retention", "set", "--shop", sh, "--policy", "review_requests", "--keep", "54d"); err != nil || !strings.Contains(out, "kept 54d") {
+		t.Fatalf("54d covers the 45-day fallback: %q, %v", out, err)
+	}
+
+	// A default shorter than the timing cannot come back by clearing.
+	if _, err := capture(t, "retention", "set", "--shop", sh, "--policy", "review_requests", "--keep", "300d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture(t, "shops", "set", "--shop", sh, "--fallback-delay", "200d"); err != nil {
+		t.Fatal(err)
+	}
+	refused("retention clear: review_requests: review requests kept 180d would expire",
+		"retention", "clear", "--shop", sh, "--policy", "review_requests")
+
+	// A new shop's timing must fit the default period.
+	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(make([]byte, 32)))
+	_, err := capture(t, "shops", "add", "--shop", "new-"+sh, "--token", "shpat_x", "--fallback-delay", "200d")
+	if err == nil || !strings.Contains(err.Error(), "shops add: --fallback-delay: review_requests: review requests kept 180d would expire") {
+		t.Fatalf("shops add with a 200-day fallback: %v", err)
+	}
+	if _, err := db.Shop(ctx, "new-"+sh); err == nil {
+		t.Fatal("the refused shop was added")
+	}
 }

@@ -197,10 +197,20 @@ func shopsAdd(ctx context.Context, args []string) error {
 		if errors.Is(err, store.ErrShopExists) {
 			return fmt.Errorf("shop %s is already connected (use 'candor shops set' to change settings)", s.Domain)
 		}
-		return err
+		return settingError("shops add", err)
 	}
 	fmt.Printf("connected %s (token sealed with key %s)\n", s.Domain, ring.KeyID())
 	return nil
+}
+
+// settingError names the flag of a setting the store refused (a timing
+// that no longer fits the shop's review_requests period).
+func settingError(cmd string, err error) error {
+	var fe *store.FieldError
+	if errors.As(err, &fe) {
+		return fmt.Errorf("%s: --%s: %s", cmd, strings.ReplaceAll(fe.Field, "_", "-"), fe.Msg)
+	}
+	return err
 }
 
 func shopsSet(ctx context.Context, args []string) error {
@@ -241,7 +251,7 @@ func shopsSet(ctx context.Context, args []string) error {
 		return err
 	}
 	if err := db.UpdateSettings(ctx, s.Domain, s.Settings, hosts...); err != nil {
-		return err
+		return settingError("shops set", err)
 	}
 	fmt.Printf("updated %s\n", s.Domain)
 	return nil

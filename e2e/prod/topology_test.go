@@ -1,0 +1,355 @@
+// Package prod tests Candor as operators run it: `candor migrate`, then two
+// `candor serve` replicas and two `candor worker` processes, built without
+// the embedded dev server, against a Temporal server built from
+// go.temporal.io/server on PostgreSQL, and one Candor database. Shopify and
+// SendGrid are the stand-ins; everything else is real.
+package prod
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq" // the postgres driver
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/devenv"
+	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/prodenv"
+	"github.com/candorhq/candor/workflows"
+)
+
+const (
+	shop   = "harbour-goods.myshopify.com"
+	secret = "prod-test-shopify-secret"
+	token  = "shpat_prod_token"
+)
+
+var (
+	temporal *prodenv.Temporal
+	candor   string // the binary
+	// postgres is this package's own PostgreSQL cluster, which both Temporal
+	// and Candor use, as a one-database deployment does, so tests can
+	// restart it without touching anything else on the machine.
+	postgres *pgCluster
+)
+
+// pgCluster is a private PostgreSQL that a test can stop and start again.
+type pgCluster struct {
+	*devenv.Cluster
+	dir  string
+	port int
+}
+
+func (c *pgCluster) restart(ctx context.Context) error {
+	next, err := devenv.StartCluster(ctx, c.dir, c.port)
+	if err != nil {
+		return err
+	}
+	c.Cluster = next
+	return nil
+}
+
+func TestMain(m *testing.M) {
+	code, err := run(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "prod tests:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	bins, err := prodenv.BuildTemporal(ctx)
+	if err != nil {
+		return 0, err
+	}
+	dir, err := os.MkdirTemp("", "candor-prod-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	// The private PostgreSQL runs as the postgres user, who must reach its
+	// folder inside this one.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return 0, err
+	}
+	if candor, err = prodenv.BuildCandor(ctx, dir); err != nil {
+		return 0, err
+	}
+	ports, err := prodenv.FreePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	postgres = &pgCluster{dir: filepath.Join(dir, "postgres"), port: ports[0]}
+	if postgres.Cluster, err = devenv.StartCluster(ctx, postgres.dir, postgres.port); err != nil {
+		return 0, err
+	}
+	defer func() { _ = postgres.Stop() }()
+	if temporal, err = prodenv.StartTemporal(ctx, bins, prodenv.TemporalOptions{
+		PostgresURL: postgres.URL, Prefix: "prod", Dir: dir}); err != nil {
+		return 0, err
+	}
+	defer temporal.Stop()
+	return m.Run(), nil
+}
+
+// deployment is one Candor installation: its database, its namespace on the
+// shared Temporal server, the stand-ins, and its processes.
+type deployment struct {
+	candor  prodenv.Candor
+	serves  []*prodenv.Process
+	workers []*prodenv.Process
+	shopify *shopifytest.Store
+	mail    *sendgridtest.Server
+	tc      client.Client
+	ns      string
+	db      *sqlx.DB
+}
+
+// deploy runs what an operator runs: migrate, connect a shop, then the
+// serve replicas and the workers.
+func deploy(t *testing.T, serves, workers int) *deployment {
+	t.Helper()
+	ctx := context.Background()
+	dbName := fmt.Sprintf("candor_prod_db_%d", time.Now().UnixNano())
+	dbURL, err := prodenv.CreateDatabase(ctx, postgres.URL, dbName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prodenv.DropDatabases(context.Background(), postgres.URL, dbName) })
+	ns := fmt.Sprintf("candor-%d", time.Now().UnixNano())
+	nc, err := client.NewNamespaceClient(client.Options{HostPort: temporal.Address})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if err := nc.Register(ctx, &workflowservice.RegisterNamespaceRequest{Namespace: ns,
+		WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := client.Dial(client.Options{HostPort: temporal.Address, Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	waitNamespace(t, tc, ns)
+
+	db, err := sqlx.Open("postgres", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	d := &deployment{shopify: shopifytest.New(token, config.ShopifyAPIVersion), mail: sendgridtest.New("SG.prod-key"), tc: tc, ns: ns, db: db}
+	t.Cleanup(d.shopify.Close)
+	t.Cleanup(d.mail.Close)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	d.candor = prodenv.Candor{Bin: candor, Env: []string{
+		"DATABASE_URL=" + dbURL,
+		"TEMPORAL_ADDRESS=" + temporal.Address,
+		"TEMPORAL_NAMESPACE=" + ns,
+		"CANDOR_MASTER_KEY=" + base64.StdEncoding.EncodeToString(key),
+		"CANDOR_PUBLIC_URL=https://candor.example",
+		"SHOPIFY_API_KEY=prod-test-key",
+		"SHOPIFY_API_SECRET=" + secret,
+		"SENDGRID_API_KEY=SG.prod-key",
+		"CANDOR_SHOPIFY_BASE_URL=" + d.shopify.URL,
+		"CANDOR_SENDGRID_BASE_URL=" + d.mail.URL,
+	}}
+	if _, err := d.candor.Run(ctx, "migrate"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.candor.Run(ctx, "shops", "add", "--shop", shop, "--token", token, "--delay", "1s", "--fallback-delay", "3s"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range workers {
+		p, err := d.candor.Worker(ctx, fmt.Sprintf("worker-%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.workers = append(d.workers, p)
+		t.Cleanup(func() { _ = p.Stop(30 * time.Second) })
+	}
+	for i := range serves {
+		p, err := d.candor.Serve(ctx, fmt.Sprintf("serve-%d", i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.serves = append(d.serves, p)
+		t.Cleanup(func() { _ = p.Stop(15 * time.Second) })
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, p := range append(d.serves, d.workers...) {
+				t.Logf("%s:\n%s", p.Name, p.Logs(25))
+			}
+		}
+	})
+	return d
+}
+
+func waitNamespace(t *testing.T, tc client.Client, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: ns})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("namespace %s: %v", ns, err)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// deliver posts a signed webhook to one replica and returns its status.
+func (d *deployment) deliver(t *testing.T, replica int, topic, webhookID string, body []byte) (int, string) {
+	t.Helper()
+	req, err := shopifytest.WebhookRequest(d.serves[replica].URL+"/webhooks/shopify", topic, shop, secret, webhookID, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, strings.TrimSpace(string(msg))
+}
+
+// TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder sends every
+// order's fulfillment four times, at once, over both replicas: twice with
+// one webhook ID (Shopify's retry) and twice with new IDs (a second
+// delivery of the same event). Each order gets exactly one email, the
+// schedules exist once, and the registry, written by four processes at
+// once, verifies.
+func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
+	d := deploy(t, 2, 2)
+	const orders = 12
+	base := time.Now().UnixNano()%1_000_000_000 + 1
+	var personal, ids []string
+	var wg sync.WaitGroup
+	errs := make(chan string, orders*4)
+	for i := range int64(orders) {
+		o := shopifytest.DemoOrder(base + i)
+		o.Customer.Email = fmt.Sprintf("prod.customer.%d@example.net", base+i)
+		o.Customer.ID = 8_000_000_000 + base + i
+		personal = append(personal, o.Customer.Email, o.Customer.LastName, o.Customer.Address1)
+		d.shopify.SetOrder(o)
+		ids = append(ids, workflows.ReviewRequestID(shop, o.ID))
+		body := shopifytest.FulfillmentPayload(o, "delivered")
+		retried := shopifytest.NewWebhookID()
+		for j, id := range []string{retried, retried, shopifytest.NewWebhookID(), shopifytest.NewWebhookID()} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if code, msg := d.deliver(t, j%2, shopify.TopicFulfillmentCreate, id, body); code != http.StatusOK {
+					errs <- fmt.Sprintf("order %d delivery %d: %d %s", o.ID, j, code, msg)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+
+	mails := d.mail.WaitFor(orders, 90*time.Second)
+	time.Sleep(3 * time.Second) // a duplicate would come within the delay
+	mails = d.mail.Outbox()
+	per := map[string]int{}
+	for _, m := range mails {
+		per[m.To[0]]++
+	}
+	if len(mails) != orders || len(per) != orders {
+		for _, id := range ids {
+			t.Log(d.describe(id))
+		}
+		t.Fatalf("%d emails to %d addresses, want exactly one to each of %d", len(mails), len(per), orders)
+	}
+
+	// Both workers created the schedules at start: each exists once.
+	ctx := context.Background()
+	it, err := d.tc.ScheduleClient().List(ctx, client.ScheduleListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	schedules := map[string]int{}
+	for it.HasNext() {
+		s, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		schedules[s.ID]++
+	}
+	for _, id := range []string{workflows.RetentionScheduleID, workflows.ReconcileScheduleID} {
+		if schedules[id] != 1 {
+			t.Errorf("schedule %s exists %d times, want once (all: %v)", id, schedules[id], schedules)
+		}
+	}
+
+	// The registry, written by both replicas and both workers, verifies.
+	export := filepath.Join(t.TempDir(), "registry.jsonl")
+	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := d.candor.Run(ctx, "registry", "verify", export); err != nil {
+		t.Fatalf("verify: %v", err)
+	} else {
+		t.Logf("verify: %s", strings.TrimSpace(out))
+	}
+
+	// No process logged any customer's personal data.
+	for _, p := range append(d.serves, d.workers...) {
+		logs := p.AllLogs()
+		for _, pii := range personal {
+			if strings.Contains(logs, pii) {
+				t.Errorf("%s logged %q", p.Name, pii)
+			}
+		}
+	}
+}
+
+// describe says where a workflow stands, for a failing test's log.
+func (d *deployment) describe(id string) string {
+	desc, err := d.tc.DescribeWorkflowExecution(context.Background(), id, "")
+	if err != nil {
+		return fmt.Sprintf("%s: %v", id, err)
+	}
+	out := fmt.Sprintf("%s: %s", id, desc.GetWorkflowExecutionInfo().GetStatus())
+	for _, a := range desc.GetPendingActivities() {
+		out += fmt.Sprintf("; pending %s attempt %d: %s", a.GetActivityType().GetName(), a.GetAttempt(), a.GetLastFailure().GetMessage())
+	}
+	return out
+}
+
+// count is a row count in the deployment's database.
+func (d *deployment) count(t *testing.T, q string) int {
+	t.Helper()
+	var n int
+	if err := d.db.Get(&n, q); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
