@@ -316,7 +316,8 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 	return StepResult{Found: 1, Done: 1, Verified: true}, nil
 }
 
-// RevokeToken makes an uninstalled shop's Admin API token unusable at once.
+// RevokeToken makes an uninstalled shop's Admin API tokens unusable at once:
+// the access token and the refresh token that could mint another.
 func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
@@ -325,14 +326,14 @@ func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepRes
 	asked := time.Now()
 	// A token from an install after the uninstall (the merchant came back)
 	// is not the uninstalled one: it stays.
-	res, err := a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now()
-		WHERE domain = $1 AND (installed_at IS NULL OR installed_at < $2)`, r.Shop, r.ReceivedAt)
+	res, err := a.DB.ExecContext(ctx, `UPDATE shops SET `+store.RevokeTokensSet+`
+		WHERE domain = $1 AND (installed_at IS NULL OR installed_at < $2) AND `+store.HoldsToken, r.Shop, r.ReceivedAt)
 	if err != nil {
 		return StepResult{}, err
 	}
 	rows, _ := res.RowsAffected()
 	var left int
-	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM shops WHERE domain = $1 AND `+store.HoldsToken+`
 		AND (installed_at IS NULL OR installed_at < $2)`, r.Shop, r.ReceivedAt); err != nil {
 		return StepResult{}, err
 	}
@@ -341,7 +342,7 @@ func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepRes
 	}
 	return StepResult{Found: int(rows), Done: int(rows), Verified: true}, store.SaveReceipt(ctx, a.DB, store.Receipt{
 		RequestID: r.ID, System: "shopify_token", AskedAt: asked, VerifiedAt: time.Now(),
-		Asked: "revoke the shop's Admin API access token", Verified: fmt.Sprintf("read back: %d shops hold a token for %s", left, r.Shop),
+		Asked: "revoke the shop's Admin API access token and its refresh token", Verified: fmt.Sprintf("read back: %d shops hold a token for %s", left, r.Shop),
 	})
 }
 

@@ -61,7 +61,7 @@ func (a *Activities) ReconcileShop(ctx context.Context, domain string) (Reconcil
 	var res ReconcileShopResult
 	shop, err := a.DB.Shop(ctx, domain)
 	if errors.Is(err, store.ErrNotFound) {
-		res.Skipped = "shop_disconnected"
+		res.Skipped = ReasonShopDisconnected
 		return res, nil
 	}
 	if err != nil {

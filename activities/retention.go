@@ -185,9 +185,9 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 	st := PolicySweep{Policy: retention.ShopToken, System: registry.SystemPostgres}
 	uninstalledBefore := now.Add(-retention.Lookup(retention.ShopToken).Keep)
 	st.Asked = "delete the sealed Admin API token of shops uninstalled before " + uninstalledBefore.UTC().Format(time.RFC3339)
-	const heldAfterUninstall = `access_token_sealed <> '' AND EXISTS (SELECT 1 FROM privacy_requests p WHERE p.shop = shops.domain
+	const heldAfterUninstall = store.HoldsToken + ` AND EXISTS (SELECT 1 FROM privacy_requests p WHERE p.shop = shops.domain
 		AND p.kind = 'uninstall' AND p.received_at < $1 AND p.received_at >= shops.updated_at)`
-	r, err = a.DB.ExecContext(ctx, `UPDATE shops SET access_token_sealed = '', updated_at = now() WHERE `+heldAfterUninstall, uninstalledBefore)
+	r, err = a.DB.ExecContext(ctx, `UPDATE shops SET `+store.RevokeTokensSet+` WHERE `+heldAfterUninstall, uninstalledBefore)
 	if err != nil {
 		return nil, fmt.Errorf("delete uninstalled shops' tokens: %w", err)
 	}
@@ -489,12 +489,13 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 				_ = a.DB.GetContext(ctx, &n, `SELECT count(*) FROM review_requests WHERE `+dueForErasure, sh.Domain, cutoff, now)
 				return done, fmt.Sprintf("%s: %d requests' recipients not erased at SendGrid: the shop's token is revoked, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, n), nil
 			}
-			tok, err := a.Keys.Open(sh.TokenSealed, sh.Domain)
-			if err != nil {
-				return done, "", fmt.Errorf("open shop token: %w", err)
+			var err error
+			admin, err = a.shopAdmin(ctx, sh)
+			if errors.Is(err, ErrShopDisconnected) {
+				return done, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
 			}
-			if admin, err = shopify.NewAdmin(a.Shopify, sh.Domain, string(tok)); err != nil {
-				return done, "", err
+			if err != nil {
+				return done, "", temporalError(err)
 			}
 		}
 		var addresses, ids []string

@@ -59,6 +59,9 @@ const (
 	ReasonNotSent        = "first_email_not_sent"
 	ReasonRejected       = "sendgrid_rejected"
 	ReasonExcluded       = "excluded" // every product is excluded by the shop's settings
+	// ReasonShopDisconnected: the shop is gone, or its tokens are revoked
+	// (app/uninstalled) or refused (ErrShopDisconnected).
+	ReasonShopDisconnected = "shop_disconnected"
 )
 
 // Reasons of the shared-sender model: neither is retried.
@@ -114,12 +117,16 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return a.skip(ctx, in, "", nil, "shop_disconnected")
+		return a.skip(ctx, in, "", nil, ReasonShopDisconnected)
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load shop: %w", err)
 	}
 	admin, err := a.shopAdmin(ctx, shop)
+	if errors.Is(err, ErrShopDisconnected) {
+		// Only a reinstall helps: an explicit outcome, not a day of retries.
+		return a.skip(ctx, in, "", nil, ReasonShopDisconnected)
+	}
 	if err != nil {
 		return SendResult{}, temporalError(err)
 	}

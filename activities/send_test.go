@@ -102,15 +102,17 @@ func personalData(o shopifytest.Order) []string {
 }
 
 type fixture struct {
-	db    *store.DB
-	ring  *keys.Ring
-	shop  *shopifytest.Store
-	sg    *sendgridtest.Server
-	acts  *activities.Activities
-	env   *testsuite.TestActivityEnvironment
-	logs  *devenv.SyncBuffer
-	order shopifytest.Order
-	reqID string
+	db   *store.DB
+	ring *keys.Ring
+	// masterKey is ring's master key, for tests that rotate it.
+	masterKey []byte
+	shop      *shopifytest.Store
+	sg        *sendgridtest.Server
+	acts      *activities.Activities
+	env       *testsuite.TestActivityEnvironment
+	logs      *devenv.SyncBuffer
+	order     shopifytest.Order
+	reqID     string
 }
 
 // newFixture connects a shop with default settings to a fresh database, puts
@@ -164,7 +166,7 @@ func newFixture(t *testing.T, order shopifytest.Order) *fixture {
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 
-	f := &fixture{db: db, ring: ring, shop: shop, sg: sg, acts: acts, env: env, logs: logs, order: order,
+	f := &fixture{db: db, ring: ring, masterKey: master, shop: shop, sg: sg, acts: acts, env: env, logs: logs, order: order,
 		reqID: ring.RequestID(testShop, order.ID)}
 	var products []store.Product
 	for _, p := range order.Products {

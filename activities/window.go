@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/store"
 )
 
@@ -33,7 +32,7 @@ type PlanInput struct {
 // updates: the answer is recorded in its history.
 func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, error) {
 	shop, err := a.DB.Shop(ctx, in.Shop)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && shop.TokenSealed == "") {
 		return PlanFrom(in, 0, 0), nil // the send activity skips it as shop_disconnected
 	}
 	if err != nil {
@@ -43,6 +42,9 @@ func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, err
 	at := from
 	if shop.HasWindow() {
 		loc, err := a.shopLocation(ctx, shop)
+		if errors.Is(err, ErrShopDisconnected) {
+			return PlanFrom(in, 0, 0), nil // as above
+		}
 		if err != nil {
 			return time.Time{}, err
 		}
@@ -79,13 +81,12 @@ func PlanFrom(in PlanInput, delay, fallback time.Duration) time.Time {
 func (a *Activities) shopLocation(ctx context.Context, shop store.Shop) (*time.Location, error) {
 	name := shop.TimeZone
 	if name == "" {
-		token, err := a.Keys.Open(shop.TokenSealed, shop.Domain)
-		if err != nil {
-			return nil, fmt.Errorf("open shop token: %w", err)
-		}
-		admin, err := shopify.NewAdmin(a.Shopify, shop.Domain, string(token))
-		if err != nil {
+		admin, err := a.shopAdmin(ctx, shop)
+		if errors.Is(err, ErrShopDisconnected) {
 			return nil, err
+		}
+		if err != nil {
+			return nil, temporalError(err)
 		}
 		if name, err = admin.ShopTimeZone(ctx); err != nil {
 			return nil, temporalError(err)

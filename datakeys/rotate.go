@@ -28,6 +28,7 @@ var wrappedKeys = sealedColumn{what: "data keys", table: "data_keys", key: "id",
 // data key (dk_…) are skipped: re-wrapping their data key is enough.
 var sealedColumns = []sealedColumn{
 	{what: "shop tokens", table: "shops", key: "domain", column: "access_token_sealed", aad: "domain"},
+	{what: "shop refresh tokens", table: "shops", key: "domain", column: "refresh_token_sealed", aad: "domain", bind: keys.RefreshTokenAAD},
 	{what: "sealed addresses", table: "privacy_requests", key: "id", column: "email_sealed", aad: "id"},
 }
 

@@ -161,3 +161,47 @@ func TestLoadIdentity_FirstRotationKeepsTheOldKeysIdentity(t *testing.T) {
 		t.Fatal("the stored identity was not adopted")
 	}
 }
+
+// An OAuth shop's refresh token is a sealed secret like its access token:
+// `keys status` counts it under its key, a rotation re-seals it, and it opens
+// once the old key is removed.
+func TestRotate_ReSealsTheShopsRefreshToken(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	old := process(t, db, master(1))
+	access, _ := old.Ring().Seal([]byte("shpua_access"), shop)
+	refresh, _ := old.Ring().Seal([]byte("shprt_refresh"), keys.RefreshTokenAAD(shop))
+	if _, err := db.InstallShop(ctx, store.Install{Domain: shop, TokenSealed: access,
+		Grant: store.Grant{RefreshTokenSealed: refresh, Scopes: "read_orders"}}); err != nil {
+		t.Fatal(err)
+	}
+	use, err := datakeys.KeyUse(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := false
+	for _, u := range use {
+		counted = counted || (u.What == "shop refresh tokens" && u.KeyID == old.Ring().KeyID() && u.Count == 1)
+	}
+	if !counted {
+		t.Fatalf("key use %+v does not count the refresh token", use)
+	}
+
+	during := process(t, db, master(2), master(1))
+	res, err := datakeys.Rotate(ctx, db, during.Ring(), 10, nil)
+	if err != nil || res.Sealed != 2 || len(res.Left) != 0 {
+		t.Fatalf("rotation %+v, %v; want the access and the refresh token re-sealed, nothing left", res, err)
+	}
+	after := process(t, db, master(2))
+	sh, err := db.Shop(ctx, shop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt, err := after.Ring().Open(sh.RefreshTokenSealed, keys.RefreshTokenAAD(shop)); err != nil || string(rt) != "shprt_refresh" {
+		t.Fatalf("refresh token with the old key removed: %q, %v", rt, err)
+	}
+	// Bound to its role: it does not open as the access token.
+	if _, err := after.Ring().Open(sh.RefreshTokenSealed, shop); err == nil {
+		t.Fatal("the re-sealed refresh token opens as an access token")
+	}
+}

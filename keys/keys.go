@@ -207,6 +207,11 @@ func openAEAD(aead cipher.AEAD, b64, aad string) ([]byte, error) {
 	return pt, nil
 }
 
+// RefreshTokenAAD binds a shop's sealed OAuth refresh token to the shop and
+// to its role, so it cannot be passed off as the access token (bound to the
+// bare domain).
+func RefreshTokenAAD(shop string) string { return shop + "/refresh" }
+
 // SealedKeyID is the key ID a sealed value names, or "" if it is not one.
 func SealedKeyID(sealed string) string {
 	parts := strings.SplitN(sealed, ".", 3)

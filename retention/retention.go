@@ -79,7 +79,7 @@ var Policies = []Policy{
 		What: "API tokens (only their SHA-256 is stored): revoked, or unused for a year",
 		Why:  "a revoked token's record is kept 30 days to investigate its use, then deleted; a token unused for 365 days is deleted as expired"},
 	{Key: ShopToken, System: "postgres", Keep: time.Hour,
-		What: "an uninstalled shop's sealed Admin API token",
+		What: "an uninstalled shop's sealed Admin API tokens (access and refresh)",
 		Why:  "revoked at once by app/uninstalled; the sweep deletes any token still held an hour after an uninstall"},
 	{Key: Suppressions, System: "postgres", Keep: 0,
 		What: "unsubscribed and erased customers, by pseudonym",

@@ -3,18 +3,17 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Grant is what an OAuth install adds to a shop. A shop connected with a
 // custom-app token has the zero Grant: its token does not expire.
 type Grant struct {
 	TokenExpiresAt     time.Time // zero: the access token does not expire
-	RefreshTokenSealed string    // sealed like the access token (aad: domain)
+	RefreshTokenSealed string    // sealed like the access token, bound to keys.RefreshTokenAAD(domain)
 	RefreshExpiresAt   time.Time
 	Scopes             string // comma-separated, as Shopify granted them
 	InstalledAt        time.Time
@@ -34,6 +33,15 @@ func (r grantRow) grant() Grant {
 }
 
 func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t.IsZero()} }
+
+// HoldsToken is the SQL condition for a shops row that still holds a sealed
+// Admin API token: the access token, or a refresh token that could mint one.
+const HoldsToken = `(access_token_sealed <> '' OR refresh_token_sealed <> '')`
+
+// RevokeTokensSet is the SQL SET list that blanks a shop's tokens, as an
+// uninstall does: both of them, so neither can be used or refreshed.
+const RevokeTokensSet = `access_token_sealed = '', access_token_expires_at = NULL,
+    refresh_token_sealed = '', refresh_token_expires_at = NULL, updated_at = now()`
 
 // Install is a shop's connection after OAuth.
 type Install struct {
@@ -78,42 +86,87 @@ func (db *DB) InstallShop(ctx context.Context, in Install) (bool, error) {
 }
 
 // RefreshToken keeps a shop's expiring token fresh without two workers
-// spending the same refresh token: it locks the shop's row and, only if the
-// token expires before `before`, calls refresh with the locked row and
-// stores what it returns before the lock is released. A worker that waited
-// on the lock sees the new token and does not call refresh. It returns the
-// shop as stored.
+// spending the same single-use refresh token, and without holding the shop's
+// row lock while Shopify answers (a FOR UPDATE would block every insert that
+// references the shop, such as a new review request, for that long).
+//
+// Workers agree through a session-level advisory lock keyed by the shop, on
+// a connection of its own, held across the HTTP call; it locks no row. Under
+// it, RefreshToken reads the shop again and, only if the token still
+// expires before `before`, calls refresh with that row; a worker that waited
+// sees the token the first one stored and does not call refresh. The new
+// pair is stored in one short statement, and only over the tokens refresh
+// was given: an uninstall or a reinstall that landed meanwhile wins. It
+// returns the shop as stored.
 func (db *DB) RefreshToken(ctx context.Context, domain string, before time.Time, refresh func(Shop) (Install, error)) (Shop, error) {
-	var out Shop
-	err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+	conn, err := db.Connx(ctx)
+	if err != nil {
+		return Shop{}, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, refreshLockKey(domain)); err != nil {
+		// Cancelled while waiting: discard the session, so a lock granted
+		// just as the cancel arrived dies with it.
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return Shop{}, fmt.Errorf("wait for the shop's token refresh lock: %w", err)
+	}
+	defer func() {
+		// Unlock even when ctx is done. A connection that cannot unlock is
+		// discarded, which ends its session and with it the lock: it must
+		// never go back to the pool holding it.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(uctx, `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, refreshLockKey(domain)); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	read := func() (Shop, error) {
 		var r shopRow
-		if err := tx.GetContext(ctx, &r, `SELECT * FROM shops WHERE domain = $1 FOR UPDATE`, domain); err != nil {
-			return notFound(err)
+		if err := conn.GetContext(ctx, &r, `SELECT * FROM shops WHERE domain = $1`, domain); err != nil {
+			return Shop{}, notFound(err)
 		}
-		out = r.shop()
-		if out.TokenSealed == "" || out.TokenExpiresAt.IsZero() || out.TokenExpiresAt.After(before) {
-			return nil
-		}
-		in, err := refresh(out)
-		if err != nil {
-			return err
-		}
-		if in.TokenSealed == "" {
-			return errors.New("refresh returned no token")
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE shops SET access_token_sealed = $2, access_token_expires_at = $3,
-			refresh_token_sealed = $4, refresh_token_expires_at = $5, scopes = $6, updated_at = now()
-			WHERE domain = $1`, domain, in.TokenSealed, nullTime(in.TokenExpiresAt), in.RefreshTokenSealed,
-			nullTime(in.RefreshExpiresAt), in.Scopes)
-		if err != nil {
-			return err
-		}
-		out.TokenSealed, out.TokenExpiresAt = in.TokenSealed, in.TokenExpiresAt
-		out.RefreshTokenSealed, out.RefreshExpiresAt, out.Scopes = in.RefreshTokenSealed, in.RefreshExpiresAt, in.Scopes
-		return nil
-	})
-	return out, err
+		return r.shop(), nil
+	}
+	cur, err := read()
+	if err != nil || cur.TokenSealed == "" || cur.TokenExpiresAt.IsZero() || cur.TokenExpiresAt.After(before) {
+		return cur, err
+	}
+	in, err := refresh(cur)
+	if err != nil {
+		return cur, err
+	}
+	if in.TokenSealed == "" {
+		return cur, errors.New("refresh returned no token")
+	}
+	res, err := conn.ExecContext(ctx, `UPDATE shops SET access_token_sealed = $2, access_token_expires_at = $3,
+		refresh_token_sealed = $4, refresh_token_expires_at = $5, scopes = $6, updated_at = now()
+		WHERE domain = $1 AND access_token_sealed = $7 AND refresh_token_sealed = $8`,
+		domain, in.TokenSealed, nullTime(in.TokenExpiresAt), in.RefreshTokenSealed,
+		nullTime(in.RefreshExpiresAt), in.Scopes, cur.TokenSealed, cur.RefreshTokenSealed)
+	if err != nil {
+		return cur, fmt.Errorf("store the refreshed token: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return read()
+	}
+	// Not stored: the tokens changed under us. An uninstall (no token) or a
+	// reinstall (a fresh one) is the answer; anything else is tried again,
+	// and Shopify keeps the refresh token just used valid until its
+	// replacement is used, so the next attempt can spend it again.
+	now, err := read()
+	if err == nil && now.TokenSealed != "" && !now.TokenExpiresAt.IsZero() && !now.TokenExpiresAt.After(before) {
+		err = ErrTokenChanged
+	}
+	return now, err
 }
+
+// ErrTokenChanged means a shop's tokens changed while its refresh was in
+// flight, so the refreshed pair was not stored; trying again is safe.
+var ErrTokenChanged = errors.New("the shop's tokens changed during the refresh; try again")
+
+// refreshLockKey names a shop's token refresh lock; the prefix keeps it
+// apart from any other advisory lock keyed by a shop.
+func refreshLockKey(domain string) string { return "candor/shop-token-refresh/" + domain }
 
 // OAuthState is a pending install, or with Online a pending sign-in of a
 // connected shop's merchant, found by the hash of its state nonce.

@@ -70,7 +70,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	}).Get(ctx, &settings); err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrShopGone {
-			return ReviewRequestResult{Status: store.StatusSkipped, Reason: "shop_disconnected"}, nil
+			return ReviewRequestResult{Status: store.StatusSkipped, Reason: activities.ReasonShopDisconnected}, nil
 		}
 		return ReviewRequestResult{}, err
 	}

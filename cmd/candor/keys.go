@@ -86,7 +86,7 @@ func keysStatus(ctx context.Context, args []string) error {
 		if u.KeyID != ring.KeyID() {
 			mark = "  (old key: run candor keys rotate)"
 		}
-		fmt.Printf("%-18s key %-8s %d%s\n", u.What, u.KeyID, u.Count, mark)
+		fmt.Printf("%-20s key %-8s %d%s\n", u.What, u.KeyID, u.Count, mark)
 	}
 	return nil
 }

@@ -74,8 +74,12 @@ func TestExchange_ExpiringTokenRefreshAndRefusals(t *testing.T) {
 	if err != nil || next.AccessToken == tok.AccessToken || next.RefreshToken == tok.RefreshToken || !st.TokenValid(next.AccessToken) {
 		t.Fatalf("refresh: %+v %v", next, err)
 	}
+	// Shopify retires a refresh token once its replacement is used.
+	if _, err := o.Refresh(ctx, "a.myshopify.com", next.RefreshToken, now); err != nil {
+		t.Fatalf("refresh with the replacement: %v", err)
+	}
 	if _, err := o.Refresh(ctx, "a.myshopify.com", tok.RefreshToken, now); !errors.Is(err, shopify.ErrGrantRejected) {
-		t.Fatalf("a spent refresh token: %v", err)
+		t.Fatalf("a retired refresh token: %v", err)
 	}
 
 	wrong := o

@@ -22,8 +22,27 @@ import (
 // OAuth, webhook subscriptions and the orders search, as a public app sees
 // them. Like Shopify, the authorize page checks client_id, redirect_uri and
 // scopes; the token endpoint checks the client credentials and spends each
-// code and refresh token once; expiring tokens stop working at their
-// expiry.
+// code once. Expiring offline tokens follow Shopify's published contract:
+//   - the access token lives an hour (TokenTTL; tests set seconds), then
+//     the Admin API answers 401 with Shopify's invalid-token body (see
+//     serve);
+//   - the refresh token lives 90 days, and each refresh returns a new pair;
+//   - a used refresh token stays usable until its replacement is used, for
+//     at most 30 days after its first use; then it is retired.
+// Sources: https://shopify.dev/docs/apps/build/security/credentials-and-data/use-expiring-offline-access-tokens
+// ("An expiring offline access token lasts one hour ... Shopify replaces its
+// refresh token every time your app uses it"),
+// https://shopify.dev/changelog/offline-access-tokens-now-support-expiry-and-refresh
+// (expires_in 3600, refresh_token, update stored tokens with the latest
+// values), and
+// https://shopify.dev/changelog/more-resilient-refreshes-for-expiring-offline-access-tokens
+// (2026-08-28: "an app can retry its previously stored refresh token until
+// it starts using the replacement ... limited to 30 days from the original
+// refresh token's first use and doesn't extend the token beyond its normal
+// 90-day lifetime. When an app uses the replacement refresh token, the
+// preceding refresh token is retired.")
+//
+// Uninstall revokes every token, as app/uninstalled does.
 
 // App is the public app the stand-in knows.
 type App struct {
@@ -36,7 +55,17 @@ type grant struct {
 	online  bool // a code granted with grant_options[]=per-user
 	scopes  []string
 	expires time.Time // zero: never
+	// Refresh tokens only: the refresh token whose use issued this one, and
+	// when this one was first used.
+	parent    string
+	firstUsed time.Time
 }
+
+// Refresh token lifetimes, per the sources above.
+const (
+	refreshTokenLife = 90 * 24 * time.Hour
+	refreshRetryLife = 30 * 24 * time.Hour
+)
 
 // EnableOAuth makes the stand-in serve OAuth for app. TokenTTL is how long
 // an expiring access token lives (Shopify: one hour).
@@ -70,6 +99,31 @@ func (s *Store) SetGrantScopes(scopes []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.grantScopes = scopes
+}
+
+// Authorize runs the install as a merchant would: it opens the authorize
+// URL o builds for redirect and returns the authorization code the stand-in
+// sends back to the app's callback. The app then exchanges it.
+func (s *Store) Authorize(o shopify.OAuth, redirect string) (string, error) {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(o.AuthorizeURL(s.Shop, "state-"+randHex(8), redirect))
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		return "", fmt.Errorf("authorize: HTTP %d, no code in the redirect", resp.StatusCode)
+	}
+	return loc.Query().Get("code"), nil
+}
+
+// Uninstall revokes every access and refresh token the app holds, as
+// Shopify does when the merchant uninstalls the app.
+func (s *Store) Uninstall() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens, s.refresh = map[string]grant{}, map[string]grant{}
 }
 
 // FailTokenEndpoint makes the next n token requests fail with status.
@@ -194,8 +248,18 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	delay := s.tokenDelay
+	h := s.holds["oauth/access_token"]
+	delete(s.holds, "oauth/access_token")
 	s.mu.Unlock()
 	time.Sleep(delay)
+	if h != nil { // HoldNext("oauth/access_token")
+		close(h.reached)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls["oauth/access_token"]++
@@ -212,15 +276,23 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	var scopes []string
 	expiring := false
+	parent := ""
 	if p["grant_type"] == "refresh_token" {
-		g, ok := s.refresh[p["refresh_token"]]
-		if !ok || now.After(g.expires) {
-			oauthError(w, http.StatusBadRequest, "invalid_grant", "refresh token is unknown, used or expired")
+		rt := p["refresh_token"]
+		g, ok := s.refresh[rt]
+		if !ok || now.After(g.expires) || (!g.firstUsed.IsZero() && now.After(g.firstUsed.Add(refreshRetryLife))) {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "refresh token is unknown, retired or expired")
 			return
 		}
-		delete(s.refresh, p["refresh_token"]) // spent
+		// Using a replacement retires the refresh token it replaced.
+		delete(s.refresh, g.parent)
+		if g.firstUsed.IsZero() {
+			g.firstUsed = now
+		}
+		g.parent = ""
+		s.refresh[rt] = g
 		s.calls["oauth/refresh"]++
-		scopes, expiring = g.scopes, true
+		scopes, expiring, parent = g.scopes, true, rt
 	} else {
 		g, ok := s.codes[p["code"]]
 		if !ok || now.After(g.expires) {
@@ -240,10 +312,10 @@ func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 		ttl := s.TokenTTL
 		s.tokens[tok] = grant{scopes: scopes, expires: now.Add(ttl)}
 		rt := "shprt_" + randHex(16)
-		s.refresh[rt] = grant{scopes: scopes, expires: now.Add(90 * 24 * time.Hour)}
+		s.refresh[rt] = grant{scopes: scopes, expires: now.Add(refreshTokenLife), parent: parent}
 		resp["expires_in"] = int64(ttl / time.Second)
 		resp["refresh_token"] = rt
-		resp["refresh_token_expires_in"] = int64(90 * 24 * time.Hour / time.Second)
+		resp["refresh_token_expires_in"] = int64(refreshTokenLife / time.Second)
 	} else {
 		s.tokens[tok] = grant{scopes: scopes}
 	}

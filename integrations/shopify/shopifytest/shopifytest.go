@@ -24,9 +24,13 @@
 //     never null (without a custom domain it is the myshopify one)
 //     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
 //     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain);
-//   - OAuth, expiring access tokens and webhook subscriptions (oauth.go);
-//     the authorization code grant in offline and in online (per-user)
-//     access mode, where the token names the staff member who approved it;
+//   - OAuth and webhook subscriptions (oauth.go): the authorization code
+//     grant in offline and in online (per-user) access mode, where the token
+//     names the staff member who approved it; expiring tokens as Shopify
+//     documents them (oauth.go cites the pages): an access token lapses
+//     after TokenTTL (Shopify: an hour) and then gets Shopify's 401; refresh
+//     tokens live 90 days, and a used one is retired once its replacement
+//     is used (at most 30 days later); Uninstall revokes all;
 //   - webhook deliveries, signed, with the payloads' personal data
 //     (webhooks.go).
 package shopifytest
@@ -295,6 +299,11 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})
 		return
 	}
+	// An unknown, revoked or lapsed token: Shopify's 401 body, as apps see
+	// it when an expiring offline token has lapsed
+	// (https://github.com/Shopify/shopify-app-php/issues/12: "failing with
+	// 401 Unauthorized approximately one hour after the token was issued";
+	// body as in https://github.com/Shopify/koa-shopify-auth/issues/169).
 	if !s.TokenValid(r.Header.Get("X-Shopify-Access-Token")) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
 		return
