@@ -150,7 +150,7 @@ func (a *Activities) startMissed(ctx context.Context, shop store.Shop, o shopify
 
 func reviewable(items []shopify.LineItem) bool {
 	for _, li := range items {
-		if li.ProductID != nil {
+		if li.Reviewable() {
 			return true
 		}
 	}

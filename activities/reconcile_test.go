@@ -71,3 +71,30 @@ func TestReconcileShop_ReadsEveryFulfilledOrderInQueriesShopifyAccepts(t *testin
 		}
 	}
 }
+
+// A fulfilled order of gift cards alone, which no webhook announced, is
+// not started by reconciliation either: nobody reviews a gift card.
+func TestReconcileShop_SkipsAnOrderOfGiftCards(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.acts.PublicURL = ""
+	var started []int64
+	f.acts.StartReview = func(_ context.Context, s activities.ReviewStart) (bool, error) {
+		started = append(started, s.OrderID)
+		return true, nil
+	}
+	now := time.Now()
+	gift := shopifytest.DemoOrder(771_000)
+	gift.Fulfilled, gift.UpdatedAt = true, now.Add(-time.Hour)
+	gift.Products = []shopifytest.Product{{ID: 9901, Title: "Gift card $50", Handle: "gift-card", GiftCard: true}}
+	f.shop.SetOrder(gift)
+	shirt := shopifytest.DemoOrder(771_001)
+	shirt.Fulfilled, shirt.UpdatedAt = true, now.Add(-time.Hour)
+	f.shop.SetOrder(shirt)
+
+	if _, err := f.env.ExecuteActivity(f.acts.ReconcileShop, testShop); err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if len(started) != 1 || started[0] != shirt.ID {
+		t.Fatalf("started %v, want only order %d (not the gift card order %d)", started, shirt.ID, gift.ID)
+	}
+}

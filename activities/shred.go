@@ -15,8 +15,9 @@ import (
 	"github.com/candorhq/candor/store"
 )
 
-// keyOwners lists whose data keys an erasure destroys: the subject's own key
-// (the sealed address), and the key of every review request the registry
+// keyOwners lists whose data keys an erasure destroys: the key of the sealed
+// address (the subject's, or the request's own for an email-only customer),
+// and the key of every review request the registry
 // links to the subject or Shopify named. The registry is the source because
 // it outlives the rows: a request row swept by retention may have left its
 // workflow history behind (its key went with the row, by trigger).
@@ -26,8 +27,8 @@ func (a *Activities) keyOwners(ctx context.Context, r store.PrivacyRequest) ([]s
 		WHERE shop = $1 AND subject = $2 AND subject <> '' AND ref LIKE 'rq\_%'`, r.Shop, r.Subject); err != nil {
 		return nil, fmt.Errorf("find the subject's requests: %w", err)
 	}
-	seen := map[string]bool{r.Subject: true}
-	owners := []string{r.Subject}
+	seen := map[string]bool{r.KeyOwner(): true}
+	owners := []string{r.KeyOwner()}
 	covered, err := a.requestRefs(ctx, r) // the orders named, and guest checkouts by the address's key
 	if err != nil {
 		return nil, err

@@ -140,6 +140,20 @@ func (s *system) restore(t *testing.T, evs []*historypb.HistoryEvent) (string, i
 	return b.String(), sealed
 }
 
+// sentOrder is a new order of this customer, delivered, whose review
+// request has been sent.
+func (s *system) sentOrder(t *testing.T, seq int64, email string, customerID int64) shopifytest.Order {
+	t.Helper()
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + seq)
+	o.Customer.Email, o.Customer.ID = email, customerID
+	s.shopify.SetOrder(o)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusSent {
+		t.Fatalf("order %d: %+v", o.ID, r)
+	}
+	return o
+}
+
 func asNotFound(err error, nf **serviceerror.NotFound) bool {
 	e, ok := err.(*serviceerror.NotFound)
 	*nf = e
@@ -149,13 +163,7 @@ func asNotFound(err error, nf **serviceerror.NotFound) bool {
 func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 	s := start(t, nil)
 	ctx := context.Background()
-	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 101)
-	o.Customer.Email, o.Customer.ID = "ottoline.redact@example.org", 8_765_432_109
-	s.shopify.SetOrder(o)
-	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
-	if r := s.result(t, o.ID); r.Status != store.StatusSent {
-		t.Fatalf("first order: %+v", r)
-	}
+	o := s.sentOrder(t, 101, "ottoline.redact@example.org", 8_765_432_109)
 	// A second order of the same customer is still waiting to be sent.
 	o2 := o
 	o2.ID, o2.Name = o.ID+1, "#4242"
@@ -486,6 +494,71 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 	h, sealed, err := devenv.HistoryText(ctx, s.tc, workflows.PrivacyRequestID(store.KindShopRedact, shop, id), s.codec())
 	if err != nil || sealed != 0 || !strings.Contains(h, id) {
 		t.Fatalf("the privacy workflow's history: %d sealed, %v", sealed, err)
+	}
+}
+
+// Shopify documents email-only customer records: a customers/redact whose
+// customer has an address and no ID. It used to be refused with 400, so the
+// erasure never happened. Now it erases by the orders it names and by the
+// address: a guest checkout with the address, which Shopify did not name,
+// goes too, SendGrid is asked to erase the address, and a later guest order
+// to it is not sent.
+func TestErasure_EmailOnlyCustomerRecordErasesByItsOrdersAndItsAddress(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	ctx := context.Background()
+	const email = "email.only@example.org"
+	named := s.sentOrder(t, 303, email, 8_765_432_303)
+	guest := func(seq int64) shopifytest.Order {
+		o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + seq)
+		o.Customer, o.GuestEmail = nil, " Email.Only@example.org"
+		return o
+	}
+	unnamed := guest(304)
+	s.order(t, unnamed)
+	if r := s.result(t, unnamed.ID); r.Status != store.StatusSent {
+		t.Fatalf("guest order: %+v", r)
+	}
+
+	body, _ := json.Marshal(map[string]any{"shop_id": 954889, "shop_domain": shop,
+		"customer": map[string]any{"email": email}, "orders_to_redact": []int64{named.ID}})
+	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), body)
+	if st := res.Steps["temporal"]; st.Found != 2 || !st.Verified {
+		t.Errorf("temporal step %+v, want both orders' workflows stopped and verified", st)
+	}
+	if st := res.Steps["keys"]; !st.Verified || st.Done < 3 {
+		t.Errorf("keys step %+v, want the two requests' keys and the sealed address's key destroyed", st)
+	}
+	if st := res.Steps["sendgrid"]; st.Done != 1 || !st.Verified {
+		t.Errorf("sendgrid step %+v, want the address erased", st)
+	}
+	if erased := s.mail.Erased(); len(erased) != 1 || !strings.EqualFold(strings.TrimSpace(erased[0]), email) {
+		t.Errorf("SendGrid erasure jobs for %v", erased)
+	}
+	for _, o := range []shopifytest.Order{named, unnamed} {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+			t.Errorf("the review workflow of order %d still exists", o.ID)
+		}
+	}
+	var left int
+	if err := s.db.Get(&left, `SELECT count(*) FROM review_requests WHERE shop = $1 AND order_id = ANY($2)`, shop, pq.Array([]int64{named.ID, unnamed.ID})); err != nil || left != 0 {
+		t.Fatalf("%d review requests of the orders left, %v", left, err)
+	}
+	if err := s.db.Get(&left, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner IN ($2, $3, $4)`, shop, id,
+		s.ring.RequestID(shop, named.ID), s.ring.RequestID(shop, unnamed.ID)); err != nil || left != 0 {
+		t.Fatalf("%d data keys left, %v", left, err)
+	}
+	var status, sealed string
+	if err := s.db.QueryRow(`SELECT status, email_sealed FROM privacy_requests WHERE id = $1`, id).Scan(&status, &sealed); err != nil || status != "done" || sealed != "" {
+		t.Fatalf("privacy request %s, sealed address kept %t, %v", status, sealed != "", err)
+	}
+
+	next := guest(305)
+	s.order(t, next)
+	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonErased {
+		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, activities.ReasonErased)
+	}
+	if strings.Contains(strings.ToLower(s.dump(t)), email) {
+		t.Error("Postgres still holds the address")
 	}
 }
 

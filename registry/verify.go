@@ -52,7 +52,10 @@ type Report struct {
 // then, given the signed manifest, that the segments begin and end where the
 // export said, that nothing was added or dropped, that the file's digest
 // matches, and that the signature is good. pub, if not nil, must be the key
-// that signed. It holds one line in memory at a time.
+// that signed. With a nil pub the signature is checked against the key the
+// manifest names, which shows only that the file agrees with itself: anyone
+// can re-sign a rewritten export. `candor registry verify` always pins pub.
+// It holds one line in memory at a time.
 func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) {
 	var rep Report
 	// Each shop's rows form one or more chains (its main chain, its

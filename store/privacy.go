@@ -35,6 +35,16 @@ type PrivacyRequest struct {
 	CompletedAt *time.Time `db:"completed_at"`
 }
 
+// KeyOwner owns the data key the request's sealed address is under: the
+// subject, so that erasing the subject destroys it; or, for an email-only
+// customer record (no customer ID, so no subject), the request itself.
+func (r PrivacyRequest) KeyOwner() string {
+	if r.Subject != "" {
+		return r.Subject
+	}
+	return r.ID
+}
+
 // Receipt is the evidence for one system.
 type Receipt struct {
 	RequestID  string    `db:"request_id" json:"request_id"`

@@ -83,8 +83,8 @@ func oauthQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 
 // verifySigned checks a query Shopify signed: the HMAC, then the
 // timestamp. It answers 401 itself when either fails.
-func (s *Server) verifySigned(w http.ResponseWriter, q url.Values) bool {
-	if !shopify.VerifyQuery(s.OAuth.APISecret, q) {
+func (s *Server) verifySigned(w http.ResponseWriter, r *http.Request, q url.Values) bool {
+	if !shopify.VerifyRawQuery(s.OAuth.APISecret, r.URL.RawQuery) {
 		s.metrics.inc("candor_oauth_total", "step", "hmac", "outcome", "rejected")
 		showPage(w, http.StatusUnauthorized, "This request was not signed by Shopify", "The HMAC signature is missing or wrong. Start the install from the Shopify admin or the Candor install page.")
 		return false
@@ -116,7 +116,7 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	signed := q.Has("hmac")
-	if signed && !s.verifySigned(w, q) {
+	if signed && !s.verifySigned(w, r, q) {
 		return
 	}
 	shop := q.Get("shop")
@@ -191,7 +191,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q, ok := oauthQuery(w, r)
-	if !ok || !s.verifySigned(w, q) {
+	if !ok || !s.verifySigned(w, r, q) {
 		return
 	}
 	shop := q.Get("shop")

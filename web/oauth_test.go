@@ -2,7 +2,10 @@ package web_test
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -552,5 +555,24 @@ func TestOAuth_WebhooksForAJustInstalledShopAreHandedOff(t *testing.T) {
 	// The "not connected" answer above is cached; the install must clear it.
 	if got := post("wh-after-install"); got != "started" {
 		t.Fatalf("right after install: %s", got)
+	}
+}
+
+// An app load from the Shopify admin signed over the form-encoded query (as
+// Shopify's JavaScript library signs it) is Shopify's as much as one signed
+// over the decoded values; a host ending in "=" tells the two apart.
+func TestOAuth_AppLoadSignedOverTheEncodedQueryIsAccepted(t *testing.T) {
+	e := newOAuthEnv(t, nil)
+	q := url.Values{"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)},
+		"host": {"YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYQ=="}}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(q.Encode())) // url.Values.Encode and URLSearchParams agree on these values
+	encoded := e.url + "/shopify/install?" + q.Encode() + "&hmac=" + hex.EncodeToString(m.Sum(nil))
+	if resp, _ := get(t, browser(t), encoded); resp.StatusCode != http.StatusFound {
+		t.Fatalf("app load signed over the encoded query: %d", resp.StatusCode)
+	}
+	tampered := strings.Replace(encoded, "YQ%3D%3D", "Yg%3D%3D", 1)
+	if resp, _ := get(t, browser(t), tampered); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("tampered app load: %d", resp.StatusCode)
 	}
 }

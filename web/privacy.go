@@ -59,13 +59,19 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		return e
 	}
 	if c.Customer != nil {
-		req.Subject = s.Keys.Subject(shop, c.Customer.ID)
+		if c.Customer.ID > 0 {
+			// An email-only customer record has no ID, so no pseudonym:
+			// the request names the person by the orders and the address.
+			req.Subject = s.Keys.Subject(shop, c.Customer.ID)
+		}
 		req.OrderIDs = append(c.OrdersToRedact, c.OrdersRequested...)
 		purpose := registry.PurposeErasure
 		if kind == store.KindDataRequest {
 			purpose = registry.PurposeDataRequest
 		}
-		entries = append(entries, entry(registry.DatumCustomerID, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		if c.Customer.ID > 0 {
+			entries = append(entries, entry(registry.DatumCustomerID, registry.SystemCandor, registry.ActionCollected, purpose, false))
+		}
 		if c.Customer.Email != "" {
 			entries = append(entries, entry(registry.DatumEmail, registry.SystemCandor, registry.ActionCollected, purpose, false))
 		}
@@ -73,13 +79,14 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		// sends and the suppressions made from them.
 		req.AddressKey = s.Keys.AddressKey(shop, c.Customer.Email)
 		if kind == store.KindCustomerRedact && c.Customer.Email != "" {
-			// Under the subject's own data key: erasure destroys the key, so
-			// a backup taken meanwhile cannot give the address back.
+			// Under the subject's own data key (the request's, for an
+			// email-only record): erasure destroys the key, so a backup
+			// taken meanwhile cannot give the address back.
 			if s.DataKeys == nil {
 				s.unavailable(w, r, topic, "keys", errors.New("no data keys configured"))
 				return
 			}
-			sealed, err := s.DataKeys.Seal(r.Context(), shop, req.Subject, []byte(c.Customer.Email), req.ID)
+			sealed, err := s.DataKeys.Seal(r.Context(), shop, req.KeyOwner(), []byte(c.Customer.Email), req.ID)
 			if err != nil {
 				s.unavailable(w, r, topic, "keys", err)
 				return
@@ -96,7 +103,9 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		}
 		if kind == store.KindCustomerRedact {
 			// From here on no send is decided for this customer: the send
-			// activity checks this list under its row lock.
+			// activity checks this list under its row lock. An email-only
+			// customer record has no pseudonym: only its address's key
+			// goes on the list (an empty key would suppress every guest).
 			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)
 				SELECT domain, k, 'erasure' FROM shops, unnest($2::text[]) AS k WHERE domain = $1 AND k <> ''
 				ON CONFLICT DO NOTHING`, shop, pq.Array([]string{req.Subject, req.AddressKey})); err != nil {

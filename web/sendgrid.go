@@ -24,9 +24,10 @@ import (
 // opaque request ID Candor set as a custom_arg; the address in the event is
 // never decoded, stored or logged.
 //
-// 401 bad or missing signature, or a timestamp outside the replay window;
-// 413 over the limit; 400 malformed; 503 not configured, or not durable
-// (SendGrid retries for 24 hours); 200 otherwise.
+// 401 bad or missing signature, or a timestamp outside the window SendGrid's
+// retries need (sendgrid.EventMaxAge); 413 over the limit; 400 not an array
+// of events; 503 not configured, or not durable (SendGrid retries for 24
+// hours); 200 otherwise, with malformed events skipped and counted.
 func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 	if s.SendGridWebhookKey == nil {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "SendGrid event webhook refused: SENDGRID_WEBHOOK_PUBLIC_KEY is not set")
@@ -48,11 +49,17 @@ func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 		s.eventReply(w, http.StatusUnauthorized, "bad_signature", err.Error())
 		return
 	}
-	events, err := sendgrid.ParseEvents(body)
+	events, skipped, err := sendgrid.ParseEvents(body)
 	body = nil // never kept
 	if err != nil {
 		s.eventReply(w, http.StatusBadRequest, "bad_request", err.Error())
 		return
+	}
+	if skipped > 0 {
+		// Refusing the post would lose its good events to SendGrid's
+		// retries; a malformed event cannot get better by being retried.
+		s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "SendGrid events skipped: no sg_event_id or event, or a field of the wrong type",
+			slog.Int("skipped", skipped), slog.Int("events", len(events)+skipped))
 	}
 	res, err := s.applyEvents(r.Context(), events)
 	if err != nil {
@@ -61,12 +68,16 @@ func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 		s.eventReply(w, http.StatusServiceUnavailable, "unavailable", "temporarily unavailable, retry later")
 		return
 	}
-	for outcome, n := range map[string]int{"suppressed": res.suppressed, "duplicate": res.duplicate, "ignored": res.ignored} {
+	for outcome, n := range map[string]int{"suppressed": res.suppressed, "duplicate": res.duplicate, "ignored": res.ignored, "malformed": skipped} {
 		for range n {
 			s.metrics.inc("candor_sendgrid_events_total", "outcome", outcome)
 		}
 	}
-	s.eventReply(w, http.StatusOK, "accepted", fmt.Sprintf("suppressed %d, duplicate %d, ignored %d", res.suppressed, res.duplicate, res.ignored))
+	msg := fmt.Sprintf("suppressed %d, duplicate %d, ignored %d", res.suppressed, res.duplicate, res.ignored)
+	if skipped > 0 {
+		msg += fmt.Sprintf(", malformed %d", skipped)
+	}
+	s.eventReply(w, http.StatusOK, "accepted", msg)
 }
 
 func (s *Server) eventReply(w http.ResponseWriter, status int, outcome, msg string) {

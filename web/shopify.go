@@ -83,6 +83,12 @@ func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	shop := r.Header.Get(shopify.HeaderShop)
+	if shop == "" && shopify.IsComplianceTopic(topic) {
+		// Shopify has sent compliance webhooks without the header
+		// (https://github.com/Shopify/shopify-api-ruby/issues/1261); the
+		// signed body names the shop.
+		shop = shopify.ComplianceShop(body)
+	}
 	webhookID := r.Header.Get(shopify.HeaderWebhookID)
 	switch {
 	case !shopify.ValidShopDomain(shop):

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,6 +88,7 @@ type delivery struct {
 	topic, shop, id, hmac string
 	body                  []byte
 	noHMAC                bool
+	noShopHeader          bool
 }
 
 func (e *env) post(t *testing.T, url string, d delivery) (int, string) {
@@ -102,6 +105,9 @@ func (e *env) post(t *testing.T, url string, d delivery) (int, string) {
 	}
 	if d.noHMAC {
 		req.Header.Del(shopify.HeaderHMAC)
+	}
+	if d.noShopHeader {
+		req.Header.Del(shopify.HeaderShop)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -482,7 +488,14 @@ func TestWebhook_ComplianceTopicsCheckLikeEveryOther(t *testing.T) {
 		{"customers/data_request with a bad HMAC", delivery{topic: shopify.TopicCustomersDataRequest, body: redact, hmac: shopify.Sign("nope", redact)}, 401},
 		{"shop/redact with a bad HMAC", delivery{topic: shopify.TopicShopRedact, body: []byte(`{"shop_domain":"` + shop + `"}`), hmac: "AAAA"}, 401},
 		{"shop_domain differs from the header", delivery{topic: shopify.TopicCustomersRedact, body: redact, shop: "other.myshopify.com"}, 400},
-		{"customer without id", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"shop_domain":"` + shop + `","customer":{"email":"zed@example.com"}}`)}, 400},
+		{"customer without id or email", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"shop_domain":"` + shop + `","customer":{"phone":"555"}}`)}, 400},
+		{"no customer", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"shop_domain":"` + shop + `","orders_to_redact":[1]}`)}, 400},
+		{"no shop header, no shop_domain", delivery{topic: shopify.TopicCustomersRedact, noShopHeader: true,
+			body: []byte(`{"customer":{"id":77,"email":"zed@example.com"}}`)}, 400},
+		{"no shop header, shop_domain not myshopify", delivery{topic: shopify.TopicShopRedact, noShopHeader: true, body: []byte(`{"shop_domain":"evil.com"}`)}, 400},
+		{"no shop header, bad HMAC", delivery{topic: shopify.TopicCustomersRedact, noShopHeader: true, body: redact, hmac: "AAAA"}, 401},
+		{"no shop header on a fulfillment", delivery{topic: shopify.TopicFulfillmentCreate, noShopHeader: true,
+			body: []byte(`{"id":1,"order_id":2,"status":"success","shop_domain":"` + shop + `","line_items":[]}`)}, 400},
 		{"data request without its id", delivery{topic: shopify.TopicCustomersDataRequest, body: redact}, 400},
 		{"shop_domain not myshopify", delivery{topic: shopify.TopicShopRedact, body: []byte(`{"shop_domain":"evil.com"}`)}, 400},
 		{"malformed JSON", delivery{topic: shopify.TopicCustomersRedact, body: []byte(`{"customer":`)}, 400},
@@ -512,6 +525,177 @@ func TestWebhook_ComplianceTopicsCheckLikeEveryOther(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), "zed@example.com") {
 		t.Fatal("logs contain the address")
+	}
+}
+
+// Shopify documents email-only customer records: a customers/redact or
+// customers/data_request whose customer has an address and no ID. It is
+// accepted and names the person by the orders and the address (sealed);
+// without a customer ID there is no pseudonym, so nothing is keyed by one.
+func TestWebhook_EmailOnlyCustomerRecordIsAccepted(t *testing.T) {
+	e := newEnv(t)
+	const addr = "guest.only@example.org"
+	redact := []byte(`{"shop_id":954889,"shop_domain":"` + shop + `","customer":{"email":" ` + addr + ` "},"orders_to_redact":[299938,280263]}`)
+	status, msg := e.post(t, e.url, delivery{topic: shopify.TopicCustomersRedact, body: redact})
+	if status != 200 || !strings.HasPrefix(msg, "accepted pr_") {
+		t.Fatalf("email-only customers/redact: %d %q", status, msg)
+	}
+	var req store.PrivacyRequest
+	if err := e.db.Get(&req, `SELECT * FROM privacy_requests`); err != nil {
+		t.Fatal(err)
+	}
+	if req.Subject != "" || len(req.OrderIDs) != 2 || req.OrderIDs[0] != 299938 || req.OrderIDs[1] != 280263 {
+		t.Fatalf("request %+v, want no subject and the two orders", req)
+	}
+	opened, err := e.keys.Open(context.Background(), req.EmailSealed, req.ID)
+	if err != nil || string(opened) != addr {
+		t.Fatalf("sealed address opens to %q, %v", opened, err)
+	}
+	var owner string
+	if err := e.db.Get(&owner, `SELECT owner FROM data_keys WHERE shop = $1`, shop); err != nil || owner != req.ID {
+		t.Fatalf("the address is sealed under %q's key, %v; want the request's own (no subject to share it with)", owner, err)
+	}
+	var blank int
+	if err := e.db.Get(&blank, `SELECT count(*) FROM suppressions WHERE subject = ''`); err != nil || blank != 0 {
+		t.Fatalf("%d suppressions under an empty pseudonym, which would suppress every guest (%v)", blank, err)
+	}
+	if n := e.count(t, "registry_entries"); n != 2 {
+		t.Fatalf("%d registry entries, want 2 (the address collected, and stored sealed)", n)
+	}
+	var bad int
+	if err := e.db.Get(&bad, `SELECT count(*) FROM registry_entries WHERE subject <> '' OR ref <> $1 OR datum = $2`, req.ID, registry.DatumCustomerID); err != nil || bad != 0 {
+		t.Fatalf("%d registry entries name a subject or customer ID that was not there, %v", bad, err)
+	}
+
+	dataRequest := []byte(`{"shop_id":954889,"shop_domain":"` + shop + `","customer":{"email":"` + addr + `"},"orders_requested":[299938],"data_request":{"id":9999}}`)
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicCustomersDataRequest, body: dataRequest}); status != 200 || !strings.HasPrefix(msg, "accepted pr_") {
+		t.Fatalf("email-only customers/data_request: %d %q", status, msg)
+	}
+	if strings.Contains(e.logs.String(), addr) {
+		t.Fatal("logs contain the address")
+	}
+}
+
+// Shopify has delivered compliance webhooks without X-Shopify-Shop-Domain.
+// Once the HMAC verifies, the body's shop_domain names the shop.
+func TestWebhook_ComplianceWithoutShopHeaderUsesTheSignedShopDomain(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	for _, c := range []struct {
+		topic string
+		body  []byte
+	}{
+		{shopify.TopicCustomersRedact, shopifytest.RedactPayload(shop, o)},
+		{shopify.TopicShopRedact, []byte(`{"shop_id":954889,"shop_domain":"` + shop + `"}`)},
+	} {
+		status, msg := e.post(t, e.url, delivery{topic: c.topic, body: c.body, noShopHeader: true})
+		if status != 200 || !strings.HasPrefix(msg, "accepted pr_") {
+			t.Fatalf("%s without the shop header: %d %q", c.topic, status, msg)
+		}
+	}
+	var shops []string
+	if err := e.db.Select(&shops, `SELECT shop FROM privacy_requests ORDER BY kind`); err != nil {
+		t.Fatal(err)
+	}
+	if len(shops) != 2 || shops[0] != shop || shops[1] != shop {
+		t.Fatalf("requests for %v, want two for %s", shops, shop)
+	}
+}
+
+// A gift card is a line item nobody reviews: an order of gift cards alone
+// starts nothing, and beside other products it is left out.
+func TestWebhook_GiftCardLineItemsAreNotReviewed(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	o.Products = []shopifytest.Product{{ID: 9901, Title: "Gift card $50", Handle: "gift-card", Price: "50.00", GiftCard: true}}
+	for _, c := range []struct {
+		topic string
+		body  []byte
+	}{
+		{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")},
+		{shopify.TopicOrderFulfilled, shopifytest.OrderPayload(o)},
+	} {
+		status, msg := e.post(t, e.url, delivery{topic: c.topic, body: c.body})
+		if status != 200 || msg != "ignored" {
+			t.Fatalf("%s of a gift card: %d %q", c.topic, status, msg)
+		}
+	}
+	if e.workflowExists(t, o.ID) {
+		t.Fatal("a review request was started for a gift card")
+	}
+
+	mixed := []shopify.LineItem{{ProductID: ptr(9901), Title: "Gift card $50", GiftCard: true}, {ProductID: ptr(8801), Title: "Linen Shirt"}}
+	in := workflows.NewReviewRequestInput(shop, 1, "#1", "rq_1", mixed, time.Now())
+	if len(in.Products) != 1 || in.Products[0].ID != 8801 {
+		t.Fatalf("products %+v, want the shirt only", in.Products)
+	}
+}
+
+func ptr(v int64) *int64 { return &v }
+
+// Shopify's published sample payloads (integrations/shopify/testdata/webhooks)
+// go through intake for every topic Candor handles, as Shopify would sign
+// and deliver them.
+func TestWebhook_PublishedSamplesAreAcceptedForEveryTopic(t *testing.T) {
+	e := newEnv(t)
+	const orderID int64 = 820982911946154508 // above 2^53
+	for _, c := range []struct {
+		topic, file, want string
+	}{
+		{shopify.TopicFulfillmentCreate, "fulfillments_create.json", "ignored"}, // status "pending"
+		{shopify.TopicFulfillmentUpdate, "fulfillments_update.json", "ignored"},
+		{shopify.TopicOrderFulfilled, "orders_fulfilled.json", "started"},
+		{shopify.TopicOrderCancelled, "orders_cancelled.json", "signalled"},
+		{shopify.TopicRefundCreate, "refunds_create.json", "signalled"},
+		{shopify.TopicCustomersDataRequest, "customers_data_request.json", "accepted pr_"},
+		{shopify.TopicCustomersRedact, "customers_redact.json", "accepted pr_"},
+		{shopify.TopicShopRedact, "shop_redact.json", "accepted pr_"},
+		{shopify.TopicAppUninstalled, "app_uninstalled.json", "accepted pr_"},
+	} {
+		b, err := os.ReadFile(filepath.Join("..", "integrations", "shopify", "testdata", "webhooks", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = bytes.ReplaceAll(b, []byte("{shop}.myshopify.com"), []byte(shop))
+		status, msg := e.post(t, e.url, delivery{topic: c.topic, body: b})
+		if status != 200 || !strings.HasPrefix(msg, c.want) {
+			t.Errorf("%s: %d %q, want 200 %q", c.file, status, msg, c.want)
+		}
+	}
+	if !e.workflowExists(t, orderID) {
+		t.Fatalf("no workflow %s: the order ID lost digits", workflows.ReviewRequestID(shop, orderID))
+	}
+	for _, addr := range []string{"jon@example.com", "john@example.com", "Steve Shipper", "123 Shipping Street"} {
+		if strings.Contains(e.logs.String(), addr) {
+			t.Errorf("logs contain %q", addr)
+		}
+	}
+}
+
+// An order shipped in several fulfillments is one review request; a
+// fulfillment event for it with no shipment status yet changes nothing.
+func TestWebhook_SeveralFulfillmentsOfOneOrderAreOneRequest(t *testing.T) {
+	e := newEnv(t)
+	o := nextOrder()
+	first := shopifytest.FulfillmentPayload(o, "")
+	second := bytes.Replace(first, []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+1)), []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+2)), 1)
+	second = bytes.Replace(second, []byte(`"name":"`+o.Name+`.1"`), []byte(`"name":"`+o.Name+`.2"`), 1)
+	if bytes.Equal(first, second) {
+		t.Fatal("the second fulfillment is the first")
+	}
+	for i, c := range []struct {
+		topic string
+		body  []byte
+		want  string
+	}{
+		{shopify.TopicFulfillmentCreate, first, "started"},
+		{shopify.TopicFulfillmentCreate, second, "duplicate"},
+		{shopify.TopicFulfillmentUpdate, second, "ignored"}, // shipment_status null
+		{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered"), "signalled"},
+	} {
+		if status, msg := e.post(t, e.url, delivery{topic: c.topic, body: c.body}); status != 200 || msg != c.want {
+			t.Fatalf("delivery %d (%s): %d %q, want %q", i, c.topic, status, msg, c.want)
+		}
 	}
 }
 

@@ -75,7 +75,7 @@ func NewReviewRequestInput(shop string, orderID int64, orderName, requestID stri
 	in := ReviewRequestInput{Shop: shop, OrderID: orderID, OrderName: orderName, RequestID: requestID, FulfilledAt: fulfilledAt}
 	seen := map[int64]bool{}
 	for _, li := range items {
-		if li.ProductID == nil || seen[*li.ProductID] {
+		if !li.Reviewable() || seen[*li.ProductID] {
 			continue
 		}
 		seen[*li.ProductID] = true

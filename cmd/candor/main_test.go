@@ -9,14 +9,11 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
-	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 )
 
@@ -31,6 +28,24 @@ func capture(t *testing.T, args ...string) (string, error) {
 	os.Stdout = old
 	out, _ := io.ReadAll(r)
 	return string(out), err
+}
+
+// cliEnv is what a CLI test runs in: a fresh directory (no .candor/ to
+// fall back on), a fresh database and a random master key, in the
+// environment the commands read.
+func cliEnv(t *testing.T) (*store.DB, *keys.Ring) {
+	t.Helper()
+	t.Chdir(t.TempDir())
+	db, url := storetest.New(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
+	ring, err := keys.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, ring
 }
 
 func isUsage(err error) bool {
@@ -91,12 +106,7 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 }
 
 func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
-	t.Chdir(t.TempDir())
-	db, url := storetest.New(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
+	db, _ := cliEnv(t)
 	const token = "shpat_0123456789abcdef"
 	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token, "--delay", "14d", "--reminder", "36h"); err != nil {
 		t.Fatal(err)
@@ -192,25 +202,7 @@ func TestShops_SetRefusesAFromAddressAndOffDomainReviewURLs(t *testing.T) {
 }
 
 func TestRegistryCLI_ExportVerifyTamperTrail(t *testing.T) {
-	dir := t.TempDir()
-	t.Chdir(dir)
-	db, url := storetest.New(t)
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	t.Setenv("DATABASE_URL", url)
-	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
-	ring, _ := keys.New(key)
-	ctx := context.Background()
-	for i := 0; i < 5; i++ {
-		if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := registry.Append(ctx, tx, time.Now(), registry.Entry{Shop: "cli.myshopify.com", Subject: ring.Subject("cli.myshopify.com", 42),
-				Datum: registry.DatumEmail, System: registry.SystemSendGrid, Action: registry.ActionTransmitted,
-				Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent, ExpiresAt: time.Now().Add(time.Hour), Ref: "rq_1"})
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	db, _ := registryFixture(t)
 	pub, err := capture(t, "registry", "pubkey")
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +226,7 @@ func TestRegistryCLI_ExportVerifyTamperTrail(t *testing.T) {
 	if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(err.Error(), "line 4") {
 		t.Fatalf("tampered verify: %v, want exit 1 naming line 4", err)
 	}
-	if _, err := capture(t, "registry", "verify", "nosuch.csv"); !errors.As(err, &ee) || ee.code != 1 {
+	if _, err := capture(t, "registry", "verify", "nosuch.csv", "--pubkey", pub); !errors.As(err, &ee) || ee.code != 1 {
 		t.Fatalf("verify without a signature file: %v", err)
 	}
 	out, err = capture(t, "registry", "trail", "--shop", "cli.myshopify.com", "--customer-id", "42")

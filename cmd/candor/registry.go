@@ -191,29 +191,39 @@ func registryExport(ctx context.Context, args []string) error {
 	return nil
 }
 
+// EnvRegistryPubkey pins the registry's public key for verify when
+// --pubkey is not given.
+const EnvRegistryPubkey = "CANDOR_REGISTRY_PUBKEY"
+
+// errNoPinnedKey explains why verify needs the key from outside the export:
+// the signature file carries a public key, but anyone who rewrites the file
+// can re-sign it and put their own key there.
+var errNoPinnedKey = usagef("registry verify: no public key pinned. Pass --pubkey K or set %s to the key the operator published "+
+	"('candor registry pubkey', or GET /api/registry/pubkey); the key inside the signature file proves nothing, since whoever rewrote the export could re-sign it", EnvRegistryPubkey)
+
 func registryVerify(args []string) error {
 	fs := flag.NewFlagSet("registry verify", flag.ContinueOnError)
 	sigPath := fs.String("sig", "", "the signature file (default FILE.sig)")
-	pubkey := fs.String("pubkey", "", "the registry's public key (base64, from 'candor registry pubkey'); pins the signer")
-	// The file comes first (candor registry verify FILE --pubkey K): split it off.
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			return parseFlags(fs, args)
-		}
-		return usagef("registry verify: give the export file: candor registry verify FILE [--pubkey K]")
-	}
-	path := args[0]
-	if err := parseFlags(fs, args[1:]); err != nil {
+	pubkey := fs.String("pubkey", "", "the registry's public key (base64, from 'candor registry pubkey'); default $"+EnvRegistryPubkey)
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	var pub ed25519.PublicKey
-	if *pubkey != "" {
-		k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubkey))
-		if err != nil || len(k) != ed25519.PublicKeySize {
-			return usagef("--pubkey is not a base64 Ed25519 public key")
-		}
-		pub = k
+	if len(files) != 1 {
+		return usagef("registry verify: give one export file: candor registry verify --pubkey K FILE")
 	}
+	path := files[0]
+	if *pubkey == "" {
+		*pubkey = os.Getenv(EnvRegistryPubkey)
+	}
+	if strings.TrimSpace(*pubkey) == "" {
+		return errNoPinnedKey
+	}
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubkey))
+	if err != nil || len(k) != ed25519.PublicKeySize {
+		return usagef("registry verify: the pinned key is not a base64 Ed25519 public key")
+	}
+	pub := ed25519.PublicKey(k)
 	if *sigPath == "" {
 		*sigPath = path + ".sig"
 	}
@@ -239,11 +249,8 @@ func registryVerify(args []string) error {
 		}
 		return err
 	}
-	fmt.Printf("%s: intact. %d entries (%d redacted) in %d chains of %d shops, signed by key %s, checked in %s.\n",
-		path, rep.Entries, rep.Redacted, rep.Chains, rep.Shops, rep.SignatureKeyID, time.Since(started).Round(time.Millisecond))
-	if !rep.KeyWasPinned {
-		fmt.Printf("The signature was checked against the key inside the signature file:\n  %s\nCompare it with 'candor registry pubkey', or pass --pubkey to pin it.\n", rep.SignedBy)
-	}
+	fmt.Printf("%s: intact. %d entries (%d redacted) in %d chains of %d shops, signed by key %s (%s), checked in %s.\n",
+		path, rep.Entries, rep.Redacted, rep.Chains, rep.Shops, rep.SignatureKeyID, rep.SignedBy, time.Since(started).Round(time.Millisecond))
 	return nil
 }
 

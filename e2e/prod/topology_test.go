@@ -314,11 +314,7 @@ func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
 	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := d.candor.Run(ctx, "registry", "verify", export); err != nil {
-		t.Fatalf("verify: %v", err)
-	} else {
-		t.Logf("verify: %s", strings.TrimSpace(out))
-	}
+	t.Logf("verify: %s", d.verify(t, export))
 
 	// No process logged any customer's personal data.
 	for _, p := range append(d.serves, d.workers...) {
@@ -352,4 +348,20 @@ func (d *deployment) count(t *testing.T, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// verify checks an export offline as an auditor does: against the public
+// key the installation publishes (`candor registry pubkey`), pinned.
+func (d *deployment) verify(t *testing.T, export string) string {
+	t.Helper()
+	ctx := context.Background()
+	pub, err := d.candor.Run(ctx, "registry", "pubkey")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.candor.Run(ctx, "registry", "verify", "--pubkey", strings.TrimSpace(pub), export)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return strings.TrimSpace(out)
 }

@@ -1,6 +1,9 @@
 package shopify
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 // Shopify's mandatory compliance topics, and app/uninstalled.
 const (
@@ -25,7 +28,28 @@ type Compliance struct {
 	} `json:"data_request"`
 }
 
-// ParseCompliance decodes and checks a compliance payload for topic.
+// IsComplianceTopic reports whether topic is one of the mandatory
+// compliance topics, whose bodies name the shop (shop_domain).
+func IsComplianceTopic(topic string) bool {
+	return topic == TopicCustomersDataRequest || topic == TopicCustomersRedact || topic == TopicShopRedact
+}
+
+// ComplianceShop is the shop_domain a compliance body names, or "" when it
+// names none. It is for a delivery that came without X-Shopify-Shop-Domain,
+// which Shopify has sent; call it only after the HMAC verified.
+func ComplianceShop(body []byte) string {
+	var c struct {
+		ShopDomain string `json:"shop_domain"`
+	}
+	if json.Unmarshal(body, &c) != nil {
+		return ""
+	}
+	return c.ShopDomain
+}
+
+// ParseCompliance decodes and checks a compliance payload for topic. The
+// customer is named by its ID, or, in an email-only customer record, by
+// its email address alone (Customer.ID is then 0).
 func ParseCompliance(topic string, body []byte) (Compliance, error) {
 	var c Compliance
 	if err := decode(body, &c); err != nil {
@@ -40,10 +64,19 @@ func ParseCompliance(topic string, body []byte) (Compliance, error) {
 	if topic == TopicShopRedact {
 		return c, nil
 	}
-	if c.Customer == nil || c.Customer.ID <= 0 {
-		return c, bad("missing customer.id")
+	if c.Customer == nil {
+		return c, bad("missing customer")
 	}
 	c.Customer.Email = strings.TrimSpace(c.Customer.Email)
+	// "In some cases, a customer record contains only the customer's email
+	// address" (https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance):
+	// such a request names the person by the address and the orders.
+	switch {
+	case c.Customer.ID < 0:
+		return c, bad("customer.id is not a Shopify ID")
+	case c.Customer.ID == 0 && c.Customer.Email == "":
+		return c, bad("missing customer.id and customer.email")
+	}
 	if topic == TopicCustomersDataRequest && (c.DataRequest == nil || c.DataRequest.ID <= 0) {
 		return c, bad("missing data_request.id")
 	}

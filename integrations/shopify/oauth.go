@@ -91,19 +91,10 @@ const MaxQueryHMACAge = 5 * time.Minute
 // joined with &. In names, % & and = are percent-encoded; in values, % and
 // &, so that no parameter can be made to look like two.
 func QueryMessage(q url.Values) (string, error) {
-	keys := make([]string, 0, len(q))
-	for k, vs := range q {
-		if k == "hmac" || k == "signature" {
-			continue
-		}
-		if len(vs) != 1 {
-			// Shopify never repeats a parameter in these URLs; a repeat
-			// would make the message ambiguous.
-			return "", fmt.Errorf("parameter %q is repeated", k)
-		}
-		keys = append(keys, k)
+	keys, err := signedNames(q)
+	if err != nil {
+		return "", err
 	}
-	sort.Strings(keys)
 	kr := strings.NewReplacer("%", "%25", "&", "%26", "=", "%3D")
 	vr := strings.NewReplacer("%", "%25", "&", "%26")
 	var b strings.Builder
@@ -118,6 +109,25 @@ func QueryMessage(q url.Values) (string, error) {
 	return b.String(), nil
 }
 
+// signedNames are the names of the parameters a query's hmac covers: all
+// but hmac and the legacy signature, sorted.
+func signedNames(q url.Values) ([]string, error) {
+	keys := make([]string, 0, len(q))
+	for k, vs := range q {
+		if k == "hmac" || k == "signature" {
+			continue
+		}
+		if len(vs) != 1 {
+			// Shopify never repeats a parameter in these URLs; a repeat
+			// would make the message ambiguous.
+			return nil, fmt.Errorf("parameter %q is repeated", k)
+		}
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
 // SignQuery returns the hex HMAC-SHA256 Shopify puts in a query's hmac
 // parameter. The stand-in signs with it; Candor verifies with VerifyQuery.
 func SignQuery(secret string, q url.Values) (string, error) {
@@ -130,10 +140,42 @@ func SignQuery(secret string, q url.Values) (string, error) {
 	return hex.EncodeToString(m.Sum(nil)), nil
 }
 
-// VerifyQuery checks a query's hmac parameter in constant time. It is false
-// for an empty secret, a missing, repeated or non-hex hmac, or any repeated
-// parameter.
+// VerifyQuery checks a query's hmac parameter in constant time over the
+// decoded values (QueryMessage). It is false for an empty secret, a missing,
+// repeated or non-hex hmac, or any repeated parameter. Requests from a
+// browser should use VerifyRawQuery, which also accepts the encoded form.
 func VerifyQuery(secret string, q url.Values) bool {
+	msg, err := QueryMessage(q)
+	return err == nil && verifyQueryMAC(secret, q, msg)
+}
+
+// VerifyRawQuery checks the hmac of a raw query string. Shopify's own
+// libraries disagree on what is signed: its docs and Ruby library sign the
+// decoded values (QueryMessage); its JavaScript library signs the values
+// form-encoded as URLSearchParams writes them
+// (https://github.com/Shopify/shopify-api-js, lib/utils/hmac-validator.ts,
+// stringifyQuery). A value that needs encoding (a base64 host with "=", a
+// space) tells them apart, so each form is accepted, and so is the query as
+// it came, in name order. Each is an unambiguous encoding of the same
+// parameters, so accepting any of them lets nothing else through.
+func VerifyRawQuery(secret, raw string) bool {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return false
+	}
+	if VerifyQuery(secret, q) {
+		return true
+	}
+	asSent, ok := rawQueryMessage(raw)
+	if ok && verifyQueryMAC(secret, q, asSent) {
+		return true
+	}
+	encoded, ok := formQueryMessage(q)
+	return ok && verifyQueryMAC(secret, q, encoded)
+}
+
+// verifyQueryMAC compares q's hmac with the HMAC of msg in constant time.
+func verifyQueryMAC(secret string, q url.Values, msg string) bool {
 	if secret == "" || len(q["hmac"]) != 1 {
 		return false
 	}
@@ -141,13 +183,76 @@ func VerifyQuery(secret string, q url.Values) bool {
 	if err != nil || len(got) != sha256.Size {
 		return false
 	}
-	msg, err := QueryMessage(q)
-	if err != nil {
-		return false
-	}
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(msg))
 	return hmac.Equal(got, m.Sum(nil))
+}
+
+// rawQueryMessage is the query's parameters as they came, still encoded,
+// without hmac and signature, sorted by decoded name and joined with &.
+func rawQueryMessage(raw string) (string, bool) {
+	type pair struct{ name, text string }
+	var pairs []pair
+	seen := map[string]bool{}
+	for _, text := range strings.Split(raw, "&") {
+		if text == "" {
+			continue
+		}
+		k, _, _ := strings.Cut(text, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil || seen[name] {
+			return "", false
+		}
+		seen[name] = true
+		if name != "hmac" && name != "signature" {
+			pairs = append(pairs, pair{name, text})
+		}
+	}
+	sort.Slice(pairs, func(i, j int) bool { return pairs[i].name < pairs[j].name })
+	texts := make([]string, len(pairs))
+	for i, p := range pairs {
+		texts[i] = p.text
+	}
+	return strings.Join(texts, "&"), true
+}
+
+// formQueryMessage is the query without hmac and signature, sorted by name
+// and form-encoded as URLSearchParams.toString() does (WHATWG URL standard,
+// application/x-www-form-urlencoded serializer).
+func formQueryMessage(q url.Values) (string, bool) {
+	keys, err := signedNames(q)
+	if err != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(formEncode(k))
+		b.WriteByte('=')
+		b.WriteString(formEncode(q.Get(k)))
+	}
+	return b.String(), true
+}
+
+func formEncode(s string) string {
+	const hexdigits = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			b.WriteByte('+')
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '*', c == '-', c == '.', c == '_':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hexdigits[c>>4])
+			b.WriteByte(hexdigits[c&15])
+		}
+	}
+	return b.String()
 }
 
 // FreshTimestamp reports whether a signed query's timestamp (Unix seconds)

@@ -1,6 +1,9 @@
 package shopify
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/url"
 	"reflect"
 	"slices"
@@ -160,5 +163,62 @@ func TestSubscriptionFields_CoverWhatIntakeParses(t *testing.T) {
 	}
 	if GraphQLTopic(TopicFulfillmentCreate) != "FULFILLMENTS_CREATE" || GraphQLTopic(TopicAppUninstalled) != "APP_UNINSTALLED" {
 		t.Fatal("topic enum")
+	}
+}
+
+// Shopify's JavaScript library signs the query form-encoded (URLSearchParams),
+// its docs and Ruby library the decoded values. A base64 host ending in "="
+// and a value with a space tell the two apart; both must verify, and
+// neither may let a changed query through.
+func TestVerifyRawQuery_AcceptsTheEncodedAndTheDecodedForm(t *testing.T) {
+	const (
+		secret = "hush"
+		host   = "YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYQ=="
+		// Written out by hand, as URLSearchParams.toString() gives it.
+		encodedMsg = "code=0907a61c0c8d55e99db179b68161bc00&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYQ%3D%3D&shop=some-shop.myshopify.com&state=0.67+84&timestamp=1337178173"
+	)
+	q := url.Values{"code": {"0907a61c0c8d55e99db179b68161bc00"}, "host": {host}, "shop": {"some-shop.myshopify.com"},
+		"state": {"0.67 84"}, "timestamp": {"1337178173"}}
+	mac := func(msg string) string {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write([]byte(msg))
+		return hex.EncodeToString(m.Sum(nil))
+	}
+	jsSigned := q.Encode() + "&hmac=" + mac(encodedMsg)
+	decodedSig, _ := SignQuery(secret, q)
+	rubySigned := q.Encode() + "&hmac=" + decodedSig
+
+	if p, _ := url.ParseQuery(jsSigned); VerifyQuery(secret, p) {
+		t.Fatal("the encoded form verifies as the decoded one: the test cannot tell them apart")
+	}
+	for name, raw := range map[string]string{"encoded (JavaScript library)": jsSigned, "decoded (docs, Ruby library)": rubySigned} {
+		if !VerifyRawQuery(secret, raw) {
+			t.Errorf("%s: refused", name)
+		}
+		for change, bad := range map[string]string{
+			"shop changed":   strings.Replace(raw, "shop=some-shop", "shop=evil-shop", 1),
+			"host changed":   strings.Replace(raw, "YQ%3D%3D", "Yg%3D%3D", 1),
+			"param added":    raw + "&extra=1",
+			"param repeated": raw + "&shop=some-shop.myshopify.com",
+			"hmac repeated":  raw + "&hmac=" + decodedSig,
+		} {
+			if bad == raw {
+				t.Fatalf("%s / %s changed nothing", name, change)
+			}
+			if VerifyRawQuery(secret, bad) {
+				t.Errorf("%s, %s: verified", name, change)
+			}
+		}
+		if VerifyRawQuery("", raw) || VerifyRawQuery("other", raw) {
+			t.Errorf("%s: verified with the wrong secret", name)
+		}
+	}
+	// The query exactly as a sender encoded it also verifies.
+	asSent := "code=0907a61c0c8d55e99db179b68161bc00&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvYQ%3d%3d&shop=some-shop.myshopify.com&state=0.67%2084&timestamp=1337178173"
+	if !VerifyRawQuery(secret, asSent+"&hmac="+mac(asSent)) {
+		t.Error("the query as sent (lower-case escapes, %20) is refused")
+	}
+	if VerifyRawQuery(secret, "shop=a.myshopify.com&hmac="+mac("shop=a.myshopify.com")+"&x=%zz") {
+		t.Error("a query that does not parse verified")
 	}
 }

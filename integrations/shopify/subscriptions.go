@@ -15,9 +15,9 @@ import (
 // customers/redact, shop/redact) cannot be subscribed through the API; they
 // are set in the app's configuration (README).
 var SubscriptionFields = map[string][]string{
-	TopicFulfillmentCreate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title"},
-	TopicFulfillmentUpdate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title"},
-	TopicOrderFulfilled:    {"id", "name", "line_items.product_id", "line_items.title"},
+	TopicFulfillmentCreate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
+	TopicFulfillmentUpdate: {"id", "order_id", "status", "shipment_status", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
+	TopicOrderFulfilled:    {"id", "name", "line_items.product_id", "line_items.title", "line_items.gift_card"},
 	TopicOrderCancelled:    {"id"},
 	TopicRefundCreate:      {"id", "order_id"},
 	TopicAppUninstalled:    {"id"}, // the shop object carries the owner's name, email and phone
@@ -255,7 +255,7 @@ const QueryFulfilledOrders = `query CandorFulfilledOrders($query: String!, $afte
       name
       cancelledAt
       lineItems(first: 10) {
-        nodes { title product { id } }
+        nodes { title isGiftCard product { id } }
         pageInfo { hasNextPage endCursor }
       }
     }
@@ -268,7 +268,7 @@ const QueryFulfilledOrders = `query CandorFulfilledOrders($query: String!, $afte
 const QueryOrderLineItems = `query CandorOrderLineItems($id: ID!, $after: String) {
   order(id: $id) {
     lineItems(first: 100, after: $after) {
-      nodes { title product { id } }
+      nodes { title isGiftCard product { id } }
       pageInfo { hasNextPage endCursor }
     }
   }
@@ -291,12 +291,13 @@ type pageInfo struct {
 	EndCursor   string `json:"endCursor"`
 }
 
-// lineItemsPage is one page of an order's lineItems connection: titles and
-// product IDs only.
+// lineItemsPage is one page of an order's lineItems connection: titles,
+// product IDs and whether the item is a gift card, only.
 type lineItemsPage struct {
 	Nodes []struct {
-		Title   string `json:"title"`
-		Product *struct {
+		Title      string `json:"title"`
+		IsGiftCard bool   `json:"isGiftCard"`
+		Product    *struct {
 			ID string `json:"id"`
 		} `json:"product"`
 	} `json:"nodes"`
@@ -306,7 +307,7 @@ type lineItemsPage struct {
 func (p lineItemsPage) items() []LineItem {
 	var out []LineItem
 	for _, li := range p.Nodes {
-		item := LineItem{Title: li.Title}
+		item := LineItem{Title: li.Title, GiftCard: li.IsGiftCard}
 		if li.Product != nil {
 			if pid, err := LegacyID(li.Product.ID); err == nil {
 				item.ProductID = &pid

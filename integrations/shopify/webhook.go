@@ -67,10 +67,17 @@ func VerifyHMAC(secret string, body []byte, header string) bool {
 }
 
 // LineItem is what Candor keeps of a line item: the product, not the price.
+// A custom line item has no product (product_id null). A gift card is a
+// product nobody reviews.
 type LineItem struct {
 	ProductID *int64 `json:"product_id"`
 	Title     string `json:"title"`
+	GiftCard  bool   `json:"gift_card"`
 }
+
+// Reviewable reports whether the line item names a product a customer can
+// review: not a custom item, not a gift card.
+func (li LineItem) Reviewable() bool { return li.ProductID != nil && !li.GiftCard }
 
 // present records whether a JSON field held a non-empty value, without
 // keeping the value. It lets intake tell the registry which personal data

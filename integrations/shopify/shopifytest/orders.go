@@ -15,7 +15,8 @@ func lineItemsPage(o Order, start, first int) map[string]any {
 	start = min(start, end)
 	items := []any{}
 	for _, p := range o.Products[start:end] {
-		items = append(items, map[string]any{"title": p.Title, "product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID)}})
+		items = append(items, map[string]any{"title": p.Title, "isGiftCard": p.GiftCard,
+			"product": map[string]any{"id": fmt.Sprintf("gid://shopify/Product/%d", p.ID)}})
 	}
 	return map[string]any{"nodes": items, "pageInfo": map[string]any{"hasNextPage": end < len(o.Products), "endCursor": strconv.Itoa(end)}}
 }

@@ -32,7 +32,8 @@
 //     tokens live 90 days, and a used one is retired once its replacement
 //     is used (at most 30 days later); Uninstall revokes all;
 //   - webhook deliveries, signed, with the payloads' personal data
-//     (webhooks.go).
+//     (webhooks.go); line items carry gift_card, as in Shopify's published
+//     samples (integrations/shopify/testdata/webhooks holds them).
 package shopifytest
 
 import (
@@ -71,6 +72,10 @@ type Product struct {
 	Handle string
 	Price  string
 	Tags   []string
+	// GiftCard marks a gift card: its line items say "gift_card": true,
+	// as in Shopify's webhook payloads
+	// (https://shopify.dev/docs/api/webhooks/latest, fulfillments/create).
+	GiftCard bool
 }
 
 // Order is a demo order.

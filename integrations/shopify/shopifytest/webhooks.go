@@ -33,7 +33,7 @@ func lineItems(o Order) []map[string]any {
 		items = append(items, map[string]any{
 			"id": o.ID*10 + int64(i), "product_id": p.ID, "variant_id": p.ID*100 + 1, "title": p.Title,
 			"name": p.Title, "quantity": 1, "price": p.Price, "sku": fmt.Sprintf("SKU-%d", p.ID),
-			"fulfillment_status": "fulfilled", "requires_shipping": true, "taxable": true,
+			"fulfillment_status": "fulfilled", "requires_shipping": true, "taxable": true, "gift_card": p.GiftCard,
 			"price_set": map[string]any{"shop_money": map[string]string{"amount": p.Price, "currency_code": "USD"}},
 		})
 	}
