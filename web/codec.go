@@ -168,14 +168,21 @@ func (s *Server) setCodecCookie(w http.ResponseWriter, value string, maxAge int)
 }
 
 // sameOrigin reports whether a form post came from this server's own page:
-// an Origin header, when the browser sends one, names this host.
+// an Origin header, when the browser sends one, names this host or
+// CANDOR_PUBLIC_URL's (a proxy may change Host).
 func (s *Server) sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true // not a browser, or an old one: the token itself is the credential
 	}
 	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	if err != nil {
+		return false
+	}
+	if pub, err := url.Parse(s.PublicURL); err == nil && s.PublicURL != "" && u.Scheme == pub.Scheme && u.Host == pub.Host {
+		return true
+	}
+	return u.Host == r.Host
 }
 
 func (s *Server) codec(w http.ResponseWriter, r *http.Request) {

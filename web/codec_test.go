@@ -292,6 +292,21 @@ func TestCodec_BrowserSignsInWithACookieNotATokenInTheURL(t *testing.T) {
 		}
 	}
 
+	// Signing out clears the cookie.
+	req, _ := http.NewRequest(http.MethodPost, base+"/codec/logout", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, c := range resp.Cookies() {
+		cleared = cleared || (c.Name == "candor_codec" && c.MaxAge < 0 && c.Value == "")
+	}
+	if resp.StatusCode != 200 || !cleared {
+		t.Errorf("sign-out: %d, cookie cleared %v", resp.StatusCode, cleared)
+	}
+
 	// Revoking the token ends the cookie too.
 	if err := e.db.RevokeToken(ctx, rec.ID); err != nil {
 		t.Fatal(err)
