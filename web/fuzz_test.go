@@ -154,8 +154,9 @@ func hs256(header, claims []byte, key string) string {
 // FuzzShopifyWebhook: POST /webhooks/shopify. A delivery whose HMAC was
 // computed over other bytes or with another secret is refused with 401
 // before anything else is read. A signed one is decided from its payload
-// alone: a bad payload is a 400 whose message quotes nothing from it, and a
-// start names this shop, the payload's order and only reviewable products.
+// alone: a bad payload is ErrBadPayload (FuzzParseWebhook checks that its
+// message quotes nothing), and a start names this shop and the payload's
+// order, with products that have an ID and a title.
 func FuzzShopifyWebhook(f *testing.F) {
 	paths, err := filepath.Glob(filepath.Join("..", "integrations", "shopify", "testdata", "webhooks", "*.json"))
 	if err != nil || len(paths) == 0 {
