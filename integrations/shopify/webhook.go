@@ -32,7 +32,6 @@ const (
 	HeaderHMAC      = "X-Shopify-Hmac-Sha256"
 	HeaderShop      = "X-Shopify-Shop-Domain"
 	HeaderWebhookID = "X-Shopify-Webhook-Id"
-	HeaderVersion   = "X-Shopify-API-Version"
 )
 
 // MaxWebhookBody is the largest webhook body Candor reads.
@@ -104,11 +103,6 @@ type PersonalFields struct {
 	Destination present `json:"destination"`      // fulfillment: name, address, phone
 	Shipping    present `json:"shipping_address"` // order
 	Billing     present `json:"billing_address"`  // order
-}
-
-// Any reports whether any personal field was present.
-func (p PersonalFields) Any() bool {
-	return bool(p.Email || p.Phone || p.Destination || p.Shipping || p.Billing)
 }
 
 // Fulfillment is a fulfillments/create or fulfillments/update payload.
