@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"regexp"
 	"strings"
 	"testing"
@@ -32,5 +33,18 @@ func TestShopDomainCheck_IsShopifysPattern(t *testing.T) {
 	}
 	if found[0] != shopify.ShopDomainPattern {
 		t.Fatalf("shops.domain CHECK is %q, shopify.ShopDomainPattern is %q", found[0], shopify.ShopDomainPattern)
+	}
+}
+
+// registry_entries_v0, the single chain that migration 0003 replaced, is
+// read by nothing, so the migrations leave no such table behind.
+func TestMigrate_LeavesNoUnreadSingleChainRegistry(t *testing.T) {
+	db, _ := storetest.New(t)
+	var v0, current sql.NullString
+	if err := db.QueryRowContext(context.Background(), `SELECT to_regclass('registry_entries_v0')::text, to_regclass('registry_entries')::text`).Scan(&v0, &current); err != nil {
+		t.Fatal(err)
+	}
+	if v0.Valid || !current.Valid {
+		t.Fatalf("tables: registry_entries_v0 %+v, registry_entries %+v; want only registry_entries", v0, current)
 	}
 }
