@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -137,11 +136,7 @@ func TestWorkerKilledMidSend_NoRequestLostAtMostOneEmailAndTruthfulOutcomes(t *t
 	if st, _ := d.request(t, after.ID); st != store.StatusSentUnconfirmed {
 		t.Errorf("killed after SendGrid queued it: %s, want %s", st, store.StatusSentUnconfirmed)
 	}
-	export := filepath.Join(t.TempDir(), "registry.jsonl")
-	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("verify: %s", d.verify(t, export))
+	t.Logf("verify: %s", d.exportVerified(t))
 }
 
 // TestRollingDeploy_StoppedWorkerFinishesItsSendAndTheNewWorkerCarriesOn

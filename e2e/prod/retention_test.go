@@ -2,13 +2,10 @@ package prod
 
 import (
 	"context"
-	"net/http"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
 
-	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
 )
@@ -69,46 +66,17 @@ func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *test
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if err := postgres.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	restartPostgres := stopPostgres(t)
 	stopped := time.Now()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = postgres.restart(context.Background())
-		}
-	})
 	t.Logf("PostgreSQL stopped with %d of %d expired rows deleted", expired-n, expired)
 	if n == 0 {
 		t.Fatal("the sweep had already deleted every row: the stop came too late to test anything")
 	}
-	began := time.Now()
-	code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, hook, body)
-	took := time.Since(began)
-	t.Logf("PostgreSQL down mid-sweep: intake %d %q after %v", code, msg, took.Round(time.Millisecond))
-	if code != http.StatusServiceUnavailable {
-		t.Errorf("with PostgreSQL down: %d %s, want 503", code, msg)
-	}
-	if took >= shopifyTimeout {
-		t.Errorf("answered after %v, not within Shopify's %v", took.Round(time.Millisecond), shopifyTimeout)
-	}
+	d.refused(t, hook, body, "PostgreSQL, mid-sweep,")
 	time.Sleep(2 * time.Second) // down long enough for the sweep's batch in flight to fail
-	if err := postgres.restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restartPostgres()
 	back := time.Now()
-	for {
-		code, msg = d.deliver(t, 0, shopify.TopicFulfillmentCreate, hook, body)
-		if code == http.StatusOK {
-			break
-		}
-		if time.Since(back) > time.Minute {
-			t.Fatalf("Shopify's retry still %d %s a minute after PostgreSQL came back", code, msg)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
+	d.retryUntilAccepted(t, hook, body, back.Add(time.Minute))
 	intake := time.Since(back)
 
 	var res outcome
@@ -144,11 +112,7 @@ func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *test
 	if entries.All != expired || entries.Distinct != expired {
 		t.Errorf("%d deleted entries for %d requests, want exactly one for each of %d", entries.All, entries.Distinct, expired)
 	}
-	export := filepath.Join(t.TempDir(), "registry.jsonl")
-	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("verify after the restart: %s", d.verify(t, export))
+	t.Logf("verify after the restart: %s", d.exportVerified(t))
 	d.mail.WaitFor(1, time.Minute)
 	time.Sleep(2 * time.Second)
 	onePerAddress(t, d, o.Customer.Email)

@@ -310,11 +310,7 @@ func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
 	}
 
 	// The registry, written by both replicas and both workers, verifies.
-	export := filepath.Join(t.TempDir(), "registry.jsonl")
-	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("verify: %s", d.verify(t, export))
+	t.Logf("verify: %s", d.exportVerified(t))
 
 	// No process logged any customer's personal data.
 	for _, p := range append(d.serves, d.workers...) {
@@ -348,6 +344,17 @@ func (d *deployment) count(t *testing.T, q string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// exportVerified exports the whole registry as an auditor does and verifies
+// it; it returns what verify said.
+func (d *deployment) exportVerified(t *testing.T) string {
+	t.Helper()
+	export := filepath.Join(t.TempDir(), "registry.jsonl")
+	if _, err := d.candor.Run(context.Background(), "registry", "export", "--format", "jsonl", "-o", export); err != nil {
+		t.Fatal(err)
+	}
+	return d.verify(t, export)
 }
 
 // verify checks an export offline as an auditor does: against the public
