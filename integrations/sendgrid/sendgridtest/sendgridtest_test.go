@@ -31,6 +31,7 @@ func post(ctx context.Context, t *testing.T, sg *sendgridtest.Server) (*http.Res
 func TestFailNext429_NamesTheResetAndNoRetryAfter(t *testing.T) {
 	sg := sendgridtest.New("SG.k")
 	defer sg.Close()
+	sg.VerifySender("shop@example.com")
 	sg.FailNext(1, http.StatusTooManyRequests)
 	resp, err := post(context.Background(), t, sg)
 	if err != nil {
@@ -60,6 +61,7 @@ func TestFailNext429_NamesTheResetAndNoRetryAfter(t *testing.T) {
 func TestHoldNext_QueuesTheMailThenHoldsItsAnswer(t *testing.T) {
 	sg := sendgridtest.New("SG.k")
 	defer sg.Close()
+	sg.VerifySender("shop@example.com")
 	reached, release := sg.HoldNext()
 	answered := make(chan int, 1)
 	go func() {
