@@ -41,7 +41,7 @@ func (d *deployment) seedExpired(t *testing.T, n int) {
 func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *testing.T) {
 	d := deploy(t, 1, 1)
 	ctx := context.Background()
-	const expired = 60_000
+	const expired = 20_000
 	d.seedExpired(t, expired)
 	o := d.newOrder(time.Now().UnixNano()%1_000_000_000+1500, "sweep")
 	body, hook := shopifytest.FulfillmentPayload(o, "delivered"), shopifytest.NewWebhookID()
