@@ -16,6 +16,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -129,10 +130,10 @@ func TestSend_RefusedRefreshTokenEndsAsDisconnectedNotRetried(t *testing.T) {
 	}
 	before, _ := f.db.Shop(ctx, testShop)
 	res, err := f.send(t, activities.KindFirst)
-	if err != nil || res.Status != store.StatusSkipped || res.Reason != activities.ReasonShopDisconnected {
-		t.Fatalf("send with a refused refresh token: %+v, %v; want skipped %s", res, err, activities.ReasonShopDisconnected)
+	if err != nil || res.Status != store.StatusSkipped || res.Reason != review.ReasonShopDisconnected {
+		t.Fatalf("send with a refused refresh token: %+v, %v; want skipped %s", res, err, review.ReasonShopDisconnected)
 	}
-	assertSkipped(t, f, activities.ReasonShopDisconnected)
+	assertSkipped(t, f, review.ReasonShopDisconnected)
 	after, _ := f.db.Shop(ctx, testShop)
 	if after.TokenSealed != before.TokenSealed || after.RefreshTokenSealed != before.RefreshTokenSealed {
 		t.Fatal("a failed refresh changed the stored tokens")
@@ -299,10 +300,10 @@ func TestSend_UninstalledShopIsSkippedAsDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send for an uninstalled shop: %v; want an explicit skip, not an error to retry", err)
 	}
-	if res.Status != store.StatusSkipped || res.Reason != activities.ReasonShopDisconnected {
-		t.Fatalf("result %+v, want skipped %s", res, activities.ReasonShopDisconnected)
+	if res.Status != store.StatusSkipped || res.Reason != review.ReasonShopDisconnected {
+		t.Fatalf("result %+v, want skipped %s", res, review.ReasonShopDisconnected)
 	}
-	assertSkipped(t, f, activities.ReasonShopDisconnected)
+	assertSkipped(t, f, review.ReasonShopDisconnected)
 	if n := f.shop.Calls("CandorShop") + f.shop.Calls("CandorOrderStatus") + f.shop.Calls("oauth/refresh"); n != 0 {
 		t.Errorf("%d calls to Shopify for a disconnected shop", n)
 	}

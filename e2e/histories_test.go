@@ -22,6 +22,7 @@ import (
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -78,12 +79,12 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		"review_delivered_sent_reminded.json": {delivered, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
 		"review_signalled_sent_reminded.json": {signalled, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
 		"review_fallback_sent_reminded.json":  {fallback, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
-		"review_cancelled.json":               {cancelled, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: workflows.StopCancelled}},
+		"review_cancelled.json":               {cancelled, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonCancelled}},
 	} {
 		if r := s.result(t, c.o.ID); r != c.want {
 			t.Fatalf("%s: result %+v, want %+v", name, r, c.want)
 		}
-		recorded[name] = workflows.ReviewRequestID(shop, c.o.ID)
+		recorded[name] = review.WorkflowID(shop, c.o.ID)
 	}
 
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
@@ -93,7 +94,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if r := s.result(t, unconfirmed.ID); r.Status != store.StatusSentUnconfirmed {
 		t.Fatalf("accepted then 502: result %+v, want %s", r, store.StatusSentUnconfirmed)
 	}
-	recorded["review_sent_unconfirmed.json"] = workflows.ReviewRequestID(shop, unconfirmed.ID)
+	recorded["review_sent_unconfirmed.json"] = review.WorkflowID(shop, unconfirmed.ID)
 
 	// PrivacyRequest: a data request, then an erasure, of another customer
 	// (the erasure deletes that customer's review history).

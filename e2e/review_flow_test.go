@@ -33,6 +33,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -162,7 +163,7 @@ func (s *system) result(t *testing.T, orderID int64) workflows.ReviewRequestResu
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var r workflows.ReviewRequestResult
-	if err := s.tc.GetWorkflow(ctx, workflows.ReviewRequestID(shop, orderID), "").Get(ctx, &r); err != nil {
+	if err := s.tc.GetWorkflow(ctx, review.WorkflowID(shop, orderID), "").Get(ctx, &r); err != nil {
 		t.Fatalf("workflow for order %d: %v", orderID, err)
 	}
 	return r
@@ -275,7 +276,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 
 	// Nothing personal in Temporal history, logs or any Postgres table.
-	h, sealed, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), s.codec())
+	h, sealed, err := devenv.HistoryText(context.Background(), s.tc, review.WorkflowID(shop, o.ID), s.codec())
 	if err != nil || sealed != 0 {
 		t.Fatalf("history: %d payloads do not decode, %v", sealed, err)
 	}
@@ -284,7 +285,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 	// As Temporal stores it, every payload is ciphertext under the
 	// request's own data key.
-	raw, _, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), nil)
+	raw, _, err := devenv.HistoryText(context.Background(), s.tc, review.WorkflowID(shop, o.ID), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,8 +360,8 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 
 	// The customer clicks a review link, then unsubscribes.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	review := regexp.MustCompile(regexp.QuoteMeta(s.url) + `/r/[A-Za-z0-9_.-]+`).FindString(m.Text)
-	resp, err := noRedirect.Get(review)
+	reviewLink := regexp.MustCompile(regexp.QuoteMeta(s.url) + `/r/[A-Za-z0-9_.-]+`).FindString(m.Text)
+	resp, err := noRedirect.Get(reviewLink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +385,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	o2.ID, o2.Name = o.ID+1, "#9999"
 	s.shopify.SetOrder(o2)
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o2, "delivered"))
-	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonUnsubscribed {
+	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonUnsubscribed {
 		t.Fatalf("after unsubscribe: %+v", r)
 	}
 	if n := len(s.mail.Outbox()); n != 1 {
@@ -402,7 +403,7 @@ func TestReviewFlow_CancelledOrderGetsNoEmail(t *testing.T) {
 	if got := s.deliver(t, shopify.TopicOrderCancelled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(o)); got != "signalled" {
 		t.Fatalf("cancel: %s", got)
 	}
-	if r := s.result(t, o.ID); r.Status != store.StatusSkipped || r.Reason != workflows.StopCancelled {
+	if r := s.result(t, o.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonCancelled {
 		t.Fatalf("result %+v", r)
 	}
 	if n := len(s.mail.Outbox()); n != 0 {

@@ -22,6 +22,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -279,18 +280,6 @@ type requestRow struct {
 	Created   string
 }
 
-var reasonText = map[string]string{
-	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "SendGrid may have accepted it but never confirmed; it is not sent again",
-	activities.ReasonRequestErased: "erased", activities.ReasonOrderNotFound: "order not found in Shopify",
-	activities.ReasonCancelled: "order cancelled", activities.ReasonRefunded: "order refunded",
-	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonUndeliverable: "address bounced or invalid",
-	activities.ReasonSpamReport: "customer reported an earlier email as spam", activities.ReasonErased: "customer's data erased",
-	activities.ReasonNoConsent: "no email-marketing consent",
-	activities.ReasonOptedOut:  "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
-	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
-	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
-}
-
 // statusText names the statuses that read badly as codes.
 var statusText = map[string]string{store.StatusSentUnconfirmed: "sent, unconfirmed"}
 
@@ -326,7 +315,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	rows := make([]requestRow, 0, len(reqs))
 	for _, q := range reqs {
-		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: reason(q.Reason),
+		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: review.Label(q.Reason),
 			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
 		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
 			row.Planned = stamp(q.SendAt)
@@ -334,7 +323,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 		if q.ReminderStatus != "" {
 			row.Reminder = statusLabel(q.ReminderStatus)
 			if q.ReminderReason != "" {
-				row.Reminder += " (" + reason(q.ReminderReason) + ")"
+				row.Reminder += " (" + review.Label(q.ReminderReason) + ")"
 			}
 		}
 		if ps, err := q.Products(); err == nil {
@@ -346,13 +335,6 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	s.render(w, http.StatusOK, "requests", appPage{Title: "Recent review requests", Shop: m.Shop, CSRF: m.csrf(),
 		Nav: "requests", Data: map[string]any{"Rows": rows, "Zone": loc.String()}})
-}
-
-func reason(code string) string {
-	if t, ok := reasonText[code]; ok {
-		return t
-	}
-	return strings.ReplaceAll(code, "_", " ")
 }
 
 // --- test email -------------------------------------------------------------

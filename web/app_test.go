@@ -22,12 +22,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -564,7 +564,7 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 	e.addRequest(t, shop, 1001, "#1001", store.StatusScheduled, "", store.Product{ID: 8801, Title: "Linen Shirt"})
 	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
 	e.addRequest(t, shop, 1003, "#1003", store.StatusSkipped, "excluded", store.Product{ID: 8803, Title: "Canvas Tote"})
-	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown, store.Product{ID: 8804, Title: "Felt Slippers"})
+	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, string(review.ReasonOutcomeUnknown), store.Product{ID: 8804, Title: "Felt Slippers"})
 	e.addRequest(t, otherShop, 2001, "#R-2001", store.StatusSent, "", store.Product{ID: 1, Title: "Rival Thing"})
 	if err := e.db.UpdateSettings(context.Background(), shop, func() store.Settings {
 		s := store.DefaultSettings(shop)

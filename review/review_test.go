@@ -1,0 +1,46 @@
+package review_test
+
+import (
+	"testing"
+
+	"github.com/candorhq/candor/review"
+)
+
+func TestParseWorkflowID_ReversesWorkflowID(t *testing.T) {
+	id := review.WorkflowID("a-shop.myshopify.com", 1001)
+	if id != "review/a-shop.myshopify.com/1001" {
+		t.Fatalf("WorkflowID = %q", id)
+	}
+	shop, order, ok := review.ParseWorkflowID(id)
+	if !ok || shop != "a-shop.myshopify.com" || order != 1001 {
+		t.Fatalf("ParseWorkflowID(%q) = %q %d %t", id, shop, order, ok)
+	}
+}
+
+// Retention deletes the histories of what it parses, and the codec picks a
+// request's data key by it: a malformed or foreign ID is never a request.
+func TestParseWorkflowID_RefusesWhatWorkflowIDNeverMakes(t *testing.T) {
+	for _, id := range []string{
+		"", "review/", "review/a.myshopify.com", "review/a.myshopify.com/", "review//12",
+		"review/a.myshopify.com/12x", "review/a.myshopify.com/-3", "review/a.myshopify.com/0",
+		"review/a.myshopify.com/+12", "review/a.myshopify.com/012", "review/a.myshopify.com/12/x",
+		"review/evil.com/12", "review/a.myshopify.com.evil.com/12", "review/-a.myshopify.com/12",
+		"privacy/customers_redact/a.myshopify.com/pr_1", "retention/manual/x", "Review/a.myshopify.com/12",
+	} {
+		if shop, order, ok := review.ParseWorkflowID(id); ok {
+			t.Errorf("ParseWorkflowID(%q) = %q %d, want refused", id, shop, order)
+		}
+	}
+}
+
+func TestLabel_SaysKnownReasonsAndSpellsOutOthers(t *testing.T) {
+	for code, want := range map[string]string{
+		string(review.ReasonUnsubscribed): "customer unsubscribed",
+		string(review.ReasonSendFailed):   "sending failed",
+		"sendgrid_rejected_400":           "sendgrid rejected 400",
+	} {
+		if got := review.Label(code); got != want {
+			t.Errorf("Label(%q) = %q, want %q", code, got, want)
+		}
+	}
+}
