@@ -16,23 +16,6 @@ import (
 // refreshed, so no call starts with a token about to lapse.
 const TokenRefreshMargin = 5 * time.Minute
 
-// SealToken seals what Shopify granted for storage: the access token under
-// the shop's domain, the refresh token under keys.RefreshTokenAAD.
-func SealToken(r *keys.Ring, shop string, t shopify.Token) (store.Install, error) {
-	in := store.Install{Domain: shop, Grant: store.Grant{TokenExpiresAt: t.ExpiresAt,
-		RefreshExpiresAt: t.RefreshExpiresAt, Scopes: strings.Join(t.Scopes, ",")}}
-	var err error
-	if in.TokenSealed, err = r.Seal([]byte(t.AccessToken), shop); err != nil {
-		return in, err
-	}
-	if t.RefreshToken != "" {
-		if in.RefreshTokenSealed, err = r.Seal([]byte(t.RefreshToken), keys.RefreshTokenAAD(shop)); err != nil {
-			return in, err
-		}
-	}
-	return in, nil
-}
-
 // ErrShopDisconnected means the shop holds no usable grant: app/uninstalled
 // revoked its tokens, or Shopify refused its refresh token (revoked or
 // expired). Only a reinstall helps, so callers end their work for the shop
@@ -65,7 +48,7 @@ func (a *Activities) shopAdmin(ctx context.Context, shop store.Shop) (*shopify.A
 			if missing := shopify.MissingScopes(tok.Scopes); len(tok.Scopes) > 0 && len(missing) > 0 {
 				return store.Install{}, fmt.Errorf("shop %s: refreshed token lacks scopes %s", cur.Domain, strings.Join(missing, ","))
 			}
-			return SealToken(a.Keys, cur.Domain, tok)
+			return store.SealInstall(a.Keys, cur.Domain, tok)
 		})
 		if errors.Is(err, shopify.ErrGrantRejected) {
 			return nil, fmt.Errorf("refresh shop token: %w (%w)", ErrShopDisconnected, err)

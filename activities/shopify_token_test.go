@@ -43,7 +43,7 @@ func (f *fixture) oauthInstall(t *testing.T, ttl time.Duration) shopify.Token {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	in, err := activities.SealToken(f.ring, testShop, tok)
+	in, err := store.SealInstall(f.ring, testShop, tok)
 	if err != nil {
 		t.Fatal(err)
 	}

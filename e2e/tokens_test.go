@@ -31,7 +31,7 @@ func (s *system) oauthConnect(t *testing.T, ttl time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := activities.SealToken(s.ring, shop, tok)
+	in, err := store.SealInstall(s.ring, shop, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
