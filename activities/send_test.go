@@ -1007,7 +1007,7 @@ func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
 
 func markFailed(t *testing.T, f *fixture) string {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed")
+	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, review.ReasonSendFailed)
 	if err != nil {
 		t.Fatal(err)
 	}
