@@ -19,6 +19,7 @@ import (
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -477,7 +478,7 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 			}
 			var err error
 			admin, err = a.shopAdmin(ctx, sh)
-			if errors.Is(err, ErrShopDisconnected) {
+			if errors.Is(err, shoptoken.ErrDisconnected) {
 				return done, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
 			}
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -89,7 +90,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{}, fmt.Errorf("load shop: %w", err)
 	}
 	admin, err := a.shopAdmin(ctx, shop)
-	if errors.Is(err, ErrShopDisconnected) {
+	if errors.Is(err, shoptoken.ErrDisconnected) {
 		// Only a reinstall helps: an explicit outcome, not a day of retries.
 		return a.skip(ctx, in, "", nil, review.ReasonShopDisconnected)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -43,7 +44,7 @@ func (f *fixture) oauthInstall(t *testing.T, ttl time.Duration) shopify.Token {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	in, err := store.SealInstall(f.ring, testShop, tok)
+	in, err := shoptoken.Seal(f.ring, testShop, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestSend_RefreshesAnExpiringTokenBeforeUsingIt(t *testing.T) {
 // must not both use it. The row lock makes the second see the first's token.
 func TestShopAdmin_ConcurrentRefreshesSpendTheRefreshTokenOnce(t *testing.T) {
 	f := newFixture(t, customerOrder(testOrderID))
-	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
+	f.oauthInstall(t, time.Minute) // inside shoptoken.RefreshMargin: due for refresh
 	f.shop.SetTokenTTL(time.Hour)
 	f.shop.SetTokenDelay(time.Second) // the first refresh is still in flight when the others start
 	f.acts.PublicURL = ""             // no subscription calls: this is about the token
@@ -358,7 +359,7 @@ func TestSend_AfterKeyRotationTheRefreshTokenStillOpens(t *testing.T) {
 // row: a new review request for the shop is stored meanwhile.
 func TestShopAdmin_RefreshInFlightDoesNotBlockANewRequestForTheShop(t *testing.T) {
 	f := newFixture(t, customerOrder(testOrderID))
-	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
+	f.oauthInstall(t, time.Minute) // inside shoptoken.RefreshMargin: due for refresh
 	f.shop.SetTokenTTL(time.Hour)
 	reached, release := f.shop.HoldNext("oauth/access_token")
 	defer release()
