@@ -145,6 +145,15 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return a.skip(ctx, in, subject, statusReads, reason)
 	}
 
+	// The shop's name and contact address, just in time: the email comes
+	// from Candor's sender in the shop's name, and replies go to the shop.
+	profile, err := admin.ShopProfile(ctx)
+	if err != nil {
+		return SendResult{}, temporalError(err)
+	}
+	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
+		return a.skip(ctx, in, subject, statusReads, review.ReasonReviewURLRefused)
+	}
 	to, err := admin.Recipient(ctx, in.OrderID)
 	if err != nil {
 		return SendResult{}, temporalError(err)
@@ -165,7 +174,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, err
 	}
-	msg.To = to
+	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
 
 	basis := registry.BasisLegitimateInterest
 	if shop.ConsentRequired {
@@ -246,6 +255,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 			return SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
 		case !ge.Retryable:
 			reason := review.ReasonRejected + "_" + review.Reason(strconv.Itoa(ge.Status))
+			if ge.SenderUnverified {
+				reason = review.ReasonSenderUnverified
+			}
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
 			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
 			return SendResult{Status: store.StatusFailed, Reason: reason}, nil
@@ -410,7 +422,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: req.RequestID, From: shop.Sender, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
+		RequestID: req.RequestID, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
 		Text: text, HTML: html, UnsubscribeURL: unsub,
 	}, nil
 }

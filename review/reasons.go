@@ -41,6 +41,18 @@ const (
 	ReasonSendFailed Reason = "send_failed" // the send failed with no more specific cause
 )
 
+// Reasons of the shared-sender model: neither is retried.
+const (
+	// ReasonSenderUnverified: SendGrid refused the From address (403: not
+	// a verified Sender Identity). Nothing was sent; the merchant sees it
+	// on /app.
+	ReasonSenderUnverified Reason = "sender_unverified"
+	// ReasonReviewURLRefused: the shop's review destination is neither on
+	// its own domains, as Shopify reports them now, nor a review platform
+	// (a setting saved before destinations were checked). A skip.
+	ReasonReviewURLRefused Reason = "review_url_refused"
+)
+
 // reasonLabels say each reason to a merchant.
 var reasonLabels = map[Reason]string{
 	ReasonAlreadySent: "already sent", ReasonOutcomeUnknown: "SendGrid may have accepted it but never confirmed; it is not sent again",
@@ -52,6 +64,8 @@ var reasonLabels = map[Reason]string{
 	ReasonOptedOut:  "customer opted out of marketing", ReasonNoEmail: "order has no email address",
 	ReasonNotSent: "first email was not sent", ReasonExcluded: "all products excluded",
 	ReasonShopDisconnected: "shop disconnected", ReasonSendFailed: "sending failed", ReasonStopped: "stopped",
+	ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
+	ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
 }
 
 // Label says a recorded reason to a merchant. A reason with no label (a
