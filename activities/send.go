@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -408,33 +407,23 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := emailContent{OrderName: req.OrderName, Reminder: reminder}
+	c := review.Content{OrderName: req.OrderName, Reminder: reminder}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})
-		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
+		c.Products = append(c.Products, review.Product{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
 	}
 	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,
 		RequestID: req.RequestID, Expires: now.Add(UnsubscribeLife).Unix()})
 	c.Unsubscribe = unsub
-	text, html, err := render(c)
+	e, err := review.Render(shop.Subject, c)
 	if err != nil {
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: req.RequestID, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
-		Text: text, HTML: html, UnsubscribeURL: unsub,
+		RequestID: req.RequestID, Subject: e.Subject,
+		Text: e.Text, HTML: e.HTML, UnsubscribeURL: unsub,
 	}, nil
-}
-
-// ReviewURL fills a shop's review-destination template for one product.
-func ReviewURL(tmpl, shop string, p store.Product) string {
-	handle := p.Handle
-	if handle == "" {
-		handle = strconv.FormatInt(p.ID, 10)
-	}
-	return strings.NewReplacer("{shop}", shop, "{product_id}", strconv.FormatInt(p.ID, 10),
-		"{handle}", url.PathEscape(handle)).Replace(tmpl)
 }
 
 // skipReason says why a suppressed customer is skipped, from the reason the

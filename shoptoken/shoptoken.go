@@ -104,3 +104,15 @@ func (o Opener) Admin(ctx context.Context, shop store.Shop) (*shopify.Admin, err
 	}
 	return shopify.NewAdmin(o.Shopify, shop.Domain, string(token))
 }
+
+// ShopProfile reads the shop's name, own addresses and domains from Shopify
+// just in time, through Admin. The send, the merchant pages and the CLI use
+// it to check a review destination and to address an email; nothing of it
+// is stored.
+func (o Opener) ShopProfile(ctx context.Context, shop store.Shop) (shopify.ShopProfile, error) {
+	admin, err := o.Admin(ctx, shop)
+	if err != nil {
+		return shopify.ShopProfile{}, err
+	}
+	return admin.ShopProfile(ctx)
+}

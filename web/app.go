@@ -16,12 +16,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -267,10 +267,10 @@ func (f *settingsForm) sort() {
 	}
 }
 
-// shopify is the Admin API path the merchant pages use: the activities'
-// refresh-aware one.
-func (s *Server) shopify() *activities.Activities {
-	return &activities.Activities{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
+// shopify is the Admin API path the merchant pages use: the refresh-aware
+// one every Admin call uses.
+func (s *Server) shopify() shoptoken.Opener {
+	return shoptoken.Opener{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
 }
 
 func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
@@ -461,11 +461,14 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	ref := "test_" + hex.EncodeToString(b)
-	msg, err := activities.TestEmail(shop, profile, ref, s.PublicURL)
+	e, err := review.TestEmail(shop, s.PublicURL)
 	if err != nil {
 		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
 		return
 	}
+	// It shows the sender name and reply address a customer would see.
+	msg := sendgrid.Message{RequestID: ref, FromName: profile.Name, ReplyTo: profile.Contact(),
+		Subject: e.Subject, Text: e.Text, HTML: e.HTML}
 	now := s.now()
 	var proof registry.Proof
 	if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/web"
 )
@@ -292,7 +293,8 @@ func shopHosts(ctx context.Context, cfg config.Config, db *store.DB, s store.Sho
 	if err != nil {
 		return nil, err
 	}
-	p, err := newActivities(cfg, db, dk).ShopProfile(ctx, s)
+	a := newActivities(cfg, db, dk)
+	p, err := shoptoken.Opener{DB: a.DB, Keys: a.Keys, Shopify: a.Shopify, OAuth: a.OAuth, Now: a.Now}.ShopProfile(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("could not read %s's domains from Shopify, to check --review-url: %w", s.Domain, err)
 	}
