@@ -283,7 +283,7 @@ func shopsList(ctx context.Context, args []string) error {
 
 // shopHosts checks a review destination that is neither {shop} nor a review
 // platform against the shop's domains as Shopify reports them now, read
-// through the activities' token path. It returns those domains for the
+// through shoptoken, the path every Admin call takes. It returns those domains for the
 // store, which checks again.
 func shopHosts(ctx context.Context, cfg config.Config, db *store.DB, s store.Shop) ([]string, error) {
 	if !store.ReviewHostNeedsShop(s.ReviewURL, s.Domain) {
