@@ -19,7 +19,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/integrations/shopify"
 )
 
 // WorkflowType is the ReviewRequest workflow's registered name, for
@@ -52,7 +52,7 @@ func ParseWorkflowID(id string) (shop string, orderID int64, ok bool) {
 		return "", 0, false
 	}
 	shop, order, ok := strings.Cut(rest, "/")
-	if !ok || !store.ShopDomainRe.MatchString(shop) {
+	if !ok || !shopify.ValidShopDomain(shop) {
 		return "", 0, false
 	}
 	n, err := strconv.ParseInt(order, 10, 64)
