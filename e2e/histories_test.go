@@ -95,6 +95,15 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		keep(name, review.WorkflowID(shop, c.o.ID))
 	}
 
+	// The send-heartbeat version's side of a plain send (the files above
+	// were recorded before it).
+	heartbeat := order(9)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(heartbeat, "delivered"))
+	if r := s.result(t, heartbeat.ID); r.Status != store.StatusSent {
+		t.Fatalf("send with heartbeats: result %+v", r)
+	}
+	keep("review_send_heartbeat.json", workflows.ReviewRequestID(shop, heartbeat.ID))
+
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
 	s.mail.AcceptThenFail(1, 502)
 	unconfirmed := order(7)

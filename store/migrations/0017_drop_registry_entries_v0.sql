@@ -6,5 +6,13 @@
 -- is empty (0003 renamed a table 0001 had just created). Evidence that no
 -- export or trail can show helps no auditor, yet it would still name
 -- pseudonymous subjects, so it goes. Its trigger goes with it; the trigger
--- function stays, for registry_entries.
-DROP TABLE IF EXISTS registry_entries_v0;
+-- function stays, for registry_entries. Should an install ever hold rows
+-- there (one migrated before 0003 existed), they are evidence, and the table
+-- is left for its operator to archive (docs/registry.md).
+DO $$
+BEGIN
+  IF to_regclass('registry_entries_v0') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM registry_entries_v0) THEN
+    DROP TABLE registry_entries_v0;
+  END IF;
+END $$;
