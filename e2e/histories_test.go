@@ -102,7 +102,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if r := s.result(t, heartbeat.ID); r.Status != store.StatusSent {
 		t.Fatalf("send with heartbeats: result %+v", r)
 	}
-	keep("review_send_heartbeat.json", workflows.ReviewRequestID(shop, heartbeat.ID))
+	keep("review_send_heartbeat.json", review.WorkflowID(shop, heartbeat.ID))
 
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
 	s.mail.AcceptThenFail(1, 502)
