@@ -17,6 +17,7 @@ import (
 
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -102,7 +103,7 @@ func (a *Activities) StopReviews(ctx context.Context, requestID string) (StepRes
 	asked := time.Now()
 	res := StepResult{}
 	for _, order := range orders {
-		id := fmt.Sprintf("review/%s/%d", r.Shop, order)
+		id := review.WorkflowID(r.Shop, order)
 		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -132,7 +133,7 @@ func (a *Activities) StopReviews(ctx context.Context, requestID string) (StepRes
 	// is gone the activity fails and is retried.
 	left := 0
 	for _, order := range orders {
-		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, fmt.Sprintf("review/%s/%d", r.Shop, order), "")
+		desc, err := a.Temporal.DescribeWorkflowExecution(ctx, review.WorkflowID(r.Shop, order), "")
 		var nf *serviceerror.NotFound
 		switch {
 		case errors.As(err, &nf):

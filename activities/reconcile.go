@@ -11,6 +11,7 @@ import (
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -61,7 +62,7 @@ func (a *Activities) ReconcileShop(ctx context.Context, domain string) (Reconcil
 	var res ReconcileShopResult
 	shop, err := a.DB.Shop(ctx, domain)
 	if errors.Is(err, store.ErrNotFound) {
-		res.Skipped = ReasonShopDisconnected
+		res.Skipped = string(review.ReasonShopDisconnected)
 		return res, nil
 	}
 	if err != nil {
@@ -129,7 +130,7 @@ func (a *Activities) startMissed(ctx context.Context, shop store.Shop, o shopify
 		return false, true, nil
 	}
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := registry.Append(ctx, tx, now, ReviewInputEntry(shop, "", ref, now, a.TemporalRetention)); err != nil {
+		if _, err := registry.Append(ctx, tx, now, review.InputEntry(shop, "", ref, now, a.TemporalRetention)); err != nil {
 			return err
 		}
 		ok, err := a.StartReview(ctx, ReviewStart{Shop: shop.Domain, OrderID: o.ID, OrderName: o.Name, Items: o.LineItems, FulfilledAt: now.UTC()})
@@ -155,15 +156,4 @@ func reviewable(items []shopify.LineItem) bool {
 		}
 	}
 	return false
-}
-
-// ReviewInputEntry is the registry entry for a ReviewRequest's input stored
-// in Temporal (order, products: purchase history), kept until the workflow
-// can end plus the namespace's history retention. Webhook intake and
-// reconciliation both write it when they start a workflow.
-func ReviewInputEntry(shop store.Shop, subject, ref string, now time.Time, historyRetention time.Duration) registry.Entry {
-	return registry.Entry{Shop: shop.Domain, Subject: subject, Datum: registry.DatumPurchaseHistory,
-		System: registry.SystemTemporal, Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
-		LegalBasis: registry.BasisLegitimateInterest,
-		ExpiresAt:  now.Add(shop.FallbackDelay + shop.Reminder + historyRetention), Ref: ref}
 }

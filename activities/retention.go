@@ -18,6 +18,8 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -68,10 +70,6 @@ func (a *Activities) sweepBatch() int {
 // transaction holds (a send deciding, an erasure): the batch fails, and the
 // activity is retried, rather than sit behind a stuck transaction.
 const sweepLockTimeout = 10 * time.Second
-
-// reviewWorkflowType is the ReviewRequest workflow's registered name
-// (package workflows, which imports this one).
-const reviewWorkflowType = "ReviewRequest"
 
 // saveReceipt records one policy's sweep as evidence.
 func saveReceipt(ctx context.Context, ex sqlx.ExecerContext, runID string, p PolicySweep) error {
@@ -262,9 +260,9 @@ func (a *Activities) SweepTemporal(ctx context.Context, runID string) (TemporalS
 	}
 	listBefore := now.Add(-shortest)
 	res.Asked = fmt.Sprintf("delete closed %s workflows closed longer ago than their shop's period (default %s); listed closed before %s",
-		reviewWorkflowType, retention.Human(def), listBefore.UTC().Format(time.RFC3339))
+		review.WorkflowType, retention.Human(def), listBefore.UTC().Format(time.RFC3339))
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus != 'Running' AND CloseTime < '%s'",
-		reviewWorkflowType, listBefore.UTC().Format(time.RFC3339Nano))
+		review.WorkflowType, listBefore.UTC().Format(time.RFC3339Nano))
 
 	var deleted []closedReview
 	var token []byte
@@ -275,7 +273,7 @@ func (a *Activities) SweepTemporal(ctx context.Context, runID string) (TemporalS
 			return out, fmt.Errorf("list closed review workflows: %w", err)
 		}
 		for _, e := range page.Executions {
-			shop, order, ok := parseReviewID(e.GetExecution().GetWorkflowId())
+			shop, order, ok := review.ParseWorkflowID(e.GetExecution().GetWorkflowId())
 			if !ok {
 				continue
 			}
@@ -393,17 +391,6 @@ func (a *Activities) recordTemporalDeletions(ctx context.Context, now time.Time,
 	return nil
 }
 
-// parseReviewID splits review/{shop}/{order}.
-func parseReviewID(id string) (string, int64, bool) {
-	rest, ok := strings.CutPrefix(id, "review/")
-	if !ok {
-		return "", 0, false
-	}
-	shop, order, ok := strings.Cut(rest, "/")
-	n, err := strconv.ParseInt(order, 10, 64)
-	return shop, n, ok && err == nil && shopify.ValidShopDomain(shop)
-}
-
 // eraseBatch bounds the Shopify reads between two SendGrid erasure jobs.
 const eraseBatch = 500
 
@@ -491,7 +478,7 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 			}
 			var err error
 			admin, err = a.shopAdmin(ctx, sh)
-			if errors.Is(err, ErrShopDisconnected) {
+			if errors.Is(err, shoptoken.ErrDisconnected) {
 				return done, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
 			}
 			if err != nil {

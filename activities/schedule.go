@@ -11,6 +11,7 @@ import (
 
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -68,23 +69,23 @@ func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettin
 }
 
 // MarkSkipped records that the request ended without an email.
-func (a *Activities) MarkSkipped(ctx context.Context, requestID, reason string) error {
-	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled}, store.StatusSkipped, reason)
+func (a *Activities) MarkSkipped(ctx context.Context, requestID string, reason review.Reason) error {
+	_, err := store.Transition(ctx, a.DB, requestID, []string{store.StatusScheduled}, store.StatusSkipped, string(reason))
 	return err
 }
 
 // MarkFailed records that sending gave up, and returns the status it
 // recorded. A request left in "sending" may have reached SendGrid, so it is
 // recorded as sent, unconfirmed, not failed.
-func (a *Activities) MarkFailed(ctx context.Context, requestID, reason string) (string, error) {
+func (a *Activities) MarkFailed(ctx context.Context, requestID string, reason review.Reason) (string, error) {
 	recorded := ""
 	err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		moved, err := store.Transition(ctx, tx, requestID, []string{store.StatusSending}, store.StatusSentUnconfirmed, ReasonOutcomeUnknown)
+		moved, err := store.Transition(ctx, tx, requestID, []string{store.StatusSending}, store.StatusSentUnconfirmed, string(review.ReasonOutcomeUnknown))
 		if err != nil || moved {
 			recorded = store.StatusSentUnconfirmed
 			return err
 		}
-		if moved, err = store.Transition(ctx, tx, requestID, []string{store.StatusScheduled}, store.StatusFailed, reason); moved {
+		if moved, err = store.Transition(ctx, tx, requestID, []string{store.StatusScheduled}, store.StatusFailed, string(reason)); moved {
 			recorded = store.StatusFailed
 		}
 		return err

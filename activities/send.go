@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -38,43 +39,8 @@ type SendInput struct {
 // SendResult is the outcome: sent, skipped or failed, and why.
 type SendResult struct {
 	Status string
-	Reason string
+	Reason review.Reason
 }
-
-// Skip reasons.
-const (
-	ReasonAlreadySent    = "already_sent"
-	ReasonOutcomeUnknown = "outcome_unknown"
-	ReasonRequestErased  = "request_erased"
-	ReasonOrderNotFound  = "order_not_found"
-	ReasonCancelled      = "cancelled"
-	ReasonRefunded       = "refunded"
-	ReasonUnsubscribed   = "unsubscribed"
-	ReasonUndeliverable  = "undeliverable" // SendGrid reported the address bounced or invalid
-	ReasonSpamReport     = "spam_report"   // the customer marked an earlier email as spam
-	ReasonErased         = "erased"        // the customer's data was erased (customers/redact)
-	ReasonNoConsent      = "no_consent"
-	ReasonOptedOut       = "opted_out_of_marketing"
-	ReasonNoEmail        = "no_email"
-	ReasonNotSent        = "first_email_not_sent"
-	ReasonRejected       = "sendgrid_rejected"
-	ReasonExcluded       = "excluded" // every product is excluded by the shop's settings
-	// ReasonShopDisconnected: the shop is gone, or its tokens are revoked
-	// (app/uninstalled) or refused (ErrShopDisconnected).
-	ReasonShopDisconnected = "shop_disconnected"
-)
-
-// Reasons of the shared-sender model: neither is retried.
-const (
-	// ReasonSenderUnverified: SendGrid refused the From address (403: not
-	// a verified Sender Identity). Nothing was sent; the merchant sees it
-	// on /app.
-	ReasonSenderUnverified = "sender_unverified"
-	// ReasonReviewURLRefused: the shop's review destination is neither on
-	// its own domains, as Shopify reports them now, nor a review platform
-	// (a setting saved before destinations were checked).
-	ReasonReviewURLRefused = "review_url_refused"
-)
 
 // statusOf reads the status and reason fields for kind.
 func statusOf(r store.Request, kind string) string {
@@ -82,11 +48,11 @@ func statusOf(r store.Request, kind string) string {
 	return s
 }
 
-func outcomeOf(r store.Request, kind string) (status, reason string) {
+func outcomeOf(r store.Request, kind string) (status string, reason review.Reason) {
 	if kind == KindReminder {
-		return r.ReminderStatus, r.ReminderReason
+		return r.ReminderStatus, review.Reason(r.ReminderReason)
 	}
-	return r.Status, r.Reason
+	return r.Status, review.Reason(r.Reason)
 }
 
 // SendReviewRequest re-checks eligibility against Shopify and the suppression
@@ -98,7 +64,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	log := activity.GetLogger(ctx)
 	req, err := a.DB.Request(ctx, in.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
-		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
+		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load request: %w", err)
@@ -112,21 +78,21 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		// Sending again could duplicate the email; not sending loses at
 		// most one. It is recorded as what it is: sent, unconfirmed.
 		log.Warn("previous send attempt has an unknown outcome; not retrying", "request_id", in.RequestID, "kind", in.Kind)
-		a.finish(ctx, in, store.StatusSentUnconfirmed, ReasonOutcomeUnknown, []string{store.StatusSending})
-		return SendResult{Status: store.StatusSentUnconfirmed, Reason: ReasonOutcomeUnknown}, nil
+		a.finish(ctx, in, store.StatusSentUnconfirmed, review.ReasonOutcomeUnknown, []string{store.StatusSending})
+		return SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
 	}
 
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return a.skip(ctx, in, "", nil, ReasonShopDisconnected)
+		return a.skip(ctx, in, "", nil, review.ReasonShopDisconnected)
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("load shop: %w", err)
 	}
 	admin, err := a.shopAdmin(ctx, shop)
-	if errors.Is(err, ErrShopDisconnected) {
+	if errors.Is(err, shoptoken.ErrDisconnected) {
 		// Only a reinstall helps: an explicit outcome, not a day of retries.
-		return a.skip(ctx, in, "", nil, ReasonShopDisconnected)
+		return a.skip(ctx, in, "", nil, review.ReasonShopDisconnected)
 	}
 	if err != nil {
 		return SendResult{}, temporalError(err)
@@ -165,7 +131,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	// tag added after the order still counts.
 	products = included(shop.Settings, products, st.ProductTags)
 	if len(products) == 0 {
-		return a.skip(ctx, in, subject, statusReads, ReasonExcluded)
+		return a.skip(ctx, in, subject, statusReads, review.ReasonExcluded)
 	}
 
 	reason, err := a.ineligible(ctx, shop, st, subject, in)
@@ -173,7 +139,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{}, err
 	}
 	if reason != "" {
-		if reason == ReasonOrderNotFound {
+		if reason == review.ReasonOrderNotFound {
 			statusReads = nil // nothing about a person was read
 		}
 		return a.skip(ctx, in, subject, statusReads, reason)
@@ -186,7 +152,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return SendResult{}, temporalError(err)
 	}
 	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
-		return a.skip(ctx, in, subject, statusReads, ReasonReviewURLRefused)
+		return a.skip(ctx, in, subject, statusReads, review.ReasonReviewURLRefused)
 	}
 	to, err := admin.Recipient(ctx, in.OrderID)
 	if err != nil {
@@ -194,7 +160,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	}
 	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
-		return a.skip(ctx, in, subject, statusReads, ReasonNoEmail)
+		return a.skip(ctx, in, subject, statusReads, review.ReasonNoEmail)
 	}
 	// The address's own key: an objection made from any earlier order with
 	// it (a guest checkout's too) holds for this one.
@@ -256,14 +222,14 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return err
 	})
 	if errors.Is(err, errConcurrent) {
-		return SendResult{Status: store.StatusSkipped, Reason: ReasonAlreadySent}, nil
+		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonAlreadySent}, nil
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
 		return a.skip(ctx, in, subject, append(statusReads, emailRead), skipReason(suppressedFor))
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return SendResult{Status: store.StatusSkipped, Reason: ReasonRequestErased}, nil
+		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil
 	}
 	if err != nil {
 		return SendResult{}, fmt.Errorf("record send: %w", err)
@@ -283,14 +249,14 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 			// If this cannot be recorded, the retry finds "sending" and
 			// records it.
 			log.Warn("SendGrid's answer leaves the send's outcome unknown; not retrying", "request_id", in.RequestID, "status", ge.Status)
-			if err := a.moveTo(ctx, a.DB, in, store.StatusSentUnconfirmed, ReasonOutcomeUnknown, []string{store.StatusSending}); err != nil {
+			if err := a.moveTo(ctx, a.DB, in, store.StatusSentUnconfirmed, review.ReasonOutcomeUnknown, []string{store.StatusSending}); err != nil {
 				return SendResult{}, fmt.Errorf("mark sent, unconfirmed: %w", err)
 			}
-			return SendResult{Status: store.StatusSentUnconfirmed, Reason: ReasonOutcomeUnknown}, nil
+			return SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
 		case !ge.Retryable:
-			reason := ReasonRejected + "_" + strconv.Itoa(ge.Status)
+			reason := review.ReasonRejected + "_" + review.Reason(strconv.Itoa(ge.Status))
 			if ge.SenderUnverified {
-				reason = ReasonSenderUnverified
+				reason = review.ReasonSenderUnverified
 			}
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
 			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
@@ -329,12 +295,12 @@ func pending(kind string) string {
 // settled reports an already-final outcome for kind.
 func settled(r store.Request, kind string) (SendResult, bool) {
 	if kind == KindReminder && r.Status != store.StatusSent {
-		return SendResult{Status: store.StatusSkipped, Reason: ReasonNotSent}, true
+		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonNotSent}, true
 	}
 	status, reason := outcomeOf(r, kind)
 	switch status {
 	case store.StatusSent:
-		return SendResult{Status: store.StatusSent, Reason: ReasonAlreadySent}, true
+		return SendResult{Status: store.StatusSent, Reason: review.ReasonAlreadySent}, true
 	case store.StatusSkipped, store.StatusFailed, store.StatusSentUnconfirmed:
 		return SendResult{Status: status, Reason: reason}, true
 	}
@@ -367,14 +333,14 @@ next:
 
 // ineligible says why this order must not be emailed now, or "". An error
 // means eligibility could not be decided; the activity retries.
-func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify.OrderStatus, subject string, in SendInput) (string, error) {
+func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify.OrderStatus, subject string, in SendInput) (review.Reason, error) {
 	switch {
 	case !st.Found:
-		return ReasonOrderNotFound, nil
+		return review.ReasonOrderNotFound, nil
 	case st.Cancelled:
-		return ReasonCancelled, nil
+		return review.ReasonCancelled, nil
 	case st.Refunded:
-		return ReasonRefunded, nil
+		return review.ReasonRefunded, nil
 	}
 	why, err := store.Suppression(ctx, a.DB, in.Shop, subject)
 	if err != nil {
@@ -384,34 +350,34 @@ func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify
 	case why != "":
 		return skipReason(why), nil
 	case shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed:
-		return ReasonNoConsent, nil
+		return review.ReasonNoConsent, nil
 	case st.MarketingState == shopify.MarketingUnsubscribed:
 		// Even where consent is not required, an explicit opt-out from the
 		// shop's email is respected.
-		return ReasonOptedOut, nil
+		return review.ReasonOptedOut, nil
 	}
 	return "", nil
 }
 
-func (a *Activities) moveTo(ctx context.Context, ex sqlx.ExecerContext, in SendInput, to, reason string, from []string) error {
+func (a *Activities) moveTo(ctx context.Context, ex sqlx.ExecerContext, in SendInput, to string, reason review.Reason, from []string) error {
 	var err error
 	if in.Kind == KindReminder {
-		_, err = store.TransitionReminder(ctx, ex, in.RequestID, from, to, reason)
+		_, err = store.TransitionReminder(ctx, ex, in.RequestID, from, to, string(reason))
 	} else {
-		_, err = store.Transition(ctx, ex, in.RequestID, from, to, reason)
+		_, err = store.Transition(ctx, ex, in.RequestID, from, to, string(reason))
 	}
 	return err
 }
 
 // finish records a final status, logging rather than failing if it cannot:
 // the outcome is already decided.
-func (a *Activities) finish(ctx context.Context, in SendInput, to, reason string, from []string) {
+func (a *Activities) finish(ctx context.Context, in SendInput, to string, reason review.Reason, from []string) {
 	if err := a.moveTo(ctx, a.DB, in, to, reason, from); err != nil {
 		activity.GetLogger(ctx).Error("could not record request status", "request_id", in.RequestID, "status", to, "error", err)
 	}
 }
 
-func (a *Activities) skip(ctx context.Context, in SendInput, subject string, reads []registry.Entry, reason string) (SendResult, error) {
+func (a *Activities) skip(ctx context.Context, in SendInput, subject string, reads []registry.Entry, reason review.Reason) (SendResult, error) {
 	err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		if err := a.moveTo(ctx, tx, in, store.StatusSkipped, reason, []string{pending(in.Kind)}); err != nil {
 			return err
@@ -442,45 +408,35 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := emailContent{OrderName: req.OrderName, Reminder: reminder}
+	c := review.Content{OrderName: req.OrderName, Reminder: reminder}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})
-		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
+		c.Products = append(c.Products, review.Product{Title: p.Title, Link: a.PublicURL + "/r/" + tok})
 	}
 	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,
 		RequestID: req.RequestID, Expires: now.Add(UnsubscribeLife).Unix()})
 	c.Unsubscribe = unsub
-	text, html, err := render(c)
+	e, err := review.Render(shop.Subject, c)
 	if err != nil {
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: req.RequestID, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
-		Text: text, HTML: html, UnsubscribeURL: unsub,
+		RequestID: req.RequestID, Subject: e.Subject,
+		Text: e.Text, HTML: e.HTML, UnsubscribeURL: unsub,
 	}, nil
-}
-
-// ReviewURL fills a shop's review-destination template for one product.
-func ReviewURL(tmpl, shop string, p store.Product) string {
-	handle := p.Handle
-	if handle == "" {
-		handle = strconv.FormatInt(p.ID, 10)
-	}
-	return strings.NewReplacer("{shop}", shop, "{product_id}", strconv.FormatInt(p.ID, 10),
-		"{handle}", url.PathEscape(handle)).Replace(tmpl)
 }
 
 // skipReason says why a suppressed customer is skipped, from the reason the
 // suppression list keeps, so the merchant sees a bounce as a bounce.
-func skipReason(suppression string) string {
+func skipReason(suppression string) review.Reason {
 	switch suppression {
 	case sendgrid.SuppressBounced, sendgrid.SuppressInvalid:
-		return ReasonUndeliverable
+		return review.ReasonUndeliverable
 	case sendgrid.SuppressSpamReport:
-		return ReasonSpamReport
+		return review.ReasonSpamReport
 	case "erasure":
-		return ReasonErased
+		return review.ReasonErased
 	}
-	return ReasonUnsubscribed // the link, the mail client's one-click, SendGrid's unsubscribe
+	return review.ReasonUnsubscribed // the link, the mail client's one-click, SendGrid's unsubscribe
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 )
@@ -478,7 +479,7 @@ func TestSend_SecondRunDoesNotSendAgain(t *testing.T) {
 		t.Fatalf("first run = %+v, want sent", res)
 	}
 	res := f.mustSend(t, activities.KindFirst)
-	if want := (activities.SendResult{Status: store.StatusSent, Reason: activities.ReasonAlreadySent}); res != want {
+	if want := (activities.SendResult{Status: store.StatusSent, Reason: review.ReasonAlreadySent}); res != want {
 		t.Errorf("second run = %+v, want %+v", res, want)
 	}
 	assertOneEmail(t, f)
@@ -502,14 +503,14 @@ func assertOneEmail(t *testing.T, f *fixture) {
 // assertSkipped runs the send and checks it ends skipped for reason without
 // an email, without reading the address, and without recording a
 // transmission; a second run reports the same outcome.
-func assertSkipped(t *testing.T, f *fixture, reason string) {
+func assertSkipped(t *testing.T, f *fixture, reason review.Reason) {
 	t.Helper()
 	want := activities.SendResult{Status: store.StatusSkipped, Reason: reason}
 	if res := f.mustSend(t, activities.KindFirst); res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
 	req := f.request(t)
-	if req.Status != store.StatusSkipped || req.Reason != reason {
+	if req.Status != store.StatusSkipped || req.Reason != string(reason) {
 		t.Errorf("request is %s/%q, want skipped/%q", req.Status, req.Reason, reason)
 	}
 	if out := f.sg.Outbox(); len(out) != 0 {
@@ -535,7 +536,7 @@ func TestSend_CancelledOrderSendsNothing(t *testing.T) {
 	o := customerOrder(testOrderID)
 	o.Cancelled = true
 	f := newFixture(t, o)
-	assertSkipped(t, f, activities.ReasonCancelled)
+	assertSkipped(t, f, review.ReasonCancelled)
 }
 
 func TestSend_RefundedOrderSendsNothing(t *testing.T) {
@@ -543,7 +544,7 @@ func TestSend_RefundedOrderSendsNothing(t *testing.T) {
 	o := customerOrder(testOrderID)
 	o.FinancialStatus = "REFUNDED"
 	f := newFixture(t, o)
-	assertSkipped(t, f, activities.ReasonRefunded)
+	assertSkipped(t, f, review.ReasonRefunded)
 }
 
 func TestSend_CustomerWithoutConsentSendsNothingWhenConsentRequired(t *testing.T) {
@@ -551,7 +552,7 @@ func TestSend_CustomerWithoutConsentSendsNothingWhenConsentRequired(t *testing.T
 	o := customerOrder(testOrderID)
 	o.Customer.MarketingState = "NOT_SUBSCRIBED"
 	f := newFixture(t, o)
-	assertSkipped(t, f, activities.ReasonNoConsent)
+	assertSkipped(t, f, review.ReasonNoConsent)
 	if got := f.request(t).Subject; got != f.subject() {
 		t.Errorf("request subject = %q, want the customer's pseudonym %q", got, f.subject())
 	}
@@ -560,7 +561,7 @@ func TestSend_CustomerWithoutConsentSendsNothingWhenConsentRequired(t *testing.T
 func TestSend_GuestCheckoutSendsNothingWhenConsentRequired(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, guestOrder(testOrderID))
-	assertSkipped(t, f, activities.ReasonNoConsent)
+	assertSkipped(t, f, review.ReasonNoConsent)
 	if got, want := f.request(t).Subject, f.ring.GuestSubject(testShop, testOrderID); got != want {
 		t.Errorf("request subject = %q, want the guest pseudonym %q", got, want)
 	}
@@ -568,13 +569,13 @@ func TestSend_GuestCheckoutSendsNothingWhenConsentRequired(t *testing.T) {
 
 func TestSend_SuppressedCustomerSendsNothingAndTheSkipSaysWhy(t *testing.T) {
 	t.Parallel()
-	for suppression, want := range map[string]string{
-		"unsubscribe_link":     activities.ReasonUnsubscribed,
-		"sendgrid_unsubscribe": activities.ReasonUnsubscribed,
-		"sendgrid_bounce":      activities.ReasonUndeliverable,
-		"sendgrid_invalid":     activities.ReasonUndeliverable,
-		"sendgrid_spamreport":  activities.ReasonSpamReport,
-		"erasure":              activities.ReasonErased,
+	for suppression, want := range map[string]review.Reason{
+		"unsubscribe_link":     review.ReasonUnsubscribed,
+		"sendgrid_unsubscribe": review.ReasonUnsubscribed,
+		"sendgrid_bounce":      review.ReasonUndeliverable,
+		"sendgrid_invalid":     review.ReasonUndeliverable,
+		"sendgrid_spamreport":  review.ReasonSpamReport,
+		"erasure":              review.ReasonErased,
 	} {
 		t.Run(suppression, func(t *testing.T) {
 			t.Parallel()
@@ -595,7 +596,7 @@ func TestSend_OrderMissingInShopifySendsNothing(t *testing.T) {
 	o := customerOrder(testOrderID)
 	f := newFixture(t, o)
 	f.shop.DeleteOrder(o.ID) // deleted in Shopify after fulfillment
-	assertSkipped(t, f, activities.ReasonOrderNotFound)
+	assertSkipped(t, f, review.ReasonOrderNotFound)
 	if n := f.shop.Calls("CandorOrderStatus"); n == 0 {
 		t.Error("the order was never looked up; the test proves nothing")
 	}
@@ -741,12 +742,12 @@ func TestSend_SendGridRejectionFailsTheRequest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a rejection is an outcome, not an error: %v", err)
 	}
-	if want := (activities.SendResult{Status: store.StatusFailed, Reason: activities.ReasonRejected + "_400"}); res != want {
+	if want := (activities.SendResult{Status: store.StatusFailed, Reason: review.ReasonRejected + "_400"}); res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
 	req := f.request(t)
-	if req.Status != store.StatusFailed || !strings.HasPrefix(req.Reason, activities.ReasonRejected) {
-		t.Errorf("request is %s/%q, want failed/%s…", req.Status, req.Reason, activities.ReasonRejected)
+	if req.Status != store.StatusFailed || !strings.HasPrefix(req.Reason, string(review.ReasonRejected)) {
+		t.Errorf("request is %s/%q, want failed/%s…", req.Status, req.Reason, review.ReasonRejected)
 	}
 	if out := f.sg.Outbox(); len(out) != 0 {
 		t.Errorf("outbox holds %d emails, want none", len(out))
@@ -765,13 +766,13 @@ func TestSend_SendGridRejectionFailsTheRequest(t *testing.T) {
 // recorded transmission, and that a further attempt sends no second email.
 func assertSentUnconfirmed(t *testing.T, f *fixture, res activities.SendResult) {
 	t.Helper()
-	want := activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}
+	want := activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}
 	if res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
 	req := f.request(t)
-	if req.Status != store.StatusSentUnconfirmed || req.Reason != activities.ReasonOutcomeUnknown {
-		t.Errorf("request is %s/%q, want %s/%s", req.Status, req.Reason, store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
+	if req.Status != store.StatusSentUnconfirmed || req.Reason != string(review.ReasonOutcomeUnknown) {
+		t.Errorf("request is %s/%q, want %s/%s", req.Status, req.Reason, store.StatusSentUnconfirmed, review.ReasonOutcomeUnknown)
 	}
 	if req.SentAt == nil {
 		t.Error("sent_at is empty: retention would not treat the unconfirmed send as a send")
@@ -882,7 +883,7 @@ func TestSend_ReminderFollowsASentFirstEmail(t *testing.T) {
 	if n := len(transmissions(f.entries(t), f.reqID)); n != 2 {
 		t.Errorf("registry records %d transmissions, want 2", n)
 	}
-	if res := f.mustSend(t, activities.KindReminder); res.Reason != activities.ReasonAlreadySent {
+	if res := f.mustSend(t, activities.KindReminder); res.Reason != review.ReasonAlreadySent {
 		t.Errorf("second reminder run = %+v, want already_sent", res)
 	}
 	if out := f.sg.Outbox(); len(out) != 2 {
@@ -894,7 +895,7 @@ func TestSend_ReminderBeforeFirstEmailIsSkipped(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, customerOrder(testOrderID))
 	res := f.mustSend(t, activities.KindReminder)
-	if want := (activities.SendResult{Status: store.StatusSkipped, Reason: activities.ReasonNotSent}); res != want {
+	if want := (activities.SendResult{Status: store.StatusSkipped, Reason: review.ReasonNotSent}); res != want {
 		t.Errorf("result = %+v, want %+v", res, want)
 	}
 	if out := f.sg.Outbox(); len(out) != 0 {
@@ -917,7 +918,7 @@ func TestSend_ReminderAfterUnsubscribeSendsNothing(t *testing.T) {
 	if _, err := store.Suppress(context.Background(), f.db, testShop, f.subject(), "unsubscribe_link"); err != nil {
 		t.Fatal(err)
 	}
-	want := activities.SendResult{Status: store.StatusSkipped, Reason: activities.ReasonUnsubscribed}
+	want := activities.SendResult{Status: store.StatusSkipped, Reason: review.ReasonUnsubscribed}
 	if res := f.mustSend(t, activities.KindReminder); res != want {
 		t.Errorf("reminder = %+v, want %+v", res, want)
 	}
@@ -966,7 +967,7 @@ func TestSend_ExplicitMarketingOptOutIsRespectedWithoutConsentRequirement(t *tes
 	if err := f.db.UpdateSettings(context.Background(), testShop, st); err != nil {
 		t.Fatal(err)
 	}
-	assertSkipped(t, f, activities.ReasonOptedOut)
+	assertSkipped(t, f, review.ReasonOptedOut)
 }
 
 // SendGrid refuses a From address that is no Sender Identity of the account
@@ -981,11 +982,11 @@ func TestSend_UnverifiedSenderFailsOnceAndIsNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a refused sender is an outcome, not an error to retry: %v", err)
 	}
-	if want := (activities.SendResult{Status: store.StatusFailed, Reason: activities.ReasonSenderUnverified}); res != want {
+	if want := (activities.SendResult{Status: store.StatusFailed, Reason: review.ReasonSenderUnverified}); res != want {
 		t.Fatalf("result = %+v, want %+v", res, want)
 	}
-	if req := f.request(t); req.Status != store.StatusFailed || req.Reason != activities.ReasonSenderUnverified {
-		t.Errorf("request is %s/%q, want failed/%s", req.Status, req.Reason, activities.ReasonSenderUnverified)
+	if req := f.request(t); req.Status != store.StatusFailed || req.Reason != string(review.ReasonSenderUnverified) {
+		t.Errorf("request is %s/%q, want failed/%s", req.Status, req.Reason, review.ReasonSenderUnverified)
 	}
 	if res, err := f.send(t, activities.KindFirst); err != nil || res.Status != store.StatusFailed {
 		t.Errorf("second run = %+v, %v; want failed", res, err)
@@ -1004,7 +1005,7 @@ func TestSend_OffDomainReviewDestinationSendsNothing(t *testing.T) {
 	if _, err := f.db.Exec(`UPDATE shops SET review_url_template = 'https://evil.example/p/{handle}' WHERE domain = $1`, testShop); err != nil {
 		t.Fatal(err)
 	}
-	assertSkipped(t, f, activities.ReasonReviewURLRefused) // and the recipient is never read
+	assertSkipped(t, f, review.ReasonReviewURLRefused) // and the recipient is never read
 	// The shop's primary domain, as Shopify reports it, is the shop's own.
 	g := newFixture(t, customerOrder(testOrderID))
 	if _, err := g.db.Exec(`UPDATE shops SET review_url_template = $2 WHERE domain = $1`, testShop, "https://"+g.shop.PrimaryDomain+"/products/{handle}"); err != nil {
@@ -1045,9 +1046,9 @@ func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
 	if got := markFailed(t, f); got != store.StatusSentUnconfirmed {
 		t.Errorf("MarkFailed reports %q, want %s", got, store.StatusSentUnconfirmed)
 	}
-	if r := f.request(t); r.Status != store.StatusSentUnconfirmed || r.Reason != activities.ReasonOutcomeUnknown || r.SentAt == nil {
+	if r := f.request(t); r.Status != store.StatusSentUnconfirmed || r.Reason != string(review.ReasonOutcomeUnknown) || r.SentAt == nil {
 		t.Errorf("request left sending is %s/%q (sent_at %v), want %s/%s with sent_at", r.Status, r.Reason, r.SentAt,
-			store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown)
+			store.StatusSentUnconfirmed, review.ReasonOutcomeUnknown)
 	}
 
 	g := newFixture(t, customerOrder(testOrderID+1))
@@ -1061,7 +1062,7 @@ func TestMarkFailed_ARequestLeftSendingIsSentUnconfirmed(t *testing.T) {
 
 func markFailed(t *testing.T, f *fixture) string {
 	t.Helper()
-	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, "send_failed")
+	v, err := f.env.ExecuteActivity(f.acts.MarkFailed, f.reqID, review.ReasonSendFailed)
 	if err != nil {
 		t.Fatal(err)
 	}

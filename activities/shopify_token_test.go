@@ -16,6 +16,8 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -42,7 +44,7 @@ func (f *fixture) oauthInstall(t *testing.T, ttl time.Duration) shopify.Token {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	in, err := activities.SealToken(f.ring, testShop, tok)
+	in, err := shoptoken.Seal(f.ring, testShop, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +87,7 @@ func TestSend_RefreshesAnExpiringTokenBeforeUsingIt(t *testing.T) {
 // must not both use it. The row lock makes the second see the first's token.
 func TestShopAdmin_ConcurrentRefreshesSpendTheRefreshTokenOnce(t *testing.T) {
 	f := newFixture(t, customerOrder(testOrderID))
-	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
+	f.oauthInstall(t, time.Minute) // inside shoptoken.RefreshMargin: due for refresh
 	f.shop.SetTokenTTL(time.Hour)
 	f.shop.SetTokenDelay(time.Second) // the first refresh is still in flight when the others start
 	f.acts.PublicURL = ""             // no subscription calls: this is about the token
@@ -129,10 +131,10 @@ func TestSend_RefusedRefreshTokenEndsAsDisconnectedNotRetried(t *testing.T) {
 	}
 	before, _ := f.db.Shop(ctx, testShop)
 	res, err := f.send(t, activities.KindFirst)
-	if err != nil || res.Status != store.StatusSkipped || res.Reason != activities.ReasonShopDisconnected {
-		t.Fatalf("send with a refused refresh token: %+v, %v; want skipped %s", res, err, activities.ReasonShopDisconnected)
+	if err != nil || res.Status != store.StatusSkipped || res.Reason != review.ReasonShopDisconnected {
+		t.Fatalf("send with a refused refresh token: %+v, %v; want skipped %s", res, err, review.ReasonShopDisconnected)
 	}
-	assertSkipped(t, f, activities.ReasonShopDisconnected)
+	assertSkipped(t, f, review.ReasonShopDisconnected)
 	after, _ := f.db.Shop(ctx, testShop)
 	if after.TokenSealed != before.TokenSealed || after.RefreshTokenSealed != before.RefreshTokenSealed {
 		t.Fatal("a failed refresh changed the stored tokens")
@@ -299,10 +301,10 @@ func TestSend_UninstalledShopIsSkippedAsDisconnected(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send for an uninstalled shop: %v; want an explicit skip, not an error to retry", err)
 	}
-	if res.Status != store.StatusSkipped || res.Reason != activities.ReasonShopDisconnected {
-		t.Fatalf("result %+v, want skipped %s", res, activities.ReasonShopDisconnected)
+	if res.Status != store.StatusSkipped || res.Reason != review.ReasonShopDisconnected {
+		t.Fatalf("result %+v, want skipped %s", res, review.ReasonShopDisconnected)
 	}
-	assertSkipped(t, f, activities.ReasonShopDisconnected)
+	assertSkipped(t, f, review.ReasonShopDisconnected)
 	if n := f.shop.Calls("CandorShop") + f.shop.Calls("CandorOrderStatus") + f.shop.Calls("oauth/refresh"); n != 0 {
 		t.Errorf("%d calls to Shopify for a disconnected shop", n)
 	}
@@ -357,7 +359,7 @@ func TestSend_AfterKeyRotationTheRefreshTokenStillOpens(t *testing.T) {
 // row: a new review request for the shop is stored meanwhile.
 func TestShopAdmin_RefreshInFlightDoesNotBlockANewRequestForTheShop(t *testing.T) {
 	f := newFixture(t, customerOrder(testOrderID))
-	f.oauthInstall(t, time.Minute) // inside TokenRefreshMargin: due for refresh
+	f.oauthInstall(t, time.Minute) // inside shoptoken.RefreshMargin: due for refresh
 	f.shop.SetTokenTTL(time.Hour)
 	reached, release := f.shop.HoldNext("oauth/access_token")
 	defer release()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -42,7 +43,7 @@ func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, err
 	at := from
 	if shop.HasWindow() {
 		loc, err := a.shopLocation(ctx, shop)
-		if errors.Is(err, ErrShopDisconnected) {
+		if errors.Is(err, shoptoken.ErrDisconnected) {
 			return PlanFrom(in, 0, 0), nil // as above
 		}
 		if err != nil {
@@ -82,7 +83,7 @@ func (a *Activities) shopLocation(ctx context.Context, shop store.Shop) (*time.L
 	name := shop.TimeZone
 	if name == "" {
 		admin, err := a.shopAdmin(ctx, shop)
-		if errors.Is(err, ErrShopDisconnected) {
+		if errors.Is(err, shoptoken.ErrDisconnected) {
 			return nil, err
 		}
 		if err != nil {

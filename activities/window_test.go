@@ -8,6 +8,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -196,7 +197,7 @@ func TestSend_OrderOfOnlyExcludedProductsIsSkipped(t *testing.T) {
 		s.ExcludedProducts = []int64{9902}
 		s.ExcludedTags = []string{"sample"}
 	})
-	assertSkipped(t, f, activities.ReasonExcluded)
+	assertSkipped(t, f, review.ReasonExcluded)
 }
 
 func shopifytestProduct(id int64, title, handle string, tags ...string) shopifytest.Product {

@@ -47,6 +47,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -223,7 +224,7 @@ func newEnv(b *testing.B) *env {
 // startOptions are the options web/shopify.go's handOff uses.
 func startOptions(orderID int64) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                                       workflows.ReviewRequestID(benchShop, orderID),
+		ID:                                       review.WorkflowID(benchShop, orderID),
 		TaskQueue:                                workflows.TaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,

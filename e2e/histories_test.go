@@ -22,6 +22,7 @@ import (
 	"github.com/candorhq/candor/devenv"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -86,12 +87,12 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		"review_delivered_sent_reminded.json": {delivered, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
 		"review_signalled_sent_reminded.json": {signalled, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
 		"review_fallback_sent_reminded.json":  {fallback, workflows.ReviewRequestResult{Status: store.StatusSent, ReminderStatus: store.StatusSent}},
-		"review_cancelled.json":               {cancelled, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: workflows.StopCancelled}},
+		"review_cancelled.json":               {cancelled, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonCancelled}},
 	} {
 		if r := s.result(t, c.o.ID); r != c.want {
 			t.Fatalf("%s: result %+v, want %+v", name, r, c.want)
 		}
-		keep(name, workflows.ReviewRequestID(shop, c.o.ID))
+		keep(name, review.WorkflowID(shop, c.o.ID))
 	}
 
 	// The send-heartbeat version's side of a plain send (the files above
@@ -101,7 +102,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if r := s.result(t, heartbeat.ID); r.Status != store.StatusSent {
 		t.Fatalf("send with heartbeats: result %+v", r)
 	}
-	keep("review_send_heartbeat.json", workflows.ReviewRequestID(shop, heartbeat.ID))
+	keep("review_send_heartbeat.json", review.WorkflowID(shop, heartbeat.ID))
 
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
 	s.mail.AcceptThenFail(1, 502)
@@ -110,7 +111,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if r := s.result(t, unconfirmed.ID); r.Status != store.StatusSentUnconfirmed {
 		t.Fatalf("accepted then 502: result %+v, want %s", r, store.StatusSentUnconfirmed)
 	}
-	keep("review_sent_unconfirmed.json", workflows.ReviewRequestID(shop, unconfirmed.ID))
+	keep("review_sent_unconfirmed.json", review.WorkflowID(shop, unconfirmed.ID))
 
 	// PrivacyRequest: a data request, then an erasure, of another customer
 	// (the erasure deletes that customer's review history).

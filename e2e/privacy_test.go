@@ -27,6 +27,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/web"
 	"github.com/candorhq/candor/workflows"
@@ -177,7 +178,7 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 
 	// A backup of Temporal's store, taken before the erasure, holds the
 	// first order's history.
-	backup := s.backupHistory(t, workflows.ReviewRequestID(shop, o.ID))
+	backup := s.backupHistory(t, review.WorkflowID(shop, o.ID))
 
 	// SendGrid keeps the address on its own lists after a bounce and a
 	// global unsubscribe.
@@ -210,7 +211,7 @@ func TestErasure_CustomerRedactLeavesNothingReadableAndProvesIt(t *testing.T) {
 		t.Errorf("SendGrid's %v lists still hold the address", on)
 	}
 	for _, order := range []int64{o.ID, o2.ID} {
-		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, order), ""); err == nil {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, order), ""); err == nil {
 			t.Errorf("review workflow for order %d still exists", order)
 		}
 	}
@@ -398,7 +399,7 @@ func TestErasure_LeftoverHistoryCannotBeDecrypted(t *testing.T) {
 	if r := s.result(t, o.ID); r.Status != store.StatusSent {
 		t.Fatalf("order: %+v", r)
 	}
-	wid := workflows.ReviewRequestID(shop, o.ID)
+	wid := review.WorkflowID(shop, o.ID)
 	before, sealed, err := devenv.HistoryText(ctx, s.tc, wid, s.codec())
 	if err != nil || sealed != 0 || !strings.Contains(before, o.Name) || !strings.Contains(before, o.Products[0].Title) {
 		t.Fatalf("before the erasure the codec must read the history (%d sealed, %v)", sealed, err)
@@ -470,7 +471,7 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 	if r := s.result(t, o.ID); r.Status != store.StatusSent {
 		t.Fatalf("order: %+v", r)
 	}
-	backup := s.backupHistory(t, workflows.ReviewRequestID(shop, o.ID))
+	backup := s.backupHistory(t, review.WorkflowID(shop, o.ID))
 	var before int
 	if err := s.db.Get(&before, `SELECT count(*) FROM data_keys WHERE shop = $1`, shop); err != nil || before == 0 {
 		t.Fatalf("the shop has %d data keys before, %v", before, err)
@@ -539,7 +540,7 @@ func TestErasure_EmailOnlyCustomerRecordErasesByItsOrdersAndItsAddress(t *testin
 		t.Errorf("SendGrid erasure jobs for %v", erased)
 	}
 	for _, o := range []shopifytest.Order{named, unnamed} {
-		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, o.ID), ""); err == nil {
 			t.Errorf("the review workflow of order %d still exists", o.ID)
 		}
 	}
@@ -558,8 +559,8 @@ func TestErasure_EmailOnlyCustomerRecordErasesByItsOrdersAndItsAddress(t *testin
 
 	next := guest(305)
 	s.order(t, next)
-	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonErased {
-		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, activities.ReasonErased)
+	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonErased {
+		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, review.ReasonErased)
 	}
 	if strings.Contains(strings.ToLower(s.dump(t)), email) {
 		t.Error("Postgres still holds the address")
@@ -608,15 +609,15 @@ func TestErasure_ReachesTheCustomersGuestCheckouts(t *testing.T) {
 		t.Errorf("%d guest request rows left", left)
 	}
 	for _, o := range []shopifytest.Order{named, found} {
-		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, o.ID), ""); err == nil {
 			t.Errorf("review workflow for guest order %d still exists", o.ID)
 		}
 	}
 
 	next := guest(base + 3)
 	s.order(t, next)
-	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonErased {
-		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, activities.ReasonErased)
+	if r := s.result(t, next.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonErased {
+		t.Errorf("guest order after the erasure: %+v, want skipped/%s", r, review.ReasonErased)
 	}
 	dump := s.dump(t)
 	if !strings.Contains(dump, id) || !strings.Contains(dump, "adr_") {

@@ -14,6 +14,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -24,7 +25,7 @@ func (s *system) reconcile(t *testing.T, id string) workflows.ReconcileResult {
 
 func (s *system) workflowExists(t *testing.T, orderID int64) bool {
 	t.Helper()
-	_, err := s.tc.DescribeWorkflowExecution(context.Background(), workflows.ReviewRequestID(shop, orderID), "")
+	_, err := s.tc.DescribeWorkflowExecution(context.Background(), review.WorkflowID(shop, orderID), "")
 	var nf *serviceerror.NotFound
 	if asNotFound(err, &nf) {
 		return false
@@ -112,7 +113,7 @@ func TestReconcile_RepairsSubscriptionsAndStartsOnlyTheOrdersNoWebhookAnnounced(
 	}
 
 	// Reconciliation reads no customer data, so none reaches Temporal.
-	for _, id := range []string{"reconcile/test-1", workflows.ReviewRequestID(shop, missed.ID)} {
+	for _, id := range []string{"reconcile/test-1", review.WorkflowID(shop, missed.ID)} {
 		h, _, err := devenv.HistoryText(ctx, s.tc, id, s.codec())
 		if err != nil {
 			t.Fatal(err)

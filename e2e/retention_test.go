@@ -18,6 +18,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -98,7 +99,7 @@ func TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse(t *te
 		t.Fatalf("review flow: %+v", r)
 	}
 	otherOrder := o.ID + 1 // unknown to the stand-in store: skipped, closed at once
-	otherRun, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: workflows.ReviewRequestID(otherShop, otherOrder), TaskQueue: workflows.TaskQueue},
+	otherRun, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: review.WorkflowID(otherShop, otherOrder), TaskQueue: workflows.TaskQueue},
 		workflows.ReviewRequest, workflows.ReviewRequestInput{Shop: otherShop, OrderID: otherOrder, OrderName: "#9", RequestID: s.ring.RequestID(otherShop, otherOrder),
 			Products: []store.Product{{ID: 1, Title: "Mug"}}, FulfilledAt: time.Now().Add(-30 * 24 * time.Hour), DeliveredAt: ptr(time.Now().Add(-30 * 24 * time.Hour))})
 	if err != nil {
@@ -225,10 +226,10 @@ func TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse(t *te
 
 	// Temporal: the main shop's closed review workflow is gone, the other
 	// shop's (7 days) is kept.
-	if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o.ID), ""); err == nil {
+	if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, o.ID), ""); err == nil {
 		t.Error("the main shop's closed review workflow still exists")
 	}
-	if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(otherShop, otherOrder), ""); err != nil {
+	if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(otherShop, otherOrder), ""); err != nil {
 		t.Errorf("the other shop's closed review workflow was deleted: %v", err)
 	}
 
@@ -335,7 +336,7 @@ func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T
 	if n := s.count(t, `SELECT count(*) FROM shops WHERE domain = $1 AND access_token_sealed <> ''`, shop); n != 0 {
 		t.Fatal("the token is still held after app/uninstalled")
 	}
-	desc, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, o2.ID), "")
+	desc, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, o2.ID), "")
 	if err != nil || desc.GetWorkflowExecutionInfo().GetCloseTime() == nil {
 		t.Fatalf("the waiting review workflow is not stopped by the uninstall: %v", err)
 	}
@@ -348,7 +349,7 @@ func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T
 		}
 	}
 	for _, order := range []int64{o.ID, o2.ID} {
-		if _, err := s.tc.DescribeWorkflowExecution(ctx, workflows.ReviewRequestID(shop, order), ""); err == nil {
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(shop, order), ""); err == nil {
 			t.Errorf("review workflow of order %d still exists after shop/redact", order)
 		}
 	}

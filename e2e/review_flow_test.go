@@ -33,6 +33,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -165,7 +166,7 @@ func (s *system) result(t *testing.T, orderID int64) workflows.ReviewRequestResu
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var r workflows.ReviewRequestResult
-	if err := s.tc.GetWorkflow(ctx, workflows.ReviewRequestID(shop, orderID), "").Get(ctx, &r); err != nil {
+	if err := s.tc.GetWorkflow(ctx, review.WorkflowID(shop, orderID), "").Get(ctx, &r); err != nil {
 		t.Fatalf("workflow for order %d: %v", orderID, err)
 	}
 	return r
@@ -278,7 +279,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 
 	// Nothing personal in Temporal history, logs or any Postgres table.
-	h, sealed, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), s.codec())
+	h, sealed, err := devenv.HistoryText(context.Background(), s.tc, review.WorkflowID(shop, o.ID), s.codec())
 	if err != nil || sealed != 0 {
 		t.Fatalf("history: %d payloads do not decode, %v", sealed, err)
 	}
@@ -287,7 +288,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	}
 	// As Temporal stores it, every payload is ciphertext under the
 	// request's own data key.
-	raw, _, err := devenv.HistoryText(context.Background(), s.tc, workflows.ReviewRequestID(shop, o.ID), nil)
+	raw, _, err := devenv.HistoryText(context.Background(), s.tc, review.WorkflowID(shop, o.ID), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,8 +363,8 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 
 	// The customer clicks a review link, then unsubscribes.
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	review := regexp.MustCompile(regexp.QuoteMeta(s.url) + `/r/[A-Za-z0-9_.-]+`).FindString(m.Text)
-	resp, err := noRedirect.Get(review)
+	reviewLink := regexp.MustCompile(regexp.QuoteMeta(s.url) + `/r/[A-Za-z0-9_.-]+`).FindString(m.Text)
+	resp, err := noRedirect.Get(reviewLink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +388,7 @@ func TestReviewFlow_SignedFulfillmentSendsOneMinimalEmailAndLeavesNoPersonalData
 	o2.ID, o2.Name = o.ID+1, "#9999"
 	s.shopify.SetOrder(o2)
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o2, "delivered"))
-	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonUnsubscribed {
+	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonUnsubscribed {
 		t.Fatalf("after unsubscribe: %+v", r)
 	}
 	if n := len(s.mail.Outbox()); n != 1 {
@@ -405,7 +406,7 @@ func TestReviewFlow_CancelledOrderGetsNoEmail(t *testing.T) {
 	if got := s.deliver(t, shopify.TopicOrderCancelled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(o)); got != "signalled" {
 		t.Fatalf("cancel: %s", got)
 	}
-	if r := s.result(t, o.ID); r.Status != store.StatusSkipped || r.Reason != workflows.StopCancelled {
+	if r := s.result(t, o.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonCancelled {
 		t.Fatalf("result %+v", r)
 	}
 	if n := len(s.mail.Outbox()); n != 0 {
@@ -429,15 +430,15 @@ func TestReviewFlow_UnverifiedSenderEndsAtOnceWithoutADayOfRetries(t *testing.T)
 	s.shopify.SetOrder(o)
 	began := time.Now()
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
-	if r := s.result(t, o.ID); r.Status != store.StatusFailed || r.Reason != activities.ReasonSenderUnverified {
-		t.Fatalf("result %+v, want failed/%s", r, activities.ReasonSenderUnverified)
+	if r := s.result(t, o.ID); r.Status != store.StatusFailed || r.Reason != review.ReasonSenderUnverified {
+		t.Fatalf("result %+v, want failed/%s", r, review.ReasonSenderUnverified)
 	}
 	if d := time.Since(began); d > 30*time.Second {
 		t.Errorf("the refusal took %v to settle: it was retried", d)
 	}
 	ctx := context.Background()
 	attempts := 0
-	iter := s.tc.GetWorkflowHistory(ctx, workflows.ReviewRequestID(shop, o.ID), "", false, 0)
+	iter := s.tc.GetWorkflowHistory(ctx, review.WorkflowID(shop, o.ID), "", false, 0)
 	for iter.HasNext() {
 		ev, err := iter.Next()
 		if err != nil {
@@ -458,7 +459,7 @@ func TestReviewFlow_UnverifiedSenderEndsAtOnceWithoutADayOfRetries(t *testing.T)
 	}
 	var reason string
 	_ = s.db.Get(&reason, `SELECT reason FROM review_requests WHERE order_id = $1`, o.ID)
-	if reason != activities.ReasonSenderUnverified {
+	if reason != string(review.ReasonSenderUnverified) {
 		t.Errorf("request reason %q: /app shows the refusal from it", reason)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -106,7 +107,7 @@ func TestUnsubscribe_LinkInTheEmailNeedsTheButtonAndThenTheNextOrderGetsNothing(
 	// The same customer's next order gets nothing.
 	o2 := nextOrderOf(o, 1)
 	s.order(t, o2)
-	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != activities.ReasonUnsubscribed {
+	if r := s.result(t, o2.ID); r.Status != store.StatusSkipped || r.Reason != review.ReasonUnsubscribed {
 		t.Fatalf("next order after unsubscribing: %+v", r)
 	}
 	if n := len(s.mail.Outbox()); n != 1 {
@@ -158,8 +159,8 @@ func TestSuppression_SignedBounceAndSpamReportStopTheNextOrderForThatCustomerOnl
 	}
 	// The skip says why, so the merchant sees a bounce as a bounce.
 	for who, want := range map[string]activities.SendResult{
-		"bounced":    {Status: store.StatusSkipped, Reason: activities.ReasonUndeliverable},
-		"complained": {Status: store.StatusSkipped, Reason: activities.ReasonSpamReport},
+		"bounced":    {Status: store.StatusSkipped, Reason: review.ReasonUndeliverable},
+		"complained": {Status: store.StatusSkipped, Reason: review.ReasonSpamReport},
 		"blocked":    {Status: store.StatusSent},
 	} {
 		if r := s.result(t, next[who].ID); r.Status != want.Status || r.Reason != want.Reason {
@@ -250,9 +251,9 @@ func TestSuppression_GuestCheckoutsKeepTheirObjections(t *testing.T) {
 
 	// Their next guest checkouts: the same address, typed differently.
 	want := map[string]activities.SendResult{
-		"unsubscribed": {Status: store.StatusSkipped, Reason: activities.ReasonUnsubscribed},
-		"bounced":      {Status: store.StatusSkipped, Reason: activities.ReasonUndeliverable},
-		"complained":   {Status: store.StatusSkipped, Reason: activities.ReasonSpamReport},
+		"unsubscribed": {Status: store.StatusSkipped, Reason: review.ReasonUnsubscribed},
+		"bounced":      {Status: store.StatusSkipped, Reason: review.ReasonUndeliverable},
+		"complained":   {Status: store.StatusSkipped, Reason: review.ReasonSpamReport},
 		"other":        {Status: store.StatusSent},
 	}
 	next := map[string]shopifytest.Order{}

@@ -10,6 +10,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -31,7 +32,7 @@ func (s *system) oauthConnect(t *testing.T, ttl time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := activities.SealToken(s.ring, shop, tok)
+	in, err := shoptoken.Seal(s.ring, shop, tok)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -128,7 +129,7 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		N      int        `db:"n"`
 		Latest *time.Time `db:"latest"`
 	}
-	if err := s.DB.GetContext(r.Context(), &refused, senderRefusalSQL, m.Shop, activities.ReasonSenderUnverified); err != nil {
+	if err := s.DB.GetContext(r.Context(), &refused, senderRefusalSQL, m.Shop, review.ReasonSenderUnverified); err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
 		return
 	}
@@ -265,10 +266,10 @@ func (f *settingsForm) sort() {
 	}
 }
 
-// shopify is the Admin API path the merchant pages use: the activities'
-// refresh-aware one.
-func (s *Server) shopify() *activities.Activities {
-	return &activities.Activities{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
+// shopify is the Admin API path the merchant pages use: the refresh-aware
+// one every Admin call uses.
+func (s *Server) shopify() shoptoken.Opener {
+	return shoptoken.Opener{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
 }
 
 func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
@@ -350,20 +351,6 @@ type requestRow struct {
 	Created   string
 }
 
-var reasonText = map[string]string{
-	activities.ReasonAlreadySent: "already sent", activities.ReasonOutcomeUnknown: "SendGrid may have accepted it but never confirmed; it is not sent again",
-	activities.ReasonRequestErased: "erased", activities.ReasonOrderNotFound: "order not found in Shopify",
-	activities.ReasonCancelled: "order cancelled", activities.ReasonRefunded: "order refunded",
-	activities.ReasonUnsubscribed: "customer unsubscribed", activities.ReasonUndeliverable: "address bounced or invalid",
-	activities.ReasonSpamReport: "customer reported an earlier email as spam", activities.ReasonErased: "customer's data erased",
-	activities.ReasonNoConsent: "no email-marketing consent",
-	activities.ReasonOptedOut:  "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
-	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
-	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
-	activities.ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
-	activities.ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
-}
-
 // statusText names the statuses that read badly as codes.
 var statusText = map[string]string{store.StatusSentUnconfirmed: "sent, unconfirmed"}
 
@@ -399,7 +386,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	rows := make([]requestRow, 0, len(reqs))
 	for _, q := range reqs {
-		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: reason(q.Reason),
+		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: review.Label(q.Reason),
 			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
 		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
 			row.Planned = stamp(q.SendAt)
@@ -407,7 +394,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 		if q.ReminderStatus != "" {
 			row.Reminder = statusLabel(q.ReminderStatus)
 			if q.ReminderReason != "" {
-				row.Reminder += " (" + reason(q.ReminderReason) + ")"
+				row.Reminder += " (" + review.Label(q.ReminderReason) + ")"
 			}
 		}
 		if ps, err := q.Products(); err == nil {
@@ -419,13 +406,6 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	s.render(w, http.StatusOK, "requests", appPage{Title: "Recent review requests", Shop: m.Shop, CSRF: m.csrf(),
 		Nav: "requests", Data: map[string]any{"Rows": rows, "Zone": loc.String()}})
-}
-
-func reason(code string) string {
-	if t, ok := reasonText[code]; ok {
-		return t
-	}
-	return strings.ReplaceAll(code, "_", " ")
 }
 
 // --- test email -------------------------------------------------------------
@@ -480,11 +460,14 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	ref := "test_" + hex.EncodeToString(b)
-	msg, err := activities.TestEmail(shop, profile, ref, s.PublicURL)
+	e, err := review.TestEmail(shop, s.PublicURL)
 	if err != nil {
 		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
 		return
 	}
+	// It shows the sender name and reply address a customer would see.
+	msg := sendgrid.Message{RequestID: ref, FromName: profile.Name, ReplyTo: profile.Contact(),
+		Subject: e.Subject, Text: e.Text, HTML: e.HTML}
 	now := s.now()
 	var proof registry.Proof
 	if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {

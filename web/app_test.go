@@ -23,7 +23,6 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
@@ -32,6 +31,7 @@ import (
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -588,7 +588,7 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 	e.addRequest(t, shop, 1001, "#1001", store.StatusScheduled, "", store.Product{ID: 8801, Title: "Linen Shirt"})
 	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
 	e.addRequest(t, shop, 1003, "#1003", store.StatusSkipped, "excluded", store.Product{ID: 8803, Title: "Canvas Tote"})
-	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, activities.ReasonOutcomeUnknown, store.Product{ID: 8804, Title: "Felt Slippers"})
+	e.addRequest(t, shop, 1004, "#1004", store.StatusSentUnconfirmed, string(review.ReasonOutcomeUnknown), store.Product{ID: 8804, Title: "Felt Slippers"})
 	e.addRequest(t, otherShop, 2001, "#R-2001", store.StatusSent, "", store.Product{ID: 1, Title: "Rival Thing"})
 	if err := e.db.UpdateSettings(context.Background(), shop, func() store.Settings {
 		s := store.DefaultSettings(shop)
@@ -762,7 +762,7 @@ func TestApp_OverviewShowsTheSenderRefusalOnce(t *testing.T) {
 	ctx := context.Background()
 	for i := 1; i <= 3; i++ {
 		if _, err := e.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, reason, expires_at)
-			VALUES ($1, $2, $3, $4, '[]', 'failed', $5, now() + interval '1 day')`, fmt.Sprintf("rq_refused%d", i), shop, i, fmt.Sprintf("#%d", 1000+i), activities.ReasonSenderUnverified); err != nil {
+			VALUES ($1, $2, $3, $4, '[]', 'failed', $5, now() + interval '1 day')`, fmt.Sprintf("rq_refused%d", i), shop, i, fmt.Sprintf("#%d", 1000+i), review.ReasonSenderUnverified); err != nil {
 			t.Fatal(err)
 		}
 	}

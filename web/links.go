@@ -8,10 +8,10 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -81,7 +81,7 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 		if p.ID == l.ProductID {
 			s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "redirected")
 			w.Header().Set("Referrer-Policy", "no-referrer")
-			http.Redirect(w, r, activities.ReviewURL(shop.ReviewURL, shop.Domain, p), http.StatusFound)
+			http.Redirect(w, r, review.ReviewURL(shop.ReviewURL, shop.Domain, p), http.StatusFound)
 			return
 		}
 	}

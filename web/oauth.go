@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 )
 
@@ -226,7 +226,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 			"Candor was not granted "+strings.Join(missing, ", ")+", which it needs to check orders and send review requests. Nothing was saved. Install again and approve all requested access.")
 		return
 	}
-	in, err := activities.SealToken(s.Keys, shop, tok)
+	in, err := shoptoken.Seal(s.Keys, shop, tok)
 	if err != nil {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
 		return

@@ -11,10 +11,10 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -174,7 +174,7 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 				in.ignore = "shipment status is not delivered"
 				return in, nil
 			}
-			in.signal, in.arg = workflows.SignalDelivered, workflows.DeliveredSignal{At: s.now()}
+			in.signal, in.arg = review.SignalDelivered, workflows.DeliveredSignal{At: s.now()}
 		} else if delivered {
 			at := s.now().UTC()
 			input.DeliveredAt = &at
@@ -198,14 +198,14 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 			return in, err
 		}
 		s.noteOrder(&in, shop, o)
-		in.signal, in.arg = workflows.SignalStop, workflows.StopSignal{Reason: workflows.StopCancelled}
+		in.signal, in.arg = review.SignalStop, workflows.StopSignal{Reason: review.ReasonCancelled}
 	case shopify.TopicRefundCreate:
 		rf, err := shopify.ParseRefund(body)
 		if err != nil {
 			return in, err
 		}
 		in.orderID = rf.OrderID
-		in.signal, in.arg = workflows.SignalStop, workflows.StopSignal{Reason: workflows.StopRefunded}
+		in.signal, in.arg = review.SignalStop, workflows.StopSignal{Reason: review.ReasonRefunded}
 	default:
 		return intake{ignore: "topic not handled"}, nil
 	}
@@ -263,7 +263,7 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, TemporalHandOffTimeout)
 	defer cancel()
-	id := workflows.ReviewRequestID(in.shop, in.orderID)
+	id := review.WorkflowID(in.shop, in.orderID)
 	// The input and signals are encrypted under this request's data key.
 	ctx = datakeys.WithWorkflow(ctx, id)
 	if in.signal != "" {
@@ -283,7 +283,7 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 		// (or came before Candor was installed): start it, already delivered.
 	}
 	input := *in.start
-	if in.signal == workflows.SignalDelivered {
+	if in.signal == review.SignalDelivered {
 		at := s.now().UTC()
 		input.DeliveredAt = &at
 	}
@@ -316,7 +316,7 @@ func (s *Server) recordDelivery(ctx context.Context, webhookID, shop string, sh 
 	}
 	var once []registry.Entry
 	if inTemporal {
-		once = append(once, activities.ReviewInputEntry(sh, in.subject, ref, now, s.TemporalRetention))
+		once = append(once, review.InputEntry(sh, in.subject, ref, now, s.TemporalRetention))
 	}
 	return s.recorder.record(ctx, &pending{webhookID: webhookID, shop: shop, topic: in.topic, entries: entries, once: once})
 }

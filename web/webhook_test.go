@@ -28,6 +28,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/web"
@@ -129,7 +130,7 @@ func (e *env) count(t *testing.T, table string) int {
 
 func (e *env) workflowExists(t *testing.T, orderID int64) bool {
 	t.Helper()
-	_, err := e.tc.DescribeWorkflowExecution(context.Background(), workflows.ReviewRequestID(shop, orderID), "")
+	_, err := e.tc.DescribeWorkflowExecution(context.Background(), review.WorkflowID(shop, orderID), "")
 	if _, ok := err.(*serviceerror.NotFound); ok {
 		return false
 	}
@@ -234,7 +235,7 @@ func TestWebhook_UnknownShopAndUnknownTopicAreIgnoredWithNoDataKept(t *testing.T
 		t.Fatalf("unknown topic: %d %q", status, msg)
 	}
 	e.nothingWritten(t, o.ID)
-	if _, err := e.tc.DescribeWorkflowExecution(context.Background(), workflows.ReviewRequestID("stranger.myshopify.com", o.ID), ""); err == nil {
+	if _, err := e.tc.DescribeWorkflowExecution(context.Background(), review.WorkflowID("stranger.myshopify.com", o.ID), ""); err == nil {
 		t.Fatal("workflow started for an unknown shop")
 	}
 }
@@ -258,7 +259,7 @@ func TestWebhook_FulfillmentStartsOneWorkflowWithoutPersonalData(t *testing.T) {
 
 	// The history holds ciphertext under the request's own data key; only
 	// the codec reads it.
-	wid := workflows.ReviewRequestID(shop, o.ID)
+	wid := review.WorkflowID(shop, o.ID)
 	raw, _, err := devenv.HistoryText(context.Background(), e.tc, wid, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -663,7 +664,7 @@ func TestWebhook_PublishedSamplesAreAcceptedForEveryTopic(t *testing.T) {
 		}
 	}
 	if !e.workflowExists(t, orderID) {
-		t.Fatalf("no workflow %s: the order ID lost digits", workflows.ReviewRequestID(shop, orderID))
+		t.Fatalf("no workflow %s: the order ID lost digits", review.WorkflowID(shop, orderID))
 	}
 	for _, addr := range []string{"jon@example.com", "john@example.com", "Steve Shipper", "123 Shipping Street"} {
 		if strings.Contains(e.logs.String(), addr) {

@@ -1,29 +1,10 @@
 package workflows
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 )
-
-// ParseReviewRequestID reverses ReviewRequestID.
-func ParseReviewRequestID(id string) (shop string, orderID int64, ok bool) {
-	rest, ok := strings.CutPrefix(id, "review/")
-	if !ok {
-		return "", 0, false
-	}
-	shop, order, ok := strings.Cut(rest, "/")
-	if !ok || shop == "" {
-		return "", 0, false
-	}
-	n, err := strconv.ParseInt(order, 10, 64)
-	if err != nil || n <= 0 {
-		return "", 0, false
-	}
-	return shop, n, true
-}
 
 // DataKeyOwner says which data key encrypts a workflow's payloads. A review
 // request's input, activity arguments, signals and results are encrypted
@@ -32,7 +13,7 @@ func ParseReviewRequestID(id string) (shop string, orderID int64, ok bool) {
 // customer data and use the service key.
 func DataKeyOwner(ring *keys.Ring) datakeys.OwnerFunc {
 	return func(workflowID string) (string, string, bool) {
-		shop, order, ok := ParseReviewRequestID(workflowID)
+		shop, order, ok := review.ParseWorkflowID(workflowID)
 		if !ok {
 			return "", "", false
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -82,7 +83,7 @@ func TestPrivacyRequest_ErasureDestroysTheKeysBeforeTheRowsAndRetriesUntilVerifi
 func TestDataKeyOwner_OnlyReviewWorkflowsGetARequestKey(t *testing.T) {
 	ring, _ := keys.New(make([]byte, 32))
 	owner := workflows.DataKeyOwner(ring)
-	shop, who, ok := owner(workflows.ReviewRequestID("a.myshopify.com", 1001))
+	shop, who, ok := owner(review.WorkflowID("a.myshopify.com", 1001))
 	if !ok || shop != "a.myshopify.com" || who != ring.RequestID("a.myshopify.com", 1001) {
 		t.Fatalf("review workflow: %q %q %t", shop, who, ok)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -92,7 +93,7 @@ func NewReviewRequestInput(shop string, orderID int64, orderName, requestID stri
 // the request was deleted, its data key shredded (StartReviewRequest).
 func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                                       ReviewRequestID(shop, orderID),
+		ID:                                       review.WorkflowID(shop, orderID),
 		TaskQueue:                                TaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,

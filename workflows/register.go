@@ -4,8 +4,10 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/review"
 )
 
 // Register is the one place workflows and activities are registered.
@@ -17,7 +19,8 @@ func Register(r worker.Registry, a *activities.Activities) {
 // RegisterWorkflows registers every workflow, for a worker (through
 // Register) and for a replayer, which runs no activities.
 func RegisterWorkflows(r worker.WorkflowRegistry) {
-	r.RegisterWorkflow(ReviewRequest)
+	// Under the domain's name, which retention's visibility query uses.
+	r.RegisterWorkflowWithOptions(ReviewRequest, workflow.RegisterOptions{Name: review.WorkflowType})
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)

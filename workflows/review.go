@@ -9,6 +9,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/datakeys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -51,7 +52,7 @@ func endIfShredded(err *error) {
 func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
 	var a *activities.Activities
 	state := ReviewRequestState{Phase: "waiting_delivery"}
-	if err := workflow.SetQueryHandler(ctx, QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, review.QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {
 		return ReviewRequestResult{}, err
 	}
 
@@ -70,13 +71,13 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	}).Get(ctx, &settings); err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrShopGone {
-			return ReviewRequestResult{Status: store.StatusSkipped, Reason: activities.ReasonShopDisconnected}, nil
+			return ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonShopDisconnected}, nil
 		}
 		return ReviewRequestResult{}, err
 	}
 
-	delivered := workflow.GetSignalChannel(ctx, SignalDelivered)
-	stop := workflow.GetSignalChannel(ctx, SignalStop)
+	delivered := workflow.GetSignalChannel(ctx, review.SignalDelivered)
+	stop := workflow.GetSignalChannel(ctx, review.SignalStop)
 	var deliveredAt *time.Time
 	if in.DeliveredAt != nil {
 		deliveredAt = in.DeliveredAt
@@ -117,7 +118,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		timer := workflow.NewTimer(timerCtx, wait)
-		fired, stopped := false, ""
+		fired, stopped := false, review.Reason("")
 		sel := workflow.NewSelector(ctx)
 		sel.AddFuture(timer, func(workflow.Future) { fired = true })
 		sel.AddReceive(stop, func(c workflow.ReceiveChannel, _ bool) {
@@ -192,7 +193,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		}
 	}
 	state.SendAt = &reminderAt
-	stopped := ""
+	var stopped review.Reason
 	timer := workflow.NewTimer(ctx, reminderAt.Sub(workflow.Now(ctx)))
 	sel := workflow.NewSelector(ctx)
 	sel.AddFuture(timer, func(workflow.Future) {})
@@ -249,16 +250,16 @@ const replanEvery = 6 * time.Hour
 // for the send window; histories from before it replay without.
 const versionSendWindow = "send-window"
 
-func pendingStop(stop workflow.ReceiveChannel) string {
+func pendingStop(stop workflow.ReceiveChannel) review.Reason {
 	var s StopSignal
-	reason := ""
+	var reason review.Reason
 	for stop.ReceiveAsync(&s) {
 		reason = s.reason()
 	}
 	return reason
 }
 
-func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, reason string) (ReviewRequestResult, error) {
+func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, reason review.Reason) (ReviewRequestResult, error) {
 	var a *activities.Activities
 	state.Phase, state.Stopped = "done", reason
 	if err := workflow.ExecuteActivity(short, a.MarkSkipped, in.RequestID, reason).Get(ctx, nil); err != nil {
@@ -270,10 +271,10 @@ func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *Re
 func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, cause error) (ReviewRequestResult, error) {
 	var a *activities.Activities
 	state.Phase = "done"
-	reason := "send_failed"
+	reason := review.ReasonSendFailed
 	var appErr *temporal.ApplicationError
 	if errors.As(cause, &appErr) && appErr.Type() != "" {
-		reason = appErr.Type()
+		reason = review.Reason(appErr.Type())
 	}
 	// MarkFailed says what it recorded; a history from before it did
 	// decodes as "".
@@ -283,7 +284,7 @@ func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewReq
 	}
 	if recorded == store.StatusSentUnconfirmed {
 		// The send's retries ran out after it reached SendGrid.
-		return ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
+		return ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
 	}
 	return ReviewRequestResult{Status: store.StatusFailed, Reason: reason}, nil
 }

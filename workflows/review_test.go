@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
@@ -60,8 +61,9 @@ type sendCall struct {
 }
 
 type markCall struct {
-	activity, requestID, reason string
-	at                          time.Time
+	activity, requestID string
+	reason              review.Reason
+	at                  time.Time
 }
 
 // run is one workflow execution in the test environment with every activity
@@ -138,8 +140,8 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 			}
 			return from, nil
 		})
-	mark := func(name string) func(context.Context, string, string) error {
-		return func(_ context.Context, requestID, reason string) error {
+	mark := func(name string) func(context.Context, string, review.Reason) error {
+		return func(_ context.Context, requestID string, reason review.Reason) error {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.marks = append(r.marks, markCall{activity: name, requestID: requestID, reason: reason, at: env.Now()})
@@ -148,7 +150,7 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 	}
 	env.OnActivity(acts.MarkSkipped, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkSkipped"))
 	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, requestID, reason string) (string, error) {
+		func(ctx context.Context, requestID string, reason review.Reason) (string, error) {
 			return r.markFailed, mark("MarkFailed")(ctx, requestID, reason)
 		})
 	return r
@@ -159,13 +161,13 @@ func (r *run) at(d time.Duration, fn func()) { r.env.RegisterDelayedCallback(fn,
 
 func (r *run) signalDelivered(d time.Duration) {
 	r.at(d, func() {
-		r.env.SignalWorkflow(workflows.SignalDelivered, workflows.DeliveredSignal{At: r.env.Now()})
+		r.env.SignalWorkflow(review.SignalDelivered, workflows.DeliveredSignal{At: r.env.Now()})
 	})
 }
 
-func (r *run) signalStop(d time.Duration, reason string) {
+func (r *run) signalStop(d time.Duration, reason review.Reason) {
 	r.at(d, func() {
-		r.env.SignalWorkflow(workflows.SignalStop, workflows.StopSignal{Reason: reason})
+		r.env.SignalWorkflow(review.SignalStop, workflows.StopSignal{Reason: reason})
 	})
 }
 
@@ -286,7 +288,7 @@ func TestReviewRequest_DeliveredSignalTimeIsTrustedUpToNow(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRun(t, settings(0))
 			r.at(signalled, func() {
-				r.env.SignalWorkflow(workflows.SignalDelivered, workflows.DeliveredSignal{At: tc.at(r.env.Now())})
+				r.env.SignalWorkflow(review.SignalDelivered, workflows.DeliveredSignal{At: tc.at(r.env.Now())})
 			})
 			in := input()
 			res := r.execute(in)
@@ -311,12 +313,12 @@ func TestReviewRequest_InputDeliveredAtSendsAfterDelay(t *testing.T) {
 func TestReviewRequest_StopSignalSendsNothing(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
-		reason    string
+		reason    review.Reason
 		delivered bool // a delivered signal comes first
 	}{
-		{"cancelled", workflows.StopCancelled, false},
-		{"refunded", workflows.StopRefunded, false},
-		{"refunded after delivery", workflows.StopRefunded, true},
+		{"cancelled", review.ReasonCancelled, false},
+		{"refunded", review.ReasonRefunded, false},
+		{"refunded after delivery", review.ReasonRefunded, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRun(t, settings(reminder))
@@ -354,12 +356,12 @@ func TestReviewRequest_StopSignalWithoutReasonStillStops(t *testing.T) {
 func TestReviewRequest_SkippedSendEndsWithoutReminder(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
-		return activities.SendResult{Status: store.StatusSkipped, Reason: activities.ReasonNoConsent}, nil
+		return activities.SendResult{Status: store.StatusSkipped, Reason: review.ReasonNoConsent}, nil
 	}
 	in := input()
 	res := r.execute(in)
 
-	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: activities.ReasonNoConsent})
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonNoConsent})
 	r.wantOneSend(in) // no reminder
 	r.wantNoMarks()
 }
@@ -370,12 +372,12 @@ func TestReviewRequest_SkippedSendEndsWithoutReminder(t *testing.T) {
 func TestReviewRequest_SentUnconfirmedEndsWithoutReminder(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
-		return activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown}, nil
+		return activities.SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
 	}
 	in := input()
 	res := r.execute(in)
 
-	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown})
 	r.wantOneSend(in)
 	r.wantNoMarks()
 }
@@ -421,7 +423,7 @@ func TestReviewRequest_ReminderSentAfterReminderDelay(t *testing.T) {
 func TestReviewRequest_StopDuringReminderWaitSkipsReminder(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	firstAt := fulfilledAt.Add(fallback)
-	r.signalStop(firstAt.Sub(start)+day, workflows.StopRefunded)
+	r.signalStop(firstAt.Sub(start)+day, review.ReasonRefunded)
 	in := input()
 	res := r.execute(in)
 
@@ -511,7 +513,7 @@ func TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed(t *test
 	r.markFailed = store.StatusSentUnconfirmed
 	res := r.execute(input())
 
-	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: activities.ReasonOutcomeUnknown})
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown})
 	if marks := r.markCalls(); len(marks) != 1 || marks[0].activity != "MarkFailed" {
 		t.Fatalf("Mark* calls = %+v, want one MarkFailed", marks)
 	}
@@ -520,7 +522,7 @@ func TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed(t *test
 func TestReviewRequest_QueryStateReportsPhase(t *testing.T) {
 	r := newRun(t, settings(0))
 	query := func(label string, want workflows.ReviewRequestState) {
-		v, err := r.env.QueryWorkflow(workflows.QueryState)
+		v, err := r.env.QueryWorkflow(review.QueryState)
 		if err != nil {
 			t.Errorf("%s: query: %v", label, err)
 			return
@@ -663,10 +665,10 @@ func TestReviewRequest_StopWhileWaitingForTheWindowSendsNothing(t *testing.T) {
 	// The fallback ends at 07:00 UTC on day 12 of the test clock; the window
 	// opens at 20:00. Stop in between.
 	stopAt := fulfilledAt.Add(fallback).Sub(start) + 3*time.Hour
-	r.signalStop(stopAt, workflows.StopCancelled)
+	r.signalStop(stopAt, review.ReasonCancelled)
 	res := r.execute(input())
 
-	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: workflows.StopCancelled})
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonCancelled})
 	if n := len(r.sendCalls()); n != 0 {
 		t.Errorf("%d sends, want none", n)
 	}

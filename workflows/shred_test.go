@@ -13,6 +13,7 @@ import (
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store/storetest"
 	"github.com/candorhq/candor/workflows"
 )
@@ -30,7 +31,7 @@ func TestReviewRequest_AShreddedKeyEndsItWithoutANewKey(t *testing.T) {
 	}
 	dk := datakeys.New(db, ring)
 	in := input()
-	id := workflows.ReviewRequestID(in.Shop, in.OrderID)
+	id := review.WorkflowID(in.Shop, in.OrderID)
 	shop, owner, _ := workflows.DataKeyOwner(ring)(id)
 
 	r := newRun(t, settings(0))

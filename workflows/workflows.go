@@ -7,32 +7,14 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
 // TaskQueue is the one queue Candor's worker polls.
 const TaskQueue = "candor"
-
-// Signal and query names.
-const (
-	SignalDelivered = "delivered"
-	SignalStop      = "stop"
-	QueryState      = "state"
-)
-
-// Stop reasons carried by SignalStop.
-const (
-	StopCancelled = "cancelled"
-	StopRefunded  = "refunded"
-)
-
-// ReviewRequestID is the workflow ID for one order: review/{shop}/{order_id}.
-func ReviewRequestID(shop string, orderID int64) string {
-	return fmt.Sprintf("review/%s/%d", shop, orderID)
-}
 
 // ReviewRequestInput is everything the workflow knows about the order.
 type ReviewRequestInput struct {
@@ -54,28 +36,28 @@ type DeliveredSignal struct {
 
 // StopSignal asks the workflow to send nothing more.
 type StopSignal struct {
-	Reason string `json:"reason"`
+	Reason review.Reason `json:"reason"`
 }
 
 // reason never returns "": an empty stop signal must still stop.
-func (s StopSignal) reason() string {
+func (s StopSignal) reason() review.Reason {
 	if s.Reason == "" {
-		return "stopped"
+		return review.ReasonStopped
 	}
 	return s.Reason
 }
 
 // ReviewRequestResult is how the request ended.
 type ReviewRequestResult struct {
-	Status         string `json:"status"` // sent, skipped, failed
-	Reason         string `json:"reason,omitempty"`
-	ReminderStatus string `json:"reminder_status,omitempty"`
+	Status         string        `json:"status"` // sent, skipped, failed
+	Reason         review.Reason `json:"reason,omitempty"`
+	ReminderStatus string        `json:"reminder_status,omitempty"`
 }
 
-// ReviewRequestState answers QueryState, for operators.
+// ReviewRequestState answers review.QueryState, for operators.
 type ReviewRequestState struct {
-	Phase     string     `json:"phase"` // waiting_delivery, waiting_delay, sending, waiting_reminder, done
-	Delivered bool       `json:"delivered"`
-	SendAt    *time.Time `json:"send_at,omitempty"`
-	Stopped   string     `json:"stopped,omitempty"`
+	Phase     string        `json:"phase"` // waiting_delivery, waiting_delay, sending, waiting_reminder, done
+	Delivered bool          `json:"delivered"`
+	SendAt    *time.Time    `json:"send_at,omitempty"`
+	Stopped   review.Reason `json:"stopped,omitempty"`
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/shoptoken"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/web"
 )
@@ -282,7 +283,7 @@ func shopsList(ctx context.Context, args []string) error {
 
 // shopHosts checks a review destination that is neither {shop} nor a review
 // platform against the shop's domains as Shopify reports them now, read
-// through the activities' token path. It returns those domains for the
+// through shoptoken, the path every Admin call takes. It returns those domains for the
 // store, which checks again.
 func shopHosts(ctx context.Context, cfg config.Config, db *store.DB, s store.Shop) ([]string, error) {
 	if !store.ReviewHostNeedsShop(s.ReviewURL, s.Domain) {
@@ -292,7 +293,8 @@ func shopHosts(ctx context.Context, cfg config.Config, db *store.DB, s store.Sho
 	if err != nil {
 		return nil, err
 	}
-	p, err := newActivities(cfg, db, dk).ShopProfile(ctx, s)
+	a := newActivities(cfg, db, dk)
+	p, err := shoptoken.Opener{DB: a.DB, Keys: a.Keys, Shopify: a.Shopify, OAuth: a.OAuth, Now: a.Now}.ShopProfile(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("could not read %s's domains from Shopify, to check --review-url: %w", s.Domain, err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/review"
 )
 
 // runSimulate sends correctly signed Shopify webhooks, with realistic
@@ -112,7 +113,7 @@ func runSimulate(ctx context.Context, args []string) error {
 	}
 	switch kind {
 	case "fulfillment":
-		fmt.Printf("workflow: review/%s/%d\n", *shop, o.ID)
+		fmt.Printf("workflow: %s\n", review.WorkflowID(*shop, o.ID))
 	case "redact":
 		fmt.Printf("receipt: candor subjects receipt --shop %s --customer-id %d\n", *shop, o.Customer.ID)
 	case "data-request":

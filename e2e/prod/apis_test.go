@@ -9,8 +9,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
-	"github.com/candorhq/candor/workflows"
 )
 
 // completedAttempt is the attempt on which the workflow's activity of this
@@ -47,7 +47,7 @@ type retry struct {
 // waits for its next attempt.
 func awaitRetry(t *testing.T, d *deployment, orderID int64) retry {
 	t.Helper()
-	id := workflows.ReviewRequestID(shop, orderID)
+	id := review.WorkflowID(shop, orderID)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		desc, err := d.tc.DescribeWorkflowExecution(context.Background(), id, "")
@@ -97,7 +97,7 @@ func TestAPIFaults_EachSendGridAndShopifyFailureDoesWhatTheDocsSay(t *testing.T)
 	}
 	settle := func(o shopifytest.Order) (string, int32) {
 		t.Helper()
-		id := workflows.ReviewRequestID(shop, o.ID)
+		id := review.WorkflowID(shop, o.ID)
 		deadline := time.Now().Add(time.Minute)
 		for {
 			desc, err := d.tc.DescribeWorkflowExecution(context.Background(), id, "")

@@ -32,6 +32,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/prodenv"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -261,7 +262,7 @@ func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
 		o.Customer.ID = 8_000_000_000 + base + i
 		personal = append(personal, o.Customer.Email, o.Customer.LastName, o.Customer.Address1)
 		d.shopify.SetOrder(o)
-		ids = append(ids, workflows.ReviewRequestID(shop, o.ID))
+		ids = append(ids, review.WorkflowID(shop, o.ID))
 		body := shopifytest.FulfillmentPayload(o, "delivered")
 		retried := shopifytest.NewWebhookID()
 		for j, id := range []string{retried, retried, shopifytest.NewWebhookID(), shopifytest.NewWebhookID()} {

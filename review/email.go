@@ -1,29 +1,38 @@
-package activities
+package review
 
 import (
 	"bytes"
 	"html/template"
+	"net/url"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
 
-	"github.com/candorhq/candor/integrations/sendgrid"
-	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/store"
 )
 
-// emailContent is everything a review request shows: the order name, the
+// Content is everything a review request shows: the order name, the
 // products and their review links, and the unsubscribe link. There is
 // deliberately no field for a name, an address or a price.
-type emailContent struct {
+type Content struct {
 	OrderName   string
 	Reminder    bool
-	Products    []emailProduct
+	Products    []Product
 	Unsubscribe string
 }
 
-type emailProduct struct {
+// Product is one product's line in the email.
+type Product struct {
 	Title string
 	Link  string
+}
+
+// Email is a rendered review request. It has no recipient, sender or reply
+// address: the mailer adds those, after rendering.
+type Email struct {
+	Subject string
+	Text    string
+	HTML    string
 }
 
 const textBody = `{{if .Reminder}}A gentle reminder about your order {{.OrderName}}.{{else}}Thank you for your order {{.OrderName}}.{{end}}
@@ -49,15 +58,17 @@ var (
 	htmlTmpl = template.Must(template.New("html").Parse(htmlBody))
 )
 
-func render(c emailContent) (text, html string, err error) {
+// Render renders c; subject is the shop's subject template, where {order}
+// stands for the order name.
+func Render(subject string, c Content) (Email, error) {
 	var t, h bytes.Buffer
 	if err := textTmpl.Execute(&t, c); err != nil {
-		return "", "", err
+		return Email{}, err
 	}
 	if err := htmlTmpl.Execute(&h, c); err != nil {
-		return "", "", err
+		return Email{}, err
 	}
-	return t.String(), h.String(), nil
+	return Email{Subject: subjectLine(subject, c.OrderName, c.Reminder), Text: t.String(), HTML: h.String()}, nil
 }
 
 func subjectLine(tmpl, orderName string, reminder bool) string {
@@ -69,23 +80,29 @@ func subjectLine(tmpl, orderName string, reminder bool) string {
 }
 
 // TestEmail is the review request a customer of shop would get, for a sample
-// order, sent to the shop's own address: it shows the sender name, reply
-// address, subject and review destination. Its links lead to the shop's
-// review destination directly and to the merchant pages, not to a real
-// request. profile is the shop as Shopify reports it, read just in time.
-func TestEmail(shop store.Shop, profile shopify.ShopProfile, requestID, publicURL string) (sendgrid.Message, error) {
+// order: it shows the subject and review destination. Its links lead to the
+// shop's review destination directly and to the merchant pages
+// (publicURL/app), not to a real request.
+func TestEmail(shop store.Shop, publicURL string) (Email, error) {
 	sample := []store.Product{{ID: 1, Title: "Sample product", Handle: "sample-product"}}
-	c := emailContent{OrderName: "#TEST-1001", Unsubscribe: publicURL + "/app"}
+	c := Content{OrderName: "#TEST-1001", Unsubscribe: publicURL + "/app"}
 	for _, p := range sample {
-		c.Products = append(c.Products, emailProduct{Title: p.Title, Link: ReviewURL(shop.ReviewURL, shop.Domain, p)})
+		c.Products = append(c.Products, Product{Title: p.Title, Link: ReviewURL(shop.ReviewURL, shop.Domain, p)})
 	}
-	text, html, err := render(c)
+	e, err := Render(shop.Subject, c)
 	if err != nil {
-		return sendgrid.Message{}, err
+		return Email{}, err
 	}
-	return sendgrid.Message{
-		RequestID: requestID, FromName: profile.Name, ReplyTo: profile.Contact(),
-		Subject: "[Test] " + subjectLine(shop.Subject, c.OrderName, false),
-		Text:    text, HTML: html,
-	}, nil
+	e.Subject = "[Test] " + e.Subject
+	return e, nil
+}
+
+// ReviewURL fills a shop's review-destination template for one product.
+func ReviewURL(tmpl, shop string, p store.Product) string {
+	handle := p.Handle
+	if handle == "" {
+		handle = strconv.FormatInt(p.ID, 10)
+	}
+	return strings.NewReplacer("{shop}", shop, "{product_id}", strconv.FormatInt(p.ID, 10),
+		"{handle}", url.PathEscape(handle)).Replace(tmpl)
 }
