@@ -1,0 +1,200 @@
+package web
+
+// The merchant settings page (GET and POST /app/settings): the form, its
+// parsing and its save.
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/retention"
+	"github.com/candorhq/candor/shoptoken"
+	"github.com/candorhq/candor/store"
+)
+
+// settingsForm is the form's text, as typed, and the errors by field.
+type settingsForm struct {
+	Values map[string]string
+	Errors map[string]string
+	Order  []string      // fields with errors, in form order, for the summary
+	Keep   time.Duration // the review_requests period typed; 0 leaves it as it is
+}
+
+var fieldLabels = map[string]string{
+	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
+	"consent_required": "Consent", "review_url": "Review destination",
+	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
+	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
+	store.KeepRequestsField: "Keep review requests",
+}
+
+var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "subject",
+	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
+
+func formFromSettings(st store.Settings) settingsForm {
+	ids := make([]string, len(st.ExcludedProducts))
+	for i, id := range st.ExcludedProducts {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
+		"delay": config.FormatDuration(st.Delay), "fallback_delay": config.FormatDuration(st.FallbackDelay), "reminder": config.FormatDuration(st.Reminder),
+		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL,
+		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
+		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
+	}}
+}
+
+// parseSettingsForm reads the form into st, collecting an error per field.
+func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
+	f := settingsForm{Values: map[string]string{}, Errors: map[string]string{}}
+	for _, k := range formOrder {
+		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
+	}
+	dur := func(field string, dst *time.Duration) {
+		if strings.HasPrefix(f.Values[field], "-") {
+			f.Errors[field] = "Delays must not be negative."
+			return
+		}
+		d, err := config.ParseDuration(f.Values[field])
+		if err != nil {
+			f.Errors[field] = fmt.Sprintf("%q is not a duration: use a number with s, m, h or d, for example 7d or 36h.", f.Values[field])
+			return
+		}
+		*dst = d
+	}
+	dur("delay", &st.Delay)
+	dur("fallback_delay", &st.FallbackDelay)
+	dur("reminder", &st.Reminder)
+	if f.Values[store.KeepRequestsField] != "" { // absent: the period stays
+		dur(store.KeepRequestsField, &f.Keep)
+	}
+	switch f.Values["consent_required"] {
+	case "true", "false":
+		st.ConsentRequired = f.Values["consent_required"] == "true"
+	default:
+		f.Errors["consent_required"] = "Choose whether consent is required."
+	}
+	st.ReviewURL, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["subject"], f.Values["time_zone"]
+	clock := func(field string, dst *int) {
+		m, err := store.ParseClock(f.Values[field])
+		if err != nil {
+			f.Errors[field] = fmt.Sprintf("%q is not a time of day: use HH:MM, for example 09:00.", f.Values[field])
+			return
+		}
+		*dst = m
+	}
+	clock("window_start", &st.WindowStart)
+	clock("window_end", &st.WindowEnd)
+	st.ExcludedProducts = nil
+	for _, p := range store.SplitList(f.Values["excluded_products"]) {
+		id, err := strconv.ParseInt(p, 10, 64)
+		if err != nil || id <= 0 {
+			f.Errors["excluded_products"] = fmt.Sprintf("%q is not a product ID: use the numbers from the product's admin URL, separated by commas.", p)
+			break
+		}
+		st.ExcludedProducts = append(st.ExcludedProducts, id)
+	}
+	st.ExcludedTags = store.SplitList(f.Values["excluded_tags"])
+	for _, p := range st.Problems() {
+		if _, seen := f.Errors[p.Field]; !seen {
+			f.Errors[p.Field] = p.Msg
+		}
+	}
+	f.sort()
+	return f
+}
+
+// add records a field's problem unless it already has one.
+func (f *settingsForm) add(p *store.FieldError) {
+	if _, seen := f.Errors[p.Field]; !seen {
+		f.Errors[p.Field] = p.Msg
+	}
+	f.sort()
+}
+
+// sort lists the fields with errors in form order, for the summary.
+func (f *settingsForm) sort() {
+	f.Order = f.Order[:0]
+	for _, k := range formOrder {
+		if f.Errors[k] != "" {
+			f.Order = append(f.Order, k)
+		}
+	}
+}
+
+// shopify is the Admin API path the merchant pages use: the refresh-aware
+// one every Admin call uses.
+func (s *Server) shopify() shoptoken.Opener {
+	return shoptoken.Opener{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
+}
+
+func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	ov, err := s.DB.Overrides(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	f := formFromSettings(shop.Settings)
+	f.Values[store.KeepRequestsField] = config.FormatDuration(ov.Keep(retention.ReviewRequests))
+	s.render(w, http.StatusOK, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
+		Notice: notices[r.URL.Query().Get("notice")], Data: f})
+}
+
+func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, err := s.DB.Shop(r.Context(), m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
+	st := shop.Settings
+	f := parseSettingsForm(r, &st)
+	// A review destination on a domain of the shop's own is checked against
+	// the domains Shopify reports for it now.
+	var hosts []string
+	if f.Errors["review_url"] == "" && store.ReviewHostNeedsShop(st.ReviewURL, m.Shop) {
+		p, err := s.shopify().ShopProfile(r.Context(), shop)
+		if err != nil {
+			s.Logger.Warn("could not read the shop's domains", "shop", m.Shop, "error", err)
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not ask Shopify for your shop's domains, to check the review destination. Nothing was saved.")
+			return
+		}
+		hosts = p.Hosts()
+	}
+	var fe *store.FieldError
+	if err := store.CheckReviewHost(st.ReviewURL, m.Shop, hosts); errors.As(err, &fe) {
+		f.add(fe)
+	}
+	// Nothing is saved: the form comes back with what was typed and each
+	// problem next to its field.
+	refuse := func() {
+		s.render(w, http.StatusUnprocessableEntity, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(),
+			Nav: "settings", Error: "Nothing was saved. Please correct the fields below.", Data: f})
+	}
+	if len(f.Order) > 0 {
+		refuse()
+		return
+	}
+	// The timing and the review_requests period are checked together: a
+	// change that lets a waiting request expire is refused, next to the
+	// field that changed.
+	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep, hosts...); errors.As(err, &fe) {
+		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
+		refuse()
+		return
+	} else if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not save your settings.")
+		return
+	}
+	s.Logger.Info("shop settings changed", "shop", m.Shop)
+	http.Redirect(w, r, "/app/settings?notice=saved", http.StatusSeeOther)
+}
