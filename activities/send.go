@@ -59,66 +59,119 @@ func outcomeOf(r store.Request, kind string) (status string, reason review.Reaso
 // list, reads the recipient just in time, and sends one email. It is
 // idempotent and sends at most once per kind: a retry after an attempt whose
 // outcome is unknown gives up rather than risk a second email.
+//
+// Each step either hands the send on to the next or ends it (docs/sending.md
+// tells the whole story).
 func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendResult, error) {
 	defer heartbeat(ctx)()
-	log := activity.GetLogger(ctx)
+	p := &sendPlan{in: in}
+	for _, step := range []func(context.Context, *sendPlan) (SendResult, bool, error){
+		a.resumeRequest, // the request's state: settled, or an earlier attempt's unknown outcome
+		a.eligibility,   // the shop, the order's status in Shopify, exclusions
+		a.compose,       // the recipient, read just in time, and the email
+		a.writeAhead,    // "sending" and the registry, under the row lock, before the address leaves
+	} {
+		if res, done, err := step(ctx, p); done {
+			return res, err
+		}
+	}
+	return a.sendAndFinish(ctx, p)
+}
+
+// sendPlan is what SendReviewRequest's steps learn and hand on. It lives
+// for one attempt and is never returned: it holds the recipient's address.
+type sendPlan struct {
+	in          SendInput
+	req         store.Request
+	shop        store.Shop
+	admin       *shopify.Admin
+	subject     string
+	now         time.Time
+	statusReads []registry.Entry // the order status's reads: customer ID and marketing preferences
+	products    []store.Product
+	addressKey  string
+	msg         sendgrid.Message
+	emailRead   registry.Entry
+	transmit    registry.Entry
+	proof       registry.Proof
+}
+
+// A step's ways out: go on to the next step, end with a result, or fail.
+func next() (SendResult, bool, error)                       { return SendResult{}, false, nil }
+func end(r SendResult, err error) (SendResult, bool, error) { return r, true, err }
+func fail(err error) (SendResult, bool, error)              { return SendResult{}, true, err }
+
+// read is the registry entry for one datum this send reads from Shopify.
+func (p *sendPlan) read(datum string) registry.Entry {
+	return registry.Entry{Shop: p.in.Shop, Subject: p.subject, Datum: datum, System: registry.SystemShopify,
+		Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest,
+		LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: p.now, Ref: p.in.RequestID}
+}
+
+// resumeRequest loads the request and ends the send when its kind is
+// already settled, or when an earlier attempt's outcome is unknown.
+func (a *Activities) resumeRequest(ctx context.Context, p *sendPlan) (SendResult, bool, error) {
+	in := p.in
 	req, err := a.DB.Request(ctx, in.RequestID)
 	if errors.Is(err, store.ErrNotFound) {
-		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil
+		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil)
 	}
 	if err != nil {
-		return SendResult{}, fmt.Errorf("load request: %w", err)
+		return fail(fmt.Errorf("load request: %w", err))
 	}
 	if done, ok := settled(req, in.Kind); ok {
-		return done, nil
+		return end(done, nil)
 	}
 	if statusOf(req, in.Kind) == store.StatusSending {
 		// A previous attempt moved the request to sending, so the address
 		// may have reached SendGrid (the worker died, or lost the answer).
 		// Sending again could duplicate the email; not sending loses at
 		// most one. It is recorded as what it is: sent, unconfirmed.
-		log.Warn("previous send attempt has an unknown outcome; not retrying", "request_id", in.RequestID, "kind", in.Kind)
+		activity.GetLogger(ctx).Warn("previous send attempt has an unknown outcome; not retrying", "request_id", in.RequestID, "kind", in.Kind)
 		a.finish(ctx, in, store.StatusSentUnconfirmed, review.ReasonOutcomeUnknown, []string{store.StatusSending})
-		return SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil
+		return end(SendResult{Status: store.StatusSentUnconfirmed, Reason: review.ReasonOutcomeUnknown}, nil)
 	}
+	p.req = req
+	return next()
+}
 
+// eligibility reads the order's status from Shopify just in time and ends
+// the send, as a skip, when the shop is gone, every product is excluded, or
+// the order no longer qualifies.
+func (a *Activities) eligibility(ctx context.Context, p *sendPlan) (SendResult, bool, error) {
+	in := p.in
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return a.skip(ctx, in, "", nil, review.ReasonShopDisconnected)
+		return end(a.skip(ctx, in, "", nil, review.ReasonShopDisconnected))
 	}
 	if err != nil {
-		return SendResult{}, fmt.Errorf("load shop: %w", err)
+		return fail(fmt.Errorf("load shop: %w", err))
 	}
 	admin, err := a.shopAdmin(ctx, shop)
 	if errors.Is(err, shoptoken.ErrDisconnected) {
 		// Only a reinstall helps: an explicit outcome, not a day of retries.
-		return a.skip(ctx, in, "", nil, review.ReasonShopDisconnected)
+		return end(a.skip(ctx, in, "", nil, review.ReasonShopDisconnected))
 	}
 	if err != nil {
-		return SendResult{}, temporalError(err)
+		return fail(temporalError(err))
 	}
+	p.shop, p.admin = shop, admin
 
 	st, err := admin.OrderStatus(ctx, in.OrderID)
 	if err != nil {
-		return SendResult{}, temporalError(err)
+		return fail(temporalError(err))
 	}
-	subject := ""
 	if st.CustomerID != 0 {
-		subject = a.Keys.Subject(in.Shop, st.CustomerID)
+		p.subject = a.Keys.Subject(in.Shop, st.CustomerID)
 	} else if st.Found {
-		subject = a.Keys.GuestSubject(in.Shop, in.OrderID)
+		p.subject = a.Keys.GuestSubject(in.Shop, in.OrderID)
 	}
-	now := a.now()
-	read := func(datum string) registry.Entry {
-		return registry.Entry{Shop: in.Shop, Subject: subject, Datum: datum, System: registry.SystemShopify,
-			Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: in.RequestID}
-	}
-	statusReads := []registry.Entry{read(registry.DatumCustomerID), read(registry.DatumMarketingPrefs)}
+	p.now = a.now()
+	p.statusReads = []registry.Entry{p.read(registry.DatumCustomerID), p.read(registry.DatumMarketingPrefs)}
 
-	products, err := req.Products()
+	products, err := p.req.Products()
 	if err != nil {
-		return SendResult{}, err
+		return fail(err)
 	}
 	for i := range products {
 		if h, ok := st.ProductHandles[products[i].ID]; ok {
@@ -129,69 +182,79 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	// Excluded products are left out of the email; with none left there is
 	// nothing to ask about. Tags are read just in time, like handles, so a
 	// tag added after the order still counts.
-	products = included(shop.Settings, products, st.ProductTags)
-	if len(products) == 0 {
-		return a.skip(ctx, in, subject, statusReads, review.ReasonExcluded)
+	p.products = included(shop.Settings, products, st.ProductTags)
+	if len(p.products) == 0 {
+		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonExcluded))
 	}
 
-	reason, err := a.ineligible(ctx, shop, st, subject, in)
+	reason, err := a.ineligible(ctx, shop, st, p.subject, in)
 	if err != nil {
-		return SendResult{}, err
+		return fail(err)
 	}
 	if reason != "" {
 		if reason == review.ReasonOrderNotFound {
-			statusReads = nil // nothing about a person was read
+			p.statusReads = nil // nothing about a person was read
 		}
-		return a.skip(ctx, in, subject, statusReads, reason)
+		return end(a.skip(ctx, in, p.subject, p.statusReads, reason))
 	}
+	return next()
+}
 
+// compose reads the shop's profile and the recipient from Shopify just in
+// time, and renders the email and the registry entries its send writes.
+func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool, error) {
+	in, shop := p.in, p.shop
 	// The shop's name and contact address, just in time: the email comes
 	// from Candor's sender in the shop's name, and replies go to the shop.
-	profile, err := admin.ShopProfile(ctx)
+	profile, err := p.admin.ShopProfile(ctx)
 	if err != nil {
-		return SendResult{}, temporalError(err)
+		return fail(temporalError(err))
 	}
 	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
-		return a.skip(ctx, in, subject, statusReads, review.ReasonReviewURLRefused)
+		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonReviewURLRefused))
 	}
-	to, err := admin.Recipient(ctx, in.OrderID)
+	to, err := p.admin.Recipient(ctx, in.OrderID)
 	if err != nil {
-		return SendResult{}, temporalError(err)
+		return fail(temporalError(err))
 	}
 	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
-		return a.skip(ctx, in, subject, statusReads, review.ReasonNoEmail)
+		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonNoEmail))
 	}
 	// The address's own key: an objection made from any earlier order with
 	// it (a guest checkout's too) holds for this one.
-	addressKey := a.Keys.AddressKey(in.Shop, to)
+	p.addressKey = a.Keys.AddressKey(in.Shop, to)
 
 	ov, err := a.DB.Overrides(ctx, in.Shop)
 	if err != nil {
-		return SendResult{}, err
+		return fail(err)
 	}
-	msg, err := a.message(shop, req, products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
+	msg, err := a.message(shop, p.req, p.products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
 	if err != nil {
-		return SendResult{}, err
+		return fail(err)
 	}
 	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
+	p.msg = msg
 
 	basis := registry.BasisLegitimateInterest
 	if shop.ConsentRequired {
 		basis = registry.BasisConsent
 	}
-	emailRead := read(registry.DatumEmail)
-	emailRead.LegalBasis = basis
-	transmit := registry.Entry{Shop: in.Shop, Subject: subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
+	p.emailRead = p.read(registry.DatumEmail)
+	p.emailRead.LegalBasis = basis
+	p.transmit = registry.Entry{Shop: in.Shop, Subject: p.subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
 		Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest, LegalBasis: basis,
-		ExpiresAt: now.Add(ov.Keep(retention.SendGridActivity)), Ref: in.RequestID}
+		ExpiresAt: p.now.Add(ov.Keep(retention.SendGridActivity)), Ref: in.RequestID}
+	return next()
+}
 
-	// Write ahead: the request moves to "sending" and the transmission is
-	// recorded before the address leaves for SendGrid. The proof returned by
-	// the registry is what the mailer demands.
-	var proof registry.Proof
+// writeAhead moves the request to "sending" and records the transmission
+// before the address leaves for SendGrid. The proof returned by the
+// registry is what the mailer demands.
+func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, bool, error) {
+	in := p.in
 	var suppressedFor string // the suppression list's reason, when errSuppressed
-	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+	err := a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		locked, err := store.LockRequest(ctx, tx, in.RequestID)
 		if err != nil {
 			return err
@@ -201,7 +264,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		}
 		// Again under the row lock: a redact or unsubscribe that committed
 		// since the check above must win over this send.
-		why, err := store.Suppression(ctx, tx, in.Shop, subject, addressKey)
+		why, err := store.Suppression(ctx, tx, in.Shop, p.subject, p.addressKey)
 		if err != nil {
 			return err
 		}
@@ -212,31 +275,38 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
 			return err
 		}
-		if err := store.SetSubjectAndProducts(ctx, tx, in.RequestID, subject, products); err != nil {
+		if err := store.SetSubjectAndProducts(ctx, tx, in.RequestID, p.subject, p.products); err != nil {
 			return err
 		}
-		if err := store.SetAddressKey(ctx, tx, in.RequestID, addressKey); err != nil {
+		if err := store.SetAddressKey(ctx, tx, in.RequestID, p.addressKey); err != nil {
 			return err
 		}
-		proof, err = registry.Append(ctx, tx, now, append(statusReads, emailRead, transmit)...)
+		p.proof, err = registry.Append(ctx, tx, p.now, append(p.statusReads, p.emailRead, p.transmit)...)
 		return err
 	})
 	if errors.Is(err, errConcurrent) {
-		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonAlreadySent}, nil
+		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonAlreadySent}, nil)
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
-		return a.skip(ctx, in, subject, append(statusReads, emailRead), skipReason(suppressedFor))
+		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), skipReason(suppressedFor)))
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil
+		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil)
 	}
 	if err != nil {
-		return SendResult{}, fmt.Errorf("record send: %w", err)
+		return fail(fmt.Errorf("record send: %w", err))
 	}
+	return next()
+}
 
-	messageID, err := a.Mailer.Send(ctx, proof, msg)
-	msg.To = ""
+// sendAndFinish hands the email to SendGrid and records the outcome: sent,
+// sent unconfirmed (SendGrid's answer was lost: no retry), failed, or back
+// to pending when SendGrid surely did not accept it.
+func (a *Activities) sendAndFinish(ctx context.Context, p *sendPlan) (SendResult, error) {
+	in, log := p.in, activity.GetLogger(ctx)
+	messageID, err := a.Mailer.Send(ctx, p.proof, p.msg)
+	p.msg.To = ""
 	if err != nil {
 		var ge *sendgrid.Error
 		if !errors.As(err, &ge) {
