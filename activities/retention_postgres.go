@@ -74,34 +74,9 @@ const expiredNotWaiting = `status <> ALL($4) AND reminder_status <> ALL($4)`
 // policy is left, and records a receipt per policy.
 func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicySweep, error) {
 	now := a.now()
-	rr := PolicySweep{Policy: retention.ReviewRequests, System: registry.SystemPostgres,
-		Asked: fmt.Sprintf("delete review requests past their expiry (the shop's review_requests period), in batches of %d", a.sweepBatch())}
-	// The batches commit without waiting for their WAL flush, so the sweep
-	// neither waits on the disk nor crowds intake's flushes. A crash can
-	// lose the last batches, but only whole: the rows come back with their
-	// registry entries gone too, and the next sweep redoes them.
-	conn, err := a.DB.AsyncConn(ctx, sweepLockTimeout)
+	rr, err := a.sweepExpiredRequests(ctx, now)
 	if err != nil {
-		return nil, fmt.Errorf("delete expired review requests: %w", err)
-	}
-	defer conn.Close()
-	// Keyset passes from the oldest expiry; a second pass from the start
-	// picks up rows the first skipped because another transaction changed
-	// them meanwhile.
-	for pass := 0; pass < 2; pass++ {
-		from := time.Time{}
-		for {
-			n, last, err := a.deleteExpiredBatch(ctx, conn, now, from)
-			if err != nil {
-				return nil, fmt.Errorf("delete expired review requests: %w", err)
-			}
-			rr.Deleted += int64(n)
-			activity.RecordHeartbeat(ctx, rr.Deleted)
-			if n == 0 { // a short batch may only have lost rows to a writer
-				break
-			}
-			from = last
-		}
+		return nil, err
 	}
 
 	wh := PolicySweep{Policy: retention.WebhookDeliveries, System: registry.SystemPostgres}
@@ -181,6 +156,41 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 		return nil
 	})
 	return out, err
+}
+
+// sweepExpiredRequests deletes the review requests past their expiry, in
+// batches on a connection of its own, and says what it asked and deleted.
+func (a *Activities) sweepExpiredRequests(ctx context.Context, now time.Time) (PolicySweep, error) {
+	rr := PolicySweep{Policy: retention.ReviewRequests, System: registry.SystemPostgres,
+		Asked: fmt.Sprintf("delete review requests past their expiry (the shop's review_requests period), in batches of %d", a.sweepBatch())}
+	// The batches commit without waiting for their WAL flush, so the sweep
+	// neither waits on the disk nor crowds intake's flushes. A crash can
+	// lose the last batches, but only whole: the rows come back with their
+	// registry entries gone too, and the next sweep redoes them.
+	conn, err := a.DB.AsyncConn(ctx, sweepLockTimeout)
+	if err != nil {
+		return rr, fmt.Errorf("delete expired review requests: %w", err)
+	}
+	defer conn.Close()
+	// Keyset passes from the oldest expiry; a second pass from the start
+	// picks up rows the first skipped because another transaction changed
+	// them meanwhile.
+	for pass := 0; pass < 2; pass++ {
+		from := time.Time{}
+		for {
+			n, last, err := a.deleteExpiredBatch(ctx, conn, now, from)
+			if err != nil {
+				return rr, fmt.Errorf("delete expired review requests: %w", err)
+			}
+			rr.Deleted += int64(n)
+			activity.RecordHeartbeat(ctx, rr.Deleted)
+			if n == 0 { // a short batch may only have lost rows to a writer
+				break
+			}
+			from = last
+		}
+	}
+	return rr, nil
 }
 
 // deleteExpiredBatch deletes up to a batch of review requests past their

@@ -103,18 +103,10 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 			return done, "", nil
 		}
 		if admin == nil {
-			if sh.TokenSealed == "" || a.Mailer == nil {
-				var n int
-				_ = a.DB.GetContext(ctx, &n, `SELECT count(*) FROM review_requests WHERE `+dueForErasure, sh.Domain, cutoff, now)
-				return done, fmt.Sprintf("%s: %d requests' recipients not erased at SendGrid: the shop's token is revoked, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, n), nil
-			}
+			var note string
 			var err error
-			admin, err = a.shopAdmin(ctx, sh)
-			if errors.Is(err, shoptoken.ErrDisconnected) {
-				return done, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
-			}
-			if err != nil {
-				return done, "", temporalError(err)
+			if admin, note, err = a.erasureAdmin(ctx, sh, cutoff, now); admin == nil {
+				return done, note, err
 			}
 		}
 		var addresses, ids []string
@@ -172,4 +164,22 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 		done += int64(len(entries) / 2)
 		activity.RecordHeartbeat(ctx, done)
 	}
+}
+
+// erasureAdmin opens the shop's Admin API to read the recipients by. With no
+// Admin, a non-empty note says why the shop cannot be done.
+func (a *Activities) erasureAdmin(ctx context.Context, sh store.Shop, cutoff, now time.Time) (*shopify.Admin, string, error) {
+	if sh.TokenSealed == "" || a.Mailer == nil {
+		var n int
+		_ = a.DB.GetContext(ctx, &n, `SELECT count(*) FROM review_requests WHERE `+dueForErasure, sh.Domain, cutoff, now)
+		return nil, fmt.Sprintf("%s: %d requests' recipients not erased at SendGrid: the shop's token is revoked, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, n), nil
+	}
+	admin, err := a.shopAdmin(ctx, sh)
+	if errors.Is(err, shoptoken.ErrDisconnected) {
+		return nil, fmt.Sprintf("%s: recipients not erased at SendGrid: %s, so Candor cannot read the addresses to name them; SendGrid's own 30-day activity retention applies", sh.Domain, err), nil
+	}
+	if err != nil {
+		return nil, "", temporalError(err)
+	}
+	return admin, "", nil
 }

@@ -56,62 +56,13 @@ func (a *Activities) SweepTemporal(ctx context.Context, runID string) (TemporalS
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus != 'Running' AND CloseTime < '%s'",
 		review.WorkflowType, listBefore.UTC().Format(time.RFC3339Nano))
 
-	var deleted []closedReview
-	var token []byte
-	for {
-		page, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: a.namespace(), Query: query, NextPageToken: token, PageSize: 1000})
-		if err != nil {
-			return out, fmt.Errorf("list closed review workflows: %w", err)
-		}
-		for _, e := range page.Executions {
-			shop, order, ok := review.ParseWorkflowID(e.GetExecution().GetWorkflowId())
-			if !ok {
-				continue
-			}
-			if e.GetCloseTime().AsTime().After(now.Add(-all[shop].Keep(retention.TemporalHistories))) {
-				continue // the shop keeps it longer than the shortest period
-			}
-			req := &workflowservice.DeleteWorkflowExecutionRequest{Namespace: a.namespace(), WorkflowExecution: e.GetExecution()}
-			var nf *serviceerror.NotFound
-			if _, err := a.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, req); err != nil && !errors.As(err, &nf) {
-				return out, fmt.Errorf("delete a closed review workflow: %w", err)
-			}
-			deleted = append(deleted, closedReview{shop, order, req})
-		}
-		activity.RecordHeartbeat(ctx, len(deleted))
-		if token = page.NextPageToken; len(token) == 0 {
-			break
-		}
+	deleted, err := a.deleteClosedReviews(ctx, query, now, all)
+	if err != nil {
+		return out, err
 	}
-
-	// Read back. Deletion is asynchronous in Temporal; wait a little, then
-	// record what is verified gone and let the activity retry for the rest.
-	var verified []closedReview
-	pending := deleted
-	for wait := 0; len(pending) > 0 && wait < 30; wait++ {
-		var still []closedReview
-		for _, g := range pending {
-			_, err := a.Temporal.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
-				Namespace: a.namespace(), Execution: g.exec.WorkflowExecution})
-			var nf *serviceerror.NotFound
-			switch {
-			case errors.As(err, &nf):
-				verified = append(verified, g)
-			case err != nil:
-				return out, fmt.Errorf("read back a review workflow: %w", err)
-			default:
-				still = append(still, g)
-			}
-		}
-		if pending = still; len(pending) > 0 {
-			select {
-			case <-ctx.Done():
-				return out, ctx.Err()
-			case <-time.After(time.Second):
-			}
-			activity.RecordHeartbeat(ctx, len(verified))
-		}
+	verified, pending, err := a.readBackDeleted(ctx, deleted)
+	if err != nil {
+		return out, err
 	}
 	if err := a.recordTemporalDeletions(ctx, now, verified); err != nil {
 		return out, err
@@ -136,6 +87,72 @@ func (a *Activities) SweepTemporal(ctx context.Context, runID string) (TemporalS
 	}
 	out.PolicySweep, out.NamespaceRetention, out.WithinPolicy = res, got.String(), within
 	return out, saveReceipt(ctx, a.DB, runID, res)
+}
+
+// deleteClosedReviews lists the closed review workflows that query finds
+// and deletes each whose shop's period is over.
+func (a *Activities) deleteClosedReviews(ctx context.Context, query string, now time.Time, all map[string]retention.Overrides) ([]closedReview, error) {
+	var deleted []closedReview
+	var token []byte
+	for {
+		page, err := a.Temporal.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: a.namespace(), Query: query, NextPageToken: token, PageSize: 1000})
+		if err != nil {
+			return nil, fmt.Errorf("list closed review workflows: %w", err)
+		}
+		for _, e := range page.Executions {
+			shop, order, ok := review.ParseWorkflowID(e.GetExecution().GetWorkflowId())
+			if !ok {
+				continue
+			}
+			if e.GetCloseTime().AsTime().After(now.Add(-all[shop].Keep(retention.TemporalHistories))) {
+				continue // the shop keeps it longer than the shortest period
+			}
+			req := &workflowservice.DeleteWorkflowExecutionRequest{Namespace: a.namespace(), WorkflowExecution: e.GetExecution()}
+			var nf *serviceerror.NotFound
+			if _, err := a.Temporal.WorkflowService().DeleteWorkflowExecution(ctx, req); err != nil && !errors.As(err, &nf) {
+				return nil, fmt.Errorf("delete a closed review workflow: %w", err)
+			}
+			deleted = append(deleted, closedReview{shop, order, req})
+		}
+		activity.RecordHeartbeat(ctx, len(deleted))
+		if token = page.NextPageToken; len(token) == 0 {
+			break
+		}
+	}
+	return deleted, nil
+}
+
+// readBackDeleted reads back the deleted workflows. Deletion is
+// asynchronous in Temporal: it waits a little, then says what is verified
+// gone and what is still pending, for the activity's retry.
+func (a *Activities) readBackDeleted(ctx context.Context, deleted []closedReview) (verified, pending []closedReview, err error) {
+	pending = deleted
+	for wait := 0; len(pending) > 0 && wait < 30; wait++ {
+		var still []closedReview
+		for _, g := range pending {
+			_, err := a.Temporal.WorkflowService().DescribeWorkflowExecution(ctx, &workflowservice.DescribeWorkflowExecutionRequest{
+				Namespace: a.namespace(), Execution: g.exec.WorkflowExecution})
+			var nf *serviceerror.NotFound
+			switch {
+			case errors.As(err, &nf):
+				verified = append(verified, g)
+			case err != nil:
+				return nil, nil, fmt.Errorf("read back a review workflow: %w", err)
+			default:
+				still = append(still, g)
+			}
+		}
+		if pending = still; len(pending) > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-time.After(time.Second):
+			}
+			activity.RecordHeartbeat(ctx, len(verified))
+		}
+	}
+	return verified, pending, nil
 }
 
 // closedReview is a review workflow the sweep deleted.

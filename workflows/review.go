@@ -49,6 +49,11 @@ func endIfShredded(err *error) {
 	panic(r)
 }
 
+// reviewRequest is ReviewRequest's body. It stays one long function on
+// purpose: the timers, activities and GetVersion markers it issues must come
+// in the order recorded histories replay (workflows/replay_test.go), and
+// moving workflow code between functions risks reordering them, which breaks
+// determinism for the workflows already running.
 func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
 	var a *activities.Activities
 	state := ReviewRequestState{Phase: "waiting_delivery"}

@@ -31,6 +31,10 @@ import (
 // server with its UI), Postgres, migrations, the worker and the HTTP server,
 // plus a demo store and a mail outbox when no Shopify or SendGrid
 // credentials are configured.
+//
+// It is long on purpose: each thing it starts is stopped by a defer here,
+// in the reverse order, when the worker and the server end; split into
+// steps, every step would have to hand its cleanup back.
 func runDev(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	uiPort := fs.Int("ui-port", 8233, "Temporal UI port")

@@ -67,49 +67,9 @@ func runSimulate(ctx context.Context, args []string) error {
 		*order = time.Now().UnixMilli() % shopifytest.DemoRepeatStride
 	}
 	o := shopifytest.DemoOrder(*order)
-	type hook struct {
-		topic string
-		body  []byte
-	}
-	var hooks []hook
-	switch kind {
-	case "fulfillment":
-		hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")})
-		if *delivered {
-			hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
-		}
-	case "delivered":
-		hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
-	case "cancel":
-		o.Cancelled = true
-		hooks = append(hooks, hook{shopify.TopicOrderCancelled, shopifytest.OrderPayload(o)})
-	case "refund":
-		hooks = append(hooks, hook{shopify.TopicRefundCreate, shopifytest.RefundPayload(o)})
-	case "redact":
-		hooks = append(hooks, hook{shopify.TopicCustomersRedact, shopifytest.RedactPayload(*shop, o)})
-	case "data-request":
-		hooks = append(hooks, hook{shopify.TopicCustomersDataRequest, shopifytest.DataRequestPayload(*shop, o)})
-	}
-	url := strings.TrimRight(*server, "/") + "/webhooks/shopify"
-	hc := &http.Client{Timeout: 15 * time.Second}
-	for _, h := range hooks {
-		id := shopifytest.NewWebhookID()
-		for i := 0; i <= *dups; i++ {
-			req, err := shopifytest.WebhookRequest(url, h.topic, *shop, cfg.ShopifyAPISecret, id, h.body)
-			if err != nil {
-				return err
-			}
-			resp, err := hc.Do(req.WithContext(ctx))
-			if err != nil {
-				return fmt.Errorf("send %s to %s: %w (is candor dev running?)", h.topic, url, err)
-			}
-			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
-			fmt.Printf("%-20s order %d (%s) -> %d %s\n", h.topic, o.ID, o.Name, resp.StatusCode, strings.TrimSpace(string(msg)))
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("%s was answered %d", h.topic, resp.StatusCode)
-			}
-		}
+	hooks := simulatedHooks(kind, *shop, o, *delivered)
+	if err := postHooks(ctx, *server, *shop, cfg.ShopifyAPISecret, o, hooks, *dups); err != nil {
+		return err
 	}
 	switch kind {
 	case "fulfillment":
@@ -127,4 +87,61 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// hook is one simulated webhook: its topic and body.
+type hook struct {
+	topic string
+	body  []byte
+}
+
+// simulatedHooks are the webhooks Shopify sends for kind, about order o.
+func simulatedHooks(kind, shop string, o shopifytest.Order, delivered bool) []hook {
+	var hooks []hook
+	switch kind {
+	case "fulfillment":
+		hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")})
+		if delivered {
+			hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
+		}
+	case "delivered":
+		hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
+	case "cancel":
+		o.Cancelled = true
+		hooks = append(hooks, hook{shopify.TopicOrderCancelled, shopifytest.OrderPayload(o)})
+	case "refund":
+		hooks = append(hooks, hook{shopify.TopicRefundCreate, shopifytest.RefundPayload(o)})
+	case "redact":
+		hooks = append(hooks, hook{shopify.TopicCustomersRedact, shopifytest.RedactPayload(shop, o)})
+	case "data-request":
+		hooks = append(hooks, hook{shopify.TopicCustomersDataRequest, shopifytest.DataRequestPayload(shop, o)})
+	}
+	return hooks
+}
+
+// postHooks sends each hook, signed with secret, dups extra times under the
+// same webhook ID, and stops at the first one not answered 200.
+func postHooks(ctx context.Context, server, shop, secret string, o shopifytest.Order, hooks []hook, dups int) error {
+	url := strings.TrimRight(server, "/") + "/webhooks/shopify"
+	hc := &http.Client{Timeout: 15 * time.Second}
+	for _, h := range hooks {
+		id := shopifytest.NewWebhookID()
+		for i := 0; i <= dups; i++ {
+			req, err := shopifytest.WebhookRequest(url, h.topic, shop, secret, id, h.body)
+			if err != nil {
+				return err
+			}
+			resp, err := hc.Do(req.WithContext(ctx))
+			if err != nil {
+				return fmt.Errorf("send %s to %s: %w (is candor dev running?)", h.topic, url, err)
+			}
+			msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			fmt.Printf("%-20s order %d (%s) -> %d %s\n", h.topic, o.ID, o.Name, resp.StatusCode, strings.TrimSpace(string(msg)))
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s was answered %d", h.topic, resp.StatusCode)
+			}
+		}
+	}
+	return nil
 }

@@ -168,15 +168,7 @@ func (a *Admin) EnsureSubscriptions(ctx context.Context, callbackURL string) (Su
 			ch.Deleted++
 		}
 		if keep < 0 {
-			var resp struct {
-				R struct {
-					UserErrors []userError `json:"userErrors"`
-				} `json:"webhookSubscriptionCreate"`
-			}
-			if err := a.query(ctx, "create webhook subscription "+topic, MutationWebhookSubscriptionCreate, map[string]any{"topic": gt, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
-				return ch, err
-			}
-			if err := userErrorsErr("create webhook subscription "+topic, resp.R.UserErrors); err != nil {
+			if err := a.createSubscription(ctx, topic, callbackURL, fields); err != nil {
 				return ch, err
 			}
 			ch.Created++
@@ -187,15 +179,7 @@ func (a *Admin) EnsureSubscriptions(ctx context.Context, callbackURL string) (Su
 			ch.OK++
 			continue
 		}
-		var resp struct {
-			R struct {
-				UserErrors []userError `json:"userErrors"`
-			} `json:"webhookSubscriptionUpdate"`
-		}
-		if err := a.query(ctx, "update webhook subscription "+topic, MutationWebhookSubscriptionUpdate, map[string]any{"id": s.ID, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
-			return ch, err
-		}
-		if err := userErrorsErr("update webhook subscription "+topic, resp.R.UserErrors); err != nil {
+		if err := a.updateSubscription(ctx, topic, s.ID, callbackURL, fields); err != nil {
 			return ch, err
 		}
 		ch.Updated++
@@ -210,6 +194,30 @@ func (a *Admin) EnsureSubscriptions(ctx context.Context, callbackURL string) (Su
 		ch.Deleted++
 	}
 	return ch, nil
+}
+
+func (a *Admin) createSubscription(ctx context.Context, topic, callbackURL string, fields []string) error {
+	var resp struct {
+		R struct {
+			UserErrors []userError `json:"userErrors"`
+		} `json:"webhookSubscriptionCreate"`
+	}
+	if err := a.query(ctx, "create webhook subscription "+topic, MutationWebhookSubscriptionCreate, map[string]any{"topic": GraphQLTopic(topic), "sub": subInput(callbackURL, fields)}, &resp); err != nil {
+		return err
+	}
+	return userErrorsErr("create webhook subscription "+topic, resp.R.UserErrors)
+}
+
+func (a *Admin) updateSubscription(ctx context.Context, topic, id, callbackURL string, fields []string) error {
+	var resp struct {
+		R struct {
+			UserErrors []userError `json:"userErrors"`
+		} `json:"webhookSubscriptionUpdate"`
+	}
+	if err := a.query(ctx, "update webhook subscription "+topic, MutationWebhookSubscriptionUpdate, map[string]any{"id": id, "sub": subInput(callbackURL, fields)}, &resp); err != nil {
+		return err
+	}
+	return userErrorsErr("update webhook subscription "+topic, resp.R.UserErrors)
 }
 
 func (a *Admin) deleteSubscription(ctx context.Context, id string) error {
