@@ -227,25 +227,50 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 		m.SHA256 = hex.EncodeToString(sum.Sum(nil))
 		return signer.sign(m)
 	}
-	// The bounds go in as literals (validated shop domains, integers), not
-	// parameters: a query without parameters runs over Postgres's simple
-	// protocol, which streams a million rows faster through lib/pq.
-	// bounds holds each shop's chains' segments, looked up by the row's
-	// bytes without allocating.
-	type span struct {
-		chain    string
-		from, to int64
+	lo, hi, quoted, bounds, err := segmentBounds(ctx, tx, m.Segments)
+	if err != nil {
+		return Signed{}, err
 	}
-	var lo, hi int64
-	quoted := make([]string, 0, len(m.Segments))
-	bounds := make(map[string][]span, len(m.Segments))
-	for i, sg := range m.Segments {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(exportSQL, lo, hi, strings.Join(quoted, ",")))
+	if err != nil {
+		return Signed{}, fmt.Errorf("read registry: %w", err)
+	}
+	defer rows.Close()
+	if err := writeLines(rows, bw, format, f, refs, bounds, &m, progress); err != nil {
+		return Signed{}, err
+	}
+	if err := rows.Err(); err != nil {
+		return Signed{}, fmt.Errorf("read registry: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return Signed{}, err
+	}
+	m.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	return signer.sign(m)
+}
+
+// span is one chain's segment of a shop.
+type span struct {
+	chain    string
+	from, to int64
+}
+
+// segmentBounds turns the segments into the export query's bounds: the
+// lowest and highest global seq, and the shops quoted as literals (validated
+// shop domains), not parameters: a query without parameters runs over
+// Postgres's simple protocol, which streams a million rows faster through
+// lib/pq. bounds holds each shop's chains' segments, looked up by the row's
+// bytes without allocating.
+func segmentBounds(ctx context.Context, tx *sqlx.Tx, segs []Segment) (lo, hi int64, quoted []string, bounds map[string][]span, err error) {
+	quoted = make([]string, 0, len(segs))
+	bounds = make(map[string][]span, len(segs))
+	for i, sg := range segs {
 		var l, h int64
 		if err := tx.GetContext(ctx, &l, `SELECT seq FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, sg.Shop, sg.Chain, sg.FromSeq); err != nil {
-			return Signed{}, err
+			return 0, 0, nil, nil, err
 		}
 		if err := tx.GetContext(ctx, &h, `SELECT seq FROM registry_entries WHERE shop = $1 AND chain = $2 AND shop_seq = $3`, sg.Shop, sg.Chain, sg.ToSeq); err != nil {
-			return Signed{}, err
+			return 0, 0, nil, nil, err
 		}
 		if i == 0 || l < lo {
 			lo = l
@@ -258,13 +283,14 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 		}
 		bounds[sg.Shop] = append(bounds[sg.Shop], span{sg.Chain, sg.FromSeq, sg.ToSeq})
 	}
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(exportSQL, lo, hi, strings.Join(quoted, ",")))
-	if err != nil {
-		return Signed{}, fmt.Errorf("read registry: %w", err)
-	}
-	defer rows.Close()
-	// One row at a time, scanned without copying: RawBytes point into the
-	// driver's buffer until the next row.
+	return lo, hi, quoted, bounds, nil
+}
+
+// writeLines writes each row in the filter's segments to bw, redacting
+// other subjects' entries when the export is one subject's, and counts lines
+// and redactions in m. One row at a time, scanned without copying: RawBytes
+// point into the driver's buffer until the next row.
+func writeLines(rows *sql.Rows, bw *bufio.Writer, format string, f Filter, refs map[string]bool, bounds map[string][]span, m *Manifest, progress func(lines int64)) error {
 	var raw [12]sql.RawBytes
 	var chain sql.RawBytes
 	var shopSeq int64
@@ -276,7 +302,7 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 	line := make([]byte, 0, 512)
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return Signed{}, err
+			return err
 		}
 		in := false
 		for _, sp := range bounds[string(raw[1])] {
@@ -299,21 +325,14 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 			line = appendJSONFields(line[:0], fields)
 		}
 		if _, err := bw.Write(line); err != nil {
-			return Signed{}, err
+			return err
 		}
 		m.Lines++
 		if progress != nil && m.Lines%10000 == 0 {
 			progress(m.Lines)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return Signed{}, fmt.Errorf("read registry: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		return Signed{}, err
-	}
-	m.SHA256 = hex.EncodeToString(sum.Sum(nil))
-	return signer.sign(m)
+	return nil
 }
 
 // IsRedacted reports a redacted entry: every column but shop and the

@@ -25,6 +25,11 @@ type observed struct {
 // ROPA writes a record of processing activities (GDPR Art. 30(1)(a)-(g),
 // LGPD Art. 37) for the shops f selects, as Markdown: the catalogue's
 // declared facts beside what the registry observed.
+//
+// It is long on purpose: after its two queries it writes the document top to
+// bottom, section (a) to (g) and the observations in the order a reader
+// meets them, as a template would; split, one document would be read
+// across several functions.
 func ROPA(ctx context.Context, q sqlx.QueryerContext, f Filter, w io.Writer, now time.Time) error {
 	if err := f.Validate(); err != nil {
 		return err

@@ -110,36 +110,9 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 		if perr != nil {
 			return rep, &Finding{lineNo, perr.Error()}
 		}
-		var c *chain
-		for _, o := range chains[e.Shop] {
-			if o.last == e.PrevHash {
-				c = o
-				break
-			}
-		}
-		if c == nil {
-			if starts != nil {
-				segs, known := starts[e.Shop]
-				if !known {
-					return rep, &Finding{lineNo, fmt.Sprintf("shop %s is not in the signed manifest (row inserted)", e.Shop)}
-				}
-				// Two chains can begin at the same hash (the genesis);
-				// the purpose says which, unless the row is redacted.
-				i := slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash && s.Chain == chainOf(e) })
-				if i < 0 {
-					i = slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash })
-				}
-				if i >= 0 {
-					starts[e.Shop] = slices.Delete(segs, i, i+1)
-					c = &chain{}
-				}
-			} else if e.PrevHash == GenesisHash {
-				c = &chain{}
-			}
-			if c == nil {
-				return rep, &Finding{lineNo, brokenLink(chains[e.Shop])}
-			}
-			chains[e.Shop] = append(chains[e.Shop], c)
+		c, err := chainFor(chains, starts, e, lineNo)
+		if err != nil {
+			return rep, err
 		}
 		if e.IsRedacted() {
 			if signed != nil && signed.Manifest.Filter.Subject == "" {
@@ -159,10 +132,52 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 	if signed == nil {
 		return rep, nil
 	}
-	m := signed.Manifest
+	return rep, checkManifest(signed.Manifest, rep, chains, starts, lineNo, sum.Sum(nil))
+}
+
+// chainFor finds the chain row e (on line lineNo) continues. A row that
+// continues none starts a chain only where a segment of the manifest begins
+// (starts, which it uses up) or, with no manifest, at the genesis hash;
+// anything else is a finding.
+func chainFor(chains map[string][]*chain, starts map[string][]Segment, e Entry, lineNo int64) (*chain, error) {
+	for _, o := range chains[e.Shop] {
+		if o.last == e.PrevHash {
+			return o, nil
+		}
+	}
+	var c *chain
+	if starts != nil {
+		segs, known := starts[e.Shop]
+		if !known {
+			return nil, &Finding{lineNo, fmt.Sprintf("shop %s is not in the signed manifest (row inserted)", e.Shop)}
+		}
+		// Two chains can begin at the same hash (the genesis);
+		// the purpose says which, unless the row is redacted.
+		i := slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash && s.Chain == chainOf(e) })
+		if i < 0 {
+			i = slices.IndexFunc(segs, func(s Segment) bool { return s.FirstPrevHash == e.PrevHash })
+		}
+		if i >= 0 {
+			starts[e.Shop] = slices.Delete(segs, i, i+1)
+			c = &chain{}
+		}
+	} else if e.PrevHash == GenesisHash {
+		c = &chain{}
+	}
+	if c == nil {
+		return nil, &Finding{lineNo, brokenLink(chains[e.Shop])}
+	}
+	chains[e.Shop] = append(chains[e.Shop], c)
+	return c, nil
+}
+
+// checkManifest checks what Verify read against the signed manifest: every
+// segment begun, every chain reaching its signed end, the counts, and the
+// file's digest (sum). lineNo is the file's last line.
+func checkManifest(m Manifest, rep Report, chains map[string][]*chain, starts map[string][]Segment, lineNo int64, sum []byte) error {
 	for _, s := range m.Segments {
 		if slices.Contains(starts[s.Shop], s) {
-			return rep, &Finding{lineNo + 1, fmt.Sprintf("%s's entries are missing (file truncated or rows deleted)", chainName(s.Shop, s.Chain))}
+			return &Finding{lineNo + 1, fmt.Sprintf("%s's entries are missing (file truncated or rows deleted)", chainName(s.Shop, s.Chain))}
 		}
 	}
 	ends := map[string]bool{}
@@ -180,18 +195,18 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 		}
 	}
 	if short != nil {
-		return rep, &Finding{short.lastLine + 1, fmt.Sprintf("a chain of shop %s ends before the signed end (file truncated or rows deleted after line %d)", shortShop, short.lastLine)}
+		return &Finding{short.lastLine + 1, fmt.Sprintf("a chain of shop %s ends before the signed end (file truncated or rows deleted after line %d)", shortShop, short.lastLine)}
 	}
 	if rep.Entries != m.Lines {
-		return rep, &Finding{0, fmt.Sprintf("the file holds %d entries, the signed manifest %d", rep.Entries, m.Lines)}
+		return &Finding{0, fmt.Sprintf("the file holds %d entries, the signed manifest %d", rep.Entries, m.Lines)}
 	}
 	if rep.Redacted != m.Redacted {
-		return rep, &Finding{0, fmt.Sprintf("%d rows are redacted, the signed manifest says %d: rows of this subject were blanked out", rep.Redacted, m.Redacted)}
+		return &Finding{0, fmt.Sprintf("%d rows are redacted, the signed manifest says %d: rows of this subject were blanked out", rep.Redacted, m.Redacted)}
 	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != m.SHA256 {
-		return rep, &Finding{0, "every chain verifies, but the file differs from what was signed (rows of different shops reordered, or bytes changed outside the entries)"}
+	if got := hex.EncodeToString(sum); got != m.SHA256 {
+		return &Finding{0, "every chain verifies, but the file differs from what was signed (rows of different shops reordered, or bytes changed outside the entries)"}
 	}
-	return rep, nil
+	return nil
 }
 
 // chain is one chain being read: its last hash and line so far.

@@ -4,6 +4,7 @@ package web
 // hourly limit, and its send.
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -78,26 +79,8 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	// It shows the sender name and reply address a customer would see.
 	msg := sendgrid.Message{RequestID: ref, FromName: profile.Name, ReplyTo: profile.Contact(),
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML}
-	now := s.now()
-	var proof registry.Proof
-	if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		// A few an hour: enough to try settings, too few to relay spam.
-		var recent int
-		if err := tx.GetContext(ctx, &recent, `SELECT count(*) FROM registry_entries
-			WHERE shop = $1 AND system = 'sendgrid' AND ref LIKE 'test\_%' AND at > $2`, m.Shop, now.Add(-time.Hour)); err != nil {
-			return err
-		}
-		if recent >= TestEmailsPerHour {
-			return errTooManyTests
-		}
-		read := registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail, System: registry.SystemShopify,
-			Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent,
-			ExpiresAt: now, Ref: ref} // held in memory for this request only
-		proof, err = registry.Append(ctx, tx, now, read, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
-			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(retention.Lookup(retention.SendGridActivity).Keep), Ref: ref}) // SendGrid's own 30 days: the sweep erases customers, not test recipients
-		return err
-	}); errors.Is(err, errTooManyTests) {
+	proof, err := s.recordTestEmail(ctx, m.Shop, ref)
+	if errors.Is(err, errTooManyTests) {
 		s.showOverview(w, r, m, http.StatusTooManyRequests, "", fmt.Sprintf("You sent %d test emails in the last hour; try again later.", TestEmailsPerHour))
 		return
 	} else if err != nil {
@@ -123,4 +106,33 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	}
 	s.Logger.Info("test email sent", "shop", m.Shop, "ref", ref)
 	http.Redirect(w, r, "/app?notice=test-sent", http.StatusSeeOther)
+}
+
+// recordTestEmail records, before the address leaves, the read of the
+// shop's address and its transmission to SendGrid, unless the shop sent
+// TestEmailsPerHour test emails in the last hour (errTooManyTests). The proof
+// is what the mailer demands.
+func (s *Server) recordTestEmail(ctx context.Context, shop, ref string) (registry.Proof, error) {
+	now := s.now()
+	var proof registry.Proof
+	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		// A few an hour: enough to try settings, too few to relay spam.
+		var recent int
+		if err := tx.GetContext(ctx, &recent, `SELECT count(*) FROM registry_entries
+			WHERE shop = $1 AND system = 'sendgrid' AND ref LIKE 'test\_%' AND at > $2`, shop, now.Add(-time.Hour)); err != nil {
+			return err
+		}
+		if recent >= TestEmailsPerHour {
+			return errTooManyTests
+		}
+		read := registry.Entry{Shop: shop, Datum: registry.DatumEmail, System: registry.SystemShopify,
+			Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent,
+			ExpiresAt: now, Ref: ref} // held in memory for this request only
+		var err error
+		proof, err = registry.Append(ctx, tx, now, read, registry.Entry{Shop: shop, Datum: registry.DatumEmail,
+			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(retention.Lookup(retention.SendGridActivity).Keep), Ref: ref}) // SendGrid's own 30 days: the sweep erases customers, not test recipients
+		return err
+	})
+	return proof, err
 }

@@ -96,28 +96,7 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		}
 	}
 	ctx := r.Context()
-	err = s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		created, err := store.CreatePrivacyRequest(ctx, tx, req)
-		if err != nil || !created {
-			return err
-		}
-		if kind == store.KindCustomerRedact {
-			// From here on no send is decided for this customer: the send
-			// activity checks this list under its row lock. An email-only
-			// customer record has no pseudonym: only its address's key
-			// goes on the list (an empty key would suppress every guest).
-			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)
-				SELECT domain, k, 'erasure' FROM shops, unnest($2::text[]) AS k WHERE domain = $1 AND k <> ''
-				ON CONFLICT DO NOTHING`, shop, pq.Array([]string{req.Subject, req.AddressKey})); err != nil {
-				return err
-			}
-		}
-		if len(entries) == 0 {
-			return nil
-		}
-		_, err = registry.Append(ctx, tx, now, entries...)
-		return err
-	})
+	err = s.storePrivacyRequest(ctx, req, entries, now)
 	if err != nil {
 		s.unavailable(w, r, topic, "postgres", err)
 		return
@@ -132,4 +111,32 @@ func (s *Server) privacyWebhook(w http.ResponseWriter, r *http.Request, topic, s
 		return
 	}
 	s.reply(w, r, http.StatusOK, "accepted", topic, "accepted "+req.ID)
+}
+
+// storePrivacyRequest stores a new privacy request with its registry
+// entries; for an erasure, it first puts the customer on the suppression
+// list. A redelivery finds the request stored and changes nothing.
+func (s *Server) storePrivacyRequest(ctx context.Context, req store.PrivacyRequest, entries []registry.Entry, now time.Time) error {
+	return s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		created, err := store.CreatePrivacyRequest(ctx, tx, req)
+		if err != nil || !created {
+			return err
+		}
+		if req.Kind == store.KindCustomerRedact {
+			// From here on no send is decided for this customer: the send
+			// activity checks this list under its row lock. An email-only
+			// customer record has no pseudonym: only its address's key
+			// goes on the list (an empty key would suppress every guest).
+			if _, err := tx.ExecContext(ctx, `INSERT INTO suppressions (shop, subject, reason)
+				SELECT domain, k, 'erasure' FROM shops, unnest($2::text[]) AS k WHERE domain = $1 AND k <> ''
+				ON CONFLICT DO NOTHING`, req.Shop, pq.Array([]string{req.Subject, req.AddressKey})); err != nil {
+				return err
+			}
+		}
+		if len(entries) == 0 {
+			return nil
+		}
+		_, err = registry.Append(ctx, tx, now, entries...)
+		return err
+	})
 }

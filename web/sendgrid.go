@@ -95,6 +95,88 @@ const eventPrefix = "sendgrid:"
 
 const recordEventSQL = `INSERT INTO webhook_deliveries (webhook_id, shop, topic) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`
 
+// eventRequest is a request a SendGrid event names.
+type eventRequest struct {
+	RequestID string `db:"request_id"`
+	Shop      string `db:"shop"`
+	Subject   string `db:"subject"`
+	Address   string `db:"address_key"`
+}
+
+// eventAct is a suppressing event and its request (an index into the rows).
+type eventAct struct {
+	e   sendgrid.Event
+	req int
+}
+
+// suppressingEvents looks up, in tx, the requests the events name, and
+// returns the suppressing events for known requests, sorted, with how many
+// others it ignored.
+func suppressingEvents(ctx context.Context, tx *sqlx.Tx, ids []string, events []sendgrid.Event) ([]eventRequest, []eventAct, int, error) {
+	var rows []eventRequest
+	if err := tx.SelectContext(ctx, &rows, `SELECT request_id, shop, subject, address_key FROM review_requests
+		WHERE request_id = ANY($1) AND subject <> ''`, pq.Array(ids)); err != nil {
+		return nil, nil, 0, fmt.Errorf("look up requests: %w", err)
+	}
+	known := make(map[string]int, len(rows))
+	for i, row := range rows {
+		known[row.RequestID] = i
+	}
+	var acts []eventAct
+	ignored := 0
+	for _, e := range events {
+		i, ok := known[e.RequestID]
+		if reason, _ := e.Suppression(); reason == "" || !ok {
+			ignored++ // not ours, erased, or nothing to do
+			continue
+		}
+		acts = append(acts, eventAct{e, i})
+	}
+	// One order for the row locks applyEvents then takes, whatever order
+	// SendGrid batched the events in, so overlapping posts cannot deadlock.
+	sort.Slice(acts, func(a, b int) bool {
+		ra, rb := rows[acts[a].req], rows[acts[b].req]
+		if ra.Shop != rb.Shop {
+			return ra.Shop < rb.Shop
+		}
+		if ra.Subject != rb.Subject {
+			return ra.Subject < rb.Subject
+		}
+		return acts[a].e.ID < acts[b].e.ID
+	})
+	return rows, acts, ignored, nil
+}
+
+// suppression is one key to suppress and the stored entries (indexes into
+// applyEvents's stored) that record it.
+type suppression struct {
+	key, reason string
+	acts        []int
+}
+
+// suppressKeys suppresses each key in one sorted order, and says which of n
+// stored entries to write: the first of each key that was newly added.
+func suppressKeys(ctx context.Context, tx *sqlx.Tx, byKey map[string]*suppression, n int) ([]bool, error) {
+	keys := make([]string, 0, len(byKey))
+	for k := range byKey {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	write := make([]bool, n)
+	for _, k := range keys {
+		sp := byKey[k]
+		shop, key, _ := strings.Cut(sp.key, "\x00")
+		added, err := store.Suppress(ctx, tx, shop, key, sp.reason)
+		if err != nil {
+			return nil, fmt.Errorf("suppress: %w", err)
+		}
+		if added {
+			write[sp.acts[0]] = true
+		}
+	}
+	return write, nil
+}
+
 // applyEvents records, in one transaction, each suppressing event for a
 // known request: its dedupe row, the suppression, and the registry entries.
 // Everything else is counted and dropped.
@@ -113,53 +195,15 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 	now := s.now()
 	err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		res = eventResult{}
-		var rows []struct {
-			RequestID string `db:"request_id"`
-			Shop      string `db:"shop"`
-			Subject   string `db:"subject"`
-			Address   string `db:"address_key"`
+		rows, acts, ignored, err := suppressingEvents(ctx, tx, ids, events)
+		if err != nil {
+			return err
 		}
-		if err := tx.SelectContext(ctx, &rows, `SELECT request_id, shop, subject, address_key FROM review_requests
-			WHERE request_id = ANY($1) AND subject <> ''`, pq.Array(ids)); err != nil {
-			return fmt.Errorf("look up requests: %w", err)
-		}
-		known := make(map[string]int, len(rows))
-		for i, row := range rows {
-			known[row.RequestID] = i
-		}
-		type act struct {
-			e   sendgrid.Event
-			req int
-		}
-		var acts []act
-		for _, e := range events {
-			i, ok := known[e.RequestID]
-			if reason, _ := e.Suppression(); reason == "" || !ok {
-				res.ignored++ // not ours, erased, or nothing to do
-				continue
-			}
-			acts = append(acts, act{e, i})
-		}
-		// One order for the row locks taken below, whatever order SendGrid
-		// batched the events in, so overlapping posts cannot deadlock.
-		sort.Slice(acts, func(a, b int) bool {
-			ra, rb := rows[acts[a].req], rows[acts[b].req]
-			if ra.Shop != rb.Shop {
-				return ra.Shop < rb.Shop
-			}
-			if ra.Subject != rb.Subject {
-				return ra.Subject < rb.Subject
-			}
-			return acts[a].e.ID < acts[b].e.ID
-		})
+		res.ignored = ignored
 		var entries []registry.Entry
 		// Suppressions go in after every event row, by key in one sorted
 		// order: a pseudonym and the address's key (which reaches guest
 		// orders) of one request need not sort alike in two posts.
-		type suppression struct {
-			key, reason string
-			acts        []int // indexes into stored
-		}
 		byKey := map[string]*suppression{}
 		var stored []registry.Entry // written if one of its keys was added
 		for _, a := range acts {
@@ -196,22 +240,9 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 				byKey[k].acts = append(byKey[k].acts, len(stored)-1)
 			}
 		}
-		keys := make([]string, 0, len(byKey))
-		for k := range byKey {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		write := make([]bool, len(stored))
-		for _, k := range keys {
-			sp := byKey[k]
-			shop, key, _ := strings.Cut(sp.key, "\x00")
-			added, err := store.Suppress(ctx, tx, shop, key, sp.reason)
-			if err != nil {
-				return fmt.Errorf("suppress: %w", err)
-			}
-			if added {
-				write[sp.acts[0]] = true
-			}
+		write, err := suppressKeys(ctx, tx, byKey, len(stored))
+		if err != nil {
+			return err
 		}
 		for i, e := range stored {
 			if write[i] {
@@ -221,7 +252,7 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 		if len(entries) == 0 {
 			return nil
 		}
-		_, err := registry.Append(ctx, tx, now, entries...)
+		_, err = registry.Append(ctx, tx, now, entries...)
 		return err
 	})
 	if err != nil {

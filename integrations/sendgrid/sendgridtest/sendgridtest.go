@@ -321,6 +321,11 @@ func (s *Server) serveErase(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"job_id": hex.EncodeToString(b)})
 }
 
+// serve routes the erasure and suppression endpoints, and answers Mail Send
+// itself. It is long on purpose: Mail Send is one check after another in the
+// order SendGrid turns a request away (path, method, key, content type,
+// injected faults, body, its fields, the sender's verification), then the
+// outbox; kept in one piece so that order reads top to bottom.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/v3/recipients/erasejob" && r.Method == http.MethodPost && r.Header.Get("Authorization") == "Bearer "+s.Key {
 		s.mu.Lock()

@@ -220,6 +220,10 @@ func oauthError(w http.ResponseWriter, status int, code, desc string) {
 	writeJSON(w, status, map[string]string{"error": code, "error_description": desc})
 }
 
+// accessToken answers POST /admin/oauth/access_token. It is long on purpose:
+// it is one check after another in the order the endpoint turns a request
+// away (method, body, injected faults, client credentials, then the grant),
+// kept in one piece so that order reads top to bottom.
 func (s *Store) accessToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"errors": "method not allowed"})

@@ -285,6 +285,10 @@ func gqlError(w http.ResponseWriter, msg, code string) {
 	writeJSON(w, http.StatusOK, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": code}}}})
 }
 
+// serve answers the Admin API. It is long on purpose: it is one gate after
+// another in the order Shopify turns a request away (path, API version,
+// method, token, content type, injected faults, body, query cost, throttle),
+// kept in one piece so that order reads top to bottom.
 func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/admin/oauth/authorize":
