@@ -1,18 +1,21 @@
 package devenv
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
-
-	"github.com/temporalio/cli/temporalcli/devserver"
 )
 
-// candor dev points the embedded UI at Candor's codec endpoint: the UI
+// candor dev points the dev server's UI at Candor's codec endpoint: the UI
 // reads it from its settings.
 func TestStartTemporal_UIUsesTheCodecEndpoint(t *testing.T) {
 	const endpoint = "http://127.0.0.1:8080/codec/cnd_token"
-	tp, err := StartTemporal(TemporalOptions{UIPort: devserver.MustGetFreePort("127.0.0.1"), UICodecEndpoint: endpoint})
+	uiPort, err := freePort("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp, err := StartTemporal(context.Background(), TemporalOptions{UIPort: uiPort, UICodecEndpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
 	}

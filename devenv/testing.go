@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"sync"
@@ -12,7 +13,7 @@ import (
 // server for the package's tests, stores its address in *addr, runs them,
 // and stops the server.
 func RunWithTemporal(m *testing.M, addr *string) {
-	t, err := StartTemporal(TemporalOptions{})
+	t, err := StartTemporal(context.Background(), TemporalOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
