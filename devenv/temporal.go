@@ -9,7 +9,6 @@
 package devenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,7 +21,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -125,7 +123,7 @@ type Temporal struct {
 	UIURL   string // "" when started without the UI
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process has exited
-	logs    *tailBuffer
+	logs    *SyncBuffer
 }
 
 // TemporalOptions says where to listen.
@@ -186,7 +184,7 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	} else {
 		args = append(args, "--headless")
 	}
-	t := &Temporal{Address: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), done: make(chan struct{}), logs: &tailBuffer{}}
+	t := &Temporal{Address: net.JoinHostPort(o.IP, strconv.Itoa(o.Port)), done: make(chan struct{}), logs: &SyncBuffer{}}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = t.logs // the banner: addresses we know already
 	cmd.Stderr = io.MultiWriter(t.logs, o.Output)
@@ -275,7 +273,7 @@ func (t *Temporal) Stop() {
 }
 
 // Logs is the server's last n lines of output.
-func (t *Temporal) Logs(n int) string { return Tail(t.logs.Bytes(), n) }
+func (t *Temporal) Logs(n int) string { return Tail([]byte(t.logs.String()), n) }
 
 // Tail is the last n lines of b.
 func Tail(b []byte, n int) string {
@@ -284,27 +282,6 @@ func Tail(b []byte, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// tailBuffer keeps the last 64 KiB written to it.
-type tailBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *tailBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 64<<10 {
-		s.b.Next(s.b.Len() - 32<<10)
-	}
-	return s.b.Write(p)
-}
-
-func (s *tailBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }
 
 // freePort is a port on ip that nothing listens on now.
