@@ -5,7 +5,9 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -27,7 +29,11 @@ func TestStartTemporal_ServerEndsWhenCandorDies(t *testing.T) {
 		_ = cmd.Process.Kill()
 		t.Fatalf("the child did not start a dev server: %q %v", line, err)
 	}
-	addr := strings.TrimSpace(line)
+	addr, pid, _ := strings.Cut(strings.TrimSpace(line), " ")
+	// Let the server finish writing its start-up banner: a write to the
+	// dead parent's pipe would end it too (SIGPIPE), and this test is about
+	// a server that writes nothing more.
+	time.Sleep(3 * time.Second)
 	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no deferred Stop runs
 		t.Fatal(err)
 	}
@@ -40,6 +46,9 @@ func TestStartTemporal_ServerEndsWhenCandorDies(t *testing.T) {
 		}
 		conn.Close()
 		if time.Now().After(deadline) {
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL) // leave no orphan behind
+			}
 			t.Fatalf("the dev server at %s outlived its parent by 15 s", addr)
 		}
 		time.Sleep(200 * time.Millisecond)

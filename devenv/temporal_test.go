@@ -46,7 +46,7 @@ func TestStartTemporal_UIUsesTheCodecEndpoint(t *testing.T) {
 // TestMain doubles as the child process of
 // TestStartTemporal_ServerEndsWhenCandorDies: with
 // CANDOR_DEVENV_START_AND_HANG set, the test binary starts a dev server,
-// prints its address and waits to be killed.
+// prints its address and process ID and waits to be killed.
 func TestMain(m *testing.M) {
 	if os.Getenv("CANDOR_DEVENV_START_AND_HANG") != "" {
 		tp, err := StartTemporal(context.Background(), TemporalOptions{})
@@ -54,7 +54,7 @@ func TestMain(m *testing.M) {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println(tp.Address)
+		fmt.Println(tp.Address, tp.cmd.Process.Pid)
 		select {}
 	}
 	os.Exit(m.Run())
