@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/prodenv"
 )
 
 const (
@@ -33,13 +36,15 @@ type composeFile struct {
 }
 
 type composeService struct {
-	Image       string `yaml:"image"`
-	Build       any    `yaml:"build"`
-	Command     any    `yaml:"command"`
-	Environment any    `yaml:"environment"`
-	DependsOn   any    `yaml:"depends_on"`
-	Healthcheck any    `yaml:"healthcheck"`
-	Ports       []any  `yaml:"ports"`
+	Image       string   `yaml:"image"`
+	Entrypoint  any      `yaml:"entrypoint"`
+	Profiles    []string `yaml:"profiles"`
+	Build       any      `yaml:"build"`
+	Command     any      `yaml:"command"`
+	Environment any      `yaml:"environment"`
+	DependsOn   any      `yaml:"depends_on"`
+	Healthcheck any      `yaml:"healthcheck"`
+	Ports       []any    `yaml:"ports"`
 }
 
 func loadCompose(t *testing.T) composeFile {
@@ -168,7 +173,7 @@ func TestComposeServices(t *testing.T) {
 	if cf.Version != nil {
 		t.Errorf("%s: drop the top-level version: key (Compose Specification)", composePath)
 	}
-	for _, name := range []string{"postgres", "temporal", "temporal-ui", "migrate", "serve", "worker"} {
+	for _, name := range []string{"postgres", "temporal-admin-tools", "temporal", "temporal-create-namespace", "temporal-ui", "migrate", "serve", "worker"} {
 		if _, ok := cf.Services[name]; !ok {
 			t.Errorf("%s: service %q is missing", composePath, name)
 		}
@@ -205,14 +210,20 @@ func TestComposeCommandsAndDependencies(t *testing.T) {
 		if c, ok := deps["migrate"]; !ok || c != "service_completed_successfully" {
 			t.Errorf("service %s: want depends_on migrate with condition service_completed_successfully, got %q (present=%v)", name, c, ok)
 		}
-		if _, ok := deps["temporal"]; !ok {
-			t.Errorf("service %s: depends_on temporal is missing", name)
+		// serve reads the namespace's retention at start, so the namespace must exist.
+		if c, ok := deps["temporal-create-namespace"]; !ok || c != "service_completed_successfully" {
+			t.Errorf("service %s: want depends_on temporal-create-namespace with condition service_completed_successfully, got %q (present=%v)", name, c, ok)
 		}
 	}
 
-	tmp := service(t, cf, "temporal")
-	if c, ok := dependsOn(t, "temporal", tmp)["postgres"]; !ok || c != "service_healthy" {
-		t.Errorf("service temporal: want depends_on postgres with condition service_healthy, got %q (present=%v)", c, ok)
+	for svc, want := range map[string][2]string{
+		"temporal-admin-tools":      {"postgres", "service_healthy"},
+		"temporal":                  {"temporal-admin-tools", "service_completed_successfully"},
+		"temporal-create-namespace": {"temporal", "service_healthy"},
+	} {
+		if c, ok := dependsOn(t, svc, service(t, cf, svc))[want[0]]; !ok || c != want[1] {
+			t.Errorf("service %s: want depends_on %s with condition %s, got %q (present=%v)", svc, want[0], want[1], c, ok)
+		}
 	}
 }
 
@@ -272,7 +283,8 @@ func TestComposeEnvironment(t *testing.T) {
 	}
 
 	tmp := env(t, "temporal", service(t, cf, "temporal"))
-	for key, want := range map[string]string{"DB": "postgres12", "DB_PORT": "5432", "POSTGRES_SEEDS": "postgres"} {
+	// BIND_ON_IP: the image binds 127.0.0.1 otherwise, out of the other containers' reach.
+	for key, want := range map[string]string{"DB": "postgres12", "DB_PORT": "5432", "POSTGRES_SEEDS": "postgres", "BIND_ON_IP": "0.0.0.0"} {
 		if v, _ := envString(t, "temporal", tmp, key); v != want {
 			t.Errorf("service temporal: %s = %q, want %q", key, v, want)
 		}
@@ -376,25 +388,181 @@ func TestComposeImagesPinned(t *testing.T) {
 	}
 }
 
-func TestComposeTemporalUI(t *testing.T) {
+// TestComposeTemporalUICodecCarriesNoToken: the UI serves its codec
+// endpoint to every browser, so the endpoint holds no token; the browser
+// authenticates with the operator's cookie, which the UI sends only with
+// TEMPORAL_CODEC_INCLUDE_CREDENTIALS (temporalio/ui-server config/docker.yaml).
+func TestComposeTemporalUICodecCarriesNoToken(t *testing.T) {
 	cf := loadCompose(t)
 	ui := service(t, cf, "temporal-ui")
-	if !publishes(t, "temporal-ui", ui, 8233, 8080) {
-		t.Errorf("service temporal-ui: port mapping 8233:8080 (host port 8233) is missing")
-	}
 	e := env(t, "temporal-ui", ui)
 	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_ADDRESS"); v != "temporal:7233" {
 		t.Errorf("service temporal-ui: TEMPORAL_ADDRESS = %q, want temporal:7233", v)
 	}
-	// Payloads are encrypted: the UI needs Candor's codec endpoint, and serve
-	// must let the UI's origin call it from the browser.
-	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_ENDPOINT"); !strings.Contains(v, "CANDOR_CODEC_ENDPOINT") {
-		t.Errorf("service temporal-ui: TEMPORAL_CODEC_ENDPOINT = %q, want it from CANDOR_CODEC_ENDPOINT", v)
+	endpoint, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_ENDPOINT")
+	def := endpoint
+	if m := regexp.MustCompile(`^\$\{CANDOR_CODEC_ENDPOINT:-([^}]*)\}$`).FindStringSubmatch(endpoint); m != nil {
+		def = m[1]
+	}
+	if !strings.HasSuffix(def, "/codec") {
+		t.Errorf("service temporal-ui: TEMPORAL_CODEC_ENDPOINT = %q, want Candor's /codec with nothing after it (a token in the path reaches every browser)", endpoint)
+	}
+	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_INCLUDE_CREDENTIALS"); v != "true" {
+		t.Errorf("service temporal-ui: TEMPORAL_CODEC_INCLUDE_CREDENTIALS = %q, want true so the operator's cookie reaches the codec", v)
+	}
+	if v, _ := envString(t, "temporal-ui", e, "TEMPORAL_CODEC_PASS_ACCESS_TOKEN"); v == "true" {
+		t.Errorf("service temporal-ui: TEMPORAL_CODEC_PASS_ACCESS_TOKEN is true, but Candor does not accept the UI's OIDC token")
 	}
 	origins, _ := envString(t, "serve", env(t, "serve", service(t, cf, "serve")), "CANDOR_CODEC_ORIGINS")
 	if !strings.Contains(origins, "http://localhost:8233") {
 		t.Errorf("service serve: CANDOR_CODEC_ORIGINS = %q, want the UI's origin http://localhost:8233", origins)
 	}
+}
+
+// TestComposePublishesOnlyCandorByDefault: the Temporal frontend and UI have
+// no authentication here, so nothing but Candor's HTTP port reaches the
+// host by default; the UI is opt-in (a profile) and then on loopback only.
+func TestComposePublishesOnlyCandorByDefault(t *testing.T) {
+	cf := loadCompose(t)
+	for name, s := range cf.Services {
+		if len(s.Ports) == 0 || name == "serve" {
+			continue
+		}
+		if name != "temporal-ui" {
+			t.Errorf("service %s: publishes %v; only serve may publish a port", name, s.Ports)
+			continue
+		}
+		if len(s.Profiles) == 0 {
+			t.Errorf("service temporal-ui: publishes %v by default; put it under a profile", s.Ports)
+		}
+		for _, p := range s.Ports {
+			if str, ok := p.(string); !ok || !strings.HasPrefix(str, "127.0.0.1:") {
+				t.Errorf("service temporal-ui: port %v is not bound to 127.0.0.1", p)
+			}
+		}
+	}
+	if !publishes(t, "temporal-ui", service(t, cf, "temporal-ui"), 8233, 8080) {
+		t.Errorf("service temporal-ui: port mapping 127.0.0.1:8233:8080 is missing")
+	}
+}
+
+// TestComposeTemporalImagesAreProdenvVersion: compose runs the Temporal
+// release the production-topology tests run.
+func TestComposeTemporalImagesAreProdenvVersion(t *testing.T) {
+	cf := loadCompose(t)
+	want := strings.TrimPrefix(prodenv.TemporalVersion, "v")
+	seen := map[string]bool{}
+	for name, s := range cf.Services {
+		repo, tag, _ := strings.Cut(s.Image, ":")
+		switch repo {
+		case "temporalio/auto-setup":
+			t.Errorf("service %s: temporalio/auto-setup is deprecated; use temporalio/server and an admin-tools job", name)
+		case "temporalio/server", "temporalio/admin-tools":
+			seen[repo] = true
+			if tag != want {
+				t.Errorf("service %s: image %s, want tag %s (prodenv.TemporalVersion)", name, s.Image, want)
+			}
+		}
+	}
+	for _, repo := range []string{"temporalio/server", "temporalio/admin-tools"} {
+		if !seen[repo] {
+			t.Errorf("%s: no service runs %s", composePath, repo)
+		}
+	}
+}
+
+// TestComposeCandorEnvironmentIsReadByConfig: every variable compose sets
+// for Candor is one the binary reads, so a misspelt name cannot pass
+// silently.
+func TestComposeCandorEnvironmentIsReadByConfig(t *testing.T) {
+	cf := loadCompose(t)
+	names := config.Names()
+	for _, svc := range []string{"migrate", "serve", "worker"} {
+		for key := range env(t, svc, service(t, cf, svc)) {
+			if !slices.Contains(names, key) {
+				t.Errorf("service %s: sets %s, which config.FromEnv does not read", svc, key)
+			}
+		}
+	}
+}
+
+// TestComposeSchemaJobRunsProdenvSchemaSteps: the admin-tools job applies
+// Temporal's schema with the same temporal-sql-tool steps, in the same
+// order, as prodenv.StartTemporal.
+func TestComposeSchemaJobRunsProdenvSchemaSteps(t *testing.T) {
+	cf := loadCompose(t)
+	job := service(t, cf, "temporal-admin-tools")
+	script := strings.Join(command(job), "\n")
+	if c, ok := job.Command.([]any); ok && len(c) == 1 {
+		script = fmt.Sprint(c[0]) // entrypoint sh -c: one script
+	}
+	got := schemaToolRuns(t, script)
+	const schemaDir = "/etc/temporal/schema/postgresql/v12" // in the admin-tools image
+	want := map[string][][]string{}
+	for kind, db := range map[string]string{"temporal": "temporal", "visibility": "temporal_visibility"} {
+		want[db] = prodenv.SchemaSteps(schemaDir, kind)
+	}
+	for db, steps := range want {
+		if g := got[db]; !slices.EqualFunc(g, steps, slices.Equal) {
+			t.Errorf("service temporal-admin-tools: on database %s runs %q, want %q (prodenv.SchemaSteps)", db, g, steps)
+		}
+	}
+	for db := range got {
+		if _, ok := want[db]; !ok {
+			t.Errorf("service temporal-admin-tools: runs temporal-sql-tool on an unexpected database %s", db)
+		}
+	}
+}
+
+// schemaToolRuns reads the temporal-sql-tool calls of a shell script, with
+// the one variable it may use for the tool and its connection flags
+// expanded: database -> the steps (the arguments after the connection
+// flags), in order.
+func schemaToolRuns(t *testing.T, script string) map[string][][]string {
+	t.Helper()
+	vars := map[string]string{}
+	assign := regexp.MustCompile(`^([a-z_]+)="?([^"]*)"?$`)
+	out := map[string][][]string{}
+	connFlags := map[string]bool{"--plugin": true, "--ep": true, "-p": true, "--port": true, "-u": true, "--user": true, "--pw": true, "--password": true}
+	for _, line := range strings.Split(script, "\n") {
+		line = strings.TrimSpace(line)
+		if m := assign.FindStringSubmatch(line); m != nil {
+			vars[m[1]] = m[2]
+			continue
+		}
+		line = regexp.MustCompile(`\$\$?\{?([a-z_]+)\}?`).ReplaceAllStringFunc(line, func(v string) string {
+			name := strings.Trim(v, "${}")
+			if val, ok := vars[name]; ok {
+				return val
+			}
+			return v
+		})
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "temporal-sql-tool" {
+			continue
+		}
+		db := ""
+		var step []string
+		for i := 1; i < len(f); i++ {
+			switch {
+			case f[i] == "--db" || f[i] == "--database":
+				if i+1 < len(f) {
+					db = f[i+1]
+				}
+				i++
+			case connFlags[f[i]]:
+				i++
+			default:
+				step = append(step, f[i])
+			}
+		}
+		if db == "" {
+			t.Errorf("temporal-sql-tool call without --db: %q", line)
+			continue
+		}
+		out[db] = append(out[db], step)
+	}
+	return out
 }
 
 // publishes reports whether s maps host port host to container port target,

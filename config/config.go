@@ -11,9 +11,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,8 @@ type Config struct {
 	// comma-separated, newest first), held during a rotation only to open
 	// what they sealed.
 	MasterKeyPrevious [][]byte
+	// Temporal is how to reach the frontend securely: TLS, mTLS, API key.
+	Temporal TemporalSecurity
 	// CodecOrigins may call the payload codec endpoint from a browser
 	// (CANDOR_CODEC_ORIGINS, comma-separated; the Temporal UI's origin).
 	CodecOrigins []string
@@ -53,19 +57,40 @@ type Config struct {
 // FromEnv reads the environment. It does not require anything: each command
 // asks for what it needs with the Require* methods, so errors name the
 // missing variable.
-func FromEnv() (Config, error) {
+func FromEnv() (Config, error) { return fromEnv(os.Getenv) }
+
+// Names is every environment variable FromEnv reads, sorted, so that
+// deployment files can be checked against it.
+func Names() []string {
+	seen := map[string]bool{}
+	_, _ = fromEnv(func(name string) string { seen[name] = true; return "" })
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// fromEnv reads the configuration through getenv. Every variable is read
+// on every call, whatever the others hold, so Names sees them all.
+func fromEnv(getenv func(string) string) (Config, error) {
+	envOr := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	masterKey, webhookKey, previous, origins := getenv("CANDOR_MASTER_KEY"), getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
+		getenv("CANDOR_MASTER_KEY_PREVIOUS"), getenv("CANDOR_CODEC_ORIGINS")
+	temporal, temporalErr := temporalFromEnv(getenv)
 	c := Config{
-		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		DatabaseURL:       getenv("DATABASE_URL"),
 		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: envOr("TEMPORAL_NAMESPACE", "default"),
 		HTTPAddr:          envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
-		PublicURL:         strings.TrimRight(os.Getenv("CANDOR_PUBLIC_URL"), "/"),
-		ShopifyAPIKey:     os.Getenv("SHOPIFY_API_KEY"),
-		ShopifyAPISecret:  os.Getenv("SHOPIFY_API_SECRET"),
+		PublicURL:         strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
+		ShopifyAPIKey:     getenv("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:  getenv("SHOPIFY_API_SECRET"),
 		ShopifyAPIVersion: envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
-		ShopifyBaseURL:    strings.TrimRight(os.Getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
-		SendGridAPIKey:    os.Getenv("SENDGRID_API_KEY"),
-		SendGridBaseURL:   strings.TrimRight(os.Getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+		ShopifyBaseURL:    strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
+		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL:   strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
 	}
 	if !apiVersionRe.MatchString(c.ShopifyAPIVersion) {
 		return c, fmt.Errorf("SHOPIFY_API_VERSION %q is not a Shopify API version like %s", c.ShopifyAPIVersion, ShopifyAPIVersion)
@@ -78,21 +103,25 @@ func FromEnv() (Config, error) {
 			return c, fmt.Errorf("%s must be an absolute http(s) URL", name)
 		}
 	}
-	if v := os.Getenv("CANDOR_MASTER_KEY"); v != "" {
+	c.Temporal = temporal
+	if temporalErr != nil {
+		return c, temporalErr
+	}
+	if v := masterKey; v != "" {
 		k, err := ParseMasterKey(v)
 		if err != nil {
 			return c, err
 		}
 		c.MasterKey = k
 	}
-	if v := os.Getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"); v != "" {
+	if v := webhookKey; v != "" {
 		k, err := ParseSendGridWebhookKey(v)
 		if err != nil {
 			return c, err
 		}
 		c.SendGridWebhookKey = k
 	}
-	if v := os.Getenv("CANDOR_MASTER_KEY_PREVIOUS"); v != "" {
+	if v := previous; v != "" {
 		for i, part := range strings.Split(v, ",") {
 			k, err := ParseMasterKey(strings.TrimSpace(part))
 			if err != nil {
@@ -101,7 +130,7 @@ func FromEnv() (Config, error) {
 			c.MasterKeyPrevious = append(c.MasterKeyPrevious, k)
 		}
 	}
-	for _, o := range strings.Split(os.Getenv("CANDOR_CODEC_ORIGINS"), ",") {
+	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			c.CodecOrigins = append(c.CodecOrigins, o)
 		}
@@ -184,13 +213,6 @@ func (c Config) RequireWorker() error {
 		return errors.New("SENDGRID_API_KEY is not set")
 	}
 	return nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // ParseDuration accepts Go durations plus a day suffix ("14d", "1d12h").

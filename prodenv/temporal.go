@@ -101,10 +101,23 @@ type TemporalOptions struct {
 	Dir string
 }
 
+// SchemaSteps are the runs of Temporal's SQL tool (temporal-sql-tool) that
+// create one of its databases and bring its schema up to the release's
+// version: kind is "temporal" or "visibility", schemaDir the release's
+// schema/postgresql/v12. StartTemporal runs them, and docker-compose.yml's
+// admin-tools job runs the same (compose_test.go checks), as Temporal's
+// samples-server compose/scripts/setup-postgres.sh does.
+func SchemaSteps(schemaDir, kind string) [][]string {
+	return [][]string{
+		{"create-database"},
+		{"setup-schema", "-v", "0.0"},
+		{"update-schema", "-d", filepath.Join(schemaDir, kind, "versioned")},
+	}
+}
+
 // StartTemporal creates the two databases, applies Temporal's schema with its
-// SQL tool (create-database, setup-schema -v 0.0, update-schema -d …, as
-// Temporal's admin-tools image does), starts the server and registers the
-// default namespace.
+// SQL tool (SchemaSteps), starts the server and registers the default
+// namespace.
 func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Temporal, error) {
 	pg, err := neturl.Parse(o.PostgresURL)
 	if err != nil {
@@ -119,11 +132,7 @@ func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Tempora
 	dbs := map[string]string{"temporal": o.Prefix + "_temporal", "visibility": o.Prefix + "_visibility"}
 	for _, kind := range []string{"temporal", "visibility"} {
 		base := []string{"--plugin", "postgres12", "--ep", host, "-p", port, "-u", user, "--pw", pass, "--db", dbs[kind]}
-		for _, step := range [][]string{
-			{"create-database"},
-			{"setup-schema", "-v", "0.0"},
-			{"update-schema", "-d", filepath.Join(b.SchemaDir, kind, "versioned")},
-		} {
+		for _, step := range SchemaSteps(b.SchemaDir, kind) {
 			cmd := exec.CommandContext(ctx, b.SQLTool, append(append([]string{}, base...), step...)...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return nil, fmt.Errorf("temporal sql tool %s on %s: %w\n%s", step[0], dbs[kind], err, tail(out, 10))

@@ -3,10 +3,13 @@ package web
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	commonpb "go.temporal.io/api/common/v1"
@@ -14,20 +17,35 @@ import (
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
 )
 
 // The remote codec endpoint, for the Temporal UI and CLI (Temporal's codec
 // server protocol): POST /codec/decode and /codec/encode with
 // {"payloads":[…]}. Operators only. The Temporal CLI sends the token as a
-// header (--codec-auth "Bearer T"); the browser UI cannot add a header of
-// ours, so /codec/{token}/decode carries it in the path, which this server
-// never logs (it logs route patterns).
+// header (--codec-auth "Bearer T"). The browser UI cannot add a header of
+// ours, so an operator signs in once at /codec/login and the browser keeps
+// the token in an HttpOnly cookie scoped to /codec; a UI started with
+// TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true (codec.includeCredentials,
+// https://docs.temporal.io/references/web-ui-configuration#codec) sends it
+// along. No token is ever part of a URL. A cookie counts only on requests
+// from a configured UI origin (CodecOrigins), so another site cannot ride
+// on it.
+//
+// Only `candor dev` still serves /codec/{token}/…: its embedded UI (the
+// Temporal CLI's dev server) offers no includeCredentials, and both listen
+// on loopback only, with a token made for the run and revoked at its end.
 //
 // Decoding a review request's payloads reads the customer's purchase
 // history, so each decode is recorded in the registry. A payload whose key
 // was shredded comes back as it was: still encrypted.
 
-const codecBodyLimit = 4 << 20
+const (
+	codecBodyLimit = 4 << 20
+	// codecCookie holds an operator token for the browser UI.
+	codecCookie         = "candor_codec"
+	codecCookieLifetime = 12 * time.Hour
+)
 
 // codecCORS answers the UI's preflight and sets CORS headers for the
 // configured UI origins; h nil means a preflight route.
@@ -49,12 +67,122 @@ func (s *Server) codecCORS(h http.HandlerFunc) http.HandlerFunc {
 }
 
 // codecPathToken moves a token given in the path into the header authed
-// reads.
+// reads (candor dev only, see above).
 func codecPathToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+r.PathValue("token"))
 		h(w, r)
 	}
+}
+
+// codecCookieAuth lets the sign-in cookie stand for the bearer token, on
+// requests from a configured UI origin only: the browser attaches cookies
+// to requests that other sites start, and Origin says who started it.
+func (s *Server) codecCookieAuth(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "" {
+			if c, err := r.Cookie(codecCookie); err == nil && c.Value != "" {
+				if !slices.Contains(s.CodecOrigins, r.Header.Get("Origin")) {
+					apiError(w, http.StatusForbidden, "the codec sign-in cookie counts only from the Temporal UI's origin (CANDOR_CODEC_ORIGINS)")
+					return
+				}
+				r.Header.Set("Authorization", "Bearer "+c.Value)
+			}
+		}
+		h(w, r)
+	}
+}
+
+var codecLoginPage = template.Must(template.New("codec-login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Candor: payload codec sign-in</title></head><body>
+<h1>Payload codec sign-in</h1>
+{{if .Message}}<p role="status">{{.Message}}</p>{{end}}
+{{if .SignedIn}}<form method="post" action="/codec/logout"><button>Sign out</button></form>
+{{else}}<p>Paste an operator token (<code>candor tokens create --role operator</code>). This browser keeps it
+in a cookie that only the Temporal UI's requests to this codec endpoint carry.</p>
+<form method="post" action="/codec/login">
+<label>Operator token <input type="password" name="token" autocomplete="off" required></label>
+<button>Sign in</button></form>{{end}}
+</body></html>`))
+
+func (s *Server) codecLoginPageRender(w http.ResponseWriter, status int, signedIn bool, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
+	w.WriteHeader(status)
+	_ = codecLoginPage.Execute(w, map[string]any{"SignedIn": signedIn, "Message": msg})
+}
+
+// codecLogin is GET /codec/login: the sign-in form.
+func (s *Server) codecLogin(w http.ResponseWriter, r *http.Request) {
+	_, err := r.Cookie(codecCookie)
+	s.codecLoginPageRender(w, http.StatusOK, err == nil, "")
+}
+
+// codecLoginPost is POST /codec/login: it checks the token is an
+// operator's and sets the cookie. The token travels in the form's body.
+func (s *Server) codecLoginPost(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		s.codecLoginPageRender(w, http.StatusForbidden, false, "This form came from another site.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
+	tok := strings.TrimSpace(r.PostFormValue("token"))
+	if tok == "" {
+		s.codecLoginPageRender(w, http.StatusBadRequest, false, "Paste an operator token.")
+		return
+	}
+	t, err := s.DB.Authenticate(r.Context(), tok)
+	switch {
+	case errors.Is(err, store.ErrBadToken):
+		s.codecLoginPageRender(w, http.StatusUnauthorized, false, "Unknown or revoked token.")
+		return
+	case err != nil:
+		s.codecLoginPageRender(w, http.StatusServiceUnavailable, false, "Could not check the token, try again.")
+		return
+	case t.Role != store.RoleOperator:
+		s.codecLoginPageRender(w, http.StatusForbidden, false, "That is a "+t.Role+" token; decoding payloads needs an operator token.")
+		return
+	}
+	s.setCodecCookie(w, tok, int(codecCookieLifetime/time.Second))
+	s.codecLoginPageRender(w, http.StatusOK, true, "Signed in. The Temporal UI in this browser now shows decoded payloads.")
+}
+
+// codecLogout is POST /codec/logout.
+func (s *Server) codecLogout(w http.ResponseWriter, r *http.Request) {
+	if !s.sameOrigin(r) {
+		s.codecLoginPageRender(w, http.StatusForbidden, false, "This form came from another site.")
+		return
+	}
+	s.setCodecCookie(w, "", -1)
+	s.codecLoginPageRender(w, http.StatusOK, false, "Signed out.")
+}
+
+// setCodecCookie: SameSite=Strict, as the UI and Candor share a site
+// (localhost:8233 and localhost:8080; temporal.example.com and
+// candor.example.com), and a cross-site request should carry nothing.
+func (s *Server) setCodecCookie(w http.ResponseWriter, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: codecCookie, Value: value, Path: "/codec", HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.PublicURL, "https://"), MaxAge: maxAge})
+}
+
+// sameOrigin reports whether a form post came from this server's own page:
+// an Origin header, when the browser sends one, names this host or
+// CANDOR_PUBLIC_URL's (a proxy may change Host).
+func (s *Server) sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true // not a browser, or an old one: the token itself is the credential
+	}
+	u, err := url.Parse(o)
+	if err != nil {
+		return false
+	}
+	if pub, err := url.Parse(s.PublicURL); err == nil && s.PublicURL != "" && u.Scheme == pub.Scheme && u.Host == pub.Host {
+		return true
+	}
+	return u.Host == r.Host
 }
 
 func (s *Server) codec(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -23,10 +24,13 @@ import (
 
 const uiOrigin = "http://127.0.0.1:8233"
 
-func (e *env) codecServer(t *testing.T) string {
+func (e *env) codecServer(t *testing.T) string { return e.codecServerWith(t, false) }
+
+// codecServerWith serves the codec; pathTokens as `candor dev` does.
+func (e *env) codecServerWith(t *testing.T, pathTokens bool) string {
 	t.Helper()
 	srv := &web.Server{DB: e.db, Temporal: e.tc, Keys: e.ring, DataKeys: e.keys, ShopifySecret: secret,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), CodecOrigins: []string{uiOrigin}}
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), CodecOrigins: []string{uiOrigin}, CodecPathTokens: pathTokens}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return hs.URL
@@ -34,12 +38,24 @@ func (e *env) codecServer(t *testing.T) string {
 
 func codecCall(t *testing.T, url, auth string, body []byte) (int, http.Header, []byte) {
 	t.Helper()
+	return codecCallAs(t, url, auth, nil, uiOrigin, body)
+}
+
+// codecCallAs is a codec call as a browser makes it: with cookie (nil:
+// none) from origin ("" sends no Origin).
+func codecCallAs(t *testing.T, url, auth string, cookie *http.Cookie, origin string, body []byte) (int, http.Header, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Namespace", "default")
-	req.Header.Set("Origin", uiOrigin)
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
 	if auth != "" {
 		req.Header.Set("Authorization", "Bearer "+auth)
+	}
+	if cookie != nil {
+		req.AddCookie(cookie)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -93,7 +109,6 @@ func TestCodec_OperatorsDecodeThroughTheEndpointAndEachReadIsRecorded(t *testing
 		{"unknown token", base + "/codec/decode", "cnd_nope", body, 401},
 		{"auditor", base + "/codec/decode", auditor, body, 403},
 		{"merchant", base + "/codec/decode", merchant, body, 403},
-		{"bad path token", base + "/codec/cnd_nope/decode", "", body, 401},
 		{"unknown operation", base + "/codec/transmogrify", operator, body, 404},
 		{"malformed JSON", base + "/codec/decode", operator, []byte(`{"payloads":[`), 400},
 		{"not payloads", base + "/codec/decode", operator, []byte(`{"payloads":[{"data":"not base64!"}]}`), 400},
@@ -110,15 +125,16 @@ func TestCodec_OperatorsDecodeThroughTheEndpointAndEachReadIsRecorded(t *testing
 	}
 
 	// The operator decodes: with the header (Temporal CLI), and with the
-	// token in the path (the browser UI).
-	for _, url := range []string{base + "/codec/decode", base + "/codec/" + operator + "/decode"} {
-		auth := operator
-		if strings.Contains(url, operator) {
-			auth = ""
+	// sign-in cookie (the browser UI).
+	cookie := codecSignIn(t, base, operator, "")
+	for _, via := range []string{"header", "cookie"} {
+		auth, c := operator, (*http.Cookie)(nil)
+		if via == "cookie" {
+			auth, c = "", cookie
 		}
-		status, h, b := codecCall(t, url, auth, body)
+		status, h, b := codecCallAs(t, base+"/codec/decode", auth, c, uiOrigin, body)
 		if status != 200 || h.Get("Access-Control-Allow-Origin") != uiOrigin {
-			t.Fatalf("%s: %d %s (CORS %q)", url, status, b, h.Get("Access-Control-Allow-Origin"))
+			t.Fatalf("%s: %d %s (CORS %q)", via, status, b, h.Get("Access-Control-Allow-Origin"))
 		}
 		out := parsePayloads(t, b)
 		if len(out) != 1 || !strings.Contains(string(out[0].Data), "Copper kettle") || string(out[0].Metadata["encoding"]) != "json/plain" {
@@ -126,7 +142,7 @@ func TestCodec_OperatorsDecodeThroughTheEndpointAndEachReadIsRecorded(t *testing
 		}
 	}
 	if strings.Contains(e.logs.String(), operator) {
-		t.Fatal("the path token was logged")
+		t.Fatal("the operator token was logged")
 	}
 	es, _ := registry.Entries(ctx, e.db, shop)
 	reads = 0
@@ -192,5 +208,129 @@ func TestCodec_PreflightAllowsOnlyTheConfiguredUIOrigin(t *testing.T) {
 		if want != "" && !strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Authorization") {
 			t.Errorf("allow-headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
 		}
+	}
+}
+
+// codecSignIn posts the sign-in form with tok from origin ("": none) and
+// returns the codec cookie it set, or nil.
+func codecSignIn(t *testing.T, base, tok, origin string) *http.Cookie {
+	t.Helper()
+	c, _ := codecSignInStatus(t, base, tok, origin)
+	return c
+}
+
+func codecSignInStatus(t *testing.T, base, tok, origin string) (*http.Cookie, int) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/codec/login", strings.NewReader(url.Values{"token": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "candor_codec" && c.MaxAge >= 0 && c.Value != "" {
+			return c, resp.StatusCode
+		}
+	}
+	return nil, resp.StatusCode
+}
+
+// The Temporal UI serves its codec endpoint to every browser, so no token
+// may be in it: the browser signs in once and the UI sends the cookie
+// (TEMPORAL_CODEC_INCLUDE_CREDENTIALS). The cookie counts only from the
+// UI's origin, and only an operator's token makes one.
+func TestCodec_BrowserSignsInWithACookieNotATokenInTheURL(t *testing.T) {
+	e := newEnv(t)
+	base := e.codecServer(t)
+	ctx := context.Background()
+	operator, rec, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
+	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("hello")
+	body := payloadsJSON(t, plain)
+
+	// serve has no route with a token in its path.
+	if status, _, b := codecCallAs(t, base+"/codec/"+operator+"/decode", "", nil, uiOrigin, body); status != 404 {
+		t.Fatalf("token in the path: %d %s, want 404", status, b)
+	}
+
+	for _, c := range []struct {
+		name, tok, origin string
+		want              int
+	}{
+		{"empty", "", "", 400},
+		{"unknown", "cnd_nope", "", 401},
+		{"auditor", auditor, "", 403},
+		{"posted from another site", operator, "http://evil.example", 403},
+	} {
+		if cookie, status := codecSignInStatus(t, base, c.tok, c.origin); status != c.want || cookie != nil {
+			t.Errorf("sign-in %s: %d (cookie %v), want %d and no cookie", c.name, status, cookie != nil, c.want)
+		}
+	}
+	u, _ := url.Parse(base)
+	cookie, status := codecSignInStatus(t, base, operator, "http://"+u.Host)
+	if status != 200 || cookie == nil {
+		t.Fatalf("operator sign-in: %d, cookie %v", status, cookie)
+	}
+	if !cookie.HttpOnly || cookie.Path != "/codec" || cookie.SameSite != http.SameSiteStrictMode {
+		t.Errorf("cookie HttpOnly=%v Path=%q SameSite=%v, want HttpOnly, /codec, Strict", cookie.HttpOnly, cookie.Path, cookie.SameSite)
+	}
+
+	for _, c := range []struct {
+		name, origin string
+		want         int
+	}{
+		{"from the UI", uiOrigin, 200},
+		{"from another site", "http://evil.example", 403},
+		{"with no origin", "", 403},
+	} {
+		if status, _, b := codecCallAs(t, base+"/codec/decode", "", cookie, c.origin, body); status != c.want {
+			t.Errorf("decode with the cookie %s: %d %s, want %d", c.name, status, b, c.want)
+		}
+	}
+
+	// Signing out clears the cookie.
+	req, _ := http.NewRequest(http.MethodPost, base+"/codec/logout", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cleared := false
+	for _, c := range resp.Cookies() {
+		cleared = cleared || (c.Name == "candor_codec" && c.MaxAge < 0 && c.Value == "")
+	}
+	if resp.StatusCode != 200 || !cleared {
+		t.Errorf("sign-out: %d, cookie cleared %v", resp.StatusCode, cleared)
+	}
+
+	// Revoking the token ends the cookie too.
+	if err := e.db.RevokeToken(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if status, _, b := codecCallAs(t, base+"/codec/decode", "", cookie, uiOrigin, body); status != 401 {
+		t.Fatalf("cookie of a revoked token: %d %s, want 401", status, b)
+	}
+}
+
+// candor dev's embedded UI cannot send the cookie, so dev alone keeps the
+// token in the path.
+func TestCodec_PathTokenOnlyWhenAskedFor(t *testing.T) {
+	e := newEnv(t)
+	base := e.codecServerWith(t, true)
+	operator, _, _ := e.db.CreateToken(context.Background(), store.RoleOperator, "")
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("hello")
+	body := payloadsJSON(t, plain)
+	if status, _, b := codecCallAs(t, base+"/codec/"+operator+"/decode", "", nil, uiOrigin, body); status != 200 {
+		t.Fatalf("dev path token: %d %s", status, b)
+	}
+	if status, _, _ := codecCallAs(t, base+"/codec/cnd_nope/decode", "", nil, uiOrigin, body); status != 401 {
+		t.Fatalf("dev bad path token: %d, want 401", status)
+	}
+	if strings.Contains(e.logs.String(), operator) {
+		t.Fatal("the path token was logged")
 	}
 }

@@ -36,6 +36,9 @@ type Server struct {
 	// CodecOrigins may call the codec endpoint from a browser (the
 	// Temporal UI's origin).
 	CodecOrigins []string
+	// CodecPathTokens serves /codec/{token}/…, an operator token in the
+	// URL, for `candor dev`'s embedded UI only (see codec.go).
+	CodecPathTokens bool
 	// TemporalRetention is how long the namespace keeps closed histories;
 	// it bounds expires_at for what a workflow input stores in Temporal.
 	TemporalRetention time.Duration
@@ -99,10 +102,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /app/export", s.merchant(s.appExport))
 	mux.HandleFunc("GET /app/exports/{id}/signature", s.merchant(s.appExportSignature))
 	operators := []string{store.RoleOperator}
-	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.authed(operators, s.codec)))
-	mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
+	mux.HandleFunc("GET /codec/login", s.codecLogin)
+	mux.HandleFunc("POST /codec/login", s.codecLoginPost)
+	mux.HandleFunc("POST /codec/logout", s.codecLogout)
+	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.codecCookieAuth(s.authed(operators, s.codec))))
 	mux.HandleFunc("OPTIONS /codec/{op}", s.codecCORS(nil))
-	mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
+	if s.CodecPathTokens {
+		mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
+		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
+	}
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

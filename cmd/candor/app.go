@@ -71,20 +71,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// dialTemporal connects with Candor's data converter: every payload is
+// dialTemporal connects with the environment's address, namespace, TLS and
+// API key (config.TemporalOptions) and Candor's data converter: every payload is
 // encrypted (AES-GCM) under its review request's data key or the service
 // key, so histories hold ciphertext. A payload whose key was destroyed fails
 // its activity without retries (datakeys.FailureConverter).
 func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, dk *datakeys.Keys) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	c, err := client.DialContext(dctx, client.Options{
-		HostPort:         cfg.TemporalAddress,
-		Namespace:        cfg.TemporalNamespace,
-		Logger:           tlog.NewStructuredLogger(logger.With("component", "temporal")),
-		DataConverter:    dk.DataConverter(workflows.DataKeyOwner(dk.Ring())),
-		FailureConverter: datakeys.FailureConverter(),
-	})
+	o := cfg.TemporalOptions()
+	o.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
+	o.DataConverter = dk.DataConverter(workflows.DataKeyOwner(dk.Ring()))
+	o.FailureConverter = datakeys.FailureConverter()
+	c, err := client.DialContext(dctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", cfg.TemporalAddress, err)
 	}
@@ -94,7 +93,9 @@ func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, d
 // namespaceRetention is how long the namespace keeps closed workflow
 // histories, which the registry's expires_at for Temporal must reflect.
 func namespaceRetention(ctx context.Context, cfg config.Config) (time.Duration, error) {
-	nc, err := client.NewNamespaceClient(client.Options{HostPort: cfg.TemporalAddress, Logger: tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))})
+	o := cfg.TemporalOptions()
+	o.Logger = tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	nc, err := client.NewNamespaceClient(o)
 	if err != nil {
 		return 0, err
 	}

@@ -93,8 +93,9 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 		// The UI decodes payloads through Candor's codec endpoint, with an
-		// operator token made for this run (the browser cannot send a
-		// header of ours, so the token is in the endpoint's path).
+		// operator token made for this run. The embedded UI offers no
+		// includeCredentials, so the cookie sign-in that serve uses cannot
+		// reach it: the token is in the endpoint's path, on loopback.
 		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
 		if err != nil {
 			return err
@@ -177,6 +178,8 @@ func runDev(ctx context.Context, args []string) error {
 
 	srv := newWebServer(cfg, db, c, dk, logger, retention)
 	srv.Extra = extra
+	// The embedded UI cannot send the codec cookie (web/codec.go).
+	srv.CodecPathTokens = uiURL != ""
 	g, gctx := errgroup.WithContext(ctx)
 	acts := newActivities(cfg, db, dk)
 	acts.TemporalRetention = retention
