@@ -28,7 +28,7 @@ const (
 var secretVars = []string{"SHOPIFY_API_SECRET", "SHOPIFY_API_KEY", "SENDGRID_API_KEY", "CANDOR_MASTER_KEY"}
 
 // appVars must reach both the HTTP server and the worker.
-var appVars = []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "CANDOR_MASTER_KEY", "SENDGRID_API_KEY", "CANDOR_PUBLIC_URL"}
+var appVars = []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "CANDOR_MASTER_KEY", "SENDGRID_API_KEY", "CANDOR_PUBLIC_URL", "CANDOR_MAIL_FROM"}
 
 type composeFile struct {
 	Version  any                       `yaml:"version"`

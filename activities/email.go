@@ -7,6 +7,7 @@ import (
 	texttemplate "text/template"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/store"
 )
 
@@ -68,10 +69,11 @@ func subjectLine(tmpl, orderName string, reminder bool) string {
 }
 
 // TestEmail is the review request a customer of shop would get, for a sample
-// order, sent to an address the merchant typed: it shows their sender,
-// subject and review destination. Its links lead to the shop's review
-// destination directly and to the merchant pages, not to a real request.
-func TestEmail(shop store.Shop, requestID, publicURL string) (sendgrid.Message, error) {
+// order, sent to the shop's own address: it shows the sender name, reply
+// address, subject and review destination. Its links lead to the shop's
+// review destination directly and to the merchant pages, not to a real
+// request. profile is the shop as Shopify reports it, read just in time.
+func TestEmail(shop store.Shop, profile shopify.ShopProfile, requestID, publicURL string) (sendgrid.Message, error) {
 	sample := []store.Product{{ID: 1, Title: "Sample product", Handle: "sample-product"}}
 	c := emailContent{OrderName: "#TEST-1001", Unsubscribe: publicURL + "/app"}
 	for _, p := range sample {
@@ -82,7 +84,8 @@ func TestEmail(shop store.Shop, requestID, publicURL string) (sendgrid.Message, 
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: requestID, From: shop.Sender, Subject: "[Test] " + subjectLine(shop.Subject, c.OrderName, false),
-		Text: text, HTML: html,
+		RequestID: requestID, FromName: profile.Name, ReplyTo: profile.Contact(),
+		Subject: "[Test] " + subjectLine(shop.Subject, c.OrderName, false),
+		Text:    text, HTML: html,
 	}, nil
 }

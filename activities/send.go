@@ -64,6 +64,18 @@ const (
 	ReasonShopDisconnected = "shop_disconnected"
 )
 
+// Reasons of the shared-sender model: neither is retried.
+const (
+	// ReasonSenderUnverified: SendGrid refused the From address (403: not
+	// a verified Sender Identity). Nothing was sent; the merchant sees it
+	// on /app.
+	ReasonSenderUnverified = "sender_unverified"
+	// ReasonReviewURLRefused: the shop's review destination is neither on
+	// its own domains, as Shopify reports them now, nor a review platform
+	// (a setting saved before destinations were checked).
+	ReasonReviewURLRefused = "review_url_refused"
+)
+
 // statusOf reads the status and reason fields for kind.
 func statusOf(r store.Request, kind string) string {
 	s, _ := outcomeOf(r, kind)
@@ -166,6 +178,15 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		return a.skip(ctx, in, subject, statusReads, reason)
 	}
 
+	// The shop's name and contact address, just in time: the email comes
+	// from Candor's sender in the shop's name, and replies go to the shop.
+	profile, err := admin.ShopProfile(ctx)
+	if err != nil {
+		return SendResult{}, temporalError(err)
+	}
+	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
+		return a.skip(ctx, in, subject, statusReads, ReasonReviewURLRefused)
+	}
 	to, err := admin.Recipient(ctx, in.OrderID)
 	if err != nil {
 		return SendResult{}, temporalError(err)
@@ -186,7 +207,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 	if err != nil {
 		return SendResult{}, err
 	}
-	msg.To = to
+	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
 
 	basis := registry.BasisLegitimateInterest
 	if shop.ConsentRequired {
@@ -267,6 +288,9 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 			return SendResult{Status: store.StatusSentUnconfirmed, Reason: ReasonOutcomeUnknown}, nil
 		case !ge.Retryable:
 			reason := ReasonRejected + "_" + strconv.Itoa(ge.Status)
+			if ge.SenderUnverified {
+				reason = ReasonSenderUnverified
+			}
 			log.Warn("SendGrid rejected the review request", "request_id", in.RequestID, "status", ge.Status)
 			a.finish(ctx, in, store.StatusFailed, reason, []string{store.StatusSending})
 			return SendResult{Status: store.StatusFailed, Reason: reason}, nil
@@ -431,7 +455,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 		return sendgrid.Message{}, err
 	}
 	return sendgrid.Message{
-		RequestID: req.RequestID, From: shop.Sender, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
+		RequestID: req.RequestID, Subject: subjectLine(shop.Subject, req.OrderName, reminder),
 		Text: text, HTML: html, UnsubscribeURL: unsub,
 	}, nil
 }

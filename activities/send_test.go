@@ -41,6 +41,13 @@ const (
 	testOrderID    = int64(450789)
 )
 
+// testSender is Candor's sender, on the domain the stand-in's account
+// authenticated.
+const (
+	testSenderDomain = "mail.candor.test"
+	testSender       = "reviews@" + testSenderDomain
+)
+
 // customerOrder is an order by a customer with an account. The personal data
 // is distinctive on purpose: finding any of it in an email, a log line or a
 // database dump cannot be a coincidence. (Prices are 60.00 or more, so that
@@ -127,6 +134,7 @@ func newFixture(t *testing.T, order shopifytest.Order) *fixture {
 	t.Cleanup(shop.Close)
 	sg := sendgridtest.New(testSendGrid)
 	t.Cleanup(sg.Close)
+	sg.AuthenticateDomain(testSenderDomain)
 	shop.SetOrder(order)
 
 	sealed, err := ring.Seal([]byte(testToken), testShop)
@@ -140,7 +148,7 @@ func newFixture(t *testing.T, order shopifytest.Order) *fixture {
 	acts := &activities.Activities{
 		DB:        db,
 		Keys:      ring,
-		Mailer:    sendgrid.New(testSendGrid, sg.URL),
+		Mailer:    sendgrid.New(testSendGrid, sg.URL, sendgrid.From(testSender)),
 		Shopify:   shopify.AdminConfig{APIVersion: testAPIVersion, BaseURL: shop.URL},
 		PublicURL: testPublicURL,
 	}
@@ -336,8 +344,9 @@ func TestSend_SendsOneMinimalEmailAndRecordsIt(t *testing.T) {
 	if !reflect.DeepEqual(m.To, []string{c.Email}) {
 		t.Errorf("To = %v, want the customer's address", m.To)
 	}
-	if m.From != "reviews@"+testShop {
-		t.Errorf("From = %q, want the shop's sender", m.From)
+	if m.From != testSender || m.FromName != f.shop.ShopName || m.ReplyTo != f.shop.ContactEmail {
+		t.Errorf("From %q <%s>, Reply-To %s; want Candor's sender in the shop's name (%s), replies to the shop's contact address",
+			m.FromName, m.From, m.ReplyTo, f.shop.ShopName)
 	}
 	if !strings.Contains(m.Subject, f.order.Name) {
 		t.Errorf("subject %q lacks the order name %s", m.Subject, f.order.Name)
@@ -958,6 +967,52 @@ func TestSend_ExplicitMarketingOptOutIsRespectedWithoutConsentRequirement(t *tes
 		t.Fatal(err)
 	}
 	assertSkipped(t, f, activities.ReasonOptedOut)
+}
+
+// SendGrid refuses a From address that is no Sender Identity of the account
+// with a 403. That is a final outcome, shown to the merchant: the request
+// fails as sender_unverified at once, is not retried as a key problem, and
+// sends nothing.
+func TestSend_UnverifiedSenderFailsOnceAndIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	f.acts.Mailer = sendgrid.New(testSendGrid, f.sg.URL, sendgrid.From("reviews@"+testShop)) // the shop's own address: not verified
+	res, err := f.send(t, activities.KindFirst)
+	if err != nil {
+		t.Fatalf("a refused sender is an outcome, not an error to retry: %v", err)
+	}
+	if want := (activities.SendResult{Status: store.StatusFailed, Reason: activities.ReasonSenderUnverified}); res != want {
+		t.Fatalf("result = %+v, want %+v", res, want)
+	}
+	if req := f.request(t); req.Status != store.StatusFailed || req.Reason != activities.ReasonSenderUnverified {
+		t.Errorf("request is %s/%q, want failed/%s", req.Status, req.Reason, activities.ReasonSenderUnverified)
+	}
+	if res, err := f.send(t, activities.KindFirst); err != nil || res.Status != store.StatusFailed {
+		t.Errorf("second run = %+v, %v; want failed", res, err)
+	}
+	if n := f.sg.Sent(); n != 0 {
+		t.Errorf("the stand-in accepted %d emails, want none", n)
+	}
+	assertNoPII(t, "logs", f.logs.String(), personalData(f.order))
+}
+
+// A review destination saved before destinations were checked, off the
+// shop's domains: no email links to it, and the address is never read.
+func TestSend_OffDomainReviewDestinationSendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, customerOrder(testOrderID))
+	if _, err := f.db.Exec(`UPDATE shops SET review_url_template = 'https://evil.example/p/{handle}' WHERE domain = $1`, testShop); err != nil {
+		t.Fatal(err)
+	}
+	assertSkipped(t, f, activities.ReasonReviewURLRefused) // and the recipient is never read
+	// The shop's primary domain, as Shopify reports it, is the shop's own.
+	g := newFixture(t, customerOrder(testOrderID))
+	if _, err := g.db.Exec(`UPDATE shops SET review_url_template = $2 WHERE domain = $1`, testShop, "https://"+g.shop.PrimaryDomain+"/products/{handle}"); err != nil {
+		t.Fatal(err)
+	}
+	if res := g.mustSend(t, activities.KindFirst); res.Status != store.StatusSent {
+		t.Fatalf("primary domain: %+v", res)
+	}
 }
 
 func TestSend_RejectedSendGridKeyIsRetriedNotFailed(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -40,6 +41,10 @@ type Config struct {
 	SendGridBaseURL   string // CANDOR_SENDGRID_BASE_URL: stand-in override
 	MasterKey         []byte // 32 bytes, from CANDOR_MASTER_KEY
 
+	// MailFrom is the From address of every email (CANDOR_MAIL_FROM): an
+	// address on the domain authenticated in the SendGrid account. Shops
+	// share it; each appears only in the display name and the Reply-To.
+	MailFrom string
 	// SendGridWebhookKey verifies the signed Event Webhook, from
 	// SENDGRID_WEBHOOK_PUBLIC_KEY; nil: POST /webhooks/sendgrid refuses.
 	SendGridWebhookKey *ecdsa.PublicKey
@@ -91,6 +96,12 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		ShopifyBaseURL:    strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
 		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
 		SendGridBaseURL:   strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+		MailFrom:          strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
+	}
+	if c.MailFrom != "" {
+		if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom {
+			return c, fmt.Errorf("CANDOR_MAIL_FROM must be one plain email address on the domain authenticated in SendGrid, like reviews@mail.example.com")
+		}
 	}
 	if !apiVersionRe.MatchString(c.ShopifyAPIVersion) {
 		return c, fmt.Errorf("SHOPIFY_API_VERSION %q is not a Shopify API version like %s", c.ShopifyAPIVersion, ShopifyAPIVersion)
@@ -211,6 +222,9 @@ func (c Config) RequireWorker() error {
 	}
 	if c.SendGridAPIKey == "" {
 		return errors.New("SENDGRID_API_KEY is not set")
+	}
+	if c.MailFrom == "" {
+		return errors.New("CANDOR_MAIL_FROM is not set: the sender address of every email, on the domain authenticated in SendGrid")
 	}
 	return nil
 }

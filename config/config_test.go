@@ -34,6 +34,8 @@ func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
 		"api version":           {"SHOPIFY_API_VERSION", "latest", "SHOPIFY_API_VERSION"},
 		"public URL":            {"CANDOR_PUBLIC_URL", "candor.example", "CANDOR_PUBLIC_URL"},
 		"shopify base URL":      {"CANDOR_SHOPIFY_BASE_URL", "ftp://x", "CANDOR_SHOPIFY_BASE_URL"},
+		"mail from with a name": {"CANDOR_MAIL_FROM", "Shop <reviews@mail.example>", "CANDOR_MAIL_FROM"},
+		"mail from not one":     {"CANDOR_MAIL_FROM", "a@b.example, c@d.example", "CANDOR_MAIL_FROM"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(c.key, c.value)
@@ -53,6 +55,17 @@ func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
 	}
 	if err := c.RequireServe(); err == nil {
 		t.Fatal("RequireServe passed with nothing set")
+	}
+}
+
+func TestRequireWorker_NeedsTheSenderAddress(t *testing.T) {
+	c := Config{DatabaseURL: "postgres://x", MasterKey: make([]byte, 32), PublicURL: "https://candor.example", SendGridAPIKey: "SG.x"}
+	if err := c.RequireWorker(); err == nil || !strings.Contains(err.Error(), "CANDOR_MAIL_FROM") {
+		t.Fatalf("worker without a sender: %v", err)
+	}
+	c.MailFrom = "reviews@mail.candor.example"
+	if err := c.RequireWorker(); err != nil {
+		t.Fatal(err)
 	}
 }
 

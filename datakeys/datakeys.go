@@ -137,7 +137,7 @@ type row struct {
 
 // For returns owner's key in shop, creating it on first use. Owners are
 // request IDs (rq_…), subjects (sub_…) or ServiceOwner (shop ""). A
-// request's key that was destroyed is never created again (migration 0015
+// request's key that was destroyed is never created again (migration 0013
 // records it): For returns an error wrapping ErrShredded.
 func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error) {
 	if owner == "" {

@@ -43,7 +43,15 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	})
 	ctx := context.Background()
 	base := time.Now().UnixNano()%1_000_000_000 + 5000
-	recorded := map[string]string{} // file name → workflow ID
+	recorded := map[string][]byte{} // file name → decoded history
+	keep := func(name, workflowID string) {
+		t.Helper()
+		j, err := devenv.HistoryJSON(ctx, s.tc, workflowID, s.codec())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		recorded[name] = j
+	}
 	var orders []shopifytest.Order
 
 	order := func(n int64) shopifytest.Order {
@@ -83,7 +91,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		if r := s.result(t, c.o.ID); r != c.want {
 			t.Fatalf("%s: result %+v, want %+v", name, r, c.want)
 		}
-		recorded[name] = workflows.ReviewRequestID(shop, c.o.ID)
+		keep(name, workflows.ReviewRequestID(shop, c.o.ID))
 	}
 
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
@@ -93,7 +101,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if r := s.result(t, unconfirmed.ID); r.Status != store.StatusSentUnconfirmed {
 		t.Fatalf("accepted then 502: result %+v, want %s", r, store.StatusSentUnconfirmed)
 	}
-	recorded["review_sent_unconfirmed.json"] = workflows.ReviewRequestID(shop, unconfirmed.ID)
+	keep("review_sent_unconfirmed.json", workflows.ReviewRequestID(shop, unconfirmed.ID))
 
 	// PrivacyRequest: a data request, then an erasure, of another customer
 	// (the erasure deletes that customer's review history).
@@ -103,38 +111,51 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	body, _ := json.Marshal(map[string]any{"shop_id": 1, "shop_domain": shop, "orders_requested": []int64{erased.ID},
 		"customer": map[string]any{"id": erased.Customer.ID, "email": erased.Customer.Email}, "data_request": map[string]any{"id": 9999}})
 	id, _ := s.privacy(t, shopify.TopicCustomersDataRequest, store.KindDataRequest, shopifytest.NewWebhookID(), body)
-	recorded["privacy_data_request.json"] = workflows.PrivacyRequestID(store.KindDataRequest, shop, id)
+	keep("privacy_data_request.json", workflows.PrivacyRequestID(store.KindDataRequest, shop, id))
 	id, res := s.privacy(t, shopify.TopicCustomersRedact, store.KindCustomerRedact, shopifytest.NewWebhookID(), redactPayload(erased, erased.ID))
 	if st := res.Steps["postgres"]; !st.Verified {
 		t.Fatalf("customer redact: %+v", res)
 	}
-	recorded["privacy_customer_redact.json"] = workflows.PrivacyRequestID(store.KindCustomerRedact, shop, id)
+	keep("privacy_customer_redact.json", workflows.PrivacyRequestID(store.KindCustomerRedact, shop, id))
 
 	// Retention: one sweep. Reconcile: one run.
 	sweepID := fmt.Sprintf("retention/record/%d", base)
 	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention); err != nil {
 		t.Fatal(err)
 	}
-	recorded["retention.json"] = sweepID
 	reconcileID := fmt.Sprintf("reconcile/record/%d", base)
 	s.reconcile(t, reconcileID)
-	recorded["reconcile.json"] = reconcileID
+	keep("reconcile.json", reconcileID)
 	// RedrivePrivacy: one run, as its schedule starts it.
 	redriveID := fmt.Sprintf("privacy-redrive/record/%d", base)
 	runWorkflow[activities.RedriveResult](t, s, redriveID, time.Minute, workflows.RedrivePrivacy)
-	recorded["privacy_redrive.json"] = redriveID
+	keep("privacy_redrive.json", redriveID)
 	waitClosed(t, s.tc, sweepID)
+	keep("retention.json", sweepID)
+
+	// Last, as they end the shop: app/uninstalled with a request waiting,
+	// then shop/redact.
+	waiting := order(8)
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(waiting, ""))
+	waitRunning(t, s, waiting.ID)
+	uninstall := []byte(`{"id":954889,"name":"Harbour Goods","domain":"harbour-goods.example","myshopify_domain":"` + shop + `"}`)
+	id, res = s.privacy(t, shopify.TopicAppUninstalled, store.KindUninstall, shopifytest.NewWebhookID(), uninstall)
+	if st := res.Steps["token"]; !st.Verified {
+		t.Fatalf("uninstall: %+v", res)
+	}
+	keep("privacy_uninstall.json", workflows.PrivacyRequestID(store.KindUninstall, shop, id))
+	id, res = s.privacy(t, shopify.TopicShopRedact, store.KindShopRedact, shopifytest.NewWebhookID(), []byte(`{"shop_id":954889,"shop_domain":"`+shop+`"}`))
+	if st := res.Steps["postgres"]; !st.Verified {
+		t.Fatalf("shop redact: %+v", res)
+	}
+	keep("privacy_shop_redact.json", workflows.PrivacyRequestID(store.KindShopRedact, shop, id))
 
 	dir := os.Getenv(RecordHistoriesEnv)
 	written := 0
 	replayer := worker.NewWorkflowReplayer()
 	workflows.RegisterWorkflows(replayer)
 	logger := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for name, wid := range recorded {
-		j, err := devenv.HistoryJSON(ctx, s.tc, wid, s.codec())
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
+	for name, j := range recorded {
 		for _, o := range orders {
 			for _, pii := range personal(o) {
 				if bytes.Contains(j, []byte(pii)) {
@@ -185,4 +206,24 @@ func writeNew(t *testing.T, path string, b []byte) int {
 		t.Fatal(err)
 	}
 	return 1
+}
+
+// waitRunning waits until the order's review workflow has started and
+// stored its request, so a later step finds it waiting.
+func waitRunning(t *testing.T, s *system, orderID int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		if err := s.db.Get(&n, `SELECT count(*) FROM review_requests WHERE order_id = $1`, orderID); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("order %d: no review request stored", orderID)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -80,8 +80,11 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 
 	shopStore := shopifytest.New("shpat_e2e_token", apiVersion)
 	t.Cleanup(shopStore.Close)
+	shopStore.Shop, shopStore.ShopEmail = shop, "owner@harbour-goods.example"
 	mail := sendgridtest.New("SG.e2e-key")
 	t.Cleanup(mail.Close)
+	mail.AuthenticateDomain("mail.candor.test") // the operator's authenticated domain
+	mailer := sendgrid.New(mail.Key, mail.URL, sendgrid.From("reviews@mail.candor.test"))
 
 	sealed, _ := ring.Seal([]byte("shpat_e2e_token"), shop)
 	st := store.DefaultSettings(shop)
@@ -94,7 +97,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	}
 
 	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, DataKeys: dk, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
-		Mailer: sendgrid.New(mail.Key, mail.URL)}
+		Mailer: mailer, Shopify: shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL}}
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	// at a time and each worker stops with its test.
 	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
 	acts := &activities.Activities{
-		DB: db, Keys: ring, DataKeys: dk, Mailer: sendgrid.New(mail.Key, mail.URL),
+		DB: db, Keys: ring, DataKeys: dk, Mailer: mailer,
 		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
@@ -412,6 +415,51 @@ func TestReviewFlow_CancelledOrderGetsNoEmail(t *testing.T) {
 	_ = s.db.Get(&status, `SELECT status FROM review_requests WHERE order_id = $1`, o.ID)
 	if status != store.StatusSkipped {
 		t.Fatalf("request status %q", status)
+	}
+}
+
+// SendGrid refuses a From address that is no Sender Identity of the shared
+// account (403). On the real worker and Temporal the request ends failed as
+// sender_unverified after one attempt, not after a day of retries as a key
+// problem, and nothing is sent.
+func TestReviewFlow_UnverifiedSenderEndsAtOnceWithoutADayOfRetries(t *testing.T) {
+	s := start(t, func(st *store.Settings) { st.Delay = time.Second })
+	s.acts.Mailer = sendgrid.New(s.mail.Key, s.mail.URL, sendgrid.From("reviews@"+shop)) // the shop's own address: not verified
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 17)
+	s.shopify.SetOrder(o)
+	began := time.Now()
+	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered"))
+	if r := s.result(t, o.ID); r.Status != store.StatusFailed || r.Reason != activities.ReasonSenderUnverified {
+		t.Fatalf("result %+v, want failed/%s", r, activities.ReasonSenderUnverified)
+	}
+	if d := time.Since(began); d > 30*time.Second {
+		t.Errorf("the refusal took %v to settle: it was retried", d)
+	}
+	ctx := context.Background()
+	attempts := 0
+	iter := s.tc.GetWorkflowHistory(ctx, workflows.ReviewRequestID(shop, o.ID), "", false, 0)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetActivityTaskScheduledEventAttributes(); a != nil && a.GetActivityType().GetName() == "SendReviewRequest" {
+			attempts++
+		}
+		if a := ev.GetActivityTaskStartedEventAttributes(); a != nil && a.GetAttempt() > 1 {
+			t.Errorf("an activity was retried (attempt %d)", a.GetAttempt())
+		}
+	}
+	if attempts != 1 {
+		t.Errorf("SendReviewRequest scheduled %d times, want 1", attempts)
+	}
+	if n := s.mail.Sent(); n != 0 {
+		t.Errorf("SendGrid accepted %d emails from an unverified sender", n)
+	}
+	var reason string
+	_ = s.db.Get(&reason, `SELECT reason FROM review_requests WHERE order_id = $1`, o.ID)
+	if reason != activities.ReasonSenderUnverified {
+		t.Errorf("request reason %q: /app shows the refusal from it", reason)
 	}
 }
 

@@ -53,8 +53,8 @@ type Install struct {
 const installShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, access_token_expires_at, refresh_token_sealed,
     refresh_token_expires_at, scopes, installed_at, delay_seconds, fallback_delay_seconds,
-    reminder_seconds, consent_required, review_url_template, sender, subject_template)
-VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11, $12, $13)
+    reminder_seconds, consent_required, review_url_template, subject_template)
+VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8, $9, $10, $11, $12)
 ON CONFLICT (domain) DO UPDATE SET
     access_token_sealed = EXCLUDED.access_token_sealed,
     access_token_expires_at = EXCLUDED.access_token_expires_at,
@@ -81,7 +81,7 @@ func (db *DB) InstallShop(ctx context.Context, in Install) (bool, error) {
 	err := db.GetContext(ctx, &created, installShopSQL, in.Domain, in.TokenSealed, nullTime(in.TokenExpiresAt),
 		in.RefreshTokenSealed, nullTime(in.RefreshExpiresAt), in.Scopes,
 		int64(d.Delay/time.Second), int64(d.FallbackDelay/time.Second), int64(d.Reminder/time.Second),
-		d.ConsentRequired, d.ReviewURL, d.Sender, d.Subject)
+		d.ConsentRequired, d.ReviewURL, d.Subject)
 	return created, err
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/mail"
 	"regexp"
 	"strings"
 	"time"
@@ -28,8 +27,7 @@ type Settings struct {
 	Reminder        time.Duration `json:"reminder"`       // after the first email; 0 = none
 	ConsentRequired bool          `json:"consent_required"`
 	ReviewURL       string        `json:"review_url"` // template: {shop}, {product_id}, {handle}
-	Sender          string        `json:"sender"`
-	Subject         string        `json:"subject"` // template: {order}
+	Subject         string        `json:"subject"`    // template: {order}
 
 	// Send window: minutes after local midnight, [WindowStart, WindowEnd).
 	// Equal means any time; WindowEnd < WindowStart wraps past midnight.
@@ -49,7 +47,6 @@ func DefaultSettings(shop string) Settings {
 		FallbackDelay:   21 * 24 * time.Hour,
 		ConsentRequired: true,
 		ReviewURL:       "https://{shop}/products/{handle}#reviews",
-		Sender:          "reviews@" + shop,
 		Subject:         "How was your order {order}?",
 	}
 }
@@ -92,9 +89,6 @@ func (s Settings) Problems() []*FieldError {
 	}
 	if err := ValidateReviewURL(s.ReviewURL); err != nil {
 		add("review_url", "%v", err)
-	}
-	if a, err := mail.ParseAddress(s.Sender); err != nil || a.Name != "" || a.Address != s.Sender {
-		add("sender", "sender %q is not a plain email address", s.Sender)
 	}
 	if strings.TrimSpace(s.Subject) == "" || len(s.Subject) > 200 || strings.ContainsAny(s.Subject, "\r\n") {
 		add("subject", "subject must be one line of 1 to 200 characters")
@@ -168,7 +162,9 @@ func (s Settings) HasWindow() bool { return s.WindowStart != s.WindowEnd }
 var placeholderRe = regexp.MustCompile(`\{[^{}]*\}`)
 
 // ValidateReviewURL checks a review-destination template: an https URL whose
-// only placeholders are {shop}, {product_id} and {handle}.
+// only placeholders are {shop}, {product_id} and {handle}, and whose host is
+// written out or is {shop}. Where the host may point is CheckReviewHost's
+// question.
 func ValidateReviewURL(t string) error {
 	for _, p := range placeholderRe.FindAllString(t, -1) {
 		switch p {
@@ -178,10 +174,80 @@ func ValidateReviewURL(t string) error {
 		}
 	}
 	probe := strings.NewReplacer("{shop}", "a.myshopify.com", "{product_id}", "1", "{handle}", "h").Replace(t)
-	if !strings.HasPrefix(probe, "https://") || strings.ContainsAny(probe, " \t\r\n\"<>") || len(t) > 500 {
+	if !strings.HasPrefix(probe, "https://") || strings.ContainsAny(probe, " \t\r\n\"<>\\") || len(t) > 500 {
 		return fmt.Errorf("review URL template %q must be an https:// URL", t)
 	}
+	if _, err := reviewHost(t); err != nil {
+		return err
+	}
 	return nil
+}
+
+// ReviewPlatforms are the review sites a review destination may link to
+// besides the shop's own domains: each host and its subdomains (such as
+// uk.trustpilot.com). Google's review links are search.google.com/local/
+// writereview and g.page/r/…/review.
+var ReviewPlatforms = []string{"judge.me", "trustpilot.com", "search.google.com", "g.page"}
+
+var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$`)
+
+// reviewHost is the host a review-destination template links to,
+// lower-cased, or "" for the {shop} placeholder. A placeholder anywhere else
+// in the host, a user name or a port is refused: none may move the link off
+// the host the merchant wrote.
+func reviewHost(t string) (string, error) {
+	rest, ok := strings.CutPrefix(t, "https://")
+	if !ok {
+		return "", fmt.Errorf("review URL template %q must be an https:// URL", t)
+	}
+	authority := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		authority = rest[:i]
+	}
+	if authority == "{shop}" {
+		return "", nil
+	}
+	host := strings.ToLower(authority)
+	if !hostRe.MatchString(host) {
+		return "", fmt.Errorf("review URL template %q must name its host plainly, or use {shop}: no placeholder, user name or port in the host", t)
+	}
+	return host, nil
+}
+
+// ReviewHostNeedsShop reports whether checking t's host needs the shop's
+// domains as Shopify reports them: it is neither {shop}, the shop's
+// myshopify domain nor a review platform.
+func ReviewHostNeedsShop(t, shop string) bool {
+	host, err := reviewHost(t)
+	return err == nil && host != "" && host != strings.ToLower(shop) && !isReviewPlatform(host)
+}
+
+func isReviewPlatform(host string) bool {
+	for _, p := range ReviewPlatforms {
+		if host == p || strings.HasSuffix(host, "."+p) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckReviewHost refuses a review destination off the shop's own domains
+// and the review platforms, so a shop cannot make Candor's links lead to an
+// arbitrary site. shopHosts are the shop's domains as Shopify reports them
+// (its myshopify and primary domains), read just in time; without them only
+// {shop}, the myshopify domain and the platforms pass.
+func CheckReviewHost(t, shop string, shopHosts []string) error {
+	host, err := reviewHost(t)
+	if err != nil || host == "" || host == strings.ToLower(shop) || isReviewPlatform(host) {
+		return err
+	}
+	for _, h := range shopHosts {
+		if strings.EqualFold(h, host) {
+			return nil
+		}
+	}
+	return &FieldError{Field: "review_url", Msg: fmt.Sprintf("review links must stay on your shop's own domains ({shop}, or your primary domain in Shopify) or a review platform (%s); %s is neither",
+		strings.Join(ReviewPlatforms, ", "), host)}
 }
 
 // Shop is a connected store.
@@ -201,7 +267,6 @@ type shopRow struct {
 	Reminder        int64          `db:"reminder_seconds"`
 	ConsentRequired bool           `db:"consent_required"`
 	ReviewURL       string         `db:"review_url_template"`
-	Sender          string         `db:"sender"`
 	Subject         string         `db:"subject_template"`
 	CreatedAt       time.Time      `db:"created_at"`
 	UpdatedAt       time.Time      `db:"updated_at"`
@@ -220,7 +285,6 @@ func (r shopRow) shop() Shop {
 		Reminder:         time.Duration(r.Reminder) * time.Second,
 		ConsentRequired:  r.ConsentRequired,
 		ReviewURL:        r.ReviewURL,
-		Sender:           r.Sender,
 		Subject:          r.Subject,
 		WindowStart:      r.WindowStart,
 		WindowEnd:        r.WindowEnd,
@@ -259,16 +323,21 @@ var ErrShopExists = errors.New("shop is already connected")
 
 const addShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, delay_seconds, fallback_delay_seconds,
-    reminder_seconds, consent_required, review_url_template, sender, subject_template,
+    reminder_seconds, consent_required, review_url_template, subject_template,
     send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 
 // AddShop connects a shop with a sealed token and validated settings.
-func (db *DB) AddShop(ctx context.Context, s Shop) error {
+// shopHosts are the shop's domains as Shopify reports them, needed only when
+// the review destination is on one (ReviewHostNeedsShop).
+func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 	if !ShopDomainRe.MatchString(s.Domain) {
 		return fmt.Errorf("shop %q is not a *.myshopify.com domain", s.Domain)
 	}
 	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := CheckReviewHost(s.ReviewURL, s.Domain, shopHosts); err != nil {
 		return err
 	}
 	// A new shop has no retention override yet.
@@ -277,7 +346,7 @@ func (db *DB) AddShop(ctx context.Context, s Shop) error {
 	}
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
-		s.ReviewURL, s.Sender, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
+		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
 		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
 	if IsUniqueViolation(err) {
 		return ErrShopExists
@@ -287,15 +356,16 @@ func (db *DB) AddShop(ctx context.Context, s Shop) error {
 
 const updateShopSQL = `
 UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_seconds = $4,
-    consent_required = $5, review_url_template = $6, sender = $7, subject_template = $8,
-    send_window_start = $9, send_window_end = $10, time_zone = $11, excluded_product_ids = $12,
-    excluded_tags = $13, updated_at = now()
+    consent_required = $5, review_url_template = $6, subject_template = $7,
+    send_window_start = $8, send_window_end = $9, time_zone = $10, excluded_product_ids = $11,
+    excluded_tags = $12, updated_at = now()
 WHERE domain = $1`
 
 // UpdateSettings replaces a shop's settings after validating them. Its
-// review_requests period stays; the timing must fit in it.
-func (db *DB) UpdateSettings(ctx context.Context, domain string, s Settings) error {
-	return db.SaveSettings(ctx, domain, s, 0)
+// review_requests period stays; the timing must fit in it. shopHosts are as
+// for AddShop.
+func (db *DB) UpdateSettings(ctx context.Context, domain string, s Settings, shopHosts ...string) error {
+	return db.SaveSettings(ctx, domain, s, 0, shopHosts...)
 }
 
 // KeepRequestsField is the form name of the review_requests period where
@@ -308,8 +378,12 @@ const KeepRequestsField = "keep_requests"
 // (retention.CheckWait): a change that would let a waiting request expire
 // is refused, and nothing is saved. The error is a *FieldError naming the
 // setting that changed to cause it (KeepRequestsField for the period).
-func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep time.Duration) error {
+// shopHosts are as for AddShop.
+func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep time.Duration, shopHosts ...string) error {
 	if err := s.Validate(); err != nil {
+		return err
+	}
+	if err := CheckReviewHost(s.ReviewURL, domain, shopHosts); err != nil {
 		return err
 	}
 	if keep != 0 {
@@ -339,7 +413,7 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 		}
 		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
 			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
-			s.ReviewURL, s.Sender, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
+			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
 			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags)); err != nil {
 			return err
 		}

@@ -42,7 +42,6 @@ func TestShops_AddValidateUpdate(t *testing.T) {
 		func(x *store.Settings) { x.Delay = -time.Second },
 		func(x *store.Settings) { x.ReviewURL = "http://insecure/{handle}" },
 		func(x *store.Settings) { x.ReviewURL = "https://x/{customer_email}" },
-		func(x *store.Settings) { x.Sender = "Shop <a@b.c>" },
 		func(x *store.Settings) { x.Subject = "two\nlines" },
 		func(x *store.Settings) { x.Subject = "Hi {first_name}" },
 		func(x *store.Settings) { x.WindowStart = 24 * 60 },
@@ -78,6 +77,73 @@ func TestShops_AddValidateUpdate(t *testing.T) {
 	}
 	if err := db.UpdateSettings(ctx, "nope.myshopify.com", st); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("update of unknown shop: %v", err)
+	}
+}
+
+func TestShops_ReviewDestinationStaysOnTheShopOrAReviewPlatform(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	const shop = "linen-and-wool.myshopify.com"
+	s := store.Shop{Domain: shop, TokenSealed: "v1.x.y", Settings: store.DefaultSettings(shop)}
+	if err := db.AddShop(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	shopHosts := []string{shop, "linenandwool.example"} // as Shopify reports them
+	refused := []string{
+		"https://evil.example/{handle}",                  // an arbitrary site
+		"https://evil.example/{handle}?shop={shop}",      // {shop} only in the query
+		"https://{handle}.evil.example/",                 // a placeholder in the host
+		"https://{shop}.evil.example/products/{handle}",  // {shop} as a subdomain of another site
+		"https://judge.me@evil.example/{handle}",         // user info: the host is evil.example
+		"https://judge.me.evil.example/reviews/{handle}", // a look-alike of a platform
+		"https://linenandwool.example:8443/products/{handle}",
+		"https://other-shop.myshopify.com/products/{handle}", // another shop
+	}
+	for _, u := range refused {
+		st := s.Settings
+		st.ReviewURL = u
+		if err := db.UpdateSettings(ctx, shop, st, shopHosts...); err == nil {
+			t.Errorf("review URL %s saved", u)
+		}
+	}
+	// A custom domain needs Shopify's word: without the shop's hosts it is
+	// refused, with them it is kept.
+	custom := s.Settings
+	custom.ReviewURL = "https://LinenAndWool.example/products/{handle}#reviews"
+	if !store.ReviewHostNeedsShop(custom.ReviewURL, shop) {
+		t.Fatal("a custom domain must be checked against Shopify")
+	}
+	if err := db.UpdateSettings(ctx, shop, custom); err == nil {
+		t.Fatal("custom domain saved without the shop's domains from Shopify")
+	}
+	got, err := db.Shop(ctx, shop)
+	if err != nil || got.ReviewURL != s.ReviewURL {
+		t.Fatalf("refused updates changed the review URL to %q (%v)", got.ReviewURL, err)
+	}
+	if err := db.UpdateSettings(ctx, shop, custom, shopHosts...); err != nil {
+		t.Fatalf("the shop's primary domain: %v", err)
+	}
+	for _, u := range []string{
+		"https://{shop}/products/{handle}#reviews",
+		"https://" + shop + "/products/{handle}",
+		"https://judge.me/reviews/{handle}",
+		"https://uk.trustpilot.com/evaluate/linenandwool.example",
+		"https://search.google.com/local/writereview?placeid=ChIJ123",
+		"https://g.page/r/CabcdEF/review",
+	} {
+		st := s.Settings
+		st.ReviewURL = u
+		if store.ReviewHostNeedsShop(u, shop) {
+			t.Errorf("%s should not need Shopify", u)
+		}
+		if err := db.UpdateSettings(ctx, shop, st); err != nil {
+			t.Errorf("review URL %s refused: %v", u, err)
+		}
+	}
+	bad := s
+	bad.Domain, bad.ReviewURL = "other.myshopify.com", "https://evil.example/{handle}"
+	if err := db.AddShop(ctx, bad); err == nil {
+		t.Fatal("AddShop saved an off-domain review URL")
 	}
 }
 

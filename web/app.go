@@ -10,7 +10,6 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
-	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +61,31 @@ type overviewData struct {
 	TokenOK        bool
 	Counts         map[string]int
 	Window         string
+	Sender         string
+	Refused        *senderRefusal
 }
+
+// senderRefusal is SendGrid's refusal of the sender address, shown once on
+// /app however many requests it failed, until an email goes out again.
+type senderRefusal struct {
+	Requests int
+	Latest   string
+}
+
+// senderRefusedText says what SendGrid's refusal of the sender means for the
+// merchant, and who can fix it.
+func senderRefusedText(sender string) string {
+	return "SendGrid refused to send as " + sender + ": it is not a verified sender of Candor's SendGrid account. " +
+		"Nothing was sent, and refused review requests are not retried. Candor's operator must verify the sender " +
+		"(SendGrid: Settings, Sender Authentication); new review requests go out once that is done."
+}
+
+// senderRefusalSQL counts the requests SendGrid refused for the sender
+// address since the shop's last sent email.
+const senderRefusalSQL = `
+SELECT count(*) AS n, max(updated_at) AS latest FROM review_requests
+WHERE shop = $1 AND (reason = $2 OR reminder_reason = $2)
+  AND updated_at > coalesce((SELECT max(greatest(sent_at, reminder_sent_at)) FROM review_requests WHERE shop = $1), '-infinity')`
 
 func (s *Server) appOverview(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	s.showOverview(w, r, m, http.StatusOK, r.URL.Query().Get("notice"), "")
@@ -102,6 +125,20 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 	for _, row := range rows {
 		d.Counts[row.Status] = row.N
 	}
+	var refused struct {
+		N      int        `db:"n"`
+		Latest *time.Time `db:"latest"`
+	}
+	if err := s.DB.GetContext(r.Context(), &refused, senderRefusalSQL, m.Shop, activities.ReasonSenderUnverified); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		return
+	}
+	if refused.N > 0 && refused.Latest != nil {
+		d.Refused = &senderRefusal{Requests: refused.N, Latest: refused.Latest.UTC().Format("2 Jan 2006 15:04 MST")}
+	}
+	if s.Mailer != nil {
+		d.Sender = s.Mailer.Sender()
+	}
 	s.render(w, status, "overview", appPage{Title: "Overview", Shop: m.Shop, CSRF: m.csrf(), Nav: "overview",
 		Notice: notices[notice], Error: errMsg, Data: d})
 }
@@ -129,13 +166,13 @@ type settingsForm struct {
 
 var fieldLabels = map[string]string{
 	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
-	"consent_required": "Consent", "review_url": "Review destination", "sender": "Sender address",
+	"consent_required": "Consent", "review_url": "Review destination",
 	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
 	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
 	store.KeepRequestsField: "Keep review requests",
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "sender", "subject",
+var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "subject",
 	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
 
 func formFromSettings(st store.Settings) settingsForm {
@@ -145,7 +182,7 @@ func formFromSettings(st store.Settings) settingsForm {
 	}
 	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
 		"delay": config.FormatDuration(st.Delay), "fallback_delay": config.FormatDuration(st.FallbackDelay), "reminder": config.FormatDuration(st.Reminder),
-		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL, "sender": st.Sender,
+		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL,
 		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
 		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
 	}}
@@ -181,7 +218,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	default:
 		f.Errors["consent_required"] = "Choose whether consent is required."
 	}
-	st.ReviewURL, st.Sender, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["sender"], f.Values["subject"], f.Values["time_zone"]
+	st.ReviewURL, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["subject"], f.Values["time_zone"]
 	clock := func(field string, dst *int) {
 		m, err := store.ParseClock(f.Values[field])
 		if err != nil {
@@ -207,12 +244,32 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 			f.Errors[p.Field] = p.Msg
 		}
 	}
+	f.sort()
+	return f
+}
+
+// add records a field's problem unless it already has one.
+func (f *settingsForm) add(p *store.FieldError) {
+	if _, seen := f.Errors[p.Field]; !seen {
+		f.Errors[p.Field] = p.Msg
+	}
+	f.sort()
+}
+
+// sort lists the fields with errors in form order, for the summary.
+func (f *settingsForm) sort() {
+	f.Order = f.Order[:0]
 	for _, k := range formOrder {
 		if f.Errors[k] != "" {
 			f.Order = append(f.Order, k)
 		}
 	}
-	return f
+}
+
+// shopify is the Admin API path the merchant pages use: the activities'
+// refresh-aware one.
+func (s *Server) shopify() *activities.Activities {
+	return &activities.Activities{DB: s.DB, Keys: s.Keys, Shopify: s.Shopify, OAuth: s.OAuth, Now: s.Now}
 }
 
 func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
@@ -240,6 +297,22 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	}
 	st := shop.Settings
 	f := parseSettingsForm(r, &st)
+	// A review destination on a domain of the shop's own is checked against
+	// the domains Shopify reports for it now.
+	var hosts []string
+	if f.Errors["review_url"] == "" && store.ReviewHostNeedsShop(st.ReviewURL, m.Shop) {
+		p, err := s.shopify().ShopProfile(r.Context(), shop)
+		if err != nil {
+			s.Logger.Warn("could not read the shop's domains", "shop", m.Shop, "error", err)
+			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not ask Shopify for your shop's domains, to check the review destination. Nothing was saved.")
+			return
+		}
+		hosts = p.Hosts()
+	}
+	var fe *store.FieldError
+	if err := store.CheckReviewHost(st.ReviewURL, m.Shop, hosts); errors.As(err, &fe) {
+		f.add(fe)
+	}
 	// Nothing is saved: the form comes back with what was typed and each
 	// problem next to its field.
 	refuse := func() {
@@ -253,8 +326,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	// The timing and the review_requests period are checked together: a
 	// change that lets a waiting request expire is refused, next to the
 	// field that changed.
-	var fe *store.FieldError
-	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep); errors.As(err, &fe) {
+	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep, hosts...); errors.As(err, &fe) {
 		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
 		refuse()
 		return
@@ -289,6 +361,8 @@ var reasonText = map[string]string{
 	activities.ReasonOptedOut:  "customer opted out of marketing", activities.ReasonNoEmail: "order has no email address",
 	activities.ReasonNotSent: "first email was not sent", activities.ReasonExcluded: "all products excluded",
 	"shop_disconnected": "shop disconnected", "send_failed": "sending failed", "stopped": "stopped",
+	activities.ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
+	activities.ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
 }
 
 // statusText names the statuses that read badly as codes.
@@ -362,14 +436,22 @@ const TestEmailsPerHour = 5
 
 var errTooManyTests = errors.New("too many test emails")
 
+// Where the test email may go: the shop's own addresses in Shopify, never an
+// address typed into the form, so the button cannot mail strangers.
+const (
+	TestToOwner   = "owner"   // the Shop's email: the owner's, where Shopify writes to the merchant
+	TestToContact = "contact" // the Shop's contactEmail: the public contact address
+)
+
 // appTestEmail is POST /app/test-email: the shop's email for a sample order,
-// to an address the merchant typed. The address is not a customer's, but it
-// is still personal data: it is not logged or stored, and its transmission
-// to SendGrid is recorded (with no subject) like any other.
+// to the shop's own owner or contact address, read from Shopify just in time.
+// The address is the merchant's, but still personal data: it is not logged
+// or stored, and its transmission to SendGrid is recorded (with no subject)
+// like any other.
 func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchantSession) {
-	to := strings.TrimSpace(r.PostFormValue("to"))
-	if a, err := mail.ParseAddress(to); err != nil || a.Address != to || a.Name != "" || len(to) > 254 {
-		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Enter one plain email address, like you@example.com, to send the test email to.")
+	which := r.PostFormValue("to")
+	if which != TestToOwner && which != TestToContact {
+		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Choose your shop's owner or contact address in Shopify to send the test email to.")
 		return
 	}
 	if s.Mailer == nil {
@@ -382,10 +464,24 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
 		return
 	}
+	profile, err := s.shopify().ShopProfile(ctx, shop)
+	if err != nil {
+		s.Logger.Warn("could not read the shop's addresses", "shop", m.Shop, "error", err)
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "Could not ask Shopify for your shop's address; nothing was sent. Try again.")
+		return
+	}
+	to := profile.Email
+	if which == TestToContact {
+		to = profile.ContactEmail
+	}
+	if to == "" {
+		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Your shop has no such address in Shopify (Settings › General); nothing was sent.")
+		return
+	}
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	ref := "test_" + hex.EncodeToString(b)
-	msg, err := activities.TestEmail(shop, ref, s.PublicURL)
+	msg, err := activities.TestEmail(shop, profile, ref, s.PublicURL)
 	if err != nil {
 		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
 		return
@@ -402,7 +498,10 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		if recent >= TestEmailsPerHour {
 			return errTooManyTests
 		}
-		proof, err = registry.Append(ctx, tx, now, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
+		read := registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail, System: registry.SystemShopify,
+			Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest, LegalBasis: registry.BasisConsent,
+			ExpiresAt: now, Ref: ref} // held in memory for this request only
+		proof, err = registry.Append(ctx, tx, now, read, registry.Entry{Shop: m.Shop, Datum: registry.DatumEmail,
 			System: registry.SystemSendGrid, Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest,
 			LegalBasis: registry.BasisConsent, ExpiresAt: now.Add(retention.Lookup(retention.SendGridActivity).Keep), Ref: ref}) // SendGrid's own 30 days: the sweep erases customers, not test recipients
 		return err
@@ -423,7 +522,11 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 			status = ge.Status
 		}
 		s.Logger.LogAttrs(ctx, slog.LevelWarn, "test email not sent", slog.String("shop", m.Shop), slog.String("ref", ref), slog.Int("sendgrid_status", status))
-		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not accept the test email. Check that the sender address is verified in SendGrid.")
+		if ge != nil && ge.SenderUnverified {
+			s.showOverview(w, r, m, http.StatusBadGateway, "", senderRefusedText(s.Mailer.Sender()))
+			return
+		}
+		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not confirm the test email. Try again later.")
 		return
 	}
 	s.Logger.Info("test email sent", "shop", m.Shop, "ref", ref)
@@ -554,7 +657,9 @@ func (s *Server) appExportSignature(w http.ResponseWriter, r *http.Request, m me
 }
 
 var appTemplates = template.Must(template.New("app").Funcs(template.FuncMap{
-	"label": func(k string) string { return fieldLabels[k] },
+	"label":           func(k string) string { return fieldLabels[k] },
+	"senderRefused":   senderRefusedText,
+	"reviewPlatforms": func() string { return strings.Join(store.ReviewPlatforms, ", ") },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

@@ -62,12 +62,16 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{template "foot" .}}{{end}}
 
 {{define "overview"}}{{template "head" .}}
+{{with .Data.Refused}}<div class="alert" role="alert"><h2>Review requests are not being sent</h2>
+<p>{{senderRefused $.Data.Sender}}</p>
+<p>Refused since the last email went out: {{.Requests}} review request{{if ne .Requests 1}}s{{end}}, the latest on {{.Latest}}. They show as failed on <a href="/app/requests">Review requests</a>.</p></div>{{end}}
 <section aria-labelledby="conn"><h2 id="conn">Connection</h2>
 <dl>
 <dt>Shop</dt><dd>{{.Shop}}</dd>
 <dt>Connected since</dt><dd>{{.Data.ConnectedSince}}</dd>
 <dt>Access token</dt><dd>{{.Data.Token}}</dd>
 <dt>Sending</dt><dd>{{.Data.Window}}</dd>
+{{if .Data.Sender}}<dt>Sender</dt><dd>{{.Data.Sender}}, in your shop's name; replies go to your contact email in Shopify</dd>{{end}}
 </dl></section>
 <section aria-labelledby="reqs"><h2 id="reqs">Review requests</h2>
 <p>Scheduled: {{index .Data.Counts "scheduled"}} · Sent: {{index .Data.Counts "sent"}}{{with index .Data.Counts "sent_unconfirmed"}} · Sent, unconfirmed: {{.}}{{end}} · Skipped: {{index .Data.Counts "skipped"}} · Failed: {{index .Data.Counts "failed"}}.
@@ -75,9 +79,11 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <section aria-labelledby="test"><h2 id="test">Send me a test email</h2>
 <form method="post" action="/app/test-email">
 <input type="hidden" name="csrf" value="{{.CSRF}}">
-<label for="to">Your email address</label>
-<p class="hint" id="to-hint">You get the email your customers would get, for a sample order, with your sender, subject and review destination. The address is not stored.</p>
-<input type="email" id="to" name="to" autocomplete="email" required aria-describedby="to-hint">
+<fieldset class="radio" aria-describedby="to-hint"><legend>Send it to</legend>
+<p class="hint" id="to-hint">You get the email your customers would get, for a sample order, with your shop's name, reply address, subject and review destination. It goes only to your shop's own addresses in Shopify (Settings › General), read when you press the button and not stored.</p>
+<input type="radio" id="to-owner" name="to" value="owner" checked><label for="to-owner">The store owner's email</label>
+<input type="radio" id="to-contact" name="to" value="contact"><label for="to-contact">The store's contact email</label>
+</fieldset>
 <p><button type="submit">Send me a test email</button></p>
 </form></section>
 {{template "foot" .}}{{end}}
@@ -119,8 +125,8 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{if $cerr}}<p class="error" id="consent_required-error">{{$cerr}}</p>{{end}}
 </fieldset>
 <fieldset><legend>Email</legend>
-{{template "field" (dict "Form" $f "Name" "review_url" "Hint" "https:// link per product; {shop}, {product_id} and {handle} are filled in. E.g. https://{shop}/products/{handle}#reviews or a Judge.me or Trustpilot link.")}}
-{{template "field" (dict "Form" $f "Name" "sender" "Hint" "Must be verified in SendGrid." "Auto" "email")}}
+{{template "field" (dict "Form" $f "Name" "review_url" "Hint" (printf "https:// link per product; {shop}, {product_id} and {handle} are filled in. It must stay on your shop's own domains ({shop}, or your primary domain in Shopify) or a review platform: %s. E.g. https://{shop}/products/{handle}#reviews." reviewPlatforms))}}
+<p class="hint">Emails come from Candor's sender address in your shop's name, and replies go to your shop's contact email in Shopify.</p>
 {{template "field" (dict "Form" $f "Name" "subject" "Hint" "{order} is the order name, e.g. How was your order {order}?")}}
 </fieldset>
 <fieldset><legend>Excluded products</legend>

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,8 +24,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/sendgrid/sendgridtest"
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
@@ -40,21 +44,32 @@ const (
 )
 
 type appEnv struct {
-	db   *store.DB
-	ring *keys.Ring
-	url  string
-	mail *sendgridtest.Server
-	logs *bytes.Buffer
+	db      *store.DB
+	ring    *keys.Ring
+	url     string
+	mail    *sendgridtest.Server
+	shopify *shopifytest.Store
+	logs    *bytes.Buffer
 	// replica serves the same pages from another process's memory (a
 	// second `candor serve`) on the same database, and returns its URL.
 	replica func() string
 }
+
+// appSender is Candor's sender, on the domain the SendGrid stand-in's
+// account authenticated.
+const appSender = "reviews@mail.candor.test"
 
 func newAppEnv(t *testing.T) *appEnv { return newAppEnvAt(t, "http://candor.test") }
 
 // newAppEnvAt serves the pages as if from publicURL (which decides the
 // cookies' Secure and SameSite).
 func newAppEnvAt(t *testing.T, publicURL string) *appEnv {
+	t.Helper()
+	return newAppEnvFrom(t, publicURL, appSender)
+}
+
+// newAppEnvFrom is newAppEnvAt with the Mailer's sender.
+func newAppEnvFrom(t *testing.T, publicURL, sender string) *appEnv {
 	t.Helper()
 	db, _ := storetest.New(t)
 	k := make([]byte, 32)
@@ -68,11 +83,17 @@ func newAppEnvAt(t *testing.T, publicURL string) *appEnv {
 	}
 	mail := sendgridtest.New("SG.app-test")
 	t.Cleanup(mail.Close)
-	e := &appEnv{db: db, ring: ring, mail: mail, logs: &bytes.Buffer{}}
+	mail.AuthenticateDomain("mail.candor.test")
+	sh := shopifytest.New("shpat_x", config.ShopifyAPIVersion)
+	t.Cleanup(sh.Close)
+	sh.Shop, sh.PrimaryDomain = shop, "linenandwool.example"
+	sh.ShopEmail, sh.ContactEmail = "owner.qx@linenandwool.example", "hello.qx@linenandwool.example"
+	e := &appEnv{db: db, ring: ring, mail: mail, shopify: sh, logs: &bytes.Buffer{}}
 	e.replica = func() string {
 		srv := &web.Server{DB: db, Keys: ring, ShopifySecret: appSecret, ShopifyAPIKey: appKey,
 			Logger: slog.New(slog.NewTextHandler(e.logs, nil)), TemporalRetention: 24 * time.Hour,
-			Mailer: sendgrid.New(mail.Key, mail.URL), PublicURL: publicURL}
+			Mailer: sendgrid.New(mail.Key, mail.URL, sendgrid.From(sender)), PublicURL: publicURL,
+			Shopify: shopify.AdminConfig{APIVersion: config.ShopifyAPIVersion, BaseURL: sh.URL}}
 		hs := httptest.NewServer(srv.Handler())
 		t.Cleanup(hs.Close)
 		return hs.URL
@@ -283,8 +304,8 @@ func mustURL(t *testing.T, s string) *url.URL {
 
 func settingsForm(csrf string, change map[string]string) url.Values {
 	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "consent_required": {"true"},
-		"review_url": {"https://{shop}/products/{handle}#reviews"}, "sender": {"reviews@" + shop},
-		"subject": {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
+		"review_url": {"https://{shop}/products/{handle}#reviews"},
+		"subject":    {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
 		"excluded_products": {""}, "excluded_tags": {""}}
 	for k, v := range change {
 		f.Set(k, v)
@@ -306,6 +327,9 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 		{"unknown time zone", "time_zone", "Mars/Olympus_Mons", "is not an IANA time zone"},
 		{"invalid template", "review_url", "https://{shop}/r/{customer_email}", "unknown placeholder {customer_email}"},
 		{"insecure template", "review_url", "http://{shop}/products/{handle}", "must be an https:// URL"},
+		{"off-domain review URL", "review_url", "https://evil.example/products/{handle}", "must stay on your shop&#39;s own domains"},
+		{"placeholder in the host", "review_url", "https://{handle}.evil.example/", "must name its host plainly"},
+		{"user info in the host", "review_url", "https://judge.me@evil.example/{handle}", "must name its host plainly"},
 		{"bad window", "window_start", "25:00", "is not a time of day"},
 		{"bad product ID", "excluded_products", "123, abc", "is not a product ID"},
 		{"subject placeholder", "subject", "Hi {first_name}", "only the placeholder {order}"},
@@ -599,63 +623,177 @@ func TestApp_RecentRequestsShowOwnShopOnlyAndNoCustomerData(t *testing.T) {
 	}
 }
 
-func TestApp_TestEmailGoesToTheTypedAddressAndIsRecordedNotLogged(t *testing.T) {
+// The test email goes only to the shop's own owner or contact address, as
+// Shopify has it now: no address typed into the form is ever mailed.
+func TestApp_TestEmailGoesOnlyToTheShopsOwnAddressesAndIsRecordedNotLogged(t *testing.T) {
 	e := newAppEnv(t)
 	c, csrf := e.login(t, shop)
-	for _, bad := range []string{"", "not-an-address", "Me <me@example.com>", "a@b.c, d@e.f"} {
+	for _, bad := range []string{"", "stranger.qx@example.org", "Me <me@example.com>", "owner,contact", "OWNER"} {
 		status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {bad}}, nil)
-		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "plain email address") {
-			t.Errorf("address %q: %d", bad, status)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "owner or contact address") {
+			t.Errorf("to %q: %d", bad, status)
 		}
 	}
-	if n := len(e.mail.Outbox()); n != 0 {
-		t.Fatalf("%d emails after bad addresses", n)
+	if n := e.mail.Sent(); n != 0 {
+		t.Fatalf("%d emails after choices that are not the shop's addresses", n)
 	}
-	const to = "merchant.owner.qx@example.org"
-	status, h, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil)
-	if status != http.StatusSeeOther || h.Get("Location") != "/app?notice=test-sent" {
-		t.Fatalf("test email: %d %s", status, h.Get("Location"))
+	for _, tc := range []struct{ which, to string }{{web.TestToOwner, e.shopify.ShopEmail}, {web.TestToContact, e.shopify.ContactEmail}} {
+		before := len(e.mail.Outbox())
+		status, h, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {tc.which}}, nil)
+		if status != http.StatusSeeOther || h.Get("Location") != "/app?notice=test-sent" {
+			t.Fatalf("test email to %s: %d %s", tc.which, status, h.Get("Location"))
+		}
+		out := e.mail.Outbox()
+		if len(out) != before+1 || !reflect.DeepEqual(out[before].To, []string{tc.to}) {
+			t.Fatalf("test email to %s went to %v, want the shop's %s", tc.which, out[len(out)-1].To, tc.to)
+		}
 	}
-	out := e.mail.Outbox()
-	if len(out) != 1 || !reflect.DeepEqual(out[0].To, []string{to}) {
-		t.Fatalf("outbox %+v", out)
-	}
-	m := out[0]
-	if m.From != "reviews@"+shop || m.Subject != "[Test] How was your order #TEST-1001?" ||
-		!strings.Contains(m.Text, "https://"+shop+"/products/sample-product#reviews") {
-		t.Errorf("test email does not use the shop's settings: from %s, subject %q\n%s", m.From, m.Subject, m.Text)
+	m := e.mail.Outbox()[0]
+	if m.From != appSender || m.FromName != e.shopify.ShopName || m.ReplyTo != e.shopify.ContactEmail ||
+		m.Subject != "[Test] How was your order #TEST-1001?" || !strings.Contains(m.Text, "https://"+shop+"/products/sample-product#reviews") {
+		t.Errorf("test email does not show the shop's settings: from %q <%s>, reply-to %s, subject %q\n%s", m.FromName, m.From, m.ReplyTo, m.Subject, m.Text)
 	}
 	var entries []registry.Entry
-	if err := e.db.Select(&entries, `SELECT * FROM registry_entries WHERE shop = $1 AND system = 'sendgrid'`, shop); err != nil {
+	if err := e.db.Select(&entries, `SELECT * FROM registry_entries WHERE shop = $1 AND ref = $2 ORDER BY seq`, shop, m.CustomArgs[sendgrid.CustomArgRequestID]); err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 1 || entries[0].Action != registry.ActionTransmitted || entries[0].Subject != "" ||
-		!strings.HasPrefix(entries[0].Ref, "test_") || entries[0].Ref != m.CustomArgs[sendgrid.CustomArgRequestID] {
+	if len(entries) != 2 || entries[0].System != registry.SystemShopify || entries[0].Action != registry.ActionRead ||
+		entries[1].System != registry.SystemSendGrid || entries[1].Action != registry.ActionTransmitted || entries[1].Subject != "" ||
+		!strings.HasPrefix(entries[1].Ref, "test_") {
 		t.Errorf("registry entries for the test email: %+v", entries)
 	}
-	if strings.Contains(e.logs.String(), to) {
-		t.Error("the address was logged")
+	for _, addr := range []string{e.shopify.ShopEmail, e.shopify.ContactEmail} {
+		if strings.Contains(e.logs.String(), addr) {
+			t.Errorf("%s was logged", addr)
+		}
+	}
+	// A shop with no contact address in Shopify gets a clear answer and no email.
+	e.shopify.EditShop(func(s *shopifytest.Store) { s.ContactEmail = "" })
+	sent := e.mail.Sent()
+	if status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToContact}}, nil); status != http.StatusUnprocessableEntity || !strings.Contains(body, "no such address") {
+		t.Errorf("no contact address: %d", status)
 	}
 	// A few an hour, then a clear refusal and nothing sent.
-	for i := 1; i < web.TestEmailsPerHour; i++ {
-		if status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil); status != http.StatusSeeOther {
+	for i := 2; i < web.TestEmailsPerHour; i++ {
+		if status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToOwner}}, nil); status != http.StatusSeeOther {
 			t.Fatalf("test email %d: %d", i+1, status)
 		}
 	}
-	status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {to}}, nil)
+	status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToOwner}}, nil)
 	if status != http.StatusTooManyRequests || !strings.Contains(body, "try again later") {
 		t.Errorf("test email over the limit: %d", status)
 	}
-	if n := len(e.mail.Outbox()); n != web.TestEmailsPerHour {
+	if n := e.mail.Sent(); n != web.TestEmailsPerHour || sent != 2 {
 		t.Errorf("%d test emails sent, want %d", n, web.TestEmailsPerHour)
 	}
 	var dump string
 	_ = e.db.Get(&dump, `SELECT string_agg(t::text, ' ') FROM (SELECT * FROM registry_entries) t`)
-	if strings.Contains(dump, to) {
+	if strings.Contains(dump, e.shopify.ShopEmail) {
 		t.Error("the address is in the registry")
 	}
 }
 
+// A shop cannot choose its From address: a "sender" in the settings form is
+// ignored, and the test email still comes from Candor's sender.
+func TestApp_ASenderInTheSettingsFormIsIgnored(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	form := settingsForm(csrf, map[string]string{"sender": "ceo@bank.example"})
+	if status, _, _ := do(t, c, "POST", e.url+"/app/settings", form, nil); status != http.StatusSeeOther {
+		t.Fatalf("settings: %d", status)
+	}
+	_, _, page := do(t, c, "GET", e.url+"/app/settings", nil, nil)
+	if strings.Contains(page, `name="sender"`) || strings.Contains(page, "ceo@bank.example") {
+		t.Error("the settings page still offers a sender address")
+	}
+	if status, _, _ := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToOwner}}, nil); status != http.StatusSeeOther {
+		t.Fatalf("test email: %d", status)
+	}
+	if out := e.mail.Outbox(); len(out) != 1 || out[0].From != appSender {
+		t.Fatalf("test email from %+v, want %s", out, appSender)
+	}
+}
+
+// A review destination on the shop's primary domain is checked against the
+// domains Shopify reports now; any other site is refused and nothing saved.
+func TestApp_ReviewDestinationOnTheShopsOwnDomainIsCheckedWithShopify(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	calls := e.shopify.Calls("CandorShopProfile")
+	form := settingsForm(csrf, map[string]string{"review_url": "https://linenandwool.example/products/{handle}#reviews"})
+	if status, _, body := do(t, c, "POST", e.url+"/app/settings", form, nil); status != http.StatusSeeOther {
+		t.Fatalf("primary domain: %d\n%s", status, body)
+	}
+	if got, _ := e.db.Shop(ctx, shop); got.ReviewURL != "https://linenandwool.example/products/{handle}#reviews" {
+		t.Fatalf("review URL = %q", got.ReviewURL)
+	}
+	if e.shopify.Calls("CandorShopProfile") != calls+1 {
+		t.Error("the shop's domains were not read from Shopify")
+	}
+	// The merchant moves the store to another domain in Shopify: the old
+	// one no longer passes.
+	e.shopify.EditShop(func(s *shopifytest.Store) { s.PrimaryDomain = "newname.example" })
+	form = settingsForm(csrf, map[string]string{"review_url": "https://linenandwool.example/products/{handle}#reviews", "delay": "3d"})
+	if status, _, body := do(t, c, "POST", e.url+"/app/settings", form, nil); status != http.StatusUnprocessableEntity || !strings.Contains(body, "linenandwool.example is neither") {
+		t.Errorf("a domain Shopify no longer reports: %d", status)
+	}
+	if got, _ := e.db.Shop(ctx, shop); got.Delay == 3*24*time.Hour {
+		t.Error("a refused form was saved")
+	}
+	// Shopify unreachable: nothing is saved, and the page says why.
+	e.shopify.FailNext(1, http.StatusServiceUnavailable, "")
+	form = settingsForm(csrf, map[string]string{"review_url": "https://newname.example/products/{handle}", "delay": "3d"})
+	if status, _, body := do(t, c, "POST", e.url+"/app/settings", form, nil); status != http.StatusServiceUnavailable || !strings.Contains(body, "Nothing was saved") {
+		t.Errorf("Shopify down: %d", status)
+	}
+	if got, _ := e.db.Shop(ctx, shop); got.Delay == 3*24*time.Hour {
+		t.Error("saved without Shopify's word")
+	}
+}
+
+// SendGrid's refusal of the sender shows on /app once, however many requests
+// it failed, until an email goes out again; a test email refused the same way
+// says so too.
+func TestApp_OverviewShowsTheSenderRefusalOnce(t *testing.T) {
+	unverified := "reviews@" + shop // not a Sender Identity of the stand-in's account
+	e := newAppEnvFrom(t, "http://candor.test", unverified)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		if _, err := e.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, reason, expires_at)
+			VALUES ($1, $2, $3, $4, '[]', 'failed', $5, now() + interval '1 day')`, fmt.Sprintf("rq_refused%d", i), shop, i, fmt.Sprintf("#%d", 1000+i), activities.ReasonSenderUnverified); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _, body := do(t, c, "GET", e.url+"/app", nil, nil)
+	if n := strings.Count(body, "SendGrid refused to send as "+unverified); n != 1 {
+		t.Errorf("the refusal is shown %d times, want once:\n%s", n, body)
+	}
+	if !strings.Contains(body, "3 review requests") || !strings.Contains(body, "not retried") {
+		t.Errorf("the refusal does not say how many and that they are not retried:\n%s", body)
+	}
+	oc, _ := e.login(t, otherShop)
+	if _, _, other := do(t, oc, "GET", e.url+"/app", nil, nil); strings.Contains(other, "SendGrid refused") {
+		t.Error("another shop sees the refusal")
+	}
+	// An email that goes out afterwards clears it.
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, sent_at, expires_at)
+		VALUES ('rq_sentlater', $1, 99, '#1099', '[]', 'sent', now() + interval '1 second', now() + interval '1 day')`, shop); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, body = do(t, c, "GET", e.url+"/app", nil, nil); strings.Contains(body, "SendGrid refused") {
+		t.Error("the refusal is still shown after an email went out")
+	}
+	// The test email, refused for the sender, says what happened.
+	status, _, body := do(t, c, "POST", e.url+"/app/test-email", url.Values{"csrf": {csrf}, "to": {web.TestToOwner}}, nil)
+	if status != http.StatusBadGateway || !strings.Contains(body, "SendGrid refused to send as "+unverified) {
+		t.Errorf("refused test email: %d\n%s", status, body)
+	}
+	if n := e.mail.Sent(); n != 0 {
+		t.Errorf("%d emails accepted from an unverified sender", n)
+	}
+}
 func TestApp_RegistryExportIsTheOwnShopsSignedAndRecorded(t *testing.T) {
 	e := newAppEnv(t)
 	ctx := context.Background()

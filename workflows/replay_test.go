@@ -25,6 +25,8 @@ var recordedHistories = []string{
 	"privacy_customer_redact_before_shred_keys.json",
 	"privacy_data_request.json",
 	"privacy_redrive.json",
+	"privacy_shop_redact.json",
+	"privacy_uninstall.json",
 	"reconcile.json",
 	"retention.json",
 	"review_before_live_delay.json",

@@ -160,7 +160,7 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 		DB:        db,
 		Keys:      dk.Ring(),
 		DataKeys:  dk,
-		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
+		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
 		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
 		PublicURL: cfg.PublicURL,
 		Namespace: cfg.TemporalNamespace,
@@ -223,7 +223,7 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys
 	return &web.Server{DB: db, Temporal: c, Keys: dk.Ring(), DataKeys: dk, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
 		TemporalRetention: retention, Extra: map[string]http.Handler{}, CodecOrigins: cfg.CodecOrigins,
 		SendGridWebhookKey: cfg.SendGridWebhookKey,
-		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL),
+		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
 		OAuth:   shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
 		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL}}
 }

@@ -158,6 +158,12 @@ func runDev(ctx context.Context, args []string) error {
 		outbox := sendgridtest.New("SG." + key)
 		defer outbox.Close()
 		cfg.SendGridAPIKey, cfg.SendGridBaseURL = outbox.Key, outbox.URL
+		// The outbox is an account whose one authenticated domain is the
+		// sender's, as the operator's SendGrid account would be.
+		if cfg.MailFrom == "" {
+			cfg.MailFrom = DevMailFrom
+		}
+		outbox.AuthenticateDomain(cfg.MailFrom[strings.LastIndexByte(cfg.MailFrom, '@')+1:])
 		extra["GET /dev/outbox"] = outbox.OutboxHandler()
 		outboxNote = cfg.PublicURL + "/dev/outbox"
 		// The outbox signs its events with its own key, as SendGrid does.
@@ -166,6 +172,8 @@ func runDev(ctx context.Context, args []string) error {
 		}
 		outbox.SetEventWebhook("http://" + cfg.HTTPAddr + "/webhooks/sendgrid")
 		extra["POST /dev/outbox/events"] = outbox.EventsHandler()
+	} else if cfg.MailFrom == "" {
+		return errors.New("CANDOR_MAIL_FROM is not set: with a real SENDGRID_API_KEY, name the sender address, on a domain authenticated in that account")
 	}
 	st := devState{DatabaseURL: cfg.DatabaseURL, ServerURL: cfg.PublicURL}
 	if demo {
@@ -259,7 +267,6 @@ func ensureDemoShop(ctx context.Context, db *store.DB, ring *keys.Ring, token st
 	}
 	s := store.Shop{Domain: DemoShop, TokenSealed: sealed, Settings: store.DefaultSettings(DemoShop)}
 	s.Delay, s.FallbackDelay = 20*time.Second, 60*time.Second
-	s.Sender = "reviews@candor-demo.example"
 	err = db.AddShop(ctx, s)
 	if errors.Is(err, store.ErrShopExists) {
 		// The token changes only if .candor/ was wiped; keep it in step.

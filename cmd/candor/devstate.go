@@ -21,6 +21,10 @@ const devDir = ".candor"
 // DemoShop is the built-in demo store's domain.
 const DemoShop = "candor-demo.myshopify.com"
 
+// DevMailFrom is the sender `candor dev` uses with its local outbox when
+// CANDOR_MAIL_FROM is not set.
+const DevMailFrom = "reviews@candor-dev.example"
+
 // devState is what other commands (shops, simulate) need to find the dev
 // environment without the user exporting variables.
 type devState struct {

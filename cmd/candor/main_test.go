@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
@@ -106,7 +108,7 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	db, _ := cliEnv(t)
 	const token = "shpat_0123456789abcdef"
-	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token, "--delay", "14d", "--reminder", "36h", "--from", "hello@cli-test.example"); err != nil {
+	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token, "--delay", "14d", "--reminder", "36h"); err != nil {
 		t.Fatal(err)
 	}
 	var sealed string
@@ -129,10 +131,73 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"cli-test.myshopify.com", "14d", "90s", "36h", "false", "hello@cli-test.example"} {
+	for _, want := range []string{"cli-test.myshopify.com", "14d", "90s", "36h", "false"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("shops list lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// A shop cannot send as an arbitrary From or link to an arbitrary site:
+// `shops set --from` is refused, and a review URL off the shop's domains
+// (as Shopify reports them) or the review platforms is refused. Nothing is
+// saved either way.
+func TestShops_SetRefusesAFromAddressAndOffDomainReviewURLs(t *testing.T) {
+	t.Chdir(t.TempDir())
+	db, url := storetest.New(t)
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	const shop, token = "cli-test.myshopify.com", "shpat_0123456789abcdef"
+	st := shopifytest.New(token, config.ShopifyAPIVersion)
+	t.Cleanup(st.Close)
+	st.Shop, st.PrimaryDomain = shop, "clitest.example"
+	t.Setenv("DATABASE_URL", url)
+	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(key))
+	t.Setenv("CANDOR_SHOPIFY_BASE_URL", st.URL)
+	if _, err := capture(t, "shops", "add", "--shop", shop, "--token", token); err != nil {
+		t.Fatal(err)
+	}
+	var before string
+	if err := db.Get(&before, `SELECT review_url_template FROM shops WHERE domain = $1`, shop); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"--from", "ceo@bank.example"},
+		{"--review-url", "https://evil.example/products/{handle}", "--delay", "3d"},
+		{"--review-url", "https://{handle}.evil.example/"},
+		{"--review-url", "https://judge.me@evil.example/{handle}"},
+		{"--review-url", "https://other-shop.myshopify.com/products/{handle}"},
+	} {
+		_, err := capture(t, append([]string{"shops", "set", "--shop", shop}, args...)...)
+		if !isUsage(err) {
+			t.Errorf("shops set %s: err = %v, want a usage error", strings.Join(args, " "), err)
+		}
+	}
+	var after string
+	var delay int64
+	if err := db.QueryRow(`SELECT review_url_template, delay_seconds FROM shops WHERE domain = $1`, shop).Scan(&after, &delay); err != nil {
+		t.Fatal(err)
+	}
+	if after != before || delay == 3*24*3600 {
+		t.Fatalf("refused settings were saved: %q, delay %ds", after, delay)
+	}
+	// The shop's primary domain, as Shopify reports it, and the platforms pass.
+	for _, u := range []string{"https://clitest.example/products/{handle}#reviews", "https://judge.me/reviews/{handle}"} {
+		if _, err := capture(t, "shops", "set", "--shop", shop, "--review-url", u); err != nil {
+			t.Errorf("--review-url %s: %v", u, err)
+		}
+	}
+	if st.Calls("CandorShopProfile") == 0 {
+		t.Error("the custom domain was not checked with Shopify")
+	}
+	// So does adding a shop with an off-domain review URL.
+	if _, err := capture(t, "shops", "add", "--shop", "second.myshopify.com", "--token", token, "--review-url", "https://evil.example/{handle}"); !isUsage(err) {
+		t.Errorf("shops add with an off-domain review URL: %v", err)
+	}
+	var n int
+	_ = db.Get(&n, `SELECT count(*) FROM shops WHERE domain = 'second.myshopify.com'`)
+	if n != 0 {
+		t.Error("the shop was added")
 	}
 }
 

@@ -31,7 +31,7 @@ func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.reminder, "reminder", "", "send one reminder this long after the first email (0 = none)")
 	fs.StringVar(&f.consent, "consent-required", "", "true: email only customers subscribed to email marketing")
 	fs.StringVar(&f.reviewURL, "review-url", "", "review destination template: https://... with {shop}, {product_id}, {handle}")
-	fs.StringVar(&f.from, "from", "", "sender address (must be verified in SendGrid)")
+	fs.StringVar(&f.from, "from", "", "not a setting: every email comes from CANDOR_MAIL_FROM in the shop's name, with replies to the shop's contact email")
 	fs.StringVar(&f.subject, "subject", "", "email subject; {order} is the order name")
 	fs.StringVar(&f.window, "send-window", "", "send only between these local times, e.g. 09:00-18:00 ('any' = any time)")
 	fs.StringVar(&f.timeZone, "time-zone", "", "IANA time zone of the send window, e.g. Europe/Berlin ('shop' = the store's own)")
@@ -89,7 +89,7 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 		case "review-url":
 			s.ReviewURL = f.reviewURL
 		case "from":
-			s.Sender = f.from
+			err = usagef("--from: a shop cannot choose the sender address. Every email comes from Candor's sender (CANDOR_MAIL_FROM) in the shop's name, and replies go to the shop's contact email in Shopify")
 		case "subject":
 			s.Subject = f.subject
 		case "send-window":
@@ -186,11 +186,14 @@ func shopsAdd(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	_ = cfg
 	if s.TokenSealed, err = ring.Seal([]byte(tok), s.Domain); err != nil {
 		return err
 	}
-	if err := db.AddShop(ctx, s); err != nil {
+	hosts, err := shopHosts(ctx, cfg, db, s)
+	if err != nil {
+		return err
+	}
+	if err := db.AddShop(ctx, s, hosts...); err != nil {
 		if errors.Is(err, store.ErrShopExists) {
 			return fmt.Errorf("shop %s is already connected (use 'candor shops set' to change settings)", s.Domain)
 		}
@@ -239,7 +242,15 @@ func shopsSet(ctx context.Context, args []string) error {
 	if err := sf.apply(fs, &s.Settings); err != nil {
 		return err
 	}
-	if err := db.UpdateSettings(ctx, s.Domain, s.Settings); err != nil {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	hosts, err := shopHosts(ctx, cfg, db, s)
+	if err != nil {
+		return err
+	}
+	if err := db.UpdateSettings(ctx, s.Domain, s.Settings, hosts...); err != nil {
 		return settingError("shops set", err)
 	}
 	fmt.Printf("updated %s\n", s.Domain)
@@ -261,12 +272,34 @@ func shopsList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tFROM\tREVIEW URL")
+	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tREVIEW URL")
 	for _, s := range shops {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\t%s\n", s.Domain, config.FormatDuration(s.Delay), config.FormatDuration(s.FallbackDelay),
-			config.FormatDuration(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.Sender, s.ReviewURL)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", s.Domain, config.FormatDuration(s.Delay), config.FormatDuration(s.FallbackDelay),
+			config.FormatDuration(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.ReviewURL)
 	}
 	return tw.Flush()
+}
+
+// shopHosts checks a review destination that is neither {shop} nor a review
+// platform against the shop's domains as Shopify reports them now, read
+// through the activities' token path. It returns those domains for the
+// store, which checks again.
+func shopHosts(ctx context.Context, cfg config.Config, db *store.DB, s store.Shop) ([]string, error) {
+	if !store.ReviewHostNeedsShop(s.ReviewURL, s.Domain) {
+		return nil, nil
+	}
+	_, dk, err := openKeys(ctx, cfg, db)
+	if err != nil {
+		return nil, err
+	}
+	p, err := newActivities(cfg, db, dk).ShopProfile(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("could not read %s's domains from Shopify, to check --review-url: %w", s.Domain, err)
+	}
+	if err := store.CheckReviewHost(s.ReviewURL, s.Domain, p.Hosts()); err != nil {
+		return nil, usagef("--review-url: %v", err)
+	}
+	return p.Hosts(), nil
 }
 
 // windowText is the send window as `shops list` shows it.

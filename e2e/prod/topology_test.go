@@ -160,6 +160,7 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 	d := &deployment{shopify: shopifytest.New(token, config.ShopifyAPIVersion), mail: sendgridtest.New("SG.prod-key"), tc: tc, ns: ns, db: db}
 	t.Cleanup(d.shopify.Close)
 	t.Cleanup(d.mail.Close)
+	d.mail.AuthenticateDomain("mail.candor.example") // the operator's authenticated domain
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
 	d.candor = prodenv.Candor{Bin: candor, Env: []string{
@@ -171,6 +172,7 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 		"SHOPIFY_API_KEY=prod-test-key",
 		"SHOPIFY_API_SECRET=" + secret,
 		"SENDGRID_API_KEY=SG.prod-key",
+		"CANDOR_MAIL_FROM=reviews@mail.candor.example",
 		"CANDOR_SHOPIFY_BASE_URL=" + d.shopify.URL,
 		"CANDOR_SENDGRID_BASE_URL=" + d.mail.URL,
 	}}

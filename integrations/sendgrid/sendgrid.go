@@ -1,6 +1,11 @@
 // Package sendgrid sends review-request emails through SendGrid's v3 Mail
 // Send API.
 //
+// Every shop's email goes out through one SendGrid account, from one sender
+// the operator configured (CANDOR_MAIL_FROM, an address on the domain
+// authenticated in that account). A shop names itself only in the From
+// display name and the Reply-To, never in the From address.
+//
 // Send refuses to run without a registry.Proof that the transmission of the
 // address to SendGrid is recorded, in the same step. Errors never carry a
 // response body or the recipient address.
@@ -8,6 +13,7 @@ package sendgrid
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -29,11 +35,13 @@ const Category = "review_request"
 // CustomArgRequestID is the only custom_arg Candor sets: an opaque ID.
 const CustomArgRequestID = "candor_request_id"
 
-// Message is one email. To is used for this call only.
+// Message is one email. To is used for this call only. The From address
+// is the Mailer's; FromName and ReplyTo say which shop it is from.
 type Message struct {
 	RequestID      string
 	To             string
-	From           string
+	FromName       string // the shop's name, as Shopify has it
+	ReplyTo        string // the shop's contact address, as Shopify has it; "" for none
 	Subject        string
 	Text           string
 	HTML           string
@@ -44,17 +52,33 @@ type Message struct {
 type Mailer struct {
 	key    string
 	host   string
+	from   string
 	client *rest.Client
 }
 
+// Option configures a Mailer.
+type Option func(*Mailer)
+
+// From sets the sender address of every email: CANDOR_MAIL_FROM, an address
+// on a domain authenticated in the SendGrid account (or a verified single
+// sender). Without it the Mailer sends nothing.
+func From(addr string) Option { return func(m *Mailer) { m.from = addr } }
+
 // New makes a Mailer. baseURL overrides https://api.sendgrid.com
 // (CANDOR_SENDGRID_BASE_URL).
-func New(apiKey, baseURL string) *Mailer {
+func New(apiKey, baseURL string, opts ...Option) *Mailer {
 	if baseURL == "" {
 		baseURL = "https://api.sendgrid.com"
 	}
-	return &Mailer{key: apiKey, host: baseURL, client: &rest.Client{HTTPClient: &http.Client{Timeout: 30 * time.Second}}}
+	m := &Mailer{key: apiKey, host: baseURL, client: &rest.Client{HTTPClient: &http.Client{Timeout: 30 * time.Second}}}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
 }
+
+// Sender is the From address every email carries.
+func (m *Mailer) Sender() string { return m.from }
 
 // Error is a failed send, classified.
 type Error struct {
@@ -68,7 +92,11 @@ type Error struct {
 	// although no 2xx came back (see Send): sending it again could deliver
 	// it twice.
 	OutcomeUnknown bool
-	Reason         string
+	// SenderUnverified is SendGrid's 403 for a From address that matches no
+	// verified Sender Identity: nothing was sent, and no retry can help
+	// until the sender is verified.
+	SenderUnverified bool
+	Reason           string
 }
 
 func (e *Error) Error() string {
@@ -84,9 +112,12 @@ var ErrNoRecord = errors.New("sendgrid: refusing to send: no registry entry reco
 
 // Build makes the v3 request body. Click and open tracking are off: they
 // would rewrite Candor's links through SendGrid and add a tracking pixel.
-func Build(msg Message) *mail.SGMailV3 {
+func Build(from string, msg Message) *mail.SGMailV3 {
 	m := mail.NewV3Mail()
-	m.SetFrom(mail.NewEmail("", msg.From))
+	m.SetFrom(mail.NewEmail(msg.FromName, from))
+	if msg.ReplyTo != "" {
+		m.SetReplyTo(mail.NewEmail(msg.FromName, msg.ReplyTo))
+	}
 	m.Subject = msg.Subject
 	p := mail.NewPersonalization()
 	p.AddTos(mail.NewEmail("", msg.To))
@@ -125,12 +156,15 @@ func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (s
 	if !proof.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, msg.RequestID) {
 		return "", ErrNoRecord
 	}
-	if msg.RequestID == "" || msg.To == "" || msg.From == "" {
-		return "", &Error{Reason: "message lacks request ID, recipient or sender", NotSent: true}
+	if m.from == "" {
+		return "", &Error{Reason: "no sender address is configured (CANDOR_MAIL_FROM)", NotSent: true}
+	}
+	if msg.RequestID == "" || msg.To == "" {
+		return "", &Error{Reason: "message lacks request ID or recipient", NotSent: true}
 	}
 	req := sg.GetRequest(m.key, "/v3/mail/send", m.host)
 	req.Method = rest.Post
-	req.Body = mail.GetRequestBody(Build(msg))
+	req.Body = mail.GetRequestBody(Build(m.from, msg))
 	resp, err := m.client.SendWithContext(ctx, req)
 	if err != nil {
 		return "", transportError(err)
@@ -144,6 +178,9 @@ func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (s
 		return "", &Error{Status: resp.StatusCode, Retryable: true, Reason: "SendGrid unavailable"}
 	case resp.StatusCode >= 500:
 		return "", &Error{Status: resp.StatusCode, OutcomeUnknown: true, Reason: "SendGrid failed after receiving the mail; it may have been accepted"}
+	case resp.StatusCode == http.StatusForbidden && senderUnverified(resp.Body):
+		return "", &Error{Status: resp.StatusCode, NotSent: true, SenderUnverified: true,
+			Reason: "the From address is not a verified Sender Identity"}
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		// A configuration problem, not a problem with this email: retry
 		// (slowly) so requests go out once the operator fixes the key.
@@ -151,6 +188,28 @@ func (m *Mailer) Send(ctx context.Context, proof registry.Proof, msg Message) (s
 	default:
 		return "", &Error{Status: resp.StatusCode, Reason: "request rejected"}
 	}
+}
+
+// senderUnverified reports whether a 403 body is SendGrid's refusal of the
+// From address ("The from address does not match a verified Sender
+// Identity", field "from"), as opposed to a key that lacks mail.send. Only
+// the field and the message are read; the body is not kept.
+func senderUnverified(body string) bool {
+	var b struct {
+		Errors []struct {
+			Message string  `json:"message"`
+			Field   *string `json:"field"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal([]byte(body), &b) != nil {
+		return false
+	}
+	for _, e := range b.Errors {
+		if (e.Field != nil && *e.Field == "from") || strings.Contains(e.Message, "verified Sender Identity") {
+			return true
+		}
+	}
+	return false
 }
 
 func firstHeader(h map[string][]string, name string) string {

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -25,13 +26,17 @@ const (
 	apiKey    = "SG.test-key.0123456789"
 	requestID = "rq_testrequest0001"
 	recipient = "wilhelmina.quarrington@example.org"
+	// sender is on the domain the stand-in's account authenticated.
+	senderDomain = "mail.candor.test"
+	sender       = "reviews@" + senderDomain
 )
 
 func message() sendgrid.Message {
 	return sendgrid.Message{
 		RequestID:      requestID,
 		To:             recipient,
-		From:           "reviews@linen-and-wool.myshopify.com",
+		FromName:       "Linen & Wool",
+		ReplyTo:        "hello@linenandwool.example",
 		Subject:        "How was your order #4711?",
 		Text:           "Thank you for your order #4711.",
 		HTML:           "<p>Thank you for your order #4711.</p>",
@@ -45,6 +50,7 @@ func standIn(t *testing.T) (*sendgridtest.Server, *sendgrid.Mailer, *atomic.Int6
 	t.Helper()
 	sg := sendgridtest.New(apiKey)
 	t.Cleanup(sg.Close)
+	sg.AuthenticateDomain(senderDomain)
 	target, err := url.Parse(sg.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +62,7 @@ func standIn(t *testing.T) (*sendgridtest.Server, *sendgrid.Mailer, *atomic.Int6
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	return sg, sendgrid.New(apiKey, front.URL), &hits
+	return sg, sendgrid.New(apiKey, front.URL, sendgrid.From(sender)), &hits
 }
 
 // proofOf appends entries in a committed transaction and returns the proof.
@@ -146,6 +152,56 @@ func TestSend_WithProofOfTheTransmissionSends(t *testing.T) {
 	if len(out[0].To) != 1 || out[0].To[0] != recipient {
 		t.Errorf("To = %v, want [%s]", out[0].To, recipient)
 	}
+	if m := out[0]; m.From != sender || m.FromName != "Linen & Wool" || m.ReplyTo != "hello@linenandwool.example" {
+		t.Errorf("From %q <%s>, Reply-To %s; want the Mailer's sender in the shop's name, replies to the shop", m.FromName, m.From, m.ReplyTo)
+	}
+}
+
+// A shop's own address is not a Sender Identity of Candor's account: SendGrid
+// answers 403 and sends nothing. That is final for this email (no retry can
+// help until the sender is verified), not a key lacking mail.send.
+func TestSend_UnverifiedSenderGetsSendGrids403AndIsNotRetried(t *testing.T) {
+	t.Parallel()
+	db, _ := storetest.New(t)
+	sg, _, _ := standIn(t)
+	proof := proofOf(t, db, entry(registry.SystemSendGrid, registry.ActionTransmitted, requestID))
+	for _, from := range []string{"reviews@linen-and-wool.myshopify.com", "reviews@candor.test", "reviews@sub." + senderDomain} {
+		mailer := sendgrid.New(apiKey, sg.URL, sendgrid.From(from))
+		_, err := mailer.Send(context.Background(), proof, message())
+		var ge *sendgrid.Error
+		if !errors.As(err, &ge) || ge.Status != http.StatusForbidden || !ge.SenderUnverified || ge.Retryable || !ge.NotSent {
+			t.Errorf("from %s: err = %#v, want a final 403 sender refusal", from, err)
+		}
+	}
+	// Single Sender Verification covers that one address only.
+	sg.VerifySender("owner@linenandwool.example")
+	if _, err := sendgrid.New(apiKey, sg.URL, sendgrid.From("Owner@LinenAndWool.example")).Send(context.Background(), proof, message()); err != nil {
+		t.Errorf("verified single sender: %v", err)
+	}
+	if _, err := sendgrid.New(apiKey, sg.URL, sendgrid.From("other@linenandwool.example")).Send(context.Background(), proof, message()); err == nil {
+		t.Error("another address at a single sender's domain was accepted")
+	}
+	if n := sg.Sent(); n != 1 {
+		t.Errorf("the stand-in accepted %d emails, want 1 (the verified sender's)", n)
+	}
+	// A mailer with no sender configured sends nothing at all.
+	if _, err := sendgrid.New(apiKey, sg.URL).Send(context.Background(), proof, message()); err == nil || !strings.Contains(err.Error(), "CANDOR_MAIL_FROM") {
+		t.Errorf("no sender: %v", err)
+	}
+}
+
+// A 403 that is not about the sender (a key without mail.send) stays a slow
+// retry, so requests go out once the operator fixes the key.
+func TestSend_ForbiddenKeyIsStillRetried(t *testing.T) {
+	t.Parallel()
+	db, _ := storetest.New(t)
+	sg, mailer, _ := standIn(t)
+	sg.FailNext(1, http.StatusForbidden)
+	_, err := mailer.Send(context.Background(), proofOf(t, db, entry(registry.SystemSendGrid, registry.ActionTransmitted, requestID)), message())
+	var ge *sendgrid.Error
+	if !errors.As(err, &ge) || ge.SenderUnverified || !ge.Retryable {
+		t.Fatalf("err = %#v, want a retryable 403", err)
+	}
 }
 
 // TestSend_EachFailureSaysWhetherTheMailMayBeOut: 429 and 503 are refusals
@@ -190,7 +246,7 @@ func TestSend_EachFailureSaysWhetherTheMailMayBeOut(t *testing.T) {
 		}
 	}))
 	defer hang.Close()
-	_, err := sendgrid.New(apiKey, hang.URL).Send(context.Background(), proof, message())
+	_, err := sendgrid.New(apiKey, hang.URL, sendgrid.From(sender)).Send(context.Background(), proof, message())
 	var ge *sendgrid.Error
 	if !errors.As(err, &ge) || !ge.OutcomeUnknown || ge.NotSent {
 		t.Errorf("connection lost after the request: %+v, want OutcomeUnknown", ge)
@@ -198,7 +254,7 @@ func TestSend_EachFailureSaysWhetherTheMailMayBeOut(t *testing.T) {
 	// Nothing listens: the request never left.
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	_, err = sendgrid.New(apiKey, closed.URL).Send(context.Background(), proof, message())
+	_, err = sendgrid.New(apiKey, closed.URL, sendgrid.From(sender)).Send(context.Background(), proof, message())
 	if !errors.As(err, &ge) || ge.OutcomeUnknown || !ge.NotSent {
 		t.Errorf("no connection: %+v, want NotSent", ge)
 	}

@@ -400,6 +400,72 @@ func (a *Admin) ShopTimeZone(ctx context.Context) (string, error) {
 	return resp.Shop.IANATimezone, nil
 }
 
+// ShopProfile is what Candor reads about the store itself, just in time: its
+// name, its owner's and its public contact address, and its domains. It is
+// the merchant's, not a customer's.
+type ShopProfile struct {
+	Name            string
+	Email           string // the owner's address, where Shopify writes to the merchant
+	ContactEmail    string // the public contact address customers write to
+	MyshopifyDomain string
+	PrimaryDomain   string // the online store's primary domain's host
+}
+
+// Contact is where a customer's reply should go: the public contact
+// address, else the owner's.
+func (p ShopProfile) Contact() string {
+	if p.ContactEmail != "" {
+		return p.ContactEmail
+	}
+	return p.Email
+}
+
+// Hosts are the store's own domains, lower-cased.
+func (p ShopProfile) Hosts() []string {
+	var out []string
+	for _, h := range []string{p.MyshopifyDomain, p.PrimaryDomain} {
+		if h != "" {
+			out = append(out, strings.ToLower(h))
+		}
+	}
+	return out
+}
+
+// QueryShopProfile reads the fields of the Shop object Candor uses
+// (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
+// https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain).
+const QueryShopProfile = `query CandorShopProfile {
+  shop { name email contactEmail myshopifyDomain primaryDomain { host } }
+}`
+
+// ShopProfile reads the store's name, addresses and domains. The caller
+// must not log or store the addresses.
+func (a *Admin) ShopProfile(ctx context.Context) (ShopProfile, error) {
+	var resp struct {
+		Shop *struct {
+			Name            string `json:"name"`
+			Email           string `json:"email"`
+			ContactEmail    string `json:"contactEmail"`
+			MyshopifyDomain string `json:"myshopifyDomain"`
+			PrimaryDomain   *struct {
+				Host string `json:"host"`
+			} `json:"primaryDomain"`
+		} `json:"shop"`
+	}
+	if err := a.query(ctx, "read shop profile", QueryShopProfile, nil, &resp); err != nil {
+		return ShopProfile{}, err
+	}
+	if resp.Shop == nil {
+		return ShopProfile{}, &Error{Op: "read shop profile", Reason: "no shop in the response"}
+	}
+	p := ShopProfile{Name: resp.Shop.Name, Email: resp.Shop.Email, ContactEmail: resp.Shop.ContactEmail,
+		MyshopifyDomain: resp.Shop.MyshopifyDomain}
+	if resp.Shop.PrimaryDomain != nil {
+		p.PrimaryDomain = resp.Shop.PrimaryDomain.Host
+	}
+	return p, nil
+}
+
 // Recipient reads the address to send the review request to. The caller
 // must not store, log or return it.
 func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
@@ -432,6 +498,7 @@ var Operations = map[string]string{
 	"CandorOrderStatus":               QueryOrderStatus,
 	"CandorRecipient":                 QueryRecipient,
 	"CandorShop":                      QueryShopTimeZone,
+	"CandorShopProfile":               QueryShopProfile,
 	"CandorWebhookSubscriptions":      QueryWebhookSubscriptions,
 	"CandorWebhookSubscriptionCreate": MutationWebhookSubscriptionCreate,
 	"CandorWebhookSubscriptionUpdate": MutationWebhookSubscriptionUpdate,

@@ -21,6 +21,7 @@ import (
 func TestOutboxButtons_PostASignedEventAboutTheMessage(t *testing.T) {
 	sg := sendgridtest.New("SG.k")
 	defer sg.Close()
+	sg.AuthenticateDomain("example.com")
 	key, err := config.ParseSendGridWebhookKey(sg.WebhookPublicKey())
 	if err != nil {
 		t.Fatal(err)

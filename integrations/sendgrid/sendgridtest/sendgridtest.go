@@ -5,16 +5,28 @@
 // SendGrid, which cannot be reached from here.
 //
 // It checks what SendGrid checks before answering 202: the bearer key, the
-// content type, and the request body's shape and limits. It posts events
+// content type, the request body's shape and limits, and that the From
+// address is a verified Sender Identity of the account. It posts events
 // (bounces, spam reports, ...) signed with its own ECDSA key, as SendGrid
 // does.
 //
-// Modelled failures: FailNext refuses a send before it is queued (429 with
-// X-RateLimit-Reset, 4xx, 503 "The SendGrid v3 Web API is not available");
-// AcceptThenFail queues the mail and then answers 5xx, as a gateway in front
-// of SendGrid does when it loses or times out on the 202 (502, 504), or a 500
-// raised while the valid request was being processed. SendGrid's Mail Send
-// errors: https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors.
+// Modelled behaviours, each from SendGrid's published pages:
+//   - Mail Send's 202 with X-Message-Id, its 400 field errors, 401 for a bad
+//     key and 415 (https://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html).
+//   - Failures: FailNext refuses a send before it is queued (429 with
+//     X-RateLimit-Reset, 4xx, 503 "The SendGrid v3 Web API is not
+//     available"); AcceptThenFail queues the mail and then answers 5xx, as a
+//     gateway in front of SendGrid does when it loses or times out on the 202
+//     (502, 504), or a 500 raised while the valid request was being
+//     processed (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors).
+//   - Sender identities: an account starts with none. A From address is
+//     accepted only on a domain the account authenticated (AuthenticateDomain)
+//     or as a verified single sender (VerifySender); anything else gets 403
+//     "The from address does not match a verified Sender Identity" with field
+//     "from", and nothing is sent (https://sendgrid.com/docs/for-developers/sending-email/sender-identity/,
+//     https://www.twilio.com/docs/api/errors/60222).
+//   - Recipients' Data Erasure (serveErase), the suppression lists
+//     (suppressions.go) and the signed Event Webhook (events.go).
 package sendgridtest
 
 import (
@@ -37,6 +49,8 @@ type Mail struct {
 	MessageID  string
 	ReceivedAt time.Time
 	From       string
+	FromName   string
+	ReplyTo    string
 	To         []string
 	Subject    string
 	Text       string
@@ -67,7 +81,48 @@ type Server struct {
 
 	lists         map[string]map[string]time.Time // suppression list -> lower-cased address -> when
 	ignoreDeletes bool
+
+	domains map[string]bool // authenticated domains, lower-cased
+	senders map[string]bool // verified single senders, lower-cased
 }
+
+// AuthenticateDomain completes domain authentication for domain: any From
+// address at it is then accepted, as SendGrid accepts mail from an
+// authenticated domain.
+func (s *Server) AuthenticateDomain(domain string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.domains == nil {
+		s.domains = map[string]bool{}
+	}
+	s.domains[strings.ToLower(domain)] = true
+}
+
+// VerifySender completes Single Sender Verification for one address (its
+// owner clicked the link SendGrid emailed).
+func (s *Server) VerifySender(addr string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.senders == nil {
+		s.senders = map[string]bool{}
+	}
+	s.senders[strings.ToLower(addr)] = true
+}
+
+// verified reports whether from matches a Sender Identity of the account.
+func (s *Server) verified(from string) bool {
+	from = strings.ToLower(from)
+	_, domain, _ := strings.Cut(from, "@")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.senders[from] || s.domains[domain]
+}
+
+// unverifiedSender is SendGrid's 403 body for a From address that matches no
+// Sender Identity, word for word as SendGrid returns it (quoted in
+// https://github.com/sendgrid/sendgrid-nodejs/issues/1088; Twilio error 60222,
+// HTTP 403: https://www.twilio.com/docs/api/errors/60222).
+const unverifiedSender = "The from address does not match a verified Sender Identity. Mail cannot be sent until this error is resolved. Visit https://sendgrid.com/docs/for-developers/sending-email/sender-identity/ to see the Sender Identity requirements"
 
 // New starts a stand-in that accepts apiKey.
 func New(apiKey string) *Server {
@@ -154,6 +209,7 @@ type request struct {
 		CustomArgs map[string]string `json:"custom_args"`
 	} `json:"personalizations"`
 	From    *address `json:"from"`
+	ReplyTo *address `json:"reply_to"`
 	Subject string   `json:"subject"`
 	Content []struct {
 		Type  string `json:"type"`
@@ -299,8 +355,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		reject(w, http.StatusBadRequest, field, msg)
 		return
 	}
-	m := Mail{ReceivedAt: time.Now(), From: req.From.Email, Subject: req.Subject, Categories: req.Categories,
+	if !s.verified(req.From.Email) {
+		reject(w, http.StatusForbidden, "from", unverifiedSender)
+		return
+	}
+	m := Mail{ReceivedAt: time.Now(), From: req.From.Email, FromName: req.From.Name, Subject: req.Subject, Categories: req.Categories,
 		CustomArgs: req.CustomArgs, Headers: req.Headers, Tracking: req.TrackingSettings, Raw: raw}
+	if req.ReplyTo != nil {
+		m.ReplyTo = req.ReplyTo.Email
+	}
 	for _, p := range req.Personalizations {
 		for _, to := range p.To {
 			m.To = append(m.To, to.Email)
@@ -360,6 +423,9 @@ func validate(req request) (field, msg string) {
 	}
 	if req.From == nil || !validEmail(req.From.Email) {
 		return "from.email", "The from email does not contain a valid address."
+	}
+	if req.ReplyTo != nil && !validEmail(req.ReplyTo.Email) {
+		return "reply_to.email", "The reply_to email does not contain a valid address."
 	}
 	if len(req.Content) == 0 {
 		return "content", "Unless a valid template_id is provided, the content parameter is required."

@@ -19,6 +19,11 @@
 //     cost;
 //   - connections page by the `first:` they are asked for, with cursors and
 //     pageInfo (the orders search and an order's line items, orders.go);
+//   - the store itself: the Shop object's name, email (the owner's),
+//     contactEmail, myshopifyDomain and primaryDomain.host, a Domain that is
+//     never null (without a custom domain it is the myshopify one)
+//     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
+//     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain);
 //   - OAuth and webhook subscriptions (oauth.go): the authorization code
 //     grant in offline and in online (per-user) access mode, where the token
 //     names the staff member who approved it; expiring tokens as Shopify
@@ -140,6 +145,11 @@ type Store struct {
 	TokenTTL time.Duration
 	Now      func() time.Time
 
+	// The store's own name, addresses and primary domain (the Shop
+	// object's name, email, contactEmail and primaryDomain.host). Set them
+	// before the first request, or with EditShop.
+	ShopName, ShopEmail, ContactEmail, PrimaryDomain string
+
 	srv    *httptest.Server
 	mu     sync.Mutex
 	orders map[int64]Order
@@ -174,6 +184,8 @@ func New(token, apiVersion string) *Store {
 	s := &Store{Token: token, APIVersion: apiVersion, TimeZone: "America/Los_Angeles", Shop: "candor-demo.myshopify.com",
 		orders: map[int64]Order{}, gone: map[int64]bool{}, calls: map[string]int{},
 		codes: map[string]grant{}, tokens: map[string]grant{}, refresh: map[string]grant{}, subs: map[int64]*subscription{}}
+	s.ShopName, s.ShopEmail, s.ContactEmail = "Candor Demo Store", "owner@candor-demo.example", "hello@candor-demo.example"
+	s.PrimaryDomain = "shop.candor-demo.example"
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -197,6 +209,14 @@ func (s *Store) HoldNext(op string) (reached <-chan struct{}, release func()) {
 
 // Close stops the server.
 func (s *Store) Close() { s.srv.Close() }
+
+// EditShop changes the store's own fields (ShopName, ShopEmail, ContactEmail,
+// PrimaryDomain) while it serves, as a merchant does in the Shopify admin.
+func (s *Store) EditShop(edit func(*Store)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	edit(s)
+}
 
 // SetOrder puts an order in the store, replacing the demo order with its ID.
 func (s *Store) SetOrder(o Order) {
@@ -379,6 +399,8 @@ func (s *Store) execute(r *http.Request, doc *document, opName, query string, va
 	switch op {
 	case "CandorShop":
 		return map[string]any{"shop": map[string]any{"ianaTimezone": s.TimeZone}}, op, "", ""
+	case "CandorShopProfile":
+		return s.shopProfile(), op, "", ""
 	case "CandorOrderStatus", "CandorRecipient":
 		return s.orderRead(r, op, vars)
 	case "CandorFulfilledOrders":
@@ -471,4 +493,16 @@ func (s *Store) recipient(id int64) any {
 		customer = map[string]any{"defaultEmailAddress": map[string]any{"emailAddress": c.Email}}
 	}
 	return map[string]any{"order": map[string]any{"email": email, "customer": customer}}
+}
+
+// shopProfile answers CandorShopProfile.
+func (s *Store) shopProfile() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	primary := s.PrimaryDomain
+	if primary == "" {
+		primary = s.Shop
+	}
+	return map[string]any{"shop": map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
+		"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary}}}
 }
