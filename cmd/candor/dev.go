@@ -93,7 +93,7 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 		// The UI decodes payloads through Candor's codec endpoint, with an
-		// operator token made for this run. The embedded UI offers no
+		// operator token made for this run. The dev server's UI offers no
 		// includeCredentials, so the cookie sign-in that serve uses cannot
 		// reach it: the token is in the endpoint's path, on loopback.
 		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
@@ -186,7 +186,7 @@ func runDev(ctx context.Context, args []string) error {
 
 	srv := newWebServer(cfg, db, c, dk, logger, retention)
 	srv.Extra = extra
-	// The embedded UI cannot send the codec cookie (web/codec.go).
+	// The dev server's UI cannot send the codec cookie (web/codec.go).
 	srv.CodecPathTokens = uiURL != ""
 	g, gctx := errgroup.WithContext(ctx)
 	acts := newActivities(cfg, db, dk)
