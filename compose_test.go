@@ -1,7 +1,8 @@
 package candor_test
 
-// Static checks of docker-compose.yml and Dockerfile against the deployment
-// contract in DESIGN.md. They need no Docker daemon.
+// Static checks of docker-compose.yml and Dockerfile against the production
+// topology the README's "Running in production" describes. They need no
+// Docker daemon.
 
 import (
 	"bufio"

@@ -401,7 +401,7 @@ func parseReviewID(id string) (string, int64, bool) {
 	}
 	shop, order, ok := strings.Cut(rest, "/")
 	n, err := strconv.ParseInt(order, 10, 64)
-	return shop, n, ok && err == nil && store.ShopDomainRe.MatchString(shop)
+	return shop, n, ok && err == nil && shopify.ValidShopDomain(shop)
 }
 
 // eraseBatch bounds the Shopify reads between two SendGrid erasure jobs.

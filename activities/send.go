@@ -94,6 +94,7 @@ func outcomeOf(r store.Request, kind string) (status, reason string) {
 // idempotent and sends at most once per kind: a retry after an attempt whose
 // outcome is unknown gives up rather than risk a second email.
 func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendResult, error) {
+	defer heartbeat(ctx)()
 	log := activity.GetLogger(ctx)
 	req, err := a.DB.Request(ctx, in.RequestID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -142,7 +142,10 @@ func StartCluster(ctx context.Context, dir string, port int) (*Cluster, error) {
 		return nil, fmt.Errorf("port %d for the private PostgreSQL is taken: %w", port, err)
 	}
 	ln.Close()
-	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=''", port)
+	// max_connections: each Candor process pools up to 32 connections, and
+	// the production-topology tests run four of them and a Temporal server
+	// on one cluster; PostgreSQL's default of 100 ran out there.
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=300", port)
 	if out, err := c.run(ctx, "pg_ctl", "-D", c.dataDir, "-l", filepath.Join(dir, "postgres.log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
 		return nil, fmt.Errorf("start private PostgreSQL (log: %s): %v: %s", filepath.Join(dir, "postgres.log"), err, lastLine(out))
 	}

@@ -31,6 +31,12 @@ const (
 	FormatROPA  = "ropa"
 )
 
+// ValidFormat reports whether format is one an export can be made in: CSV
+// and JSONL (Export), or the record of processing (ROPA).
+func ValidFormat(format string) bool {
+	return format == FormatCSV || format == FormatJSONL || format == FormatROPA
+}
+
 // Filter selects what an export covers. Since and Until bound `at`
 // ([Since, Until)); Subject needs Shop, because pseudonyms are per shop.
 type Filter struct {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/candorhq/candor/integrations/shopify"
 )
 
 // Grant is what an OAuth install adds to a shop. A shop connected with a
@@ -70,7 +72,7 @@ RETURNING (xmax = 0) AS created`
 // revoked its token) keeps its settings and gets the new token. It reports
 // whether the shop is new.
 func (db *DB) InstallShop(ctx context.Context, in Install) (bool, error) {
-	if !ShopDomainRe.MatchString(in.Domain) {
+	if !shopify.ValidShopDomain(in.Domain) {
 		return false, fmt.Errorf("shop %q is not a *.myshopify.com domain", in.Domain)
 	}
 	if in.TokenSealed == "" {

@@ -53,6 +53,14 @@ func Open(ctx context.Context, url string) (*DB, error) {
 // Migrate applies the embedded migrations that are not yet applied, each in
 // its own transaction, under an advisory lock so two processes cannot race.
 // It returns the versions it applied.
+//
+// A migration's version is its file's number, and schema_migrations records
+// the versions applied. Versions need not be consecutive: there is no 0008
+// (numbers go to parallel branches, and not every branch used its own), and
+// a gap is left as it is, because renaming a file gives it a version that
+// existing installs have not applied, so it would run there a second time.
+// A file whose number is below one already applied still runs, once, in
+// number order with the others that are new.
 func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -184,12 +192,6 @@ var ErrNotFound = errors.New("not found")
 func IsUniqueViolation(err error) bool {
 	var pqErr *pq.Error
 	return errors.As(err, &pqErr) && pqErr.Code == "23505"
-}
-
-// IsCheckViolation reports a check-constraint failure (SQLSTATE 23514).
-func IsCheckViolation(err error) bool {
-	var pqErr *pq.Error
-	return errors.As(err, &pqErr) && pqErr.Code == "23514"
 }
 
 func notFound(err error) error {

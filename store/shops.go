@@ -11,14 +11,12 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/retention"
 
 	// Time zones must resolve on hosts and images without system tzdata.
 	_ "time/tzdata"
 )
-
-// ShopDomainRe is the anchored shop-domain check every entry point applies.
-var ShopDomainRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$`)
 
 // Settings are a shop's review-request choices. None of it is customer data.
 type Settings struct {
@@ -331,7 +329,7 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
 // shopHosts are the shop's domains as Shopify reports them, needed only when
 // the review destination is on one (ReviewHostNeedsShop).
 func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
-	if !ShopDomainRe.MatchString(s.Domain) {
+	if !shopify.ValidShopDomain(s.Domain) {
 		return fmt.Errorf("shop %q is not a *.myshopify.com domain", s.Domain)
 	}
 	if err := s.Validate(); err != nil {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/candorhq/candor/integrations/shopify"
 )
 
 // Roles of API tokens.
@@ -38,7 +40,7 @@ func tokenHash(tok string) string {
 func (db *DB) CreateToken(ctx context.Context, role, shop string) (string, Token, error) {
 	switch role {
 	case RoleMerchant:
-		if !ShopDomainRe.MatchString(shop) {
+		if !shopify.ValidShopDomain(shop) {
 			return "", Token{}, errors.New("a merchant token needs --shop, a *.myshopify.com domain")
 		}
 	case RoleAuditor, RoleOperator:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -109,7 +108,7 @@ func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
 	if format == "" {
 		format = registry.FormatCSV
 	}
-	if format != registry.FormatCSV && format != registry.FormatJSONL && format != registry.FormatROPA {
+	if !registry.ValidFormat(format) {
 		apiError(w, http.StatusBadRequest, "format must be csv, jsonl or ropa")
 		return
 	}
@@ -118,41 +117,10 @@ func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, err.Error())
 		return
 	}
-	ctx := r.Context()
-	id := registry.NewExportID()
-	shops, err := registry.ShopsInScope(ctx, s.DB, f)
-	if err == nil {
-		err = registry.RecordAccess(ctx, s.DB.DB, shops, f.Subject, id, s.now())
-	}
+	err = s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: f, Exporter: t.ID, Role: t.Role,
+		SignaturePath: "/api/registry/exports/%s/signature"})
 	if err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the export, try again")
-		return
-	}
-	s.metrics.inc("candor_registry_exports_total", "format", format, "role", t.Role)
-	// An export of millions of entries outlasts the server's write timeout.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	if format == registry.FormatROPA {
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		if err := registry.ROPA(ctx, s.DB, f, w, s.now()); err != nil {
-			s.Logger.Error("ropa export failed", "export_id", id, "error", err)
-		}
-		return
-	}
-	ctype := map[string]string{registry.FormatCSV: "text/csv; charset=utf-8", registry.FormatJSONL: "application/jsonl"}[format]
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-registry-%s.%s"`, id, format))
-	w.Header().Set("Candor-Export-Id", id)
-	w.Header().Set("Link", fmt.Sprintf(`</api/registry/exports/%s/signature>; rel="signature"`, id))
-	signed, err := registry.Export(ctx, s.DB.DB, w, format, f, s.signer(), id, nil)
-	if err != nil {
-		// Headers are gone; the missing signature tells the client the
-		// export is unusable.
-		s.Logger.LogAttrs(ctx, slog.LevelError, "registry export failed", slog.String("export_id", id), slog.String("error", err.Error()))
-		return
-	}
-	b, _ := json.Marshal(signed)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, t.ID, string(b)); err != nil {
-		s.Logger.Error("could not store the export's signature", "export_id", id, "error", err)
 	}
 }
 

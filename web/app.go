@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -604,40 +603,15 @@ func appExporter(shop string) string { return "app:" + shop }
 // recorded as an export like the API's.
 func (s *Server) appExport(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	format := r.URL.Query().Get("format")
-	if format != registry.FormatCSV && format != registry.FormatJSONL && format != registry.FormatROPA {
+	if !registry.ValidFormat(format) {
 		s.appError(w, http.StatusBadRequest, "Unknown format", "Choose CSV, JSON Lines or the record of processing.")
 		return
 	}
-	ctx := r.Context()
-	f := registry.Filter{Shop: m.Shop}
-	id := registry.NewExportID()
-	if err := registry.RecordAccess(ctx, s.DB.DB, []string{m.Shop}, "", id, s.now()); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the export.")
-		return
-	}
-	s.metrics.inc("candor_registry_exports_total", "format", format, "role", "merchant_app")
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
-	if format == registry.FormatROPA {
-		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
-		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-ropa-%s.md"`, id))
-		if err := registry.ROPA(ctx, s.DB, f, w, s.now()); err != nil {
-			s.Logger.Error("ropa export failed", "export_id", id, "error", err)
-		}
-		return
-	}
-	ctype := map[string]string{registry.FormatCSV: "text/csv; charset=utf-8", registry.FormatJSONL: "application/jsonl"}[format]
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-registry-%s.%s"`, id, format))
-	w.Header().Set("Candor-Export-Id", id)
-	w.Header().Set("Link", fmt.Sprintf(`</app/exports/%s/signature>; rel="signature"`, id))
-	signed, err := registry.Export(ctx, s.DB.DB, w, format, f, s.signer(), id, nil)
+	// The shop's own chain records the export even before it has entries.
+	err := s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: registry.Filter{Shop: m.Shop}, Shops: []string{m.Shop},
+		Exporter: appExporter(m.Shop), Role: "merchant_app", SignaturePath: "/app/exports/%s/signature"})
 	if err != nil {
-		s.Logger.Error("registry export failed", "export_id", id, "error", err)
-		return
-	}
-	b, _ := json.Marshal(signed)
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO registry_exports (export_id, token_id, signed) VALUES ($1, $2, $3)`, id, appExporter(m.Shop), string(b)); err != nil {
-		s.Logger.Error("could not store the export's signature", "export_id", id, "error", err)
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the export.")
 	}
 }
 

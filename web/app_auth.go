@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 )
@@ -360,7 +361,7 @@ func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok stri
 	case errors.Is(err, keys.ErrLinkExpired):
 		s.appError(w, http.StatusGone, "This login link has expired", "Ask for a new one: candor shops login --shop "+l.Shop)
 		return l, false
-	case err != nil || !store.ShopDomainRe.MatchString(l.Shop):
+	case err != nil || !shopify.ValidShopDomain(l.Shop):
 		s.appError(w, http.StatusBadRequest, "This login link is not valid", "Copy the whole link from the terminal, or ask for a new one with candor shops login.")
 		return l, false
 	}
@@ -458,7 +459,7 @@ func verifySessionToken(tok, apiKey, secret string, now time.Time) (sessionClaim
 		return bad, errBadSessionToken
 	}
 	dest, err := url.Parse(c.Dest)
-	if err != nil || dest.Scheme != "https" || !store.ShopDomainRe.MatchString(dest.Host) || dest.Path != "" {
+	if err != nil || dest.Scheme != "https" || !shopify.ValidShopDomain(dest.Host) || dest.Path != "" {
 		return bad, errBadSessionToken
 	}
 	iss, err := url.Parse(c.Iss)

@@ -84,9 +84,12 @@ func NewReviewRequestInput(shop string, orderID int64, orderName, requestID stri
 	return in
 }
 
-// ReviewRequestStartOptions start an order's ReviewRequest at most once,
-// ever: a closed workflow's ID is not reused, so a late duplicate cannot send
-// a second email.
+// ReviewRequestStartOptions refuse a second start of an order's
+// ReviewRequest while Temporal holds the first, running or closed (a closed
+// run is kept for the namespace's retention period), so a duplicate webhook
+// cannot start a second workflow. A start after that finds the request
+// already settled in Postgres (SendReviewRequest sends nothing), or, once
+// the request was deleted, its data key shredded (StartReviewRequest).
 func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
 		ID:                                       ReviewRequestID(shop, orderID),

@@ -152,7 +152,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	}
 
 	state.Phase = "sending"
-	send := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	sendOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: sendStartToClose, // WorkerOptions waits this long on a stop
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:    5 * time.Second,
@@ -162,7 +162,11 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 			// that the request is marked failed rather than sent late.
 		},
 		ScheduleToCloseTimeout: 24 * time.Hour,
-	})
+	}
+	if workflow.GetVersion(ctx, versionSendHeartbeat, workflow.DefaultVersion, 1) >= 1 {
+		sendOptions.HeartbeatTimeout = sendHeartbeat
+	}
+	send := workflow.WithActivityOptions(ctx, sendOptions)
 	var out activities.SendResult
 	err := workflow.ExecuteActivity(send, a.SendReviewRequest, activities.SendInput{
 		Shop: in.Shop, OrderID: in.OrderID, RequestID: in.RequestID, Kind: activities.KindFirst,
@@ -218,6 +222,19 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	state.Phase = "done"
 	return result, nil
 }
+
+// versionSendHeartbeat marks the change that gave the send activity a
+// heartbeat timeout (sendHeartbeat). Histories from before it replay with
+// the options their sends were scheduled with.
+const versionSendHeartbeat = "send-heartbeat"
+
+// sendHeartbeat is how long Temporal waits for a beat from a send attempt
+// (the activity beats four times in it, from beside its calls) before it
+// counts the attempt lost and schedules the next. Without it, a send whose
+// worker was killed waited out sendStartToClose (2 minutes) before its
+// retry. The retry is safe either way: the request row says whether the
+// address may have left (docs/sending.md).
+const sendHeartbeat = 20 * time.Second
 
 // versionLiveDelay marks the change that made PlanSend work out the send
 // time from the shop's current delays, and the wait wake every replanEvery

@@ -1,14 +1,37 @@
 package workflows
 
+// One home for Candor's Temporal Schedules: the list of them, and the one
+// helper that creates each or brings it back to its spec.
+
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 )
+
+// EnsureSchedules makes sure of every schedule Candor runs: the retention
+// sweep, the daily reconciliation and the privacy re-drive. Workers call it
+// at start; it is safe from any number of them.
+func EnsureSchedules(ctx context.Context, c client.Client) error {
+	for _, s := range []struct {
+		id     string
+		ensure func(context.Context, client.Client) error
+	}{
+		{RetentionScheduleID, EnsureRetentionSchedule},
+		{ReconcileScheduleID, EnsureReconcileSchedule},
+		{PrivacyRedriveScheduleID, EnsurePrivacyRedriveSchedule},
+	} {
+		if err := s.ensure(ctx, c); err != nil {
+			return fmt.Errorf("create the %s schedule: %w", s.id, err)
+		}
+	}
+	return nil
+}
 
 // ensureSchedule creates the schedule id that starts workflow every interval,
 // one run at a time, or brings an existing one back to this spec and

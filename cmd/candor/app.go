@@ -178,17 +178,9 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
-	if err := workflows.EnsureRetentionSchedule(ctx, c); err != nil {
+	if err := workflows.EnsureSchedules(ctx, c); err != nil {
 		w.Stop()
-		return fmt.Errorf("create the %s schedule: %w", workflows.RetentionScheduleID, err)
-	}
-	if err := workflows.EnsureReconcileSchedule(ctx, c); err != nil {
-		w.Stop()
-		return fmt.Errorf("create the %s schedule: %w", workflows.ReconcileScheduleID, err)
-	}
-	if err := workflows.EnsurePrivacyRedriveSchedule(ctx, c); err != nil {
-		w.Stop()
-		return fmt.Errorf("create the %s schedule: %w", workflows.PrivacyRedriveScheduleID, err)
+		return err
 	}
 	<-ctx.Done()
 	w.Stop()

@@ -128,7 +128,7 @@ func registryExport(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *format != registry.FormatCSV && *format != registry.FormatJSONL && *format != registry.FormatROPA {
+	if !registry.ValidFormat(*format) {
 		return usagef("--format must be csv, jsonl or ropa, not %q", *format)
 	}
 	f, customerID, err := ff.filter()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
@@ -42,7 +43,7 @@ func retentionPolicies(ctx context.Context, args []string) error {
 	}
 	var ov retention.Overrides
 	if *shop != "" {
-		if !store.ShopDomainRe.MatchString(*shop) {
+		if !shopify.ValidShopDomain(*shop) {
 			return usagef("retention policies: --shop %q is not a *.myshopify.com domain", *shop)
 		}
 		db, err := openDB(ctx)
@@ -108,7 +109,7 @@ func retentionOverride(ctx context.Context, verb string, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if !store.ShopDomainRe.MatchString(*shop) {
+	if !shopify.ValidShopDomain(*shop) {
 		return usagef("retention %s: --shop must be a *.myshopify.com domain", verb)
 	}
 	if *policy == "" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -158,7 +157,6 @@ func waitRunning(t *testing.T, d *deployment, n int) {
 // no gap.
 func TestPostgresRestarted_IntakeAnswers503ThenRecoversWithoutRestartingCandor(t *testing.T) {
 	d := deploy(t, 1, 1)
-	ctx := context.Background()
 	base := time.Now().UnixNano()%1_000_000_000 + 500
 	warm := shopifytest.DemoOrder(base)
 	d.shopify.SetOrder(warm)
@@ -178,44 +176,15 @@ func TestPostgresRestarted_IntakeAnswers503ThenRecoversWithoutRestartingCandor(t
 		d.shopify.SetOrder(o)
 		pending = append(pending, delivery{shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, "delivered")})
 	}
-	if err := postgres.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	restartPostgres := stopPostgres(t)
 	stopped := time.Now()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = postgres.restart(context.Background())
-		}
-	})
 	for _, p := range pending {
-		began := time.Now()
-		code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, p.id, p.body)
-		took := time.Since(began)
-		t.Logf("PostgreSQL down: %d %q after %v", code, msg, took.Round(time.Millisecond))
-		if code != http.StatusServiceUnavailable {
-			t.Errorf("with PostgreSQL down: %d %s, want 503", code, msg)
-		}
-		if took >= shopifyTimeout {
-			t.Errorf("answered after %v, not within Shopify's %v", took.Round(time.Millisecond), shopifyTimeout)
-		}
+		d.refused(t, p.id, p.body, "PostgreSQL")
 	}
-	if err := postgres.restart(ctx); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
+	restartPostgres()
 	back := time.Now()
 	for _, p := range pending {
-		for {
-			code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, p.id, p.body)
-			if code == http.StatusOK {
-				break
-			}
-			if time.Since(back) > 2*time.Minute {
-				t.Fatalf("retry still %d %s two minutes after PostgreSQL came back", code, msg)
-			}
-			time.Sleep(time.Second)
-		}
+		d.retryUntilAccepted(t, p.id, p.body, back.Add(2*time.Minute))
 	}
 	t.Logf("PostgreSQL down for %v; every retry accepted %v after it came back",
 		back.Sub(stopped).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
@@ -224,9 +193,59 @@ func TestPostgresRestarted_IntakeAnswers503ThenRecoversWithoutRestartingCandor(t
 	if mails = d.mail.Outbox(); len(mails) != 4 {
 		t.Fatalf("%d emails, want 4 (one per order)", len(mails))
 	}
-	export := filepath.Join(t.TempDir(), "registry.jsonl")
-	if _, err := d.candor.Run(ctx, "registry", "export", "--format", "jsonl", "-o", export); err != nil {
+	t.Logf("verify after the restart: %s", d.exportVerified(t))
+}
+
+// refused delivers a fulfillment while a dependency is down: it must get a
+// 503 inside Shopify's timeout, so that Shopify retries it.
+func (d *deployment) refused(t *testing.T, webhookID string, body []byte, down string) {
+	t.Helper()
+	began := time.Now()
+	code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, webhookID, body)
+	took := time.Since(began)
+	t.Logf("%s down: %d %q after %v", down, code, msg, took.Round(time.Millisecond))
+	if code != http.StatusServiceUnavailable {
+		t.Errorf("with %s down: %d %s, want 503", down, code, msg)
+	}
+	if took >= shopifyTimeout {
+		t.Errorf("answered after %v, not within Shopify's %v", took.Round(time.Millisecond), shopifyTimeout)
+	}
+}
+
+// retryUntilAccepted delivers the same fulfillment again, as Shopify
+// retries it, until it is accepted; past deadline the test fails.
+func (d *deployment) retryUntilAccepted(t *testing.T, webhookID string, body []byte, deadline time.Time) {
+	t.Helper()
+	for {
+		code, msg := d.deliver(t, 0, shopify.TopicFulfillmentCreate, webhookID, body)
+		if code == http.StatusOK {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Shopify's retry still answered %d %s at %v", code, msg, deadline.Format(time.TimeOnly))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// stopPostgres stops the one PostgreSQL and returns what starts it again;
+// if the test ends before that, its cleanup starts it.
+func stopPostgres(t *testing.T) (restart func()) {
+	t.Helper()
+	if err := postgres.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("verify after the restart: %s", d.verify(t, export))
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = postgres.restart(context.Background())
+		}
+	})
+	return func() {
+		t.Helper()
+		if err := postgres.restart(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		restarted = true
+	}
 }

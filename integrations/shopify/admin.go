@@ -290,14 +290,13 @@ const (
 // holds the customer's ID and consent state, but no contact data: the
 // address is read separately, only once the order is known to be eligible.
 type OrderStatus struct {
-	Found           bool
-	Cancelled       bool
-	Refunded        bool
-	CustomerID      int64  // 0 for a guest checkout
-	MarketingState  string // "" when unknown (guest, or no email)
-	ProductHandles  map[int64]string
-	ProductTags     map[int64][]string // the merchant's catalogue tags, not customer data
-	FinancialStatus string
+	Found          bool
+	Cancelled      bool
+	Refunded       bool
+	CustomerID     int64  // 0 for a guest checkout
+	MarketingState string // "" when unknown (guest, or no email)
+	ProductHandles map[int64]string
+	ProductTags    map[int64][]string // the merchant's catalogue tags, not customer data
 }
 
 // QueryOrderStatus is the operation the stand-in recognises by name.
@@ -350,11 +349,10 @@ func (a *Admin) OrderStatus(ctx context.Context, orderID int64) (OrderStatus, er
 	}
 	o := resp.Order
 	st := OrderStatus{
-		Found:           true,
-		Cancelled:       o.CancelledAt != nil && *o.CancelledAt != "",
-		FinancialStatus: o.DisplayFinancialStatus,
-		ProductHandles:  map[int64]string{},
-		ProductTags:     map[int64][]string{},
+		Found:          true,
+		Cancelled:      o.CancelledAt != nil && *o.CancelledAt != "",
+		ProductHandles: map[int64]string{},
+		ProductTags:    map[int64][]string{},
 	}
 	st.Refunded = o.DisplayFinancialStatus == "REFUNDED" || o.DisplayFinancialStatus == "PARTIALLY_REFUNDED"
 	if o.Customer != nil {

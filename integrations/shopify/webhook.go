@@ -32,16 +32,22 @@ const (
 	HeaderHMAC      = "X-Shopify-Hmac-Sha256"
 	HeaderShop      = "X-Shopify-Shop-Domain"
 	HeaderWebhookID = "X-Shopify-Webhook-Id"
-	HeaderVersion   = "X-Shopify-API-Version"
 )
 
 // MaxWebhookBody is the largest webhook body Candor reads.
 const MaxWebhookBody = 1 << 20
 
-var shopDomainRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$`)
+// ShopDomainPattern is the one definition of a shop's domain: a
+// *.myshopify.com name, anchored at both ends. The shops table's CHECK
+// (store/migrations/0001_init.sql) repeats it verbatim, because SQL cannot
+// import it; a store test reads the CHECK back from Postgres and holds the
+// two equal.
+const ShopDomainPattern = `^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$`
+
+var shopDomainRe = regexp.MustCompile(ShopDomainPattern)
 
 // ValidShopDomain is the anchored check applied to every shop domain that
-// comes from outside.
+// comes from outside, and before any shop is stored.
 func ValidShopDomain(s string) bool { return shopDomainRe.MatchString(s) }
 
 // Sign is the base64 HMAC-SHA256 of body, as Shopify sends it.
@@ -97,11 +103,6 @@ type PersonalFields struct {
 	Destination present `json:"destination"`      // fulfillment: name, address, phone
 	Shipping    present `json:"shipping_address"` // order
 	Billing     present `json:"billing_address"`  // order
-}
-
-// Any reports whether any personal field was present.
-func (p PersonalFields) Any() bool {
-	return bool(p.Email || p.Phone || p.Destination || p.Shipping || p.Billing)
 }
 
 // Fulfillment is a fulfillments/create or fulfillments/update payload.

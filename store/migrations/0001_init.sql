@@ -1,5 +1,7 @@
 -- Shops connected to Candor. The Admin API token is sealed (AES-GCM, key ID
--- prefixed); settings hold no customer data.
+-- prefixed); settings hold no customer data. The domain's CHECK is
+-- shopify.ShopDomainPattern (integrations/shopify/webhook.go), copied
+-- verbatim; TestShopDomainCheck_IsShopifysPattern holds the two equal.
 CREATE TABLE shops (
     domain                 text PRIMARY KEY CHECK (domain ~ '^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$'),
     access_token_sealed    text NOT NULL,

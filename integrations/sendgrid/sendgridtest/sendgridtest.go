@@ -19,6 +19,12 @@
 //     gateway in front of SendGrid does when it loses or times out on the 202
 //     (502, 504), or a 500 raised while the valid request was being
 //     processed (https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors).
+//     A 429 carries X-RateLimit-Limit, X-RateLimit-Remaining: 0 and
+//     X-RateLimit-Reset (unix seconds), and no Retry-After, as SendGrid's
+//     rate-limits page shows
+//     (https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits).
+//     HoldNext holds the answer to an accepted send, for a test to kill the
+//     sender or let its timeout pass while the mail is already queued.
 //   - Sender identities: an account starts with none. A From address is
 //     accepted only on a domain the account authenticated (AuthenticateDomain)
 //     or as a verified single sender (VerifySender); anything else gets 403
@@ -74,6 +80,7 @@ type Server struct {
 	erased  []string
 	fail    []int
 	lose    []int // statuses that replace the 202 of the next accepted sends
+	hold    *hold // holds the answer to the next accepted send (HoldNext)
 	changed chan struct{}
 
 	eventKey *ecdsa.PrivateKey
@@ -154,6 +161,25 @@ func (s *Server) AcceptThenFail(n, status int) {
 	for i := 0; i < n; i++ {
 		s.lose = append(s.lose, status)
 	}
+}
+
+type hold struct {
+	reached, release chan struct{}
+}
+
+// HoldNext makes the next send that SendGrid accepts wait for its answer:
+// reached is closed once the mail is queued (it is in the outbox and counts
+// as delivered), and the answer goes out once release is called. Tests use
+// it to act while a send is in flight past SendGrid's acceptance: a worker
+// killed there never sees the 202, and a client that gives up first (its
+// timeout) gets no answer at all.
+func (s *Server) HoldNext() (reached <-chan struct{}, release func()) {
+	h := &hold{reached: make(chan struct{}), release: make(chan struct{})}
+	s.mu.Lock()
+	s.hold = h
+	s.mu.Unlock()
+	var once sync.Once
+	return h.reached, func() { once.Do(func() { close(h.release) }) }
 }
 
 // Outbox returns the accepted messages, oldest first.
@@ -335,7 +361,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.fail = s.fail[1:]
 		s.mu.Unlock()
 		if status == http.StatusTooManyRequests {
-			w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Second).Unix()))
+			// The period ends at a whole second, one to two seconds on.
+			w.Header().Set("X-RateLimit-Limit", "600")
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", fmt.Sprint(time.Now().Add(time.Second).Truncate(time.Second).Add(time.Second).Unix()))
+			reject(w, status, "", "too many requests")
+			return
 		}
 		reject(w, status, "", http.StatusText(status))
 		return
@@ -392,7 +423,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if len(s.lose) > 0 {
 		lost, s.lose = s.lose[0], s.lose[1:]
 	}
+	h := s.hold
+	s.hold = nil
 	s.mu.Unlock()
+	if h != nil {
+		close(h.reached)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+			return // the client went away (killed, or timed out) before the answer
+		}
+	}
 	if lost != 0 {
 		// A gateway's page, not SendGrid's JSON errors body.
 		w.Header().Set("Content-Type", "text/html")

@@ -31,6 +31,8 @@
 //     after TokenTTL (Shopify: an hour) and then gets Shopify's 401; refresh
 //     tokens live 90 days, and a used one is retired once its replacement
 //     is used (at most 30 days later); Uninstall revokes all;
+//   - failures (FailNext): an HTTP status such as 429 with Retry-After,
+//     as Shopify's rate-limits page documents, or a 5xx;
 //   - webhook deliveries, signed, with the payloads' personal data
 //     (webhooks.go); line items carry gift_card, as in Shopify's published
 //     samples (integrations/shopify/testdata/webhooks holds them).
@@ -248,8 +250,11 @@ func (s *Store) Order(id int64) Order {
 	return DemoOrder(id)
 }
 
-// FailNext makes the next n GraphQL calls fail with HTTP status (429 sends
-// Retry-After: retryAfter).
+// FailNext makes the next n GraphQL calls fail with HTTP status, with
+// Retry-After: retryAfter if it is not empty. Shopify answers a request over
+// its rate limit 429 Too Many Requests with a Retry-After header, the
+// seconds to wait (https://shopify.dev/docs/api/admin-rest/usage/rate-limits);
+// the GraphQL Admin API's own throttle is THROTTLED in an HTTP 200 (cost.go).
 func (s *Store) FailNext(n, status int, retryAfter string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -116,7 +116,9 @@ func WebhookRequest(url, topic, shop, secret, webhookID string, body []byte) (*h
 	req.Header.Set(shopify.HeaderShop, shop)
 	req.Header.Set(shopify.HeaderHMAC, shopify.Sign(secret, body))
 	req.Header.Set(shopify.HeaderWebhookID, webhookID)
-	req.Header.Set(shopify.HeaderVersion, "2026-10")
+	// Shopify also names the subscription's API version and the time of the
+	// event (https://shopify.dev/docs/apps/build/webhooks); Candor reads neither.
+	req.Header.Set("X-Shopify-API-Version", "2026-10")
 	req.Header.Set("X-Shopify-Triggered-At", time.Now().UTC().Format(time.RFC3339Nano))
 	req.Header.Set("User-Agent", "Shopify-Captain-Hook")
 	return req, nil
