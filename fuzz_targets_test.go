@@ -10,7 +10,10 @@ import (
 	"testing"
 )
 
-var fuzzFuncRe = regexp.MustCompile(`(?m)^func (Fuzz\w+)\(f \*testing\.F\)`)
+var (
+	fuzzFuncRe = regexp.MustCompile(`(?m)^func (Fuzz\w+)\(f \*testing\.F\)`)
+	execCount  = regexp.MustCompile(`^[1-9][0-9]*x$`)
+)
 
 // .ci/run fuzzes the targets listed in .ci/fuzz-targets; a target missing
 // from the list would never be run for longer than its seeds.
@@ -22,7 +25,11 @@ func TestCI_FuzzTargetsListEveryFuzzTarget(t *testing.T) {
 	var listed []string
 	for _, line := range strings.Split(string(b), "\n") {
 		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
-			listed = append(listed, strings.Join(strings.Fields(line), " "))
+			f := strings.Fields(line)
+			if len(f) != 3 || !execCount.MatchString(f[2]) {
+				t.Fatalf(".ci/fuzz-targets: %q is not \"package target count\" with a count like 20000x", line)
+			}
+			listed = append(listed, f[0]+" "+f[1])
 		}
 	}
 	var found []string

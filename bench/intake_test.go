@@ -93,7 +93,7 @@ func TestMain(m *testing.M) {
 		// Plain `go test`: only the cheap tests run; start nothing.
 		os.Exit(m.Run())
 	}
-	t, err := devenv.StartTemporal(devenv.TemporalOptions{}) // in memory, free port, no UI
+	t, err := devenv.StartTemporal(context.Background(), devenv.TemporalOptions{}) // in memory, free port, no UI
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

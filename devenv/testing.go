@@ -2,6 +2,7 @@ package devenv
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -18,7 +19,7 @@ func RunWithTemporal(m *testing.M, addr *string) {
 	if fuzzingOnly() {
 		os.Exit(m.Run())
 	}
-	t, err := StartTemporal(TemporalOptions{})
+	t, err := StartTemporal(context.Background(), TemporalOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -18,8 +18,8 @@ import (
 	"github.com/lib/pq"
 )
 
-// BuildCandor builds the production binary (-tags nodev: no embedded
-// Temporal) into dir and returns its path.
+// BuildCandor builds the production binary (-tags nodev: no candor dev)
+// into dir and returns its path.
 func BuildCandor(ctx context.Context, dir string) (string, error) {
 	cache, err := CacheDir()
 	if err != nil {

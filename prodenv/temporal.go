@@ -29,6 +29,8 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/candorhq/candor/devenv"
 )
 
 // TemporalVersion is the Temporal server release the tests run, built from
@@ -43,60 +45,21 @@ type Binaries struct {
 	SchemaDir string
 }
 
-// CacheDir is where built binaries are kept between runs: CANDOR_CACHE_DIR,
-// else .cache under the module root (gitignored).
-func CacheDir() (string, error) {
-	if d := os.Getenv("CANDOR_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".cache"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory; set CANDOR_CACHE_DIR")
-		}
-		dir = parent
-	}
-}
+// CacheDir is where built binaries are kept between runs (devenv.CacheDir:
+// CANDOR_CACHE_DIR, else .cache under the module root).
+func CacheDir() (string, error) { return devenv.CacheDir() }
 
 // BuildTemporal builds the server and the SQL tool once into the cache
-// (`go install …@TemporalVersion`), under a file lock so that test packages
-// running at once build it once. A cold build takes minutes.
+// (devenv.GoInstall, `go install …@TemporalVersion`). A cold build takes
+// minutes.
 func BuildTemporal(ctx context.Context) (Binaries, error) {
-	cache, err := CacheDir()
+	bin, err := devenv.GoInstall(ctx, "temporal-"+TemporalVersion, []string{"server", "sql"},
+		"go.temporal.io/server/cmd/server@"+TemporalVersion,
+		"go.temporal.io/server/cmd/tools/sql@"+TemporalVersion)
 	if err != nil {
-		return Binaries{}, err
+		return Binaries{}, fmt.Errorf("build Temporal server %s: %w", TemporalVersion, err)
 	}
-	bin := filepath.Join(cache, "temporal-"+TemporalVersion)
 	b := Binaries{Server: filepath.Join(bin, "server"), SQLTool: filepath.Join(bin, "sql")}
-	if err := os.MkdirAll(bin, 0o755); err != nil {
-		return b, err
-	}
-	lock, err := os.OpenFile(filepath.Join(cache, "temporal.lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return b, err
-	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return b, err
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck // closing releases it too
-	if !exists(b.Server) || !exists(b.SQLTool) {
-		cmd := exec.CommandContext(ctx, "go", "install",
-			"go.temporal.io/server/cmd/server@"+TemporalVersion,
-			"go.temporal.io/server/cmd/tools/sql@"+TemporalVersion)
-		cmd.Env = append(os.Environ(), "GOBIN="+bin, "GOFLAGS=", "GOWORK=off")
-		cmd.Dir = os.TempDir() // outside this module, so its go.mod plays no part
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return b, fmt.Errorf("build Temporal server %s: %w\n%s", TemporalVersion, err, tail(out, 20))
-		}
-	}
 	// The schema files come with the module the build just fetched.
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output()
 	if err != nil {
@@ -293,13 +256,7 @@ func quiet() tlog.Logger { return tlog.NewStructuredLogger(slog.New(slog.Discard
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+func tail(b []byte, n int) string { return devenv.Tail(b, n) }
 
 // FreePorts reserves n distinct loopback ports below 32768 by listening on
 // them, then releases them for the server to take. Temporal stores its

@@ -27,8 +27,8 @@ import (
 	"github.com/candorhq/candor/web"
 )
 
-// runDev starts everything in one process: real Temporal (embedded dev
-// server with its UI), Postgres, migrations, the worker and the HTTP server,
+// runDev starts everything with one command: real Temporal (the Temporal
+// CLI's dev server with its UI, as a child process), Postgres, migrations, the worker and the HTTP server,
 // plus a demo store and a mail outbox when no Shopify or SendGrid
 // credentials are configured.
 //
@@ -89,7 +89,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 
-	// Temporal: TEMPORAL_ADDRESS if set, else the embedded dev server.
+	// Temporal: TEMPORAL_ADDRESS if set, else the Temporal CLI's dev server.
 	uiURL := ""
 	if os.Getenv("TEMPORAL_ADDRESS") == "" {
 		host, port, err := splitHostPort(cfg.TemporalAddress)
@@ -97,7 +97,7 @@ func runDev(ctx context.Context, args []string) error {
 			return err
 		}
 		// The UI decodes payloads through Candor's codec endpoint, with an
-		// operator token made for this run. The embedded UI offers no
+		// operator token made for this run. The dev server's UI offers no
 		// includeCredentials, so the cookie sign-in that serve uses cannot
 		// reach it: the token is in the endpoint's path, on loopback.
 		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
@@ -107,11 +107,12 @@ func runDev(ctx context.Context, args []string) error {
 		// It dies with this run, so restarts do not pile up live tokens.
 		defer func() { _ = db.RevokeToken(context.WithoutCancel(ctx), rec.ID) }()
 		codecURL := cfg.PublicURL + "/codec/" + codecToken
-		t, err := devenv.StartTemporal(devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort, UICodecEndpoint: codecURL,
+		logger.Info("starting the Temporal dev server (the first run builds the Temporal CLI, a few minutes)", "version", devenv.CLIVersion)
+		t, err := devenv.StartTemporal(ctx, devenv.TemporalOptions{IP: host, Port: port, UIPort: *uiPort, UICodecEndpoint: codecURL,
 			DatabaseFile: filepath.Join(devDir, "temporal.db"), Namespace: cfg.TemporalNamespace,
-			// Errors only: the server's warnings are for Temporal developers
-			// (and it warns about every connection it closes on shutdown).
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})).With("component", "temporal-server")})
+			// Errors only (devenv asks for no more): the server's warnings
+			// are for Temporal developers.
+			Output: os.Stderr})
 		if err != nil {
 			return err
 		}
@@ -189,7 +190,7 @@ func runDev(ctx context.Context, args []string) error {
 
 	srv := newWebServer(cfg, db, c, dk, logger, retention)
 	srv.Extra = extra
-	// The embedded UI cannot send the codec cookie (web/codec.go).
+	// The dev server's UI cannot send the codec cookie (web/codec.go).
 	srv.CodecPathTokens = uiURL != ""
 	g, gctx := errgroup.WithContext(ctx)
 	acts := newActivities(cfg, db, dk)

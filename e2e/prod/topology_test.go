@@ -1,6 +1,6 @@
 // Package prod tests Candor as operators run it: `candor migrate`, then two
 // `candor serve` replicas and two `candor worker` processes, built without
-// the embedded dev server, against a Temporal server built from
+// `candor dev`, against a Temporal server built from
 // go.temporal.io/server on PostgreSQL, and one Candor database. Shopify and
 // SendGrid are the stand-ins; everything else is real.
 package prod
