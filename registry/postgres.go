@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -235,7 +236,7 @@ func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 // visible only if tx commits, together with the data movement they
 // describe.
 func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (Proof, error) {
-	return appendEntries(ctx, tx, now, false, entries)
+	return appendEntries(ctx, tx, now, entries, len(entries))
 }
 
 // AppendOnce is Append for touches that happen once per ref, written by a
@@ -246,7 +247,16 @@ func Append(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (
 // the chain's head lock, so of any number of concurrent writers of one touch
 // exactly one appends it. The Proof covers only what this call appended.
 func AppendOnce(ctx context.Context, tx *sqlx.Tx, now time.Time, entries ...Entry) (Proof, error) {
-	return appendEntries(ctx, tx, now, true, entries)
+	return appendEntries(ctx, tx, now, entries, 0)
+}
+
+// AppendWithOnce is Append of entries and AppendOnce of once in one pass:
+// each chain's head is locked and moved once, as a caller with both kinds
+// (webhook intake) would otherwise do twice.
+func AppendWithOnce(ctx context.Context, tx *sqlx.Tx, now time.Time, entries, once []Entry) (Proof, error) {
+	all := make([]Entry, 0, len(entries)+len(once))
+	all = append(append(all, entries...), once...)
+	return appendEntries(ctx, tx, now, all, len(entries))
 }
 
 // touch is what makes two entries the same touch for AppendOnce.
@@ -290,7 +300,9 @@ func unrecorded(ctx context.Context, tx *sqlx.Tx, shop string, entries []Entry, 
 	return out, nil
 }
 
-func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, once bool, entries []Entry) (Proof, error) {
+// appendEntries appends entries[:onceFrom] always, and of entries[onceFrom:]
+// the touches the shop's registry does not hold yet.
+func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []Entry, onceFrom int) (Proof, error) {
 	if len(entries) == 0 {
 		return Proof{}, errors.New("registry: nothing to append")
 	}
@@ -320,11 +332,12 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, once bool, e
 			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
 		}
 		idx := byChain[k]
-		if once {
-			var err error
-			if idx, err = unrecorded(ctx, tx, k.shop, entries, idx); err != nil {
+		if split := sort.SearchInts(idx, onceFrom); split < len(idx) {
+			fresh, err := unrecorded(ctx, tx, k.shop, entries, idx[split:])
+			if err != nil {
 				return Proof{}, err
 			}
+			idx = append(idx[:split:split], fresh...)
 			if len(idx) == 0 {
 				continue
 			}

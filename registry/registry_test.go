@@ -165,6 +165,43 @@ func TestAppendOnce_ConcurrentWritersOfOneTouchAppendItOnce(t *testing.T) {
 	}
 }
 
+// AppendWithOnce appends every entry of its first list, even one whose
+// touch is recorded, and of its second list only touches not recorded yet,
+// in one chain.
+func TestAppendWithOnce_AppendsEveryEntryAndOnlyNewOnceTouches(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error { _, err := registry.AppendOnce(ctx, tx, time.Now(), entry("rq_1")); return err }); err != nil {
+		t.Fatal(err)
+	}
+	again := entry("rq_1") // a repeat of a recorded touch, as an always-entry
+	var p registry.Proof
+	if err := db.InTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		p, err = registry.AppendWithOnce(ctx, tx, time.Now(), []registry.Entry{again}, []registry.Entry{entry("rq_1"), entry("rq_2")})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Covers(registry.SystemSendGrid, registry.ActionTransmitted, registry.DatumEmail, "rq_2") {
+		t.Error("the new once-touch rq_2 is not appended")
+	}
+	es, err := registry.Entries(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, e := range es {
+		count[e.Ref]++
+	}
+	if count["rq_1"] != 2 || count["rq_2"] != 1 || len(es) != 3 {
+		t.Fatalf("entries per ref = %v, want rq_1 twice (once, then as an always-entry) and rq_2 once", count)
+	}
+	if bad := registry.VerifyChain(es); bad != -1 {
+		t.Fatalf("chain broken at entry %d", bad)
+	}
+}
+
 func TestAppend_RolledBackTransactionLeavesNoEntryAndNoGap(t *testing.T) {
 	db, _ := storetest.New(t)
 	ctx := context.Background()

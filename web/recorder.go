@@ -115,17 +115,10 @@ func (r *recorder) commit(batch []*pending) error {
 			entries = append(entries, p.entries...)
 			once = append(once, p.once...)
 		}
-		now := r.now()
-		if len(entries) > 0 {
-			if _, err := registry.Append(ctx, tx, now, entries...); err != nil {
-				return err
-			}
+		if len(entries) == 0 && len(once) == 0 {
+			return nil
 		}
-		if len(once) > 0 {
-			if _, err := registry.AppendOnce(ctx, tx, now, once...); err != nil {
-				return err
-			}
-		}
-		return nil
+		_, err := registry.AppendWithOnce(ctx, tx, r.now(), entries, once)
+		return err
 	})
 }
