@@ -17,20 +17,8 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
-)
-
-// Error types workflows match on.
-const (
-	ErrShopGone        = "ShopGone"
-	ErrShopifyRejected = "ShopifyRejected"
-	ErrShopifyRetry    = "ShopifyUnavailable"
-	// ErrShopifyQueryCost: Shopify refused one of Candor's queries as
-	// costing more than a query may. Sending it again cannot help; the
-	// query must change. Never retried.
-	ErrShopifyQueryCost = "ShopifyQueryCost"
-	ErrSendGridRetry    = "SendGridUnavailable"
-	ErrInternal         = "Internal"
 )
 
 // UnsubscribeLife is the unsubscribe token's own expiry. It is not enforced:
@@ -83,20 +71,20 @@ func temporalError(err error) error {
 	var se *shopify.Error
 	if errors.As(err, &se) {
 		if se.Code == shopify.CodeMaxCostExceeded {
-			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyQueryCost, temporal.ApplicationErrorOptions{NonRetryable: true})
+			return temporal.NewApplicationErrorWithOptions(se.Error(), review.ErrShopifyQueryCost, temporal.ApplicationErrorOptions{NonRetryable: true})
 		}
 		if se.Retryable {
-			return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRetry, temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
+			return temporal.NewApplicationErrorWithOptions(se.Error(), review.ErrShopifyRetry, temporal.ApplicationErrorOptions{NextRetryDelay: se.RetryAfter})
 		}
-		return temporal.NewApplicationErrorWithOptions(se.Error(), ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
+		return temporal.NewApplicationErrorWithOptions(se.Error(), review.ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
 	if errors.Is(err, shopify.ErrGrantRejected) {
 		// The refresh token is spent or revoked: only a reinstall helps.
-		return temporal.NewApplicationErrorWithOptions(err.Error(), ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
+		return temporal.NewApplicationErrorWithOptions(err.Error(), review.ErrShopifyRejected, temporal.ApplicationErrorOptions{NonRetryable: true})
 	}
 	var ge *sendgrid.Error
 	if errors.As(err, &ge) {
-		return temporal.NewApplicationErrorWithOptions(ge.Error(), ErrSendGridRetry, temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter})
+		return temporal.NewApplicationErrorWithOptions(ge.Error(), review.ErrSendGridRetry, temporal.ApplicationErrorOptions{NextRetryDelay: ge.RetryAfter})
 	}
-	return temporal.NewApplicationError(err.Error(), ErrInternal)
+	return temporal.NewApplicationError(err.Error(), review.ErrInternal)
 }

@@ -63,7 +63,7 @@ func (a *Activities) requestRefs(ctx context.Context, r store.PrivacyRequest) ([
 func (a *Activities) privacyRequest(ctx context.Context, id string) (store.PrivacyRequest, error) {
 	r, err := a.DB.PrivacyRequest(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return r, temporal.NewNonRetryableApplicationError("privacy request not found", ErrInternal, nil)
+		return r, temporal.NewNonRetryableApplicationError("privacy request not found", review.ErrInternal, nil)
 	}
 	return r, err
 }
@@ -270,7 +270,7 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 		})
 	}
 	if a.DataKeys == nil {
-		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", ErrInternal, nil)
+		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", review.ErrInternal, nil)
 	}
 	email, err := a.DataKeys.Open(ctx, r.EmailSealed, r.ID)
 	if err != nil {

@@ -36,7 +36,7 @@ type ShopSettings struct {
 func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettings, error) {
 	shop, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
-		return ShopSettings{}, temporal.NewNonRetryableApplicationError("shop is not connected", ErrShopGone, nil)
+		return ShopSettings{}, temporal.NewNonRetryableApplicationError("shop is not connected", review.ErrShopGone, nil)
 	}
 	if err != nil {
 		return ShopSettings{}, fmt.Errorf("load shop: %w", err)

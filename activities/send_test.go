@@ -636,8 +636,8 @@ func TestSend_ShopifyRateLimitIsRetriedAfterRetryAfter(t *testing.T) {
 	f.shop.FailNext(1, 429, "7")
 	_, err := f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
-	if appErr.Type() != activities.ErrShopifyRetry || appErr.NonRetryable() {
-		t.Errorf("error type %q, non-retryable %v; want retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrShopifyRetry)
+	if appErr.Type() != review.ErrShopifyRetry || appErr.NonRetryable() {
+		t.Errorf("error type %q, non-retryable %v; want retryable %s", appErr.Type(), appErr.NonRetryable(), review.ErrShopifyRetry)
 	}
 	if got := appErr.NextRetryDelay(); got != 7*time.Second {
 		t.Errorf("next retry delay = %v, want Shopify's Retry-After of 7s", got)
@@ -680,8 +680,8 @@ func TestSend_ShopifyQueryOverTheMaximumCostIsNotRetried(t *testing.T) {
 	f.shop.SetFieldCost("order.customer", 2000)
 	_, err := f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
-	if appErr.Type() != activities.ErrShopifyQueryCost || !appErr.NonRetryable() {
-		t.Errorf("error type %q, non-retryable %v; want non-retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrShopifyQueryCost)
+	if appErr.Type() != review.ErrShopifyQueryCost || !appErr.NonRetryable() {
+		t.Errorf("error type %q, non-retryable %v; want non-retryable %s", appErr.Type(), appErr.NonRetryable(), review.ErrShopifyQueryCost)
 	}
 	if !strings.Contains(err.Error(), "CandorOrderStatus") {
 		t.Errorf("error %q does not name the query", err)
@@ -702,8 +702,8 @@ func TestSend_ShopifyRejectedTokenIsNotRetried(t *testing.T) {
 	}
 	_, err = f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
-	if appErr.Type() != activities.ErrShopifyRejected || !appErr.NonRetryable() {
-		t.Errorf("error type %q, non-retryable %v; want non-retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrShopifyRejected)
+	if appErr.Type() != review.ErrShopifyRejected || !appErr.NonRetryable() {
+		t.Errorf("error type %q, non-retryable %v; want non-retryable %s", appErr.Type(), appErr.NonRetryable(), review.ErrShopifyRejected)
 	}
 	assertNoPII(t, "error", err.Error(), personalData(f.order))
 	assertNothingSent(t, f, store.StatusScheduled)
@@ -716,8 +716,8 @@ func TestSend_SendGridUnavailableLeavesRequestForRetry(t *testing.T) {
 	f.sg.FailNext(1, 503)
 	_, err := f.send(t, activities.KindFirst)
 	appErr := applicationError(t, err)
-	if appErr.Type() != activities.ErrSendGridRetry || appErr.NonRetryable() {
-		t.Errorf("error type %q, non-retryable %v; want retryable %s", appErr.Type(), appErr.NonRetryable(), activities.ErrSendGridRetry)
+	if appErr.Type() != review.ErrSendGridRetry || appErr.NonRetryable() {
+		t.Errorf("error type %q, non-retryable %v; want retryable %s", appErr.Type(), appErr.NonRetryable(), review.ErrSendGridRetry)
 	}
 	assertNoPII(t, "error", err.Error(), personalData(f.order))
 	assertNothingSent(t, f, store.StatusScheduled)
@@ -1022,8 +1022,8 @@ func TestSend_RejectedSendGridKeyIsRetriedNotFailed(t *testing.T) {
 	f.sg.FailNext(1, 401)
 	_, err := f.send(t, activities.KindFirst)
 	var appErr *temporal.ApplicationError
-	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != activities.ErrSendGridRetry {
-		t.Fatalf("err = %v, want a retryable %s", err, activities.ErrSendGridRetry)
+	if !errors.As(err, &appErr) || appErr.NonRetryable() || appErr.Type() != review.ErrSendGridRetry {
+		t.Fatalf("err = %v, want a retryable %s", err, review.ErrSendGridRetry)
 	}
 	if req := f.request(t); req.Status != store.StatusScheduled {
 		t.Fatalf("request status %q after a rejected key, want scheduled", req.Status)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -54,7 +55,7 @@ func (a *Activities) ShredKeys(ctx context.Context, requestID string) (StepResul
 		return StepResult{}, err
 	}
 	if a.DataKeys == nil {
-		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", ErrInternal, nil)
+		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", review.ErrInternal, nil)
 	}
 	asked := a.now()
 	var owners []string

@@ -33,7 +33,7 @@ const (
 
 // Failure reasons: the request was not sent because something refused or
 // broke. A failure may also carry the Temporal error type of the activity
-// that failed (activities.Err…).
+// that failed (the Err… types at the end of this file).
 const (
 	// ReasonRejected is SendGrid's refusal; the HTTP status is appended
 	// (sendgrid_rejected_400).
@@ -77,3 +77,19 @@ func Label(code string) string {
 	}
 	return strings.ReplaceAll(code, "_", " ")
 }
+
+// Failure reasons that are also the Temporal error types activities fail
+// with: a workflow matches on them (non-retryable types, ShopGone), and
+// when a send's retries end, the type is the reason its request records.
+// Untyped, as Temporal takes them as strings.
+const (
+	ErrShopGone        = "ShopGone"
+	ErrShopifyRejected = "ShopifyRejected"
+	ErrShopifyRetry    = "ShopifyUnavailable"
+	// ErrShopifyQueryCost: Shopify refused one of Candor's queries as
+	// costing more than a query may. Sending it again cannot help; the
+	// query must change. Never retried.
+	ErrShopifyQueryCost = "ShopifyQueryCost"
+	ErrSendGridRetry    = "SendGridUnavailable"
+	ErrInternal         = "Internal"
+)

@@ -43,7 +43,7 @@ func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
 		StartToCloseTimeout: 15 * time.Minute,
 		HeartbeatTimeout:    2 * time.Minute,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 5 * time.Minute,
-			MaximumAttempts: 5, NonRetryableErrorTypes: []string{activities.ErrShopifyRejected}},
+			MaximumAttempts: 5, NonRetryableErrorTypes: []string{review.ErrShopifyRejected}},
 	})
 	res := ReconcileResult{PerShop: map[string]activities.ReconcileShopResult{}}
 	var shops []string

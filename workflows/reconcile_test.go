@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/candorhq/candor/activities"
+	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -28,7 +29,7 @@ func TestReconcile_OneShopsFailureDoesNotStopTheOthers(t *testing.T) {
 			case "b.myshopify.com":
 				return activities.ReconcileShopResult{}, errors.New("Shopify unavailable")
 			case "c.myshopify.com":
-				return activities.ReconcileShopResult{}, temporal.NewNonRetryableApplicationError("token revoked", activities.ErrShopifyRejected, nil)
+				return activities.ReconcileShopResult{}, temporal.NewNonRetryableApplicationError("token revoked", review.ErrShopifyRejected, nil)
 			}
 			return activities.ReconcileShopResult{Started: 2, Known: 1, OrdersSeen: 3}, nil
 		})

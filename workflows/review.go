@@ -67,7 +67,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 			InitialInterval:        time.Second,
 			BackoffCoefficient:     2,
 			MaximumInterval:        5 * time.Minute,
-			NonRetryableErrorTypes: []string{activities.ErrShopGone},
+			NonRetryableErrorTypes: []string{review.ErrShopGone},
 		},
 	})
 	var settings activities.ShopSettings
@@ -75,7 +75,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		Shop: in.Shop, OrderID: in.OrderID, OrderName: in.OrderName, RequestID: in.RequestID, Products: in.Products,
 	}).Get(ctx, &settings); err != nil {
 		var appErr *temporal.ApplicationError
-		if errors.As(err, &appErr) && appErr.Type() == activities.ErrShopGone {
+		if errors.As(err, &appErr) && appErr.Type() == review.ErrShopGone {
 			return ReviewRequestResult{Status: store.StatusSkipped, Reason: review.ReasonShopDisconnected}, nil
 		}
 		return ReviewRequestResult{}, err

@@ -439,9 +439,9 @@ func TestReviewRequest_ShopGoneSkipsWithoutSending(t *testing.T) {
 		name string
 		err  error
 	}{
-		{"non-retryable error", temporal.NewNonRetryableApplicationError("shop is not connected", activities.ErrShopGone, nil)},
+		{"non-retryable error", temporal.NewNonRetryableApplicationError("shop is not connected", review.ErrShopGone, nil)},
 		// Not marked non-retryable: the workflow's retry policy must stop it.
-		{"retryable error", temporal.NewApplicationError("shop is not connected", activities.ErrShopGone)},
+		{"retryable error", temporal.NewApplicationError("shop is not connected", review.ErrShopGone)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRun(t, settings(reminder))
@@ -469,12 +469,12 @@ func TestReviewRequest_ShopGoneSkipsWithoutSending(t *testing.T) {
 func TestReviewRequest_SendFailingAfterRetriesMarksFailed(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
-		return activities.SendResult{}, temporal.NewApplicationError("shopify unavailable", activities.ErrShopifyRetry)
+		return activities.SendResult{}, temporal.NewApplicationError("shopify unavailable", review.ErrShopifyRetry)
 	}
 	in := input()
 	res := r.execute(in)
 
-	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusFailed, Reason: activities.ErrShopifyRetry})
+	wantResult(t, res, workflows.ReviewRequestResult{Status: store.StatusFailed, Reason: review.ErrShopifyRetry})
 	firstAt := fulfilledAt.Add(fallback)
 	sends := r.sendCalls()
 	if len(sends) < 2 {
@@ -508,7 +508,7 @@ func TestReviewRequest_SendFailingAfterRetriesMarksFailed(t *testing.T) {
 func TestReviewRequest_SendLeftSendingWhenRetriesRunOutIsSentUnconfirmed(t *testing.T) {
 	r := newRun(t, settings(reminder))
 	r.send = func(int, activities.SendInput) (activities.SendResult, error) {
-		return activities.SendResult{}, temporal.NewApplicationError("database unavailable", activities.ErrInternal)
+		return activities.SendResult{}, temporal.NewApplicationError("database unavailable", review.ErrInternal)
 	}
 	r.markFailed = store.StatusSentUnconfirmed
 	res := r.execute(input())
