@@ -176,12 +176,10 @@ func segments(ctx context.Context, tx *sqlx.Tx, f Filter) ([]Segment, error) {
 	return segs, nil
 }
 
-// exportSQL reads, in append order, the range of seq that holds every
-// segment, with Postgres formatting the timestamps exactly as ComputeHash
-// does. For one shop it is a range scan of (shop, seq) (migration 0018):
-// that shop's rows only, however many other shops' lie between; for every
-// shop, a walk of the primary key. Rows of a chain outside its segment are
-// dropped in Go, which keeps the plan an index scan with no sort.
+// exportSQL walks the primary key (append order) over the range that holds
+// every segment, with Postgres formatting the timestamps exactly as
+// ComputeHash does. Rows of a chain outside its segment are dropped in Go,
+// which keeps the plan an index scan with no sort.
 const exportSQL = `
 SELECT to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.shop, e.subject, e.datum, e.system,
        e.action, e.purpose, e.legal_basis, to_char(e.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
@@ -189,10 +187,6 @@ SELECT to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), e.shop
 FROM registry_entries e
 WHERE e.seq BETWEEN %d AND %d AND e.shop IN (%s)
 ORDER BY e.seq`
-
-func exportQuery(lo, hi int64, quoted []string) string {
-	return fmt.Sprintf(exportSQL, lo, hi, strings.Join(quoted, ","))
-}
 
 // Export streams the entries f selects to w as CSV or JSONL, and returns the
 // signed manifest. It reads one consistent snapshot, and holds one row in
@@ -237,7 +231,7 @@ func Export(ctx context.Context, db *sqlx.DB, w io.Writer, format string, f Filt
 	if err != nil {
 		return Signed{}, err
 	}
-	rows, err := tx.QueryContext(ctx, exportQuery(lo, hi, quoted))
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(exportSQL, lo, hi, strings.Join(quoted, ",")))
 	if err != nil {
 		return Signed{}, fmt.Errorf("read registry: %w", err)
 	}
