@@ -3,8 +3,7 @@
 // GraphQL query-cost points, the SendGrid account's Mail Send calls), kept
 // in Postgres so no process assumes it is the only one calling.
 //
-// A caller reserves its cost, then waits until the bucket would have held
-// it: callers are served in the order they reserved, and Shopify or
+// A call goes when its bucket holds its cost, and takes it: Shopify or
 // SendGrid never sees more than the bucket allows. It stores no personal
 // data: keys are shop domains and service names.
 package pacing
@@ -33,47 +32,39 @@ type Limiter struct {
 // New returns a limiter whose buckets live in db (table rate_buckets).
 func New(db *sqlx.DB) *Limiter { return &Limiter{db: db} }
 
-// reserveSQL refills the bucket for the time since its last use, takes
-// cost, and answers what is left, in one statement: the row lock lasts only
-// as long as it does. A bucket made by its first use starts full; one that
-// exists keeps the budget it has (Observe may have learned a truer one).
-const reserveSQL = `INSERT INTO rate_buckets AS b (key, available, capacity, rate, at)
-VALUES ($1, $2::float8 - $4::float8, $2, $3, clock_timestamp())
-ON CONFLICT (key) DO UPDATE SET
-    available = LEAST(b.capacity, b.available + b.rate * EXTRACT(EPOCH FROM clock_timestamp() - b.at)) - $4::float8,
-    at = clock_timestamp()
-RETURNING available, rate`
-
-// Wait reserves cost from key's bucket (made with budget b on first use)
-// and returns when the bucket covers it. If ctx ends first, or would end
-// before the bucket covers it, the reservation is returned to the bucket
-// and the error says how long the wait would have been.
+// Wait takes cost from key's bucket (made full with budget b on first
+// use) as soon as the bucket holds it, and returns then. A caller that
+// waits holds nothing: what others give back (Observe's refunds) serves it
+// sooner. If ctx ends first, or would end before the bucket could hold
+// cost, Wait returns a *WaitError saying how long the wait would have been.
 func (l *Limiter) Wait(ctx context.Context, key string, cost float64, b Budget) error {
 	if b.Capacity <= 0 || b.Rate <= 0 {
 		return fmt.Errorf("pacing %s: a budget needs a capacity and a rate", key)
 	}
-	var available, rate float64
-	if err := l.db.QueryRowxContext(ctx, reserveSQL, key, b.Capacity, b.Rate, cost).Scan(&available, &rate); err != nil {
-		return fmt.Errorf("pacing %s: reserve: %w", key, err)
-	}
-	if available >= 0 {
-		return nil
-	}
-	wait := time.Duration(math.Ceil(-available / rate * float64(time.Second)))
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-		l.giveBack(key, cost)
-		return &WaitError{Key: key, Wait: wait}
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		l.giveBack(key, cost)
-		return &WaitError{Key: key, Wait: wait}
+	for {
+		var secs float64
+		if err := l.db.GetContext(ctx, &secs, `SELECT pace_take($1, $2, $3, $4)`, key, b.Capacity, b.Rate, cost); err != nil {
+			return fmt.Errorf("pacing %s: take: %w", key, err)
+		}
+		if secs <= 0 {
+			return nil
+		}
+		wait := max(time.Duration(math.Ceil(secs*float64(time.Second))), minPoll)
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
+			return &WaitError{Key: key, Wait: wait}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return &WaitError{Key: key, Wait: wait}
+		}
 	}
 }
+
+// minPoll bounds how often one waiting caller asks its bucket again.
+const minPoll = 10 * time.Millisecond
 
 // WaitError is a wait for a bucket that the caller's context would not
 // allow.
@@ -84,14 +75,6 @@ type WaitError struct {
 
 func (e *WaitError) Error() string {
 	return fmt.Sprintf("pacing %s: the budget is spent for the next %s", e.Key, e.Wait.Round(time.Millisecond))
-}
-
-// giveBack returns a reservation that will not be used. It runs after the
-// caller's context may have ended, so on its own short one.
-func (l *Limiter) giveBack(key string, cost float64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _ = l.db.ExecContext(ctx, `UPDATE rate_buckets SET available = LEAST(capacity, available + $2::float8) WHERE key = $1`, key, cost)
 }
 
 // Observe brings key's bucket in line with what the service itself

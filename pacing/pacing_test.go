@@ -93,8 +93,8 @@ func TestWait_ACallerThatCannotWaitTakesNothing(t *testing.T) {
 		t.Fatal("the caller waited before giving up")
 	}
 	var available float64
-	if err := db.Get(&available, `SELECT available FROM rate_buckets WHERE key = 'sendgrid'`); err != nil || available < -0.5 {
-		t.Fatalf("bucket holds %v after the caller gave up (%v): its reservation was kept", available, err)
+	if err := db.Get(&available, `SELECT available FROM rate_buckets WHERE key = 'sendgrid'`); err != nil || available < 0 {
+		t.Fatalf("bucket holds %v after the caller gave up (%v): it took from it", available, err)
 	}
 	if err := l.Wait(ctx, "sendgrid", 1, pacing.Budget{}); err == nil {
 		t.Fatal("a budget without capacity or rate was accepted")
