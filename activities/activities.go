@@ -17,6 +17,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
@@ -56,7 +57,16 @@ type Activities struct {
 	TemporalRetention time.Duration
 	// SweepBatch is the retention sweep's batch size; 0 means the default.
 	SweepBatch int
+	// Pace, with MailBudget, keeps review emails within the SendGrid
+	// account's rate across every worker (package pacing); nil: unpaced.
+	// Shopify calls are paced through Shopify.Pace.
+	Pace       *pacing.Limiter
+	MailBudget pacing.Budget
 }
+
+// PaceKeySendGrid is the pacing key of the SendGrid account's Mail Send
+// budget.
+const PaceKeySendGrid = "sendgrid"
 
 func (a *Activities) now() time.Time {
 	if a.Now != nil {

@@ -11,10 +11,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
@@ -69,6 +71,7 @@ func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendR
 		a.resumeRequest, // the request's state: settled, or an earlier attempt's unknown outcome
 		a.eligibility,   // the shop, the order's status in Shopify, exclusions
 		a.compose,       // the recipient, read just in time, and the email
+		a.awaitMailSlot, // a place within the SendGrid account's rate, before anything says "sending"
 		a.writeAhead,    // "sending" and the registry, under the row lock, before the address leaves
 	} {
 		if res, done, err := step(ctx, p); done {
@@ -245,6 +248,26 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	p.transmit = registry.Entry{Shop: in.Shop, Subject: p.subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
 		Action: registry.ActionTransmitted, Purpose: registry.PurposeReviewRequest, LegalBasis: basis,
 		ExpiresAt: p.now.Add(ov.Keep(retention.SendGridActivity)), Ref: in.RequestID}
+	return next()
+}
+
+// awaitMailSlot waits for the SendGrid account's budget to cover one Mail
+// Send call, so a window's worth of requests going out together reach
+// SendGrid at its rate rather than as 429s. It waits before writeAhead: an
+// attempt lost while waiting leaves the request pending, not "sending"
+// (whose retry could only record the outcome as unknown). A wait longer
+// than the activity may take is an error Temporal retries after it.
+func (a *Activities) awaitMailSlot(ctx context.Context, p *sendPlan) (SendResult, bool, error) {
+	if a.Pace == nil {
+		return next()
+	}
+	if err := a.Pace.Wait(ctx, PaceKeySendGrid, 1, a.MailBudget); err != nil {
+		var we *pacing.WaitError
+		if errors.As(err, &we) {
+			return fail(temporal.NewApplicationErrorWithOptions(err.Error(), review.ErrSendGridRetry, temporal.ApplicationErrorOptions{NextRetryDelay: we.Wait}))
+		}
+		return fail(err)
+	}
 	return next()
 }
 

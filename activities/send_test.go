@@ -119,7 +119,7 @@ type fixture struct {
 // newFixture connects a shop with default settings to a fresh database, puts
 // order in the Shopify stand-in, and runs the Schedule activity so the
 // review request exists.
-func newFixture(t *testing.T, order shopifytest.Order) *fixture {
+func newFixture(t testing.TB, order shopifytest.Order) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, _ := storetest.New(t)
@@ -209,7 +209,7 @@ func (f *fixture) mustSend(t *testing.T, kind string) activities.SendResult {
 	return res
 }
 
-func (f *fixture) request(t *testing.T) store.Request {
+func (f *fixture) request(t testing.TB) store.Request {
 	t.Helper()
 	r, err := f.db.Request(context.Background(), f.reqID)
 	if err != nil {

@@ -218,7 +218,9 @@ func TestPlanSend_ReadsTheShopsZoneWithARefreshedToken(t *testing.T) {
 	now := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC) // 09:00 in Tokyo
 	got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
 		Earliest: now.Add(10 * time.Hour), Now: now}) // 19:00 in Tokyo: closed
-	if want := now.Add(24 * time.Hour); !got.Equal(want) {
+	// 09:00 in Tokyo, the zone read from Shopify, at the request's place
+	// in the window's first half hour.
+	if want := now.Add(24*time.Hour + activities.OpeningJitter(f.reqID, activities.KindFirst, 30*time.Minute)); !got.Equal(want) {
 		t.Fatalf("planned %s, want %s (09:00 Tokyo, the zone read from Shopify)", got, want)
 	}
 	if n := f.shop.Calls("CandorShop"); n != 1 {

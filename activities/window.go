@@ -2,6 +2,8 @@ package activities
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -49,7 +51,8 @@ func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, err
 		if err != nil {
 			return time.Time{}, err
 		}
-		at = NextOpen(from, loc, shop.WindowStart, shop.WindowEnd)
+		at = SpreadOpening(from, NextOpen(from, loc, shop.WindowStart, shop.WindowEnd), shop.WindowStart, shop.WindowEnd,
+			in.RequestID, in.Kind)
 	}
 	if in.Kind != KindReminder && in.RequestID != "" {
 		if err := store.SetSendAt(ctx, a.DB, in.RequestID, at); err != nil {
@@ -100,6 +103,37 @@ func (a *Activities) shopLocation(ctx context.Context, shop store.Shop) (*time.L
 		return time.UTC, nil
 	}
 	return loc, nil
+}
+
+// maxOpeningSpread bounds how far past its window's opening a request that
+// waited for the window goes out.
+const maxOpeningSpread = 30 * time.Minute
+
+// SpreadOpening moves a send that waited for its window (open, after from)
+// to a moment in the window's first half hour, or first half if the window
+// is shorter, chosen by the request's ID and kind: every request a window
+// held back would otherwise wake at the same second, and call Shopify and
+// SendGrid at once. The moment depends on nothing but its arguments, so
+// planning again later gives the same answer; a send due inside the window
+// is not moved.
+func SpreadOpening(from, open time.Time, start, end int, requestID, kind string) time.Time {
+	if !open.After(from) || start == end {
+		return open
+	}
+	spread := min(maxOpeningSpread, time.Duration((end-start+24*60)%(24*60))*time.Minute/2)
+	return open.Add(OpeningJitter(requestID, kind, spread))
+}
+
+// OpeningJitter is a request's place in [0, spread), by whole seconds: a
+// hash of its ID and the email's kind, so the first email and the reminder
+// of one request fall at different places.
+func OpeningJitter(requestID, kind string, spread time.Duration) time.Duration {
+	secs := uint64(spread / time.Second)
+	if secs == 0 {
+		return 0
+	}
+	h := sha256.Sum256([]byte(requestID + "\x00" + kind))
+	return time.Duration(binary.BigEndian.Uint64(h[:8])%secs) * time.Second
 }
 
 // NextOpen is the first moment at or after t whose local time in loc lies in

@@ -2,6 +2,7 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,8 @@ func TestPlanSend_UsesTheShopsZoneAndRecordsTheTime(t *testing.T) {
 	}
 	got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindFirst,
 		Earliest: now.Add(10 * time.Hour), Now: now})
-	if want := now.Add(24 * time.Hour); !got.Equal(want) {
+	// In the window's first half hour, at the request's place.
+	if want := now.Add(24*time.Hour + activities.OpeningJitter(f.reqID, activities.KindFirst, 30*time.Minute)); !got.Equal(want) {
 		t.Errorf("closed window: planned %s, want %s", got, want)
 	}
 	if n := f.shop.Calls("CandorShop"); n != 2 {
@@ -109,15 +111,66 @@ func TestPlanSend_UsesTheShopsZoneAndRecordsTheTime(t *testing.T) {
 
 	// An explicit zone wins and needs no Shopify read.
 	f.setSettings(t, func(s *store.Settings) { s.TimeZone = "UTC" })
+	reminderAt := now.Add(33*time.Hour + activities.OpeningJitter(f.reqID, activities.KindReminder, 30*time.Minute))
 	if got := f.plan(t, activities.PlanInput{Shop: testShop, RequestID: f.reqID, Kind: activities.KindReminder,
-		Earliest: now.Add(20 * time.Hour), Now: now}); !got.Equal(now.Add(33 * time.Hour)) {
-		t.Errorf("UTC window: planned %s, want %s", got, now.Add(33*time.Hour))
+		Earliest: now.Add(20 * time.Hour), Now: now}); !got.Equal(reminderAt) {
+		t.Errorf("UTC window: planned %s, want %s", got, reminderAt)
 	}
 	if n := f.shop.Calls("CandorShop"); n != 2 {
 		t.Errorf("shop time zone read again (%d) though the shop chose one", n)
 	}
-	if r := f.request(t); !r.SendAt.Equal(now.Add(24 * time.Hour)) {
+	if r := f.request(t); !r.SendAt.Equal(got) {
 		t.Errorf("a reminder's plan overwrote the first email's send_at: %v", r.SendAt)
+	}
+}
+
+// 5,000 requests held back by one shop's window do not all wake when it
+// opens: they spread over its first half hour (or first half, if shorter),
+// each at its own place every time it is planned, and a request due inside
+// the window is not moved.
+func TestSpreadOpening_SpreadsAWindowsOpeningAndOnlyThat(t *testing.T) {
+	berlin := mustLoad(t, "Europe/Berlin")
+	from := time.Date(2026, 5, 1, 3, 0, 0, 0, berlin)
+	open := time.Date(2026, 5, 1, 9, 0, 0, 0, berlin)
+	for _, tc := range []struct {
+		name       string
+		start, end int
+		spread     time.Duration
+	}{
+		{"a working day", 9 * 60, 18 * 60, 30 * time.Minute},
+		{"a 20-minute window", 9 * 60, 9*60 + 20, 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			perMinute := map[int64]int{}
+			for i := 0; i < 5000; i++ {
+				id := fmt.Sprintf("rq_%05d", i)
+				at := activities.SpreadOpening(from, open, tc.start, tc.end, id, activities.KindFirst)
+				if at.Before(open) || !at.Before(open.Add(tc.spread)) {
+					t.Fatalf("%s planned at %s, outside [%s, +%s)", id, at, open, tc.spread)
+				}
+				if again := activities.SpreadOpening(from.Add(time.Hour), open, tc.start, tc.end, id, activities.KindFirst); !again.Equal(at) {
+					t.Fatalf("%s planned again at %s, first at %s", id, again, at)
+				}
+				perMinute[at.Unix()/60]++
+			}
+			minutes := int(tc.spread / time.Minute)
+			if len(perMinute) != minutes {
+				t.Fatalf("the sends fall in %d minutes, want all %d", len(perMinute), minutes)
+			}
+			for m, n := range perMinute {
+				if even := 5000 / minutes; n > even*3/2 {
+					t.Errorf("%d sends in minute %d, over half again the even %d", n, m, even)
+				}
+			}
+		})
+	}
+	inside := time.Date(2026, 5, 1, 11, 0, 0, 0, berlin)
+	if at := activities.SpreadOpening(inside, inside, 9*60, 18*60, "rq_1", activities.KindFirst); !at.Equal(inside) {
+		t.Errorf("a send due inside the window moved to %s", at)
+	}
+	if activities.SpreadOpening(from, open, 9*60, 18*60, "rq_1", activities.KindFirst).Equal(
+		activities.SpreadOpening(from, open, 9*60, 18*60, "rq_1", activities.KindReminder)) {
+		t.Error("a request's first email and reminder fall at the same place")
 	}
 }
 

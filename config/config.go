@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net/mail"
 	"net/url"
 	"os"
@@ -57,7 +58,15 @@ type Config struct {
 	// CodecOrigins may call the payload codec endpoint from a browser
 	// (CANDOR_CODEC_ORIGINS, comma-separated; the Temporal UI's origin).
 	CodecOrigins []string
+	// SendGridRate is how many Mail Send calls a second the SendGrid
+	// account takes, shared by every worker (CANDOR_SENDGRID_RATE;
+	// default DefaultSendGridRate). SendGrid publishes no figure: each
+	// answer's X-RateLimit-Limit says the account's.
+	SendGridRate float64
 }
+
+// DefaultSendGridRate is SendGridRate when CANDOR_SENDGRID_RATE is unset.
+const DefaultSendGridRate = 100
 
 // FromEnv reads the environment. It does not require anything: each command
 // asks for what it needs with the Require* methods, so errors name the
@@ -97,6 +106,14 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
 		SendGridBaseURL:   strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
 		MailFrom:          strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
+	}
+	c.SendGridRate = DefaultSendGridRate
+	if v := getenv("CANDOR_SENDGRID_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r <= 0 || math.IsInf(r, 0) {
+			return c, fmt.Errorf("CANDOR_SENDGRID_RATE must be a number of Mail Send calls a second above 0, like 100, not %q", v)
+		}
+		c.SendGridRate = r
 	}
 	if c.MailFrom != "" {
 		if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom {

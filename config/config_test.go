@@ -36,6 +36,8 @@ func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
 		"shopify base URL":      {"CANDOR_SHOPIFY_BASE_URL", "ftp://x", "CANDOR_SHOPIFY_BASE_URL"},
 		"mail from with a name": {"CANDOR_MAIL_FROM", "Shop <reviews@mail.example>", "CANDOR_MAIL_FROM"},
 		"mail from not one":     {"CANDOR_MAIL_FROM", "a@b.example, c@d.example", "CANDOR_MAIL_FROM"},
+		"sendgrid rate zero":    {"CANDOR_SENDGRID_RATE", "0", "CANDOR_SENDGRID_RATE"},
+		"sendgrid rate word":    {"CANDOR_SENDGRID_RATE", "fast", "CANDOR_SENDGRID_RATE"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(c.key, c.value)
@@ -50,7 +52,8 @@ func TestFromEnv_RejectsBadValuesWithTheVariableName(t *testing.T) {
 	t.Setenv("CANDOR_SHOPIFY_BASE_URL", "")
 	t.Setenv("CANDOR_MASTER_KEY", "")
 	c, err := FromEnv()
-	if err != nil || c.ShopifyAPIVersion != ShopifyAPIVersion || c.TemporalAddress != "127.0.0.1:7233" || c.HTTPAddr != "127.0.0.1:8080" {
+	if err != nil || c.ShopifyAPIVersion != ShopifyAPIVersion || c.TemporalAddress != "127.0.0.1:7233" || c.HTTPAddr != "127.0.0.1:8080" ||
+		c.SendGridRate != DefaultSendGridRate {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
 	if err := c.RequireServe(); err == nil {

@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/candorhq/candor/keys"
 )
 
 // Payload metadata of an encrypted payload. The data is nonce‖AES-GCM of the
@@ -32,6 +34,12 @@ type OwnerFunc func(workflowID string) (shop, owner string, ok bool)
 type Codec struct {
 	keys        *Keys
 	shop, owner string
+	// replaying: the payloads it encodes are a replay's, which Temporal
+	// compares with the history and drops (workflow.IsReplaying). They
+	// use the owner's key when it exists and never make one: a replay of
+	// a history from before data keys, or one that a crowded worker
+	// replays to rebuild its cache, writes nothing to data_keys.
+	replaying bool
 }
 
 // Codec encrypts under owner's key in shop (ServiceOwner, "" for the
@@ -51,7 +59,7 @@ func (c *Codec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
 	}
 	ctx, cancel := lookupCtx()
 	defer cancel()
-	dk, err := c.keys.For(ctx, c.shop, c.owner)
+	dk, err := c.key(ctx)
 	if err != nil {
 		return ps, fmt.Errorf("payload codec: %w", err)
 	}
@@ -71,6 +79,20 @@ func (c *Codec) Encode(ps []*commonpb.Payload) ([]*commonpb.Payload, error) {
 		}
 	}
 	return out, nil
+}
+
+// key is the key Encode uses: the owner's, made on first use; in a replay
+// the owner's if it exists, else the service key, which exists from the
+// first workflow on.
+func (c *Codec) key(ctx context.Context) (keys.DataKey, error) {
+	if !c.replaying {
+		return c.keys.For(ctx, c.shop, c.owner)
+	}
+	dk, ok, err := c.keys.Existing(ctx, c.shop, c.owner)
+	if err != nil || ok {
+		return dk, err
+	}
+	return c.keys.For(ctx, "", ServiceOwner)
 }
 
 // Decode decrypts the encrypted payloads and passes others through (payloads
@@ -133,7 +155,7 @@ func (k *Keys) decodeOne(ctx context.Context, p *commonpb.Payload) (*commonpb.Pa
 // with the workflow's ID; a client call names its workflow with WithWorkflow.
 // Anything else is encrypted under the service key.
 func (k *Keys) DataConverter(owner OwnerFunc) converter.DataConverter {
-	return k.bound(owner, "", ServiceOwner)
+	return k.bound(owner, "", ServiceOwner, false)
 }
 
 type contextConverter struct {
@@ -142,35 +164,36 @@ type contextConverter struct {
 	owner OwnerFunc
 }
 
-func (k *Keys) bound(owner OwnerFunc, shop, who string) *contextConverter {
+func (k *Keys) bound(owner OwnerFunc, shop, who string, replaying bool) *contextConverter {
 	return &contextConverter{
-		DataConverter: converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), k.Codec(shop, who)),
-		keys:          k, owner: owner,
+		DataConverter: converter.NewCodecDataConverter(converter.GetDefaultDataConverter(),
+			&Codec{keys: k, shop: shop, owner: who, replaying: replaying}),
+		keys: k, owner: owner,
 	}
 }
 
-func (c *contextConverter) forWorkflow(id string) converter.DataConverter {
+func (c *contextConverter) forWorkflow(id string, replaying bool) converter.DataConverter {
 	if c.owner != nil && id != "" {
 		if shop, who, ok := c.owner(id); ok {
-			return c.keys.bound(c.owner, shop, who)
+			return c.keys.bound(c.owner, shop, who, replaying)
 		}
 	}
-	return c.keys.bound(c.owner, "", ServiceOwner)
+	return c.keys.bound(c.owner, "", ServiceOwner, replaying)
 }
 
 // WithWorkflowContext binds the key of the workflow running in ctx.
 func (c *contextConverter) WithWorkflowContext(ctx workflow.Context) converter.DataConverter {
-	return c.forWorkflow(workflow.GetInfo(ctx).WorkflowExecution.ID)
+	return c.forWorkflow(workflow.GetInfo(ctx).WorkflowExecution.ID, workflow.IsReplaying(ctx))
 }
 
 // WithContext binds the key of the workflow named by WithWorkflow, or of the
 // workflow whose activity runs in ctx.
 func (c *contextConverter) WithContext(ctx context.Context) converter.DataConverter {
 	if id, ok := ctx.Value(workflowIDKey{}).(string); ok {
-		return c.forWorkflow(id)
+		return c.forWorkflow(id, false)
 	}
 	if activity.IsActivity(ctx) {
-		return c.forWorkflow(activity.GetInfo(ctx).WorkflowExecution.ID)
+		return c.forWorkflow(activity.GetInfo(ctx).WorkflowExecution.ID, false)
 	}
 	return c
 }

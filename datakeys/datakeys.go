@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -46,6 +47,15 @@ const ShreddedErrorType = "DataKeyShredded"
 // processes drop them within this time.
 const cacheFor = 30 * time.Second
 
+// CacheSize bounds how many unwrapped keys a process keeps: the least
+// recently used goes first. A worker asks for the key of every live request
+// whose workflow it runs (each activity's payloads are encrypted under it),
+// so the cache holds five times the 10,000 live requests at which a
+// process's lookups would otherwise start going to Postgres. An entry (the
+// AES-GCM state of one key, its IDs) takes about 1.2 KiB of heap: a full
+// cache measured 57.5 MiB (2026-12-02).
+const CacheSize = 50_000
+
 // Keys finds, creates and destroys data keys.
 type Keys struct {
 	db   *store.DB
@@ -53,8 +63,8 @@ type Keys struct {
 	now  func() time.Time
 
 	mu      sync.Mutex
-	byID    map[string]cached
-	byOwner map[string]string // shop + "\x00" + owner → ID
+	byID    *simplelru.LRU[string, cached]
+	byOwner map[string]string // shop + "\x00" + owner → ID, of the keys in byID
 }
 
 type cached struct {
@@ -65,7 +75,19 @@ type cached struct {
 
 // New returns the data keys kept in db, wrapped under ring's master key.
 func New(db *store.DB, ring *keys.Ring) *Keys {
-	return &Keys{db: db, ring: ring, now: time.Now, byID: map[string]cached{}, byOwner: map[string]string{}}
+	return newKeys(db, ring, CacheSize)
+}
+
+func newKeys(db *store.DB, ring *keys.Ring, size int) *Keys {
+	k := &Keys{db: db, ring: ring, now: time.Now, byOwner: map[string]string{}}
+	// Whatever leaves byID (evicted, expired or forgotten) leaves byOwner
+	// with it. The callback runs inside byID's methods, under k.mu.
+	k.byID, _ = simplelru.NewLRU(size, func(id string, c cached) {
+		if o := ownerKey(c.shop, c.owner); k.byOwner[o] == id {
+			delete(k.byOwner, o)
+		}
+	})
+	return k
 }
 
 // Ring is the key ring that wraps the data keys.
@@ -73,27 +95,37 @@ func (k *Keys) Ring() *keys.Ring { return k.ring }
 
 func ownerKey(shop, owner string) string { return shop + "\x00" + owner }
 
-func (k *Keys) cachedByID(id string) (keys.DataKey, bool) {
+func (k *Keys) cachedByID(id string) (cached, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	c, ok := k.byID[id]
-	if !ok || k.now().Sub(c.at) > cacheFor {
-		delete(k.byID, id)
-		return keys.DataKey{}, false
+	c, ok := k.byID.Get(id)
+	if ok && k.now().Sub(c.at) > cacheFor {
+		k.byID.Remove(id)
+		return cached{}, false
 	}
-	return c.key, true
+	return c, ok
 }
 
-func (k *Keys) remember(shop, owner string, dk keys.DataKey) {
+func (k *Keys) cachedByOwner(shop, owner string) (keys.DataKey, bool) {
+	k.mu.Lock()
+	id, ok := k.byOwner[ownerKey(shop, owner)]
+	k.mu.Unlock()
+	if !ok {
+		return keys.DataKey{}, false
+	}
+	c, ok := k.cachedByID(id)
+	return c.key, ok
+}
+
+func (k *Keys) remember(shop, owner string, dk keys.DataKey) cached {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if len(k.byID) > 10_000 { // a bound, not an LRU: refilling is one query
-		k.byID, k.byOwner = map[string]cached{}, map[string]string{}
-	}
-	k.byID[dk.ID] = cached{key: dk, shop: shop, owner: owner, at: k.now()}
+	c := cached{key: dk, shop: shop, owner: owner, at: k.now()}
+	k.byID.Add(dk.ID, c)
 	if owner != "" {
 		k.byOwner[ownerKey(shop, owner)] = dk.ID
 	}
+	return c
 }
 
 // Forget drops keys from this process's cache (after they were shredded).
@@ -101,12 +133,7 @@ func (k *Keys) Forget(ids ...string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	for _, id := range ids {
-		delete(k.byID, id)
-	}
-	for o, id := range k.byOwner {
-		if _, ok := k.byID[id]; !ok {
-			delete(k.byOwner, o)
-		}
+		k.byID.Remove(id)
 	}
 }
 
@@ -120,10 +147,9 @@ func (k *Keys) ForgetOwners(shop string, owners []string) {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	for id, c := range k.byID {
-		if c.shop == shop && (owners == nil || drop[c.owner]) {
-			delete(k.byID, id)
-			delete(k.byOwner, ownerKey(c.shop, c.owner))
+	for _, id := range k.byID.Keys() {
+		if c, _ := k.byID.Peek(id); c.shop == shop && (owners == nil || drop[c.owner]) {
+			k.byID.Remove(id)
 		}
 	}
 }
@@ -143,13 +169,8 @@ func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error
 	if owner == "" {
 		return keys.DataKey{}, errors.New("a data key needs an owner")
 	}
-	k.mu.Lock()
-	id, ok := k.byOwner[ownerKey(shop, owner)]
-	k.mu.Unlock()
-	if ok {
-		if dk, ok := k.cachedByID(id); ok {
-			return dk, nil
-		}
+	if dk, ok := k.cachedByOwner(shop, owner); ok {
+		return dk, nil
 	}
 	// Most owners are new when first asked (a webhook starting a request):
 	// try to insert a fresh key first, one round trip; read the stored one
@@ -183,35 +204,66 @@ func (k *Keys) For(ctx context.Context, shop, owner string) (keys.DataKey, error
 	return dk, nil
 }
 
+// Existing returns owner's key in shop if it exists, and never creates one:
+// ok false when there is none. A request's key that was destroyed is an
+// error wrapping ErrShredded, as with For.
+func (k *Keys) Existing(ctx context.Context, shop, owner string) (dk keys.DataKey, ok bool, err error) {
+	if dk, ok := k.cachedByOwner(shop, owner); ok {
+		return dk, true, nil
+	}
+	var r row
+	err = k.db.GetContext(ctx, &r, `SELECT id, shop, owner, wrapped FROM data_keys WHERE shop = $1 AND owner = $2`, shop, owner)
+	if errors.Is(err, sql.ErrNoRows) {
+		var shredded bool
+		if err := k.db.GetContext(ctx, &shredded, `SELECT EXISTS (SELECT 1 FROM shredded_data_keys WHERE shop = $1 AND owner = $2)`, shop, owner); err != nil {
+			return keys.DataKey{}, false, fmt.Errorf("read a data key: %w", err)
+		}
+		if shredded {
+			return keys.DataKey{}, false, fmt.Errorf("data key of %s: %w", owner, ErrShredded)
+		}
+		return keys.DataKey{}, false, nil
+	}
+	if err != nil {
+		return keys.DataKey{}, false, fmt.Errorf("read a data key: %w", err)
+	}
+	if dk, err = k.ring.UnwrapDataKey(r.ID, r.Wrapped); err != nil {
+		return keys.DataKey{}, false, err
+	}
+	k.remember(shop, owner, dk)
+	return dk, true, nil
+}
+
 // Get returns the key with this ID, or ErrShredded if it was destroyed.
 func (k *Keys) Get(ctx context.Context, id string) (keys.DataKey, error) {
-	if dk, ok := k.cachedByID(id); ok {
-		return dk, nil
+	c, err := k.get(ctx, id)
+	return c.key, err
+}
+
+func (k *Keys) get(ctx context.Context, id string) (cached, error) {
+	if c, ok := k.cachedByID(id); ok {
+		return c, nil
 	}
 	var r row
 	err := k.db.GetContext(ctx, &r, `SELECT id, shop, owner, wrapped FROM data_keys WHERE id = $1`, id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return keys.DataKey{}, fmt.Errorf("data key %s: %w", id, ErrShredded)
+		return cached{}, fmt.Errorf("data key %s: %w", id, ErrShredded)
 	}
 	if err != nil {
-		return keys.DataKey{}, fmt.Errorf("read data key %s: %w", id, err)
+		return cached{}, fmt.Errorf("read data key %s: %w", id, err)
 	}
 	dk, err := k.ring.UnwrapDataKey(r.ID, r.Wrapped)
 	if err != nil {
-		return keys.DataKey{}, err
+		return cached{}, err
 	}
-	k.remember(r.Shop, r.Owner, dk)
-	return dk, nil
+	return k.remember(r.Shop, r.Owner, dk), nil
 }
 
 // OwnerOf says whose key id is (shop, owner), or ErrShredded.
 func (k *Keys) OwnerOf(ctx context.Context, id string) (string, string, error) {
-	if _, err := k.Get(ctx, id); err != nil {
+	c, err := k.get(ctx, id)
+	if err != nil {
 		return "", "", err
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	c := k.byID[id]
 	return c.shop, c.owner, nil
 }
 

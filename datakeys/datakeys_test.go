@@ -25,7 +25,7 @@ const shop = "keys-test.myshopify.com"
 
 func master(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
-func ring(t *testing.T, current []byte, previous ...[]byte) *keys.Ring {
+func ring(t testing.TB, current []byte, previous ...[]byte) *keys.Ring {
 	t.Helper()
 	r, err := keys.New(current, previous...)
 	if err != nil {
@@ -35,7 +35,7 @@ func ring(t *testing.T, current []byte, previous ...[]byte) *keys.Ring {
 }
 
 // process is one Candor process: its own ring and key cache.
-func process(t *testing.T, db *store.DB, current []byte, previous ...[]byte) *datakeys.Keys {
+func process(t testing.TB, db *store.DB, current []byte, previous ...[]byte) *datakeys.Keys {
 	t.Helper()
 	r := ring(t, current, previous...)
 	if err := datakeys.LoadIdentity(context.Background(), db, r, previous...); err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/web"
 	"github.com/candorhq/candor/workflows"
@@ -161,10 +162,14 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 		Keys:      dk.Ring(),
 		DataKeys:  dk,
 		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
-		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL},
+		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)},
 		PublicURL: cfg.PublicURL,
 		Namespace: cfg.TemporalNamespace,
 		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
+		// A second's worth of calls at once, at most: SendGrid counts
+		// per refresh period.
+		Pace:       pacing.New(db.DB),
+		MailBudget: pacing.Budget{Capacity: cfg.SendGridRate, Rate: cfg.SendGridRate},
 	}
 }
 
@@ -217,7 +222,7 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys
 		SendGridWebhookKey: cfg.SendGridWebhookKey,
 		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
 		OAuth:   shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
-		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL}}
+		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)}}
 }
 
 // production is what serve and worker share: configuration checked by

@@ -12,14 +12,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	goshopify "github.com/bold-commerce/go-shopify/v4"
+
+	"github.com/candorhq/candor/pacing"
 )
 
 // Admin reads from one shop's Admin GraphQL API.
 type Admin struct {
 	client *goshopify.Client
+	shop   string
+	pace   *pacing.Limiter
 }
 
 // AdminConfig says how to reach Shopify.
@@ -29,6 +34,11 @@ type AdminConfig struct {
 	// so Admin calls go to a local stand-in.
 	BaseURL string
 	Timeout time.Duration
+	// Pace, when set, keeps each shop's calls within its query-cost
+	// budget across every process (package pacing): a query waits for
+	// its points before it is sent, and the bucket follows the
+	// throttleStatus Shopify reports.
+	Pace *pacing.Limiter
 }
 
 // NewAdmin builds a client for shop with its access token. go-shopify's own
@@ -63,7 +73,7 @@ func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{client: c}, nil
+	return &Admin{client: c, shop: shop, pace: cfg.Pace}, nil
 }
 
 // rebase sends requests for https://{shop}/admin/... to {base}/admin/...,
@@ -181,8 +191,10 @@ type gqlResponse struct {
 	} `json:"errors"`
 	Extensions struct {
 		Cost struct {
-			RequestedQueryCost float64 `json:"requestedQueryCost"`
+			RequestedQueryCost float64  `json:"requestedQueryCost"`
+			ActualQueryCost    *float64 `json:"actualQueryCost"` // null when throttled
 			ThrottleStatus     struct {
+				MaximumAvailable   float64 `json:"maximumAvailable"`
 				CurrentlyAvailable float64 `json:"currentlyAvailable"`
 				RestoreRate        float64 `json:"restoreRate"`
 			} `json:"throttleStatus"`
@@ -208,11 +220,17 @@ func OperationName(doc string) string {
 // the error is retryable with that wait. MAX_COST_EXCEEDED is final and
 // names the query, since sending it again can only fail again.
 func (a *Admin) query(ctx context.Context, op, doc string, vars map[string]any, resp any) error {
+	name := OperationName(doc)
 	for waits := 0; ; waits++ {
+		reserved, err := a.reserve(ctx, op, name)
+		if err != nil {
+			return err
+		}
 		gr := gqlResponse{Data: resp}
 		if err := a.client.Post(ctx, "graphql.json", gqlRequest{Query: doc, Variables: vars}, &gr); err != nil {
 			return classify(op, err)
 		}
+		a.observe(ctx, name, reserved, gr)
 		if len(gr.Errors) == 0 {
 			return nil
 		}
@@ -246,6 +264,64 @@ func (a *Admin) query(ctx context.Context, op, doc string, vars map[string]any, 
 		case <-t.C:
 		}
 	}
+}
+
+// Shopify's query-cost budget, paced (AdminConfig.Pace). Shopify charges a
+// query its requested cost before it runs and refunds what it did not use
+// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits), so
+// a query reserves the requested cost Shopify last reported for its
+// operation, and the bucket takes Shopify's throttleStatus after each answer.
+var (
+	// defaultBudget is the Standard plan's, until Shopify reports the
+	// shop's own: a bucket of 2,000 points refilled at 100 a second.
+	defaultBudget = pacing.Budget{Capacity: 2000, Rate: 100}
+	// firstEstimate is reserved for an operation whose cost this process
+	// has not seen yet.
+	firstEstimate = 200.0
+	// requested holds, per operation name, the requested cost Shopify
+	// last reported: the same query text asks for the same points.
+	requested sync.Map
+)
+
+// PaceKey is the pacing key of a shop's Admin budget.
+func PaceKey(shop string) string { return "shopify:" + shop }
+
+func (a *Admin) reserve(ctx context.Context, op, name string) (float64, error) {
+	if a.pace == nil {
+		return 0, nil
+	}
+	cost := firstEstimate
+	if c, ok := requested.Load(name); ok {
+		cost = c.(float64)
+	}
+	if err := a.pace.Wait(ctx, PaceKey(a.shop), cost, defaultBudget); err != nil {
+		var we *pacing.WaitError
+		if errors.As(err, &we) {
+			return 0, &Error{Op: op, Retryable: true, RetryAfter: we.Wait, Reason: "the shop's query budget is spent"}
+		}
+		return 0, &Error{Op: op, Retryable: true, Reason: "pacing unavailable"}
+	}
+	return cost, nil
+}
+
+// observe gives the bucket what Shopify reported: the shop's budget, what
+// is available now, and what the query reserved beyond its actual cost.
+func (a *Admin) observe(ctx context.Context, name string, reserved float64, gr gqlResponse) {
+	c := gr.Extensions.Cost
+	if c.RequestedQueryCost > 0 {
+		requested.Store(name, c.RequestedQueryCost)
+	}
+	if a.pace == nil || c.ThrottleStatus.RestoreRate <= 0 {
+		return
+	}
+	refund := reserved // throttled: nothing was charged
+	if c.ActualQueryCost != nil {
+		refund = reserved - *c.ActualQueryCost
+	}
+	// Advisory: a failed update leaves the bucket's own count, which
+	// the next answer corrects.
+	_ = a.pace.Observe(ctx, PaceKey(a.shop), pacing.Budget{Capacity: c.ThrottleStatus.MaximumAvailable, Rate: c.ThrottleStatus.RestoreRate},
+		c.ThrottleStatus.CurrentlyAvailable, refund)
 }
 
 // restoreWait is how long the bucket takes to hold the points a query

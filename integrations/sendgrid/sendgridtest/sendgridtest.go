@@ -91,6 +91,62 @@ type Server struct {
 
 	domains map[string]bool // authenticated domains, lower-cased
 	senders map[string]bool // verified single senders, lower-cased
+
+	limit *rateLimit // SetRateLimit; nil: Mail Send is not rate limited
+}
+
+// rateLimit is an account's Mail Send allowance: limit calls per refresh
+// period, the period starting at the first call after the last one ended.
+type rateLimit struct {
+	limit   int
+	period  time.Duration
+	start   time.Time
+	used    int
+	limited int // calls answered 429
+}
+
+// SetRateLimit limits Mail Send to limit calls per period, as SendGrid
+// allots "a specific number of requests per refresh period" to an
+// endpoint: every answer carries X-RateLimit-Limit, X-RateLimit-Remaining
+// and X-RateLimit-Reset (unix seconds), and a call over the limit is
+// answered 429 with "too many requests", queuing nothing
+// (https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits).
+// SendGrid publishes no figures; the test picks them.
+func (s *Server) SetRateLimit(limit int, period time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limit = &rateLimit{limit: limit, period: period}
+}
+
+// RateLimited is how many Mail Send calls were answered 429 for going over
+// the rate limit (SetRateLimit).
+func (s *Server) RateLimited() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.limit == nil {
+		return 0
+	}
+	return s.limit.limited
+}
+
+// admit counts one Mail Send call against the rate limit and sets its
+// headers; false means the call is over it. Called with s.mu held.
+func (l *rateLimit) admit(w http.ResponseWriter, now time.Time) bool {
+	if l.start.IsZero() || !now.Before(l.start.Add(l.period)) {
+		l.start, l.used = now, 0
+	}
+	ok := l.used < l.limit
+	if ok {
+		l.used++
+	} else {
+		l.limited++
+	}
+	w.Header().Set("X-RateLimit-Limit", fmt.Sprint(l.limit))
+	w.Header().Set("X-RateLimit-Remaining", fmt.Sprint(l.limit-l.used))
+	// Reset is in whole seconds: the second in which the period ends, so
+	// a client that waits until it never comes back early.
+	w.Header().Set("X-RateLimit-Reset", fmt.Sprint(l.start.Add(l.period).Add(time.Second-1).Unix()))
+	return ok
 }
 
 // AuthenticateDomain completes domain authentication for domain: any From
@@ -374,6 +430,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reject(w, status, "", http.StatusText(status))
+		return
+	}
+	if s.limit != nil && !s.limit.admit(w, time.Now()) {
+		s.mu.Unlock()
+		reject(w, http.StatusTooManyRequests, "", "too many requests")
 		return
 	}
 	s.mu.Unlock()
