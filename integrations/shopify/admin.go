@@ -29,6 +29,8 @@ type AdminConfig struct {
 	// so Admin calls go to a local stand-in.
 	BaseURL string
 	Timeout time.Duration
+	// Wrap, when set, wraps the transport of every Admin call (tracing).
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // NewAdmin builds a client for shop with its access token. go-shopify's own
@@ -54,6 +56,9 @@ func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
 			return nil, fmt.Errorf("CANDOR_SHOPIFY_BASE_URL is not a URL")
 		}
 		hc.Transport = rebase{base: base, next: http.DefaultTransport}
+	}
+	if cfg.Wrap != nil {
+		hc.Transport = cfg.Wrap(hc.Transport)
 	}
 	c, err := goshopify.NewClient(goshopify.App{}, shop, token,
 		goshopify.WithVersion(cfg.APIVersion),
