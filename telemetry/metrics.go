@@ -26,7 +26,7 @@ import (
 )
 
 // Metric names. Dashboards (deploy/grafana) and alert rules
-// (deploy/prometheus) use them; TestDeployFiles_NameOnlyExportedMetrics
+// (deploy/prometheus) use them; TestObservability_OneOrderIsOneTraceAndCountedWithoutPersonalData
 // checks that every name they use is exported.
 const (
 	WebhookDeliveries  = "candor_webhook_deliveries_total"

@@ -100,7 +100,7 @@ func (t *Tracing) Transport(rt http.RoundTripper) http.RoundTripper {
 		rt = http.DefaultTransport
 	}
 	return otelhttp.NewTransport(rt, otelhttp.WithTracerProvider(t.Provider()), otelhttp.WithPropagators(propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Host }))
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Hostname() }))
 }
 
 // Instrument sets a Temporal client's metrics handler (the SDK's worker
