@@ -3,7 +3,6 @@ package activities
 import (
 	"context"
 
-	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/telemetry"
 )
 
@@ -13,7 +12,7 @@ import (
 // sent counts a send attempt's end.
 func sent(ctx context.Context, kind string) func(SendResult, error) (SendResult, error) {
 	return func(r SendResult, err error) (SendResult, error) {
-		telemetry.From(ctx).Send(kind, r.Status, review.Reason(r.Reason), err)
+		telemetry.From(ctx).Send(kind, r.Status, r.Reason, err)
 		return r, err
 	}
 }

@@ -170,3 +170,42 @@ func TestScrub_SpansLoseURLsIDsAndTheCustomersAddress(t *testing.T) {
 		t.Error("url.query exported")
 	}
 }
+
+func TestTracingFromEnv_ExportsOnlyWhenTheEndpointIsSet(t *testing.T) {
+	got := make(chan string, 10)
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Method + " " + r.URL.Path
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer collector.Close()
+
+	t.Setenv(OTLPEndpointEnv, "")
+	off, err := TracingFromEnv(context.Background(), "candor-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span := off.Provider().Tracer("t").Start(context.Background(), "x")
+	if span.IsRecording() {
+		t.Fatal("a span records with tracing off")
+	}
+	span.End()
+
+	t.Setenv(OTLPEndpointEnv, collector.URL)
+	on, err := TracingFromEnv(context.Background(), "candor-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, span = on.Provider().Tracer("t").Start(context.Background(), "x")
+	span.End()
+	if err := on.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case req := <-got:
+		if req != "POST /v1/traces" {
+			t.Fatalf("collector got %s", req)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no span reached the collector")
+	}
+}

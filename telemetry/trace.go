@@ -78,19 +78,12 @@ func (t *Tracing) Provider() trace.TracerProvider {
 	return t.provider
 }
 
-// Handler traces each request h serves, continuing a caller's trace.
+// Handler traces each request h serves, continuing a caller's trace. The
+// span is named by the method only: h names it by route once its mux has
+// matched (web.Server does), never by path, which may hold a link token.
 func (t *Tracing) Handler(h http.Handler) http.Handler {
 	return otelhttp.NewHandler(h, "http", otelhttp.WithTracerProvider(t.Provider()), otelhttp.WithPropagators(propagator),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + routeOf(r) }))
-}
-
-// routeOf names a request by its route pattern once the mux has matched
-// it, never by its path (which may hold a link token).
-func routeOf(r *http.Request) string {
-	if r.Pattern != "" {
-		return r.Pattern
-	}
-	return "request"
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method }))
 }
 
 // Transport traces each outgoing call through rt (nil:
