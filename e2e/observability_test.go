@@ -97,7 +97,6 @@ func TestObservability_OneOrderIsOneTraceAndCountedWithoutPersonalData(t *testin
 			`candor_erasure_steps_total{result="verified",system="postgres"}`,
 			`candor_retention_steps_total{result=`,
 			`candor_registry_appends_total{action="transmitted",system="sendgrid"}`,
-			`candor_registry_head_lock_wait_seconds_count `,
 			`candor_erasure_oldest_open_age_seconds 0`,
 			`temporal_activity_schedule_to_start_latency_seconds_bucket{`,
 			`temporal_workflow_task_schedule_to_start_latency_seconds_bucket{`,
@@ -107,6 +106,11 @@ func TestObservability_OneOrderIsOneTraceAndCountedWithoutPersonalData(t *testin
 			if !strings.Contains(scrape, want) {
 				t.Errorf("the scrape lacks %s", want)
 			}
+		}
+		// A histogram without labels is exported before its first
+		// observation: its count says whether appends timed the lock.
+		if n := sampleValue(scrape, "candor_registry_head_lock_wait_seconds_count"); n < 3 {
+			t.Errorf("the registry head lock was timed %v times, want one per append (3 or more)", n)
 		}
 		if bad, err := s.metrics.UnknownLabelValues(); err != nil || len(bad) > 0 {
 			t.Errorf("label values outside their sets: %v (%v)", bad, err)
@@ -199,6 +203,17 @@ func sampleNames(scrape string) map[string]bool {
 		}
 	}
 	return names
+}
+
+// sampleValue is the value of the sample named exactly name (no labels).
+func sampleValue(scrape, name string) float64 {
+	for line := range strings.Lines(scrape) {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return -1
 }
 
 var metricName = regexp.MustCompile(`\b(?:candor|temporal)_[a-z0-9_]+\b`)
