@@ -20,6 +20,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/telemetry"
 )
 
 // TestObservability_OneOrderIsOneTraceAndCountedWithoutPersonalData runs an
@@ -98,10 +99,10 @@ func TestObservability_OneOrderIsOneTraceAndCountedWithoutPersonalData(t *testin
 			`candor_retention_steps_total{result=`,
 			`candor_registry_appends_total{action="transmitted",system="sendgrid"}`,
 			`candor_erasure_oldest_open_age_seconds 0`,
-			`temporal_activity_schedule_to_start_latency_seconds_bucket{`,
-			`temporal_workflow_task_schedule_to_start_latency_seconds_bucket{`,
-			`temporal_request_total{`,
-			`temporal_worker_task_slots_available{`,
+			telemetry.SDKActivityScheduleToStart + "_bucket{",
+			telemetry.SDKWorkflowTaskScheduleToStart + "_bucket{",
+			telemetry.SDKRequests + "{",
+			telemetry.SDKWorkerTaskSlotsAvailable + "{",
 		} {
 			if !strings.Contains(scrape, want) {
 				t.Errorf("the scrape lacks %s", want)

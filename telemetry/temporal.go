@@ -9,12 +9,13 @@ import (
 	temporalotel "go.temporal.io/sdk/contrib/opentelemetry"
 )
 
-// SDK metric names that deploy/ uses, as the Prometheus exporter names
-// them (the SDK's temporal_… names, with the unit and _total suffixes).
+// SDK metric names that deploy/, the README and the tests use, as the
+// Prometheus exporter names them (the SDK's temporal_… names, with the
+// unit and _total suffixes).
 const (
 	SDKActivityScheduleToStart     = "temporal_activity_schedule_to_start_latency_seconds"
 	SDKWorkflowTaskScheduleToStart = "temporal_workflow_task_schedule_to_start_latency_seconds"
-	SDKActivityExecutionFailed     = "temporal_activity_execution_failed_total"
+	SDKRequests                    = "temporal_request_total"
 	SDKWorkerTaskSlotsAvailable    = "temporal_worker_task_slots_available"
 )
 

@@ -34,6 +34,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/prodenv"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/telemetry"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -333,7 +334,7 @@ func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
 	sent := 0.0
 	for _, w := range d.workers {
 		scrape := get(t, w.MetricsURL)
-		for _, want := range []string{"temporal_workflow_task_schedule_to_start_latency_seconds_bucket{", "temporal_worker_task_slots_available{"} {
+		for _, want := range []string{telemetry.SDKWorkflowTaskScheduleToStart + "_bucket{", telemetry.SDKWorkerTaskSlotsAvailable + "{"} {
 			if !strings.Contains(scrape, want) {
 				t.Errorf("%s's /metrics lacks %s", w.Name, want)
 			}
