@@ -91,6 +91,10 @@ func (a *Activities) workflowOrders(ctx context.Context, r store.PrivacyRequest)
 // deletes their histories; then it checks that each is gone (or, for an
 // uninstall, closed).
 func (a *Activities) StopReviews(ctx context.Context, requestID string) (StepResult, error) {
+	return erasureStep(ctx, registry.SystemTemporal)(a.stopReviews(ctx, requestID))
+}
+
+func (a *Activities) stopReviews(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
 		return StepResult{}, err
@@ -160,6 +164,10 @@ func (a *Activities) StopReviews(ctx context.Context, requestID string) (StepRes
 
 // ErasePostgres deletes the covered rows and checks that none is left.
 func (a *Activities) ErasePostgres(ctx context.Context, requestID string) (StepResult, error) {
+	return erasureStep(ctx, registry.SystemPostgres)(a.erasePostgres(ctx, requestID))
+}
+
+func (a *Activities) erasePostgres(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
 		return StepResult{}, err
@@ -236,6 +244,10 @@ func execCount(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (int, er
 // EraseSendGrid asks SendGrid to erase the customer's address, if the
 // registry shows it ever received it, then deletes Candor's sealed copy.
 func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepResult, error) {
+	return erasureStep(ctx, registry.SystemSendGrid)(a.eraseSendGrid(ctx, requestID))
+}
+
+func (a *Activities) eraseSendGrid(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
 		return StepResult{}, err
@@ -320,6 +332,10 @@ func (a *Activities) EraseSendGrid(ctx context.Context, requestID string) (StepR
 // RevokeToken makes an uninstalled shop's Admin API tokens unusable at once:
 // the access token and the refresh token that could mint another.
 func (a *Activities) RevokeToken(ctx context.Context, requestID string) (StepResult, error) {
+	return erasureStep(ctx, "token")(a.revokeToken(ctx, requestID))
+}
+
+func (a *Activities) revokeToken(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
 		return StepResult{}, err

@@ -73,6 +73,10 @@ const expiredNotWaiting = `status <> ALL($4) AND reminder_status <> ALL($4)`
 // entry in its batch's transaction. Then it reads back that nothing past
 // policy is left, and records a receipt per policy.
 func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicySweep, error) {
+	return retentionStep[[]PolicySweep](ctx, registry.SystemPostgres)(a.sweepPostgres(ctx, runID))
+}
+
+func (a *Activities) sweepPostgres(ctx context.Context, runID string) ([]PolicySweep, error) {
 	now := a.now()
 	rr, err := a.sweepExpiredRequests(ctx, now)
 	if err != nil {

@@ -40,6 +40,10 @@ const dueForErasure = `shop = $1 AND sent_at IS NOT NULL AND sendgrid_erased_at 
 // revoked cannot be asked about: the result says so, and SendGrid's own
 // retention applies.
 func (a *Activities) SweepSendGrid(ctx context.Context, runID string) (PolicySweep, error) {
+	return retentionStep[PolicySweep](ctx, registry.SystemSendGrid)(a.sweepSendGrid(ctx, runID))
+}
+
+func (a *Activities) sweepSendGrid(ctx context.Context, runID string) (PolicySweep, error) {
 	res := PolicySweep{Policy: retention.SendGridActivity, System: registry.SystemSendGrid,
 		Asked: fmt.Sprintf("erase, through SendGrid's Recipients' Data Erasure API, the recipients of requests last emailed longer ago than the shop's period (default %s); addresses read from Shopify just in time",
 			retention.Human(retention.Lookup(retention.SendGridActivity).Keep))}

@@ -33,6 +33,10 @@ type TemporalSweep struct {
 // records a `deleted` entry per history. It then checks the namespace's
 // retention against the default policy.
 func (a *Activities) SweepTemporal(ctx context.Context, runID string) (TemporalSweep, error) {
+	return retentionStep[TemporalSweep](ctx, registry.SystemTemporal)(a.sweepTemporal(ctx, runID))
+}
+
+func (a *Activities) sweepTemporal(ctx context.Context, runID string) (TemporalSweep, error) {
 	var out TemporalSweep
 	res := PolicySweep{Policy: retention.TemporalHistories, System: registry.SystemTemporal}
 	if a.Temporal == nil {

@@ -65,6 +65,10 @@ func outcomeOf(r store.Request, kind string) (status string, reason review.Reaso
 // Each step either hands the send on to the next or ends it (docs/sending.md
 // tells the whole story).
 func (a *Activities) SendReviewRequest(ctx context.Context, in SendInput) (SendResult, error) {
+	return sent(ctx, in.Kind)(a.sendReviewRequest(ctx, in))
+}
+
+func (a *Activities) sendReviewRequest(ctx context.Context, in SendInput) (SendResult, error) {
 	defer heartbeat(ctx)()
 	p := &sendPlan{in: in}
 	for _, step := range []func(context.Context, *sendPlan) (SendResult, bool, error){

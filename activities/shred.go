@@ -50,6 +50,10 @@ func (a *Activities) keyOwners(ctx context.Context, r store.PrivacyRequest) ([]s
 // after the SendGrid step, which needs the subject's key to read the
 // address, and before the rows are deleted.
 func (a *Activities) ShredKeys(ctx context.Context, requestID string) (StepResult, error) {
+	return erasureStep(ctx, "keys")(a.shredKeys(ctx, requestID))
+}
+
+func (a *Activities) shredKeys(ctx context.Context, requestID string) (StepResult, error) {
 	r, err := a.privacyRequest(ctx, requestID)
 	if err != nil {
 		return StepResult{}, err

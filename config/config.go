@@ -33,6 +33,10 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	HTTPAddr          string
+	// MetricsAddr is where `candor worker` serves /metrics
+	// (CANDOR_METRICS_ADDR); empty: it serves none. `candor serve` and
+	// `candor dev` serve it on HTTPAddr.
+	MetricsAddr       string
 	PublicURL         string
 	ShopifyAPIKey     string
 	ShopifyAPISecret  string
@@ -98,6 +102,7 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: envOr("TEMPORAL_NAMESPACE", "default"),
 		HTTPAddr:          envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
+		MetricsAddr:       getenv("CANDOR_METRICS_ADDR"),
 		PublicURL:         strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
 		ShopifyAPIKey:     getenv("SHOPIFY_API_KEY"),
 		ShopifyAPISecret:  getenv("SHOPIFY_API_SECRET"),

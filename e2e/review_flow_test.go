@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -36,6 +37,7 @@ import (
 	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/store/storetest"
+	"github.com/candorhq/candor/telemetry"
 	"github.com/candorhq/candor/web"
 	"github.com/candorhq/candor/workflows"
 )
@@ -60,6 +62,10 @@ type system struct {
 	url     string
 	logs    *devenv.SyncBuffer
 	acts    *activities.Activities // the worker's; set Now before the first workflow
+	// metrics and spans are what an operator would scrape and trace, wired
+	// as cmd/candor wires them; spans are kept in memory.
+	metrics *telemetry.Metrics
+	spans   *tracetest.InMemoryExporter
 }
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
@@ -72,8 +78,15 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	_, _ = rand.Read(k)
 	ring, _ := keys.New(k)
 	dk := datakeys.New(db, ring)
-	tc, err := client.Dial(client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger),
-		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring))})
+	metrics, spans := telemetry.NewMetrics(), tracetest.NewInMemoryExporter()
+	tracing := telemetry.NewTracing(spans, "candor-e2e")
+	metrics.WatchErasures(db, nil)
+	opts := client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger),
+		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring))}
+	if err := telemetry.Instrument(&opts, metrics, tracing); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := client.Dial(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,6 +99,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	t.Cleanup(mail.Close)
 	mail.AuthenticateDomain("mail.candor.test") // the operator's authenticated domain
 	mailer := sendgrid.New(mail.Key, mail.URL, sendgrid.From("reviews@mail.candor.test"))
+	mailer.Instrument(tracing.Transport)
 
 	sealed, _ := ring.Seal([]byte("shpat_e2e_token"), shop)
 	st := store.DefaultSettings(shop)
@@ -98,7 +112,8 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	}
 
 	srv := &web.Server{DB: db, Temporal: tc, Keys: ring, DataKeys: dk, ShopifySecret: secret, Logger: logger, TemporalRetention: 24 * time.Hour,
-		Mailer: mailer, Shopify: shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL}}
+		Mailer: mailer, Shopify: shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL, Wrap: tracing.Transport},
+		Metrics: metrics, Tracing: tracing}
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +125,10 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	// Each test gets its own task queue name through its own worker? No:
 	// the workflow's task queue is fixed, so tests in this package run one
 	// at a time and each worker stops with its test.
-	w := worker.New(tc, workflows.TaskQueue, worker.Options{})
+	w := worker.New(tc, workflows.TaskQueue, worker.Options{BackgroundActivityContext: telemetry.WithMetrics(context.Background(), metrics)})
 	acts := &activities.Activities{
 		DB: db, Keys: ring, DataKeys: dk, Mailer: mailer,
-		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL},
+		Shopify:   shopify.AdminConfig{APIVersion: apiVersion, BaseURL: shopStore.URL, Wrap: tracing.Transport},
 		PublicURL: hs.URL, Temporal: tc, Namespace: "default",
 		StartReview: workflows.ReviewStarter(tc, ring.RequestID), TemporalRetention: 24 * time.Hour,
 		StartPrivacy: workflows.PrivacyStarter(tc),
@@ -123,7 +138,8 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 		t.Fatal(err)
 	}
 	t.Cleanup(w.Stop)
-	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, acts: acts}
+	return &system{db: db, tc: tc, keys: dk, ring: ring, shopify: shopStore, mail: mail, url: hs.URL, logs: logs, acts: acts,
+		metrics: metrics, spans: spans}
 }
 
 // runWorkflow starts wf under id, as a schedule or the CLI would, and waits

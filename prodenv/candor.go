@@ -56,10 +56,12 @@ func (c Candor) Run(ctx context.Context, args ...string) (string, error) {
 type Process struct {
 	Name string
 	URL  string // for serve: its base URL
-	args []string
-	env  []string
-	bin  string
-	logs *syncBuffer
+	// MetricsURL is a worker's /metrics (CANDOR_METRICS_ADDR).
+	MetricsURL string
+	args       []string
+	env        []string
+	bin        string
+	logs       *syncBuffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -82,9 +84,16 @@ func (c Candor) Serve(ctx context.Context, name string) (*Process, error) {
 	return p, nil
 }
 
-// Worker starts `candor worker`.
+// Worker starts `candor worker`, serving its metrics on a free loopback
+// port.
 func (c Candor) Worker(ctx context.Context, name string) (*Process, error) {
-	p := &Process{Name: name, bin: c.Bin, args: []string{"worker"}, env: append([]string{}, c.Env...), logs: &syncBuffer{}}
+	ports, err := FreePorts(1)
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	p := &Process{Name: name, bin: c.Bin, args: []string{"worker"}, MetricsURL: "http://" + addr + "/metrics",
+		env: append(append([]string{}, c.Env...), "CANDOR_METRICS_ADDR="+addr), logs: &syncBuffer{}}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -325,11 +325,16 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []En
 		return cmp.Or(strings.Compare(a.shop, b.shop), strings.Compare(a.chain, b.chain))
 	})
 
+	obs := observerOf(ctx)
 	out := make([]Entry, 0, len(entries))
 	for _, k := range keys {
 		var head Head
+		locking := time.Now()
 		if err := tx.QueryRowxContext(ctx, lockHeadSQL, k.shop, k.chain, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
 			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
+		}
+		if obs != nil {
+			obs.HeadLockWaited(time.Since(locking))
 		}
 		idx := byChain[k]
 		if split := sort.SearchInts(idx, onceFrom); split < len(idx) {
@@ -361,6 +366,11 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []En
 		}
 		if err := insertAndMove(ctx, tx, chain); err != nil {
 			return Proof{}, err
+		}
+		if obs != nil {
+			for _, e := range chain {
+				obs.Appended(e.System, e.Action)
+			}
 		}
 	}
 	return Proof{entries: out}, nil

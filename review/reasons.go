@@ -1,6 +1,9 @@
 package review
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Reason says why a review request was skipped, stopped or failed. It is
 // recorded in review_requests, in workflow results and in the stop signal,
@@ -93,3 +96,15 @@ const (
 	ErrSendGridRetry    = "SendGridUnavailable"
 	ErrInternal         = "Internal"
 )
+
+// Reasons is every reason a request may record, sorted: the labelled
+// ones, SendGrid's refusal (without its status) and the activity error
+// types. Metrics use it as the bounded set of reason label values.
+func Reasons() []string {
+	rs := []string{string(ReasonRejected), ErrShopGone, ErrShopifyRejected, ErrShopifyRetry, ErrShopifyQueryCost, ErrSendGridRetry, ErrInternal}
+	for r := range reasonLabels {
+		rs = append(rs, string(r))
+	}
+	slices.Sort(rs)
+	return slices.Compact(rs)
+}

@@ -166,3 +166,16 @@ func (db *DB) RecentPrivacyRequests(ctx context.Context, shop string, limit int)
 func (r PrivacyRequest) view() SubjectRequest {
 	return SubjectRequest{ID: r.ID, Kind: r.Kind, Status: r.Status, ReceivedAt: r.ReceivedAt, CompletedAt: r.CompletedAt}
 }
+
+// OpenErasures counts the erasure requests (customers/redact, shop/redact)
+// not yet done, and says when the oldest of them was received (zero if
+// none).
+func (db *DB) OpenErasures(ctx context.Context) (int, time.Time, error) {
+	var r struct {
+		N      int          `db:"n"`
+		Oldest sql.NullTime `db:"oldest"`
+	}
+	err := db.GetContext(ctx, &r, `SELECT count(*) AS n, min(received_at) AS oldest FROM privacy_requests
+		WHERE status = 'received' AND kind IN ($1, $2)`, KindCustomerRedact, KindShopRedact)
+	return r.N, r.Oldest.Time, err
+}

@@ -48,7 +48,7 @@ func (s *Server) exportRegistry(ctx context.Context, w http.ResponseWriter, x ex
 	if err := registry.RecordAccess(ctx, s.DB.DB, shops, x.Filter.Subject, id, s.now()); err != nil {
 		return err
 	}
-	s.metrics.inc("candor_registry_exports_total", "format", x.Format, "role", x.Role)
+	s.Metrics.RegistryExport(x.Format, x.Role)
 	// An export of millions of entries outlasts the server's write timeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	w.Header().Set("Candor-Export-Id", id)

@@ -39,17 +39,17 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	l, err := s.Keys.ParseLink(r.PathValue("token"), keys.LinkReview, s.now())
 	switch {
 	case errors.Is(err, keys.ErrLinkExpired):
-		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "expired")
+		s.Metrics.LinkClick("review", "expired")
 		showPage(w, http.StatusGone, "This review link has expired", "Review links stay open for a limited time. You can still leave a review on the shop's website.")
 		return
 	case err != nil:
-		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "invalid")
+		s.Metrics.LinkClick("review", "invalid")
 		showPage(w, http.StatusBadRequest, "This link is not valid", "The link may have been cut short by your email program. Try copying the whole link into your browser.")
 		return
 	}
 	req, err := s.DB.Request(r.Context(), l.RequestID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Shop != l.Shop) {
-		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "revoked")
+		s.Metrics.LinkClick("review", "revoked")
 		showPage(w, http.StatusGone, "This review link is no longer active", "The shop no longer holds this review request. You can still leave a review on the shop's website.")
 		return
 	}
@@ -63,7 +63,7 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	} else if expired {
 		// The row has outlived its policy (the sweep has not run yet) or
 		// the shop has since shortened its review_links period.
-		s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "expired")
+		s.Metrics.LinkClick("review", "expired")
 		showPage(w, http.StatusGone, "This review link has expired", "Review links stay open for a limited time. You can still leave a review on the shop's website.")
 		return
 	}
@@ -79,7 +79,7 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, p := range products {
 		if p.ID == l.ProductID {
-			s.metrics.inc("candor_link_clicks_total", "kind", "review", "outcome", "redirected")
+			s.Metrics.LinkClick("review", "redirected")
 			w.Header().Set("Referrer-Policy", "no-referrer")
 			http.Redirect(w, r, review.ReviewURL(shop.ReviewURL, shop.Domain, p), http.StatusFound)
 			return
@@ -109,7 +109,7 @@ button{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:1px solid #1b
 func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 	l, err := s.Keys.ParseLink(r.PathValue("token"), keys.LinkUnsubscribe, s.now())
 	if err != nil && !errors.Is(err, keys.ErrLinkExpired) {
-		s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "invalid")
+		s.Metrics.LinkClick("unsubscribe", "invalid")
 		showPage(w, http.StatusBadRequest, "This link is not valid", "The link may have been cut short by your email program. Try copying the whole link into your browser, or reply to the email to ask the shop to stop.")
 		return
 	}
@@ -132,7 +132,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		case suppressed:
 			showPage(w, http.StatusOK, "You are unsubscribed", "You will not get more review requests from "+req.Shop+".")
 		default:
-			s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "confirm_shown")
+			s.Metrics.LinkClick("unsubscribe", "confirm_shown")
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("Referrer-Policy", "no-referrer")
@@ -160,7 +160,7 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		showPage(w, http.StatusServiceUnavailable, "Please try again", "We could not record your choice just now. Please try the link again in a minute.")
 		return
 	}
-	s.metrics.inc("candor_link_clicks_total", "kind", "unsubscribe", "outcome", "unsubscribed")
+	s.Metrics.LinkClick("unsubscribe", "unsubscribed")
 	showPage(w, http.StatusOK, "You are unsubscribed", "You will not get more review requests from "+req.Shop+".")
 }
 

@@ -85,12 +85,12 @@ func oauthQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 // timestamp. It answers 401 itself when either fails.
 func (s *Server) verifySigned(w http.ResponseWriter, r *http.Request, q url.Values) bool {
 	if !shopify.VerifyRawQuery(s.OAuth.APISecret, r.URL.RawQuery) {
-		s.metrics.inc("candor_oauth_total", "step", "hmac", "outcome", "rejected")
+		s.Metrics.OAuth("hmac", "rejected")
 		showPage(w, http.StatusUnauthorized, "This request was not signed by Shopify", "The HMAC signature is missing or wrong. Start the install from the Shopify admin or the Candor install page.")
 		return false
 	}
 	if !shopify.FreshTimestamp(q.Get("timestamp"), s.now()) {
-		s.metrics.inc("candor_oauth_total", "step", "timestamp", "outcome", "rejected")
+		s.Metrics.OAuth("timestamp", "rejected")
 		showPage(w, http.StatusUnauthorized, "This request has expired", "The signed request is too old (or its timestamp is missing). Start the install again.")
 		return false
 	}
@@ -121,7 +121,7 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 	}
 	shop := q.Get("shop")
 	if !shopify.ValidShopDomain(shop) {
-		s.metrics.inc("candor_oauth_total", "step", "install", "outcome", "bad_shop")
+		s.Metrics.OAuth("install", "bad_shop")
 		badShop(w)
 		return
 	}
@@ -175,11 +175,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string, 
 	w.Header().Set("Cache-Control", "no-store")
 	callback := s.PublicURL + "/shopify/callback"
 	if online {
-		s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "redirected")
+		s.Metrics.OAuth("login", "redirected")
 		http.Redirect(w, r, s.OAuth.LoginURL(shop, nonce, callback), http.StatusFound)
 		return
 	}
-	s.metrics.inc("candor_oauth_total", "step", "install", "outcome", "redirected")
+	s.Metrics.OAuth("install", "redirected")
 	http.Redirect(w, r, s.OAuth.AuthorizeURL(shop, nonce, callback), http.StatusFound)
 }
 
@@ -196,7 +196,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	shop := q.Get("shop")
 	if !shopify.ValidShopDomain(shop) {
-		s.metrics.inc("candor_oauth_total", "step", "callback", "outcome", "bad_shop")
+		s.Metrics.OAuth("callback", "bad_shop")
 		badShop(w)
 		return
 	}
@@ -221,7 +221,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if missing := shopify.MissingScopes(tok.Scopes); len(missing) > 0 {
-		s.metrics.inc("candor_oauth_total", "step", "scopes", "outcome", "missing")
+		s.Metrics.OAuth("scopes", "missing")
 		showPage(w, http.StatusForbidden, "Candor needs more access",
 			"Candor was not granted "+strings.Join(missing, ", ")+", which it needs to check orders and send review requests. Nothing was saved. Install again and approve all requested access.")
 		return
@@ -240,7 +240,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook subscriptions failed", slog.String("shop", shop), slog.String("error", err.Error()))
-		s.metrics.inc("candor_oauth_total", "step", "subscriptions", "outcome", "failed")
+		s.Metrics.OAuth("subscriptions", "failed")
 		showPage(w, http.StatusBadGateway, "Shopify could not set up the webhooks", "Nothing was saved. Start the install again in a minute.")
 		return
 	}
@@ -252,7 +252,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.shops.forget(shop)
 	s.Logger.LogAttrs(ctx, slog.LevelInfo, "shop installed", slog.String("shop", shop), slog.Bool("new", created))
-	s.metrics.inc("candor_oauth_total", "step", "callback", "outcome", "installed")
+	s.Metrics.OAuth("callback", "installed")
 	s.afterInstall(w, r, shop)
 }
 
@@ -269,7 +269,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code strin
 		s.exchangeFailed(w, r, "login", shop, err, "Open the app again from your Shopify admin.", "Open the app again from your Shopify admin in a minute.")
 		return
 	}
-	s.metrics.inc("candor_oauth_total", "step", "login", "outcome", "signed_in")
+	s.Metrics.OAuth("login", "signed_in")
 	s.afterInstall(w, r, shop)
 }
 
@@ -278,7 +278,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code strin
 // could not be reached, then later says it.
 func (s *Server) exchangeFailed(w http.ResponseWriter, r *http.Request, step, shop string, err error, again, later string) {
 	s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "oauth code exchange failed", slog.String("step", step), slog.String("shop", shop), slog.String("error", err.Error()))
-	s.metrics.inc("candor_oauth_total", "step", step, "outcome", "failed")
+	s.Metrics.OAuth(step, "failed")
 	if errors.Is(err, shopify.ErrGrantRejected) {
 		showPage(w, http.StatusBadRequest, "Shopify did not accept the request", "The authorization code was refused (it may have been used already). "+again)
 		return
@@ -291,7 +291,7 @@ func (s *Server) exchangeFailed(w http.ResponseWriter, r *http.Request, step, sh
 // used, expired, another shop, or another browser.
 func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, shop string) (store.OAuthState, bool) {
 	deny := func(why string) (store.OAuthState, bool) {
-		s.metrics.inc("candor_oauth_total", "step", "state", "outcome", "rejected")
+		s.Metrics.OAuth("state", "rejected")
 		showPage(w, http.StatusForbidden, "This install link is not valid", why+" Start the install again from the same browser.")
 		return store.OAuthState{}, false
 	}

@@ -69,9 +69,7 @@ func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for outcome, n := range map[string]int{"suppressed": res.suppressed, "duplicate": res.duplicate, "ignored": res.ignored, "malformed": skipped} {
-		for range n {
-			s.metrics.inc("candor_sendgrid_events_total", "outcome", outcome)
-		}
+		s.Metrics.SendGridEvent(outcome, n)
 	}
 	msg := fmt.Sprintf("suppressed %d, duplicate %d, ignored %d", res.suppressed, res.duplicate, res.ignored)
 	if skipped > 0 {
@@ -81,7 +79,7 @@ func (s *Server) sendgridEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) eventReply(w http.ResponseWriter, status int, outcome, msg string) {
-	s.metrics.inc("candor_sendgrid_posts_total", "outcome", outcome)
+	s.Metrics.SendGridPost(outcome)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, msg+"\n")

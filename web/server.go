@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"go.temporal.io/sdk/client"
 
 	"github.com/candorhq/candor/datakeys"
@@ -19,6 +21,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/telemetry"
 )
 
 // Server holds the HTTP handlers' dependencies.
@@ -55,7 +58,12 @@ type Server struct {
 	// SendGridWebhookKey verifies POST /webhooks/sendgrid; nil refuses it.
 	SendGridWebhookKey *ecdsa.PublicKey
 
-	metrics  *metrics
+	// Metrics is the process's metrics, served at /metrics; Handler
+	// makes one if nil.
+	Metrics *telemetry.Metrics
+	// Tracing traces each request (nil: none).
+	Tracing *telemetry.Tracing
+
 	recorder recorder
 	shops    shopCache
 	recent   recentDeliveries
@@ -70,8 +78,8 @@ func (s *Server) now() time.Time {
 
 // Handler lists every route.
 func (s *Server) Handler() http.Handler {
-	if s.metrics == nil {
-		s.metrics = newMetrics()
+	if s.Metrics == nil {
+		s.Metrics = telemetry.NewMetrics()
 	}
 	s.recorder.db, s.recorder.now = s.DB, s.now
 	mux := http.NewServeMux()
@@ -112,11 +120,11 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	}
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", s.metrics)
+	mux.Handle("GET /metrics", s.Metrics.Handler())
 	for pattern, h := range s.Extra {
 		mux.Handle(pattern, h)
 	}
-	return s.logged(mux)
+	return s.Tracing.Handler(s.logged(mux))
 }
 
 type statusWriter struct {
@@ -133,11 +141,15 @@ func (s *Server) logged(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		mux.ServeHTTP(sw, r)
+		mux.ServeHTTP(sw, r.WithContext(telemetry.WithMetrics(r.Context(), s.Metrics)))
 		_, pattern := mux.Handler(r)
 		if pattern == "" {
 			pattern = "unmatched"
 		}
+		// The span is named by route, never by path (a link token).
+		span := trace.SpanFromContext(r.Context())
+		span.SetName(pattern)
+		span.SetAttributes(attribute.String("http.route", pattern))
 		s.Logger.LogAttrs(r.Context(), slog.LevelInfo, "http",
 			slog.String("route", pattern), slog.Int("status", sw.status), slog.Duration("took", time.Since(start)))
 	})

@@ -45,27 +45,17 @@ type intake struct {
 }
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, outcome, topic, msg string) {
-	s.metrics.inc("candor_webhook_deliveries_total", "topic", topicLabel(topic), "outcome", outcome)
+	s.Metrics.WebhookDelivery(topic, outcome)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, msg+"\n")
-}
-
-func topicLabel(t string) string {
-	switch t {
-	case shopify.TopicFulfillmentCreate, shopify.TopicFulfillmentUpdate, shopify.TopicOrderFulfilled,
-		shopify.TopicOrderCancelled, shopify.TopicRefundCreate, shopify.TopicCustomersDataRequest,
-		shopify.TopicCustomersRedact, shopify.TopicShopRedact, shopify.TopicAppUninstalled:
-		return t
-	}
-	return "other" // unbounded label values would blow up the series count
 }
 
 // shopifyWebhook is POST /webhooks/shopify: verify, dedupe, hand off to
 // Temporal, and answer so Shopify retries exactly when it should.
 func (s *Server) shopifyWebhook(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	defer func() { s.metrics.observe("candor_webhook_intake_seconds", time.Since(start)) }()
+	defer func() { s.Metrics.WebhookIntakeTook(time.Since(start)) }()
 	topic := r.Header.Get(shopify.HeaderTopic)
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, shopify.MaxWebhookBody))

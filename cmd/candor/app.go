@@ -26,6 +26,7 @@ import (
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/telemetry"
 	"github.com/candorhq/candor/web"
 	"github.com/candorhq/candor/workflows"
 )
@@ -77,10 +78,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // encrypted (AES-GCM) under its review request's data key or the service
 // key, so histories hold ciphertext. A payload whose key was destroyed fails
 // its activity without retries (datakeys.FailureConverter).
-func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, dk *datakeys.Keys) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config.Config, logger *slog.Logger, dk *datakeys.Keys, obs *observability) (client.Client, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	o := cfg.TemporalOptions()
+	if obs != nil {
+		if err := telemetry.Instrument(&o, obs.metrics, obs.tracing); err != nil {
+			return nil, fmt.Errorf("temporal metrics and tracing: %w", err)
+		}
+	}
 	o.Logger = tlog.NewStructuredLogger(logger.With("component", "temporal"))
 	o.DataConverter = dk.DataConverter(workflows.DataKeyOwner(dk.Ring()))
 	o.FailureConverter = datakeys.FailureConverter()
@@ -141,7 +147,7 @@ func dialCLI(ctx context.Context) (client.Client, func(), error) {
 		db.Close()
 		return nil, nil, err
 	}
-	c, err := dialTemporal(ctx, cfg, newLogger(), dk)
+	c, err := dialTemporal(ctx, cfg, newLogger(), dk, nil)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -174,8 +180,10 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 }
 
 // startWorker runs the Temporal worker until ctx ends.
-func startWorker(ctx context.Context, c client.Client, acts *activities.Activities) error {
-	w := worker.New(c, workflows.TaskQueue, workflows.WorkerOptions())
+func startWorker(ctx context.Context, c client.Client, acts *activities.Activities, obs *observability) error {
+	opts := workflows.WorkerOptions()
+	opts.BackgroundActivityContext = obs.activityContext(context.WithoutCancel(ctx))
+	w := worker.New(c, workflows.TaskQueue, opts)
 	acts.Temporal = c
 	acts.StartReview = workflows.ReviewStarter(c, acts.Keys.RequestID)
 	acts.StartPrivacy = workflows.PrivacyStarter(c)
@@ -194,9 +202,19 @@ func startWorker(ctx context.Context, c client.Client, acts *activities.Activiti
 
 // serveHTTP runs srv on addr until ctx ends, then drains for up to 10s.
 func serveHTTP(ctx context.Context, addr string, h http.Handler) error {
+	return listenAndServe(ctx, addr, "CANDOR_HTTP_ADDR", h)
+}
+
+// serveMetrics serves the worker's /metrics on addr until ctx ends.
+func serveMetrics(ctx context.Context, addr string, h http.Handler) error {
+	return listenAndServe(ctx, addr, "CANDOR_METRICS_ADDR", h)
+}
+
+// listenAndServe serves h on addr, which the variable env sets.
+func listenAndServe(ctx context.Context, addr, env string, h http.Handler) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s (set CANDOR_HTTP_ADDR to use another address): %w", addr, err)
+		return fmt.Errorf("listen on %s (set %s to use another address): %w", addr, env, err)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
@@ -229,6 +247,7 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys
 // require, the key ring, Postgres and Temporal. close releases them.
 type production struct {
 	cfg    config.Config
+	obs    *observability
 	logger *slog.Logger
 	keys   *datakeys.Keys
 	db     *store.DB
@@ -248,6 +267,9 @@ func openProduction(ctx context.Context, name string, args []string, require fun
 		return nil, err
 	}
 	p := &production{cfg: cfg, logger: newLogger()}
+	if p.obs, err = newObservability(ctx, "candor-"+name); err != nil {
+		return nil, err
+	}
 	if p.db, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
@@ -255,7 +277,7 @@ func openProduction(ctx context.Context, name string, args []string, require fun
 		p.db.Close()
 		return nil, err
 	}
-	if p.tc, err = dialTemporal(ctx, cfg, p.logger, p.keys); err != nil {
+	if p.tc, err = dialTemporal(ctx, cfg, p.logger, p.keys, p.obs); err != nil {
 		p.db.Close()
 		return nil, err
 	}
@@ -265,6 +287,7 @@ func openProduction(ctx context.Context, name string, args []string, require fun
 func (p *production) close() {
 	p.tc.Close()
 	p.db.Close()
+	p.obs.close(p.logger)
 }
 
 func runServe(ctx context.Context, args []string) error {
@@ -278,7 +301,8 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	p.logger.Info("serving", "addr", p.cfg.HTTPAddr)
-	return serveHTTP(ctx, p.cfg.HTTPAddr, newWebServer(p.cfg, p.db, p.tc, p.keys, p.logger, retention).Handler())
+	p.obs.metrics.WatchErasures(p.db, nil)
+	return serveHTTP(ctx, p.cfg.HTTPAddr, p.obs.web(newWebServer(p.cfg, p.db, p.tc, p.keys, p.logger, retention)).Handler())
 }
 
 func runWorker(ctx context.Context, args []string) error {
@@ -287,12 +311,20 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	defer p.close()
-	acts := newActivities(p.cfg, p.db, p.keys)
+	acts := p.obs.activities(newActivities(p.cfg, p.db, p.keys))
 	if acts.TemporalRetention, err = namespaceRetention(ctx, p.cfg); err != nil {
 		return err
 	}
 	p.logger.Info("worker polling", "task_queue", workflows.TaskQueue)
-	return startWorker(ctx, p.tc, acts)
+	if p.cfg.MetricsAddr == "" {
+		p.logger.Info("worker metrics are not served: set CANDOR_METRICS_ADDR (e.g. 0.0.0.0:9464) to serve /metrics")
+		return startWorker(ctx, p.tc, acts, p.obs)
+	}
+	p.logger.Info("worker metrics", "addr", p.cfg.MetricsAddr)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return startWorker(gctx, p.tc, acts, p.obs) })
+	g.Go(func() error { return serveMetrics(gctx, p.cfg.MetricsAddr, p.obs.metricsHandler()) })
+	return g.Wait()
 }
 
 // openDB is the store for CLI commands: the environment, or a running

@@ -120,7 +120,12 @@ func runDev(ctx context.Context, args []string) error {
 		uiURL = t.UIURL
 		cfg.CodecOrigins = append(cfg.CodecOrigins, uiURL)
 	}
-	c, err := dialTemporal(ctx, cfg, logger, dk)
+	obs, err := newObservability(ctx, "candor-dev")
+	if err != nil {
+		return err
+	}
+	defer obs.close(logger)
+	c, err := dialTemporal(ctx, cfg, logger, dk, obs)
 	if err != nil {
 		return err
 	}
@@ -188,14 +193,16 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	extra["GET /{$}"] = devHome(devHomeData{Outbox: outboxNote, TemporalUI: uiURL, Demo: demo, Shop: DemoShop})
 
-	srv := newWebServer(cfg, db, c, dk, logger, retention)
+	// One registry: /metrics serves the worker's metrics and the SDK's too.
+	srv := obs.web(newWebServer(cfg, db, c, dk, logger, retention))
+	obs.metrics.WatchErasures(db, nil)
 	srv.Extra = extra
 	// The dev server's UI cannot send the codec cookie (web/codec.go).
 	srv.CodecPathTokens = uiURL != ""
 	g, gctx := errgroup.WithContext(ctx)
-	acts := newActivities(cfg, db, dk)
+	acts := obs.activities(newActivities(cfg, db, dk))
 	acts.TemporalRetention = retention
-	g.Go(func() error { return startWorker(gctx, c, acts) })
+	g.Go(func() error { return startWorker(gctx, c, acts, obs) })
 	g.Go(func() error { return serveHTTP(gctx, cfg.HTTPAddr, srv.Handler()) })
 
 	fmt.Printf(`

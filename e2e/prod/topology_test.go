@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/prodenv"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/telemetry"
 	"github.com/candorhq/candor/workflows"
 )
 
@@ -327,6 +329,32 @@ func TestReplicas_DuplicatesOverBothServesGiveOneEmailPerOrder(t *testing.T) {
 	// The registry, written by both replicas and both workers, verifies.
 	t.Logf("verify: %s", d.exportVerified(t))
 
+	// Each worker serves its metrics on CANDOR_METRICS_ADDR: the SDK's, and
+	// Candor's sends, which add up to one per order.
+	sent := 0.0
+	for _, w := range d.workers {
+		scrape := get(t, w.MetricsURL)
+		for _, want := range []string{telemetry.SDKWorkflowTaskScheduleToStart + "_bucket{", telemetry.SDKWorkerTaskSlotsAvailable + "{"} {
+			if !strings.Contains(scrape, want) {
+				t.Errorf("%s's /metrics lacks %s", w.Name, want)
+			}
+		}
+		for line := range strings.Lines(scrape) {
+			if v, ok := strings.CutPrefix(line, `candor_sends_total{kind="first",reason="none",status="sent"} `); ok {
+				n, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				sent += n
+			}
+		}
+		for _, pii := range append(personal, shop) {
+			if strings.Contains(scrape, pii) {
+				t.Errorf("%s's /metrics holds %q", w.Name, pii)
+			}
+		}
+	}
+	if sent != orders {
+		t.Errorf("the workers' metrics count %v sends, want %d", sent, orders)
+	}
+
 	// No process logged any customer's personal data.
 	for _, p := range append(d.serves, d.workers...) {
 		logs := p.AllLogs()
@@ -386,4 +414,19 @@ func (d *deployment) verify(t *testing.T, export string) string {
 		t.Fatalf("verify: %v", err)
 	}
 	return strings.TrimSpace(out)
+}
+
+// get is the body of a GET that must answer 200.
+func get(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	return string(b)
 }

@@ -77,6 +77,12 @@ func New(apiKey, baseURL string, opts ...Option) *Mailer {
 	return m
 }
 
+// Instrument wraps the transport of every call to SendGrid (tracing).
+// Call it before the Mailer is used.
+func (m *Mailer) Instrument(wrap func(http.RoundTripper) http.RoundTripper) {
+	m.client.HTTPClient.Transport = wrap(m.client.HTTPClient.Transport)
+}
+
 // Sender is the From address every email carries.
 func (m *Mailer) Sender() string { return m.from }
 

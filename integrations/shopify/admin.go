@@ -39,6 +39,8 @@ type AdminConfig struct {
 	// its points before it is sent, and the bucket follows the
 	// throttleStatus Shopify reports.
 	Pace *pacing.Limiter
+	// Wrap, when set, wraps the transport of every Admin call (tracing).
+	Wrap func(http.RoundTripper) http.RoundTripper
 }
 
 // NewAdmin builds a client for shop with its access token. go-shopify's own
@@ -64,6 +66,9 @@ func NewAdmin(cfg AdminConfig, shop, token string) (*Admin, error) {
 			return nil, fmt.Errorf("CANDOR_SHOPIFY_BASE_URL is not a URL")
 		}
 		hc.Transport = rebase{base: base, next: http.DefaultTransport}
+	}
+	if cfg.Wrap != nil {
+		hc.Transport = cfg.Wrap(hc.Transport)
 	}
 	c, err := goshopify.NewClient(goshopify.App{}, shop, token,
 		goshopify.WithVersion(cfg.APIVersion),
