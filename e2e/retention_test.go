@@ -321,7 +321,7 @@ func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T
 	if err := s.db.SetOverride(ctx, shop, retention.ReviewRequests, 90*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.db.CreateToken(ctx, store.RoleMerchant, shop); err != nil {
+	if _, _, err := s.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(`INSERT INTO suppressions (shop, subject, reason) VALUES ($1, 'sub_x', 'unsubscribe_link')`, shop); err != nil {

@@ -23,13 +23,13 @@ func (s *Server) authed(roles []string, h http.HandlerFunc) http.HandlerFunc {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
-			apiError(w, http.StatusUnauthorized, "missing bearer token (candor tokens create --role auditor)")
+			apiError(w, http.StatusUnauthorized, "missing bearer token (candor tokens create --name N --role auditor)")
 			return
 		}
 		t, err := s.DB.Authenticate(r.Context(), strings.TrimSpace(tok))
 		if errors.Is(err, store.ErrBadToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor", error="invalid_token"`)
-			apiError(w, http.StatusUnauthorized, "unknown or revoked token")
+			apiError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		if err != nil {

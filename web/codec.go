@@ -99,7 +99,7 @@ var codecLoginPage = template.Must(template.New("codec-login").Parse(`<!doctype 
 <h1>Payload codec sign-in</h1>
 {{if .Message}}<p role="status">{{.Message}}</p>{{end}}
 {{if .SignedIn}}<form method="post" action="/codec/logout"><button>Sign out</button></form>
-{{else}}<p>Paste an operator token (<code>candor tokens create --role operator</code>). This browser keeps it
+{{else}}<p>Paste an operator token (<code>candor tokens create --name N --role operator</code>). This browser keeps it
 in a cookie that only the Temporal UI's requests to this codec endpoint carry.</p>
 <form method="post" action="/codec/login">
 <label>Operator token <input type="password" name="token" autocomplete="off" required></label>
@@ -136,7 +136,7 @@ func (s *Server) codecLoginPost(w http.ResponseWriter, r *http.Request) {
 	t, err := s.DB.Authenticate(r.Context(), tok)
 	switch {
 	case errors.Is(err, store.ErrBadToken):
-		s.codecLoginPageRender(w, http.StatusUnauthorized, false, "Unknown or revoked token.")
+		s.codecLoginPageRender(w, http.StatusUnauthorized, false, "Unknown, expired or revoked token.")
 		return
 	case err != nil:
 		s.codecLoginPageRender(w, http.StatusServiceUnavailable, false, "Could not check the token, try again.")

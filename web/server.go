@@ -111,6 +111,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
 		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	}
+	staff := []string{store.RoleOperator, store.RoleAuditor}
+	mux.HandleFunc("GET /staff/access", s.authed(staff, s.staffAccess))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.metrics)
 	for pattern, h := range s.Extra {

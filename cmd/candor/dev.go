@@ -100,7 +100,7 @@ func runDev(ctx context.Context, args []string) error {
 		// operator token made for this run. The dev server's UI offers no
 		// includeCredentials, so the cookie sign-in that serve uses cannot
 		// reach it: the token is in the endpoint's path, on loopback.
-		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
+		codecToken, rec, err := db.CreateToken(ctx, store.TokenSpec{Name: "candor dev codec (this run)", Role: store.RoleOperator, TTL: 7 * 24 * time.Hour})
 		if err != nil {
 			return err
 		}

@@ -339,39 +339,3 @@ func printTrail(w io.Writer, tr registry.Trail) {
 	}
 	tw.Flush()
 }
-
-func runTokens(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usagef("tokens: say create")
-	}
-	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
-	role := fs.String("role", "", "auditor (any shop), merchant (one shop) or operator")
-	shop := fs.String("shop", "", "the merchant's shop")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	switch *role {
-	case store.RoleAuditor, store.RoleOperator:
-		if *shop != "" {
-			return usagef("tokens create: an %s token is not scoped to a shop; leave out --shop", *role)
-		}
-	case store.RoleMerchant:
-		if !shopify.ValidShopDomain(*shop) {
-			return usagef("tokens create: a merchant token needs --shop, a *.myshopify.com domain")
-		}
-	default:
-		return usagef("tokens create: --role must be auditor, merchant or operator")
-	}
-	db, err := openDB(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tok, t, err := db.CreateToken(ctx, *role, *shop)
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok)
-	fmt.Fprintf(os.Stderr, "token %s (%s%s) created. It is shown once; only its hash is stored.\n", t.ID, t.Role, map[bool]string{true: " of " + t.Shop}[t.Shop != ""])
-	return nil
-}

@@ -1,0 +1,138 @@
+package web_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/candorhq/candor/integrations/shopify"
+	"github.com/candorhq/candor/registry"
+	"github.com/candorhq/candor/store"
+)
+
+func TestAPI_ExpiredOrRevokedTokenGets401AndTheAttemptIsRecorded(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	auditor, auditorRec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ana", Role: store.RoleAuditor})
+	merchant, merchantRec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "owner", Role: store.RoleMerchant, Shop: shop})
+	if status, _, body := e.api(t, "/api/registry/pubkey", auditor); status != 200 {
+		t.Fatalf("live token: %d %s", status, body)
+	}
+	if _, err := e.db.Exec(`UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, auditorRec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.RevokeToken(ctx, merchantRec.ID); err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]string{auditor: "token expired", merchant: "token revoked"} {
+		status, h, body := e.api(t, "/api/registry/export", tok)
+		if status != 401 || !strings.Contains(string(body), want) || !strings.Contains(h.Get("WWW-Authenticate"), "invalid_token") {
+			t.Errorf("%s: %d %s %q", want, status, body, h.Get("WWW-Authenticate"))
+		}
+	}
+	var refused []string
+	if err := e.db.Select(&refused, `SELECT shop || '/' || ref FROM registry_entries WHERE action = $1 ORDER BY seq`, registry.ActionRefused); err != nil {
+		t.Fatal(err)
+	}
+	if len(refused) != 2 || refused[0] != registry.StaffShop+"/"+auditorRec.ID || refused[1] != shop+"/"+merchantRec.ID {
+		t.Fatalf("refused attempts recorded: %v", refused)
+	}
+	if strings.Contains(e.logs.String(), auditor) || strings.Contains(e.logs.String(), merchant) {
+		t.Fatal("a token reached the logs")
+	}
+}
+
+func TestStaffAccess_ListsEveryPrincipalFlaggedForOperatorsAndAuditorsOnly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	operator, opRec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ops on call", Role: store.RoleOperator})
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ana <b>auditor</b>", Role: store.RoleAuditor})
+	merchant, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "owner", Role: store.RoleMerchant, Shop: shop})
+	_, idle, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "idle", Role: store.RoleAuditor})
+	if _, err := e.db.Exec(`UPDATE api_tokens SET created_at = now() - interval '40 days', expires_at = now() + interval '3 days' WHERE id = $1`, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]int{"": 401, "cnd_nope": 401, merchant: 403} {
+		if status, _, _ := e.api(t, "/staff/access", tok); status != want {
+			t.Errorf("token %q: %d, want %d", tok, status, want)
+		}
+	}
+	status, h, body := e.api(t, "/staff/access", operator)
+	page := string(body)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Fatalf("operator: %d %s", status, h.Get("Content-Type"))
+	}
+	for _, want := range []string{opRec.ID, "ops on call", idle.ID, "never-used, stale, expiring", shop, "ana &lt;b&gt;auditor&lt;/b&gt;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, operator) || strings.Contains(page, "<b>auditor</b>") {
+		t.Error("page holds a token or unescaped HTML")
+	}
+	req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(e.url, "/webhooks/shopify")+"/staff/access", nil)
+	req.Header.Set("Authorization", "Bearer "+auditor)
+	req.Header.Set("Accept", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Principals []store.Review `json:"principals"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(b, &got); err != nil || len(got.Principals) != 4 {
+		t.Fatalf("JSON review: %v %s", err, b)
+	}
+}
+
+func TestUninstall_EndsTheShopsMerchantSessions(t *testing.T) {
+	e := newEnv(t)
+	const other = "other.myshopify.com"
+	if err := e.db.AddShop(context.Background(), store.Shop{Domain: other, TokenSealed: "x", Settings: store.DefaultSettings(other)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ cookie, shop string }{{"mine", shop}, {"theirs", other}} {
+		sum := sha256.Sum256([]byte(c.cookie))
+		if _, err := e.db.Exec(`INSERT INTO app_sessions (token_hash, shop, expires_at) VALUES ($1, $2, now() + interval '1 hour')`,
+			hex.EncodeToString(sum[:]), c.shop); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appGet := func(cookie string) int {
+		req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(e.url, "/webhooks/shopify")+"/app/registry", nil)
+		req.AddCookie(&http.Cookie{Name: "candor_session", Value: cookie})
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := appGet("mine"); s != 200 {
+		t.Fatalf("signed in before the uninstall: %d", s)
+	}
+	b, err := os.ReadFile(filepath.Join("..", "integrations", "shopify", "testdata", "webhooks", "app_uninstalled.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.ReplaceAll(string(b), "{shop}.myshopify.com", shop))
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicAppUninstalled, body: b}); status != 200 {
+		t.Fatalf("app/uninstalled: %d %s", status, msg)
+	}
+	if s := appGet("mine"); s == 200 {
+		t.Fatal("the uninstalled shop's session still opens the merchant pages")
+	}
+	if s := appGet("theirs"); s != 200 {
+		t.Fatalf("another shop's session ended too: %d", s)
+	}
+}
