@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -11,6 +12,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/registry"
@@ -134,5 +139,99 @@ func TestUninstall_EndsTheShopsMerchantSessions(t *testing.T) {
 	}
 	if s := appGet("theirs"); s != 200 {
 		t.Fatalf("another shop's session ended too: %d", s)
+	}
+}
+
+// Every decode names its operator in the access log, a subject's own key
+// included; a decode whose record cannot be written returns nothing.
+func TestCodec_DecodeIsLoggedWithTheOperatorAndRefusedWhenTheLogCannotBeWritten(t *testing.T) {
+	e := newEnv(t)
+	base := e.codecServer(t)
+	ctx := context.Background()
+	operator, opRec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ops on call", Role: store.RoleOperator})
+	rq := e.ring.RequestID(shop, 7007)
+	sub := e.ring.Subject(shop, 7007)
+	plain, _ := converter.GetDefaultDataConverter().ToPayload("Copper kettle")
+	byRequest, err := e.keys.Codec(shop, rq).Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySubject, err := e.keys.Codec(shop, sub).Encode([]*commonpb.Payload{plain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := payloadsJSON(t, append(byRequest, bySubject...)...)
+	if status, _, b := codecCall(t, base+"/codec/decode", operator, body); status != 200 || !strings.Contains(string(b), base64Of("Copper kettle")) {
+		t.Fatalf("decode: %d %s", status, b)
+	}
+	log, err := registry.AccessLog(ctx, e.db, time.Now().Add(-time.Hour), time.Time{}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range log {
+		got[l.Subject+"|"+l.Ref[:3]] = l.Principal + "/" + l.What
+	}
+	want := map[string]string{"|rq_": opRec.ID + "/codec", sub + "|cd_": opRec.ID + "/codec"}
+	if len(got) != 2 || got["|rq_"] != want["|rq_"] || got[sub+"|cd_"] != want[sub+"|cd_"] {
+		t.Fatalf("access log %v, want %v", got, want)
+	}
+	var entries int
+	_ = e.db.Get(&entries, `SELECT count(*) FROM registry_entries WHERE system = 'temporal' AND action = 'read'`)
+	if entries != 2 {
+		t.Fatalf("%d registry reads, want 2", entries)
+	}
+
+	for _, broken := range []string{"access_log", "registry_heads"} {
+		if _, err := e.db.Exec(`ALTER TABLE ` + broken + ` RENAME TO broken_table`); err != nil {
+			t.Fatal(err)
+		}
+		status, _, b := codecCall(t, base+"/codec/decode", operator, body)
+		if status != 503 || strings.Contains(string(b), base64Of("Copper kettle")) {
+			t.Errorf("%s cannot be written: %d %s, want 503 and nothing decoded", broken, status, b)
+		}
+		if _, err := e.db.Exec(`ALTER TABLE broken_table RENAME TO ` + broken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = e.db.Get(&entries, `SELECT count(*) FROM registry_entries WHERE system = 'temporal' AND action = 'read'`)
+	if entries != 2 {
+		t.Fatalf("%d registry reads after refused decodes, want still 2", entries)
+	}
+}
+
+func base64Of(s string) string { return base64.StdEncoding.EncodeToString([]byte(`"` + s + `"`)) }
+
+// The API's trail, report, receipt and export each name their token in the
+// access log before answering; if the log cannot be written they answer
+// 503 and nothing else.
+func TestAPI_ReadsAreLoggedWithTheirPrincipalOrRefused(t *testing.T) {
+	e := newEnv(t)
+	e.seedRegistry(t)
+	ctx := context.Background()
+	auditor, rec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ana", Role: store.RoleAuditor})
+	trail := "/api/registry/trail?shop=" + shop + "&customer_id=100"
+	export := "/api/registry/export?shop=" + shop
+	for _, p := range []string{trail, export} {
+		if status, _, b := e.api(t, p, auditor); status != 200 {
+			t.Fatalf("%s: %d %s", p, status, b)
+		}
+	}
+	log, err := registry.AccessLog(ctx, e.db, time.Now().Add(-time.Hour), time.Time{}, rec.ID)
+	if err != nil || len(log) != 2 || log[0].What != registry.AccessTrail || log[1].What != registry.AccessExport ||
+		log[0].Subject != e.ring.Subject(shop, 100) || log[1].Shop != shop {
+		t.Fatalf("access log %+v, %v", log, err)
+	}
+	if other, _ := registry.AccessLog(ctx, e.db, time.Now().Add(-time.Hour), time.Time{}, "tok_someoneelse"); len(other) != 0 {
+		t.Fatalf("another principal's log: %+v", other)
+	}
+	if _, err := e.db.Exec(`ALTER TABLE access_log RENAME TO broken_table`); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{trail, export, "/api/subjects/receipt?shop=" + shop + "&customer_id=100"} {
+		status, _, b := e.api(t, p, auditor)
+		if status != 503 || strings.Contains(string(b), "sub_") {
+			t.Errorf("%s with the access log broken: %d %s", p, status, b)
+		}
 	}
 }

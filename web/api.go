@@ -117,7 +117,7 @@ func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, err.Error())
 		return
 	}
-	err = s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: f, Exporter: t.ID, Role: t.Role,
+	err = s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: f, Exporter: t.ID, Principal: t.Principal(), Role: t.Role,
 		SignaturePath: "/api/registry/exports/%s/signature"})
 	if err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the export, try again")
@@ -154,7 +154,8 @@ func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if err := registry.RecordAccess(r.Context(), s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("tr"), now); err != nil {
+	if err := registry.RecordAccess(r.Context(), s.DB.DB, registry.Access{Principal: t.Principal(), What: registry.AccessTrail,
+		Shops: []string{f.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("tr")}, now); err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
 		return
 	}
@@ -187,7 +188,12 @@ func (s *Server) subjectRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if err := registry.RecordAccess(ctx, s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("sr"), s.now()); err != nil {
+	what := registry.AccessReport
+	if kind == store.KindCustomerRedact {
+		what = registry.AccessReceipt
+	}
+	if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: t.Principal(), What: what,
+		Shops: []string{f.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("sr")}, s.now()); err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
 		return
 	}

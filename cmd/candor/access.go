@@ -6,11 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
 
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
 
@@ -143,9 +147,11 @@ func tokensRotate(ctx context.Context, args []string) error {
 
 func runAccess(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("access: say review")
+		return usagef("access: say review or log")
 	}
 	switch args[0] {
+	case "log":
+		return accessLog(ctx, args[1:])
 	case "review":
 		fs := flag.NewFlagSet("access review", flag.ContinueOnError)
 		asJSON := fs.Bool("json", false, "print JSON")
@@ -154,7 +160,7 @@ func runAccess(ctx context.Context, args []string) error {
 		}
 		return printReview(ctx, *asJSON, true)
 	default:
-		return usagef("access: unknown subcommand %q (review)", args[0])
+		return usagef("access: unknown subcommand %q (review or log)", args[0])
 	}
 }
 
@@ -198,4 +204,100 @@ func printReview(ctx context.Context, asJSON, summary bool) error {
 			len(rs), flagged, config.FormatDuration(store.StaleAfter), config.FormatDuration(store.ExpiringWithin))
 	}
 	return nil
+}
+
+// cliPrincipal names the person at the command line in the access log: the
+// operating-system user (and who ran sudo, if anyone), on this host.
+func cliPrincipal() string {
+	name := os.Getenv("USER")
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		name = u.Username
+	}
+	if name == "" {
+		name = "uid " + strconv.Itoa(os.Getuid())
+	}
+	if s := os.Getenv("SUDO_USER"); s != "" && s != name {
+		name += " (sudo by " + s + ")"
+	}
+	host, _ := os.Hostname()
+	p := registry.PrincipalCLIPrefix + name
+	if host != "" {
+		p += " on " + host
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, p)
+}
+
+func accessLog(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("access log", flag.ContinueOnError)
+	since := fs.String("since", "", "from this time (RFC 3339 or YYYY-MM-DD), or this long ago (30d, 12h); required")
+	until := fs.String("until", "", "up to this time (RFC 3339 or YYYY-MM-DD); default now")
+	principal := fs.String("principal", "", "only this principal (tok_…, session:…, cli:…)")
+	asJSON := fs.Bool("json", false, "print JSON Lines")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	now := time.Now()
+	if *since == "" {
+		return usagef("access log: give --since (a time, or how long ago: 30d)")
+	}
+	from, err := timeOrAgo(*since, now)
+	if err != nil {
+		return usagef("access log: --since: %v", err)
+	}
+	var to time.Time
+	if *until != "" {
+		if to, err = timeOrAgo(*until, now); err != nil {
+			return usagef("access log: --until: %v", err)
+		}
+		if !from.Before(to) {
+			return usagef("access log: --since must be before --until")
+		}
+	}
+	db, err := openDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, err := registry.AccessLog(ctx, db, from, to, *principal)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		for _, l := range log {
+			if err := enc.Encode(l); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "AT\tPRINCIPAL\tREAD\tSHOP\tSUBJECT\tREF")
+	for _, l := range log {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", l.At.UTC().Format(time.RFC3339), l.Principal, l.What, l.Shop, l.Subject, l.Ref)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%d reads of personal data since %s.\n", len(log), from.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// timeOrAgo reads an RFC 3339 time, a date, or a duration before now.
+func timeOrAgo(v string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse("2006-01-02", v); err == nil {
+		return t, nil
+	}
+	if d, err := config.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%q is not a time (RFC 3339, YYYY-MM-DD) or a duration (30d)", v)
 }

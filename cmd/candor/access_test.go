@@ -82,3 +82,45 @@ func TestTokensCLI_BadInputIsAUsageErrorAndStoresNothing(t *testing.T) {
 		t.Fatalf("%d tokens stored from bad input", n)
 	}
 }
+
+func TestAccessLogCLI_NamesWhoReadWhat(t *testing.T) {
+	registryFixture(t)
+	if _, err := capture(t, "registry", "trail", "--shop", "cli.myshopify.com", "--customer-id", "42"); err != nil {
+		t.Fatal(err)
+	}
+	// The lookup is recorded before it is answered, found or not.
+	_, _ = capture(t, "subjects", "receipt", "--shop", "cli.myshopify.com", "--customer-id", "42")
+	if _, err := capture(t, "registry", "export", "--format", "csv", "-o", "reg.csv"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := capture(t, "access", "log", "--since", "1h", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("access log: %d lines, want trail, receipt and export:\n%s", len(lines), out)
+	}
+	me := cliPrincipal()
+	for i, what := range []string{`"what":"trail"`, `"what":"receipt"`, `"what":"export"`} {
+		if !strings.Contains(lines[i], what) || !strings.Contains(lines[i], `"principal":"`+me+`"`) {
+			t.Errorf("line %d %s, want %s by %s", i+1, lines[i], what, me)
+		}
+	}
+	if out, err := capture(t, "access", "log", "--since", "1h", "--principal", "tok_nobody"); err != nil || strings.Contains(out, "trail") {
+		t.Fatalf("another principal: %v %s", err, out)
+	}
+	if out, err := capture(t, "access", "log", "--since", "2000-01-01", "--until", "2000-02-01"); err != nil || strings.Contains(out, "trail") {
+		t.Fatalf("a window before the reads: %v %s", err, out)
+	}
+	for _, args := range [][]string{
+		{"access", "log"},
+		{"access", "log", "--since", "yesterday"},
+		{"access", "log", "--since", "2026-02-01", "--until", "2026-01-01"},
+		{"access", "log", "--since", "1h", "--until", "soon"},
+	} {
+		if _, err := capture(t, args...); !isUsage(err) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

@@ -158,7 +158,8 @@ func registryExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := registry.RecordAccess(ctx, db.DB, shops, f.Subject, id, time.Now()); err != nil {
+	if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: cliPrincipal(), What: registry.AccessExport,
+		Shops: shops, Subject: f.Subject, Ref: id}, time.Now()); err != nil {
 		return fmt.Errorf("record the export: %w", err)
 	}
 	if *format == registry.FormatROPA {
@@ -311,7 +312,8 @@ func registryTrail(ctx context.Context, args []string) error {
 // lookupTrail records the lookup, then answers it.
 func lookupTrail(ctx context.Context, db *store.DB, shop, subject string) (registry.Trail, error) {
 	now := time.Now()
-	if err := registry.RecordAccess(ctx, db.DB, []string{shop}, subject, registry.NewLookupID("tr"), now); err != nil {
+	if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: cliPrincipal(), What: registry.AccessTrail,
+		Shops: []string{shop}, Subject: subject, Ref: registry.NewLookupID("tr")}, now); err != nil {
 		return registry.Trail{}, fmt.Errorf("record the lookup: %w", err)
 	}
 	return registry.SubjectTrail(ctx, db, shop, subject, now)
