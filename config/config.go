@@ -28,18 +28,22 @@ const ShopifyAPIVersion = "2026-10"
 
 // Config is everything the binary reads from the environment.
 type Config struct {
-	DatabaseURL       string
-	TemporalAddress   string
-	TemporalNamespace string
-	HTTPAddr          string
-	PublicURL         string
-	ShopifyAPIKey     string
-	ShopifyAPISecret  string
-	ShopifyAPIVersion string
-	ShopifyBaseURL    string // CANDOR_SHOPIFY_BASE_URL: stand-in override
-	SendGridAPIKey    string
-	SendGridBaseURL   string // CANDOR_SENDGRID_BASE_URL: stand-in override
-	MasterKey         []byte // 32 bytes, from CANDOR_MASTER_KEY
+	DatabaseURL string
+	// MigrateDatabaseURL (CANDOR_MIGRATE_DATABASE_URL) is the tables'
+	// owner, for `candor migrate`; DATABASE_URL is then the app role that
+	// serve and worker use, which migrate grants (docs/security.md).
+	MigrateDatabaseURL string
+	TemporalAddress    string
+	TemporalNamespace  string
+	HTTPAddr           string
+	PublicURL          string
+	ShopifyAPIKey      string
+	ShopifyAPISecret   string
+	ShopifyAPIVersion  string
+	ShopifyBaseURL     string // CANDOR_SHOPIFY_BASE_URL: stand-in override
+	SendGridAPIKey     string
+	SendGridBaseURL    string // CANDOR_SENDGRID_BASE_URL: stand-in override
+	MasterKey          []byte // 32 bytes, from CANDOR_MASTER_KEY
 
 	// MailFrom is the From address of every email (CANDOR_MAIL_FROM): an
 	// address on the domain authenticated in the SendGrid account. Shops
@@ -85,18 +89,19 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		getenv("CANDOR_MASTER_KEY_PREVIOUS"), getenv("CANDOR_CODEC_ORIGINS")
 	temporal, temporalErr := temporalFromEnv(getenv)
 	c := Config{
-		DatabaseURL:       getenv("DATABASE_URL"),
-		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: envOr("TEMPORAL_NAMESPACE", "default"),
-		HTTPAddr:          envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
-		PublicURL:         strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
-		ShopifyAPIKey:     getenv("SHOPIFY_API_KEY"),
-		ShopifyAPISecret:  getenv("SHOPIFY_API_SECRET"),
-		ShopifyAPIVersion: envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
-		ShopifyBaseURL:    strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
-		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
-		SendGridBaseURL:   strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
-		MailFrom:          strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
+		DatabaseURL:        getenv("DATABASE_URL"),
+		MigrateDatabaseURL: getenv("CANDOR_MIGRATE_DATABASE_URL"),
+		TemporalAddress:    envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:  envOr("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:           envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
+		PublicURL:          strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
+		ShopifyAPIKey:      getenv("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:   getenv("SHOPIFY_API_SECRET"),
+		ShopifyAPIVersion:  envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
+		ShopifyBaseURL:     strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
+		SendGridAPIKey:     getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL:    strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+		MailFrom:           strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
 	}
 	if c.MailFrom != "" {
 		if a, err := mail.ParseAddress(c.MailFrom); err != nil || a.Address != c.MailFrom {

@@ -2,11 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/candorhq/candor/store"
+	"github.com/candorhq/candor/store/storetest"
 )
 
 func TestTokensCLI_CreateListRotateRevokeReview(t *testing.T) {
@@ -122,5 +127,47 @@ func TestAccessLogCLI_NamesWhoReadWhat(t *testing.T) {
 		if _, err := capture(t, args...); !isUsage(err) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+}
+
+func TestMigrateCLI_RunsAsOwnerAndGrantsTheAppRole(t *testing.T) {
+	ctx := context.Background()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	role := "candor_app_cli_" + hex.EncodeToString(b)
+	admin, err := sqlx.Open("postgres", storetest.ServerURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + role)
+		admin.Close()
+	})
+	owner, ownerURL := storetest.New(t)
+	appURL, err := owner.EnsureAppRole(ctx, ownerURL, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("CANDOR_MIGRATE_DATABASE_URL", ownerURL)
+	t.Setenv("DATABASE_URL", ownerURL)
+	if _, err := capture(t, "migrate"); err == nil || !strings.Contains(err.Error(), "same user") {
+		t.Fatalf("migrate with one user for both: %v", err)
+	}
+	t.Setenv("DATABASE_URL", appURL)
+	out, err := capture(t, "migrate")
+	if err != nil || !strings.Contains(out, "app role "+role+": granted") {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+	app, err := store.Open(ctx, appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	if _, err := app.Exec(`DELETE FROM registry_entries`); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("delete as the app role after migrate: %v", err)
+	}
+	if _, err := app.Exec(`INSERT INTO api_tokens (id, token_sha256, name, role, expires_at) VALUES ('tok_x', 'h', 'n', 'auditor', now())`); err != nil {
+		t.Fatalf("ordinary write as the app role: %v", err)
 	}
 }
