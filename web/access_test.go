@@ -235,3 +235,39 @@ func TestAPI_ReadsAreLoggedWithTheirPrincipalOrRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestAPI_CheckpointsAreServedToAuditorsSigned(t *testing.T) {
+	e := newEnv(t)
+	e.seedRegistry(t)
+	ctx := context.Background()
+	if _, err := registry.MakeCheckpoint(ctx, e.db.DB, registry.Signer{KeyID: e.ring.KeyID(), Key: e.ring.SigningKey()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "ana", Role: store.RoleAuditor})
+	merchant, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "owner", Role: store.RoleMerchant, Shop: shop})
+	for tok, want := range map[string]int{"": 401, merchant: 403} {
+		if status, _, _ := e.api(t, "/api/registry/checkpoints", tok); status != want {
+			t.Errorf("token %q: %d, want %d", tok, status, want)
+		}
+	}
+	for _, q := range []string{"?since=yesterday", "?shop=" + shop} {
+		if status, _, _ := e.api(t, "/api/registry/checkpoints"+q, auditor); status != 400 {
+			t.Errorf("%s: %d, want 400", q, status)
+		}
+	}
+	status, _, b := e.api(t, "/api/registry/checkpoints", auditor)
+	var got struct {
+		PublicKey   string                      `json:"public_key"`
+		Checkpoints []registry.SignedCheckpoint `json:"checkpoints"`
+	}
+	if status != 200 || json.Unmarshal(b, &got) != nil || len(got.Checkpoints) != 1 || len(got.Checkpoints[0].Checkpoint.Heads) != 2 {
+		t.Fatalf("checkpoints: %d %s", status, b)
+	}
+	pub, _ := base64.StdEncoding.DecodeString(got.PublicKey)
+	if n, err := registry.VerifyCheckpoints(ctx, e.db.DB, got.Checkpoints, pub); err != nil || n != 2 {
+		t.Fatalf("the served checkpoints do not verify: %d %v", n, err)
+	}
+	if status, _, b := e.api(t, "/api/registry/checkpoints?since=2999-01-01", auditor); status != 200 || strings.Contains(string(b), "heads") {
+		t.Fatalf("since after every checkpoint: %d %s", status, b)
+	}
+}

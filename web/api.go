@@ -220,3 +220,32 @@ func (s *Server) registryPubkey(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signer() registry.Signer {
 	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
 }
+
+// registryCheckpoints is GET /api/registry/checkpoints[?since=T]: the
+// signed checkpoints of every chain's head (auditors only: they name every
+// shop), for `candor registry audit`.
+func (s *Server) registryCheckpoints(w http.ResponseWriter, r *http.Request) {
+	var since time.Time
+	for k := range r.URL.Query() {
+		if k != "since" {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", k))
+			return
+		}
+	}
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			if since, err = time.Parse("2006-01-02", v); err != nil {
+				apiError(w, http.StatusBadRequest, "since is not a time (RFC 3339 or YYYY-MM-DD)")
+				return
+			}
+		}
+	}
+	cps, err := registry.Checkpoints(r.Context(), s.DB, since)
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the checkpoints, try again")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey(), "checkpoints": cps})
+}

@@ -88,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
 	mux.HandleFunc("GET /api/subjects/{what}", s.authed(readers, s.subjectRequests))
+	mux.HandleFunc("GET /api/registry/checkpoints", s.authed([]string{store.RoleAuditor}, s.registryCheckpoints))
 	mux.HandleFunc("GET /app/login", s.appLogin)
 	mux.HandleFunc("POST /app/login", s.appLoginPost)
 	mux.HandleFunc("GET /app", s.merchant(s.appOverview))

@@ -26,6 +26,8 @@ Usage:
                                   send signed Shopify webhooks to a server
   candor registry export|verify|pubkey|trail
                                   export, verify offline, and query the data-flow registry
+  candor registry checkpoint | checkpoints [-o FILE] | audit --pubkey K --checkpoints FILE
+                                  sign the chain heads now; export them; check the database against them
   candor tokens create --name N --role auditor|merchant|operator [--shop S] [--expires 90d]
                                   make an API token (shown once)
   candor tokens list | revoke ID | rotate ID [--expires 90d]

@@ -31,7 +31,7 @@ func (e exitError) Error() string { return e.msg }
 
 func runRegistry(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("registry: say export, verify, pubkey or trail")
+		return usagef("registry: say export, verify, pubkey, trail, checkpoint, checkpoints or audit")
 	}
 	switch args[0] {
 	case "export":
@@ -42,8 +42,14 @@ func runRegistry(ctx context.Context, args []string) error {
 		return registryPubkey(args[1:])
 	case "trail":
 		return registryTrail(ctx, args[1:])
+	case "checkpoint":
+		return registryCheckpoint(ctx, args[1:])
+	case "checkpoints":
+		return registryCheckpoints(ctx, args[1:])
+	case "audit":
+		return registryAudit(ctx, args[1:])
 	}
-	return usagef("registry: unknown subcommand %q (export, verify, pubkey, trail)", args[0])
+	return usagef("registry: unknown subcommand %q (export, verify, pubkey, trail, checkpoint, checkpoints, audit)", args[0])
 }
 
 // ParseTime accepts RFC 3339 or a date (UTC midnight).
