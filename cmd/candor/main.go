@@ -34,6 +34,8 @@ Usage:
                                   every token; stop one; replace one with a new token
   candor access review [--json] | log --since T [--principal P]
                                   who can reach what, flagged; who looked at personal data
+  candor incident impact --system S --since T1 [--until T2] [--shop X] [--drafts DIR]
+                                  whose data a breached system held; draft breach notifications
   candor retention run [--wait] | policies [--shop S]
                                   one retention sweep now; the policies and their reasons
   candor reconcile run [--wait]
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string) error {
 		return runTokens(ctx, rest)
 	case "access":
 		return runAccess(ctx, rest)
+	case "incident":
+		return runIncident(ctx, rest)
 	case "subjects":
 		return runSubjects(ctx, rest)
 	case "retention":
