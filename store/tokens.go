@@ -304,3 +304,20 @@ func ReviewFlags(t Token, now time.Time) []string {
 	}
 	return flags
 }
+
+// SessionSummary is a shop's live merchant sessions (the merchant pages),
+// for the access review: sessions are principals too, and end on logout,
+// after 12 hours, or when the shop uninstalls.
+type SessionSummary struct {
+	Shop   string    `db:"shop" json:"shop"`
+	Live   int       `db:"live" json:"live"`
+	Newest time.Time `db:"newest" json:"newest"`
+}
+
+// LiveSessions lists, per shop, the merchant sessions alive at now.
+func (db *DB) LiveSessions(ctx context.Context, now time.Time) ([]SessionSummary, error) {
+	var out []SessionSummary
+	err := db.SelectContext(ctx, &out, `SELECT shop, count(*) AS live, max(created_at) AS newest FROM app_sessions
+		WHERE expires_at > $1 GROUP BY shop ORDER BY shop`, now)
+	return out, err
+}

@@ -217,3 +217,22 @@ func TestAccessReview_FlagsStaleNeverUsedExpiringExpiredRevoked(t *testing.T) {
 		t.Errorf("%d principals, want %d", len(rs), len(want))
 	}
 }
+
+func TestLiveSessions_CountsOnlyUnexpiredSessionsPerShop(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	for _, s := range []string{tokenShop, "other.myshopify.com"} {
+		if err := db.AddShop(ctx, store.Shop{Domain: s, TokenSealed: "x", Settings: store.DefaultSettings(s)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`INSERT INTO app_sessions (token_hash, shop, expires_at) VALUES
+		('a', $1, now() + interval '1 hour'), ('b', $1, now() + interval '2 hours'), ('c', $1, now() - interval '1 minute'),
+		('d', 'other.myshopify.com', now() - interval '1 minute')`, tokenShop); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.LiveSessions(ctx, time.Now())
+	if err != nil || len(got) != 1 || got[0].Shop != tokenShop || got[0].Live != 2 {
+		t.Fatalf("live sessions %+v, %v", got, err)
+	}
+}

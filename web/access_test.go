@@ -69,8 +69,15 @@ func TestStaffAccess_ListsEveryPrincipalFlaggedForOperatorsAndAuditorsOnly(t *te
 			t.Errorf("token %q: %d, want %d", tok, status, want)
 		}
 	}
+	if _, err := e.db.Exec(`INSERT INTO app_sessions (token_hash, shop, expires_at) VALUES ('h1', $1, now() + interval '1 hour'),
+		('h2', $1, now() - interval '1 hour')`, shop); err != nil {
+		t.Fatal(err)
+	}
 	status, h, body := e.api(t, "/staff/access", operator)
 	page := string(body)
+	if !strings.Contains(page, "<td>"+shop+"</td><td>1</td>") {
+		t.Error("the page does not show the shop's one live merchant session")
+	}
 	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 		t.Fatalf("operator: %d %s", status, h.Get("Content-Type"))
 	}

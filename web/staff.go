@@ -30,6 +30,15 @@ var staffAccessPage = template.Must(template.New("staff-access").Funcs(template.
 <td>{{if .LastUsedAt}}{{.LastUsedAt.Format "2006-01-02"}}{{else}}never{{end}}</td><td>{{.ExpiresAt.Format "2006-01-02"}}</td><td>{{join .Flags ", "}}</td></tr>
 {{else}}<tr><td colspan="8">No tokens.</td></tr>{{end}}
 </tbody></table>
+<h2>Merchant sessions</h2>
+<p>Signed in to the merchant pages; each ends on logout, after 12 hours, or when its shop uninstalls.</p>
+<table>
+<caption>Live sessions per shop</caption>
+<thead><tr><th scope="col">Shop</th><th scope="col">Live</th><th scope="col">Newest</th></tr></thead>
+<tbody>
+{{range .Sessions}}<tr><td>{{.Shop}}</td><td>{{.Live}}</td><td>{{.Newest.Format "2006-01-02 15:04"}}</td></tr>
+{{else}}<tr><td colspan="3">None.</td></tr>{{end}}
+</tbody></table>
 </main></body></html>`))
 
 // staffAccess is GET /staff/access: the access review as `candor access
@@ -41,10 +50,15 @@ func (s *Server) staffAccess(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, "could not read the tokens, try again")
 		return
 	}
+	sessions, err := s.DB.LiveSessions(r.Context(), now)
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the sessions, try again")
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if strings.Contains(r.Header.Get("Accept"), "application/json") {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "principals": rs})
+		_ = json.NewEncoder(w).Encode(map[string]any{"at": now.UTC(), "principals": rs, "merchant_sessions": sessions})
 		return
 	}
 	needLook := 0
@@ -55,6 +69,6 @@ func (s *Server) staffAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	_ = staffAccessPage.Execute(w, map[string]any{"At": now.UTC(), "Principals": rs, "NeedLook": needLook,
+	_ = staffAccessPage.Execute(w, map[string]any{"At": now.UTC(), "Principals": rs, "Sessions": sessions, "NeedLook": needLook,
 		"Stale": config.FormatDuration(store.StaleAfter), "Expiring": config.FormatDuration(store.ExpiringWithin)})
 }

@@ -177,8 +177,12 @@ func printReview(ctx context.Context, asJSON, summary bool) error {
 	if err != nil {
 		return err
 	}
+	sessions, err := db.LiveSessions(ctx, now)
+	if err != nil {
+		return err
+	}
 	if asJSON {
-		return json.NewEncoder(os.Stdout).Encode(map[string]any{"at": now.UTC(), "principals": rs})
+		return json.NewEncoder(os.Stdout).Encode(map[string]any{"at": now.UTC(), "principals": rs, "merchant_sessions": sessions})
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tROLE\tSCOPE\tCREATED\tLAST USED\tEXPIRES\tFLAGS")
@@ -198,6 +202,15 @@ func printReview(ctx context.Context, asJSON, summary bool) error {
 	}
 	if err := w.Flush(); err != nil {
 		return err
+	}
+	if summary && len(sessions) > 0 {
+		fmt.Fprintln(w, "\nSHOP\tLIVE MERCHANT SESSIONS\tNEWEST")
+		for _, s := range sessions {
+			fmt.Fprintf(w, "%s\t%d\t%s\n", s.Shop, s.Live, s.Newest.UTC().Format("2006-01-02 15:04"))
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
 	}
 	if summary {
 		fmt.Fprintf(os.Stderr, "%d principals; %d not revoked need a look (stale: unused %s; expiring: within %s). Revoke with candor tokens revoke ID.\n",
