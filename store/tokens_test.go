@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"slices"
 	"strings"
@@ -234,5 +236,26 @@ func TestLiveSessions_CountsOnlyUnexpiredSessionsPerShop(t *testing.T) {
 	got, err := db.LiveSessions(ctx, time.Now())
 	if err != nil || len(got) != 1 || got[0].Shop != tokenShop || got[0].Live != 2 {
 		t.Fatalf("live sessions %+v, %v", got, err)
+	}
+}
+
+// The staff chain (refused auditor and operator tokens) exports and
+// verifies like a shop's, as part of an export of every shop.
+func TestRefusedStaffAttempts_ExportAndVerifyWithEveryShop(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	tok, rec, _ := db.CreateToken(ctx, store.TokenSpec{Name: "ops", Role: store.RoleOperator})
+	_ = db.RevokeToken(ctx, rec.ID)
+	_, _ = db.Authenticate(ctx, tok)
+	_, _ = db.Authenticate(ctx, tok)
+	_, key, _ := ed25519.GenerateKey(nil)
+	var buf bytes.Buffer
+	signed, err := registry.Export(ctx, db.DB, &buf, registry.FormatCSV, registry.Filter{}, registry.Signer{KeyID: "k", Key: key}, registry.NewExportID(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := registry.Verify(bytes.NewReader(buf.Bytes()), &signed, key.Public().(ed25519.PublicKey))
+	if err != nil || rep.Entries != 2 || !strings.Contains(buf.String(), registry.StaffShop) {
+		t.Fatalf("export with the staff chain: %+v, %v\n%s", rep, err, buf.String())
 	}
 }
