@@ -282,6 +282,25 @@ func TestComposeEnvironment(t *testing.T) {
 	if v, ok := envString(t, "migrate", mig, "DATABASE_URL"); !ok || v == "" {
 		t.Errorf("service migrate: environment variable DATABASE_URL is missing or empty")
 	}
+	// Two roles: migrate as the owner, serve and worker as the app role
+	// that migrate grants (docs/security.md).
+	ownerURL, _ := envString(t, "migrate", mig, "CANDOR_MIGRATE_DATABASE_URL")
+	appURL, _ := envString(t, "migrate", mig, "DATABASE_URL")
+	if !strings.Contains(ownerURL, "@postgres:5432/") || urlUser(ownerURL) == urlUser(appURL) {
+		t.Errorf("service migrate: CANDOR_MIGRATE_DATABASE_URL %q must name the owner, apart from DATABASE_URL's user %q", ownerURL, urlUser(appURL))
+	}
+	for _, name := range []string{"serve", "worker"} {
+		if v, _ := envString(t, name, env(t, name, service(t, cf, name)), "DATABASE_URL"); urlUser(v) != urlUser(appURL) || urlUser(v) == urlUser(ownerURL) {
+			t.Errorf("service %s: DATABASE_URL user %q, want the app role %q", name, urlUser(v), urlUser(appURL))
+		}
+	}
+	roles := service(t, cf, "postgres-roles")
+	if !strings.Contains(fmt.Sprint(roles.Command), "CREATE ROLE "+urlUser(appURL)) {
+		t.Errorf("service postgres-roles does not create the app role %q", urlUser(appURL))
+	}
+	if c := dependsOn(t, "migrate", service(t, cf, "migrate"))["postgres-roles"]; c != "service_completed_successfully" {
+		t.Errorf("service migrate: want depends_on postgres-roles completed, got %q", c)
+	}
 
 	tmp := env(t, "temporal", service(t, cf, "temporal"))
 	// BIND_ON_IP: the image binds 127.0.0.1 otherwise, out of the other containers' reach.
@@ -684,4 +703,18 @@ func TestDockerfile(t *testing.T) {
 	if !strings.Contains(entry, "/candor") {
 		t.Errorf("%s: final stage ENTRYPOINT = %q, want the candor binary", dockerfilePath, entry)
 	}
+}
+
+// urlUser is the user of a postgres:// URL, compose interpolations and
+// all ("" if none): what stands between :// and the password's colon.
+func urlUser(s string) string {
+	_, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return ""
+	}
+	user, _, ok := strings.Cut(rest, ":")
+	if !ok {
+		return ""
+	}
+	return user
 }

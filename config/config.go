@@ -29,10 +29,14 @@ const ShopifyAPIVersion = "2026-10"
 
 // Config is everything the binary reads from the environment.
 type Config struct {
-	DatabaseURL       string
-	TemporalAddress   string
-	TemporalNamespace string
-	HTTPAddr          string
+	DatabaseURL string
+	// MigrateDatabaseURL (CANDOR_MIGRATE_DATABASE_URL) is the tables'
+	// owner, for `candor migrate`; DATABASE_URL is then the app role that
+	// serve and worker use, which migrate grants (docs/security.md).
+	MigrateDatabaseURL string
+	TemporalAddress    string
+	TemporalNamespace  string
+	HTTPAddr           string
 	// MetricsAddr is where `candor worker` serves /metrics
 	// (CANDOR_METRICS_ADDR); empty: it serves none. `candor serve` and
 	// `candor dev` serve it on HTTPAddr.
@@ -98,19 +102,20 @@ func fromEnv(getenv func(string) string) (Config, error) {
 		getenv("CANDOR_MASTER_KEY_PREVIOUS"), getenv("CANDOR_CODEC_ORIGINS")
 	temporal, temporalErr := temporalFromEnv(getenv)
 	c := Config{
-		DatabaseURL:       getenv("DATABASE_URL"),
-		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
-		TemporalNamespace: envOr("TEMPORAL_NAMESPACE", "default"),
-		HTTPAddr:          envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
-		MetricsAddr:       getenv("CANDOR_METRICS_ADDR"),
-		PublicURL:         strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
-		ShopifyAPIKey:     getenv("SHOPIFY_API_KEY"),
-		ShopifyAPISecret:  getenv("SHOPIFY_API_SECRET"),
-		ShopifyAPIVersion: envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
-		ShopifyBaseURL:    strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
-		SendGridAPIKey:    getenv("SENDGRID_API_KEY"),
-		SendGridBaseURL:   strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
-		MailFrom:          strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
+		DatabaseURL:        getenv("DATABASE_URL"),
+		MigrateDatabaseURL: getenv("CANDOR_MIGRATE_DATABASE_URL"),
+		TemporalAddress:    envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace:  envOr("TEMPORAL_NAMESPACE", "default"),
+		HTTPAddr:           envOr("CANDOR_HTTP_ADDR", "127.0.0.1:8080"),
+		MetricsAddr:        getenv("CANDOR_METRICS_ADDR"),
+		PublicURL:          strings.TrimRight(getenv("CANDOR_PUBLIC_URL"), "/"),
+		ShopifyAPIKey:      getenv("SHOPIFY_API_KEY"),
+		ShopifyAPISecret:   getenv("SHOPIFY_API_SECRET"),
+		ShopifyAPIVersion:  envOr("SHOPIFY_API_VERSION", ShopifyAPIVersion),
+		ShopifyBaseURL:     strings.TrimRight(getenv("CANDOR_SHOPIFY_BASE_URL"), "/"),
+		SendGridAPIKey:     getenv("SENDGRID_API_KEY"),
+		SendGridBaseURL:    strings.TrimRight(getenv("CANDOR_SENDGRID_BASE_URL"), "/"),
+		MailFrom:           strings.TrimSpace(getenv("CANDOR_MAIL_FROM")),
 	}
 	c.SendGridRate = DefaultSendGridRate
 	if v := getenv("CANDOR_SENDGRID_RATE"); v != "" {

@@ -321,7 +321,7 @@ func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T
 	if err := s.db.SetOverride(ctx, shop, retention.ReviewRequests, 90*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.db.CreateToken(ctx, store.RoleMerchant, shop); err != nil {
+	if _, _, err := s.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.db.Exec(`INSERT INTO suppressions (shop, subject, reason) VALUES ($1, 'sub_x', 'unsubscribe_link')`, shop); err != nil {
@@ -356,7 +356,7 @@ func TestUninstallThenShopRedact_LeavesNoRowOfTheShopButTheEvidence(t *testing.T
 
 	// Every table, every row: which still name the shop?
 	kept := map[string]bool{"registry_entries": true, "registry_heads": true, "privacy_requests": true, "privacy_receipts": true,
-		"shredded_data_keys": true}
+		"shredded_data_keys": true, "access_log": true, "registry_checkpoints": true}
 	var tables []string
 	if err := s.db.Select(&tables, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`); err != nil {
 		t.Fatal(err)

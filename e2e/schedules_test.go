@@ -26,6 +26,7 @@ func TestEnsureSchedules_CreatesEachAndRestoresADriftedSpec(t *testing.T) {
 		workflows.RetentionScheduleID:      workflows.RetentionInterval,
 		workflows.ReconcileScheduleID:      workflows.ReconcileInterval,
 		workflows.PrivacyRedriveScheduleID: workflows.PrivacyRedriveInterval,
+		workflows.CheckpointScheduleID:     workflows.CheckpointInterval,
 	}
 	// Removed at the end, so none can fire into the package's other tests.
 	t.Cleanup(func() {

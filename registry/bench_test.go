@@ -432,7 +432,7 @@ func BenchmarkIntakeDuringAllShopsExport_10M(b *testing.B) {
 	})
 	b.Run("all_shops_export", func(b *testing.B) {
 		intakeDuring(b, db, func() error {
-			if err := registry.RecordAccess(ctx, db.DB, shops, "", "ex_all", time.Now()); err != nil {
+			if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: "cli:bench", What: registry.AccessExport, Shops: shops, Ref: "ex_all"}, time.Now()); err != nil {
 				return err
 			}
 			var w countingWriter

@@ -94,6 +94,7 @@ var Categories = []Category{
 	{DatumPurchaseHistory, "order ID, order name, product IDs and titles"},
 	{DatumMarketingPrefs, "email-marketing consent state; the unsubscribe (suppression) list"},
 	{DatumPseudonym, "the customer's keyed pseudonym, as registry exports and trails show it"},
+	{DatumCredential, "an API token's ID and role (never the token), as a refused use of it records"},
 	{DatumEmailDeliverability, "whether the customer's address bounced or is invalid (SendGrid's Event Webhook; the address itself is not read)"},
 }
 
@@ -105,6 +106,7 @@ var Purposes = map[string]string{
 	PurposeErasure:       "carry out a customer's or shop's erasure request (Shopify's customers/redact, shop/redact)",
 	PurposeDataRequest:   "answer a customer's access request (Shopify's customers/data_request)",
 	PurposeRetention:     "delete what has outlived its retention period",
+	PurposeAccessControl: "account for who tried to use a credential that was expired or revoked (security of processing, GDPR Art. 32; LGPD Art. 46)",
 	PurposeSuppression:   "stop emailing a customer whose address bounced, who reported spam or who unsubscribed at SendGrid",
 }
 

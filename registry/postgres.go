@@ -60,7 +60,7 @@ func chainOf(e Entry) string {
 }
 
 var validActions = map[string]bool{ActionCollected: true, ActionStored: true, ActionRead: true,
-	ActionTransmitted: true, ActionDeleted: true, ActionErased: true}
+	ActionTransmitted: true, ActionDeleted: true, ActionErased: true, ActionRefused: true}
 
 func (e Entry) validate() error {
 	switch {

@@ -31,6 +31,9 @@ const (
 	ActionTransmitted = "transmitted"
 	ActionDeleted     = "deleted"
 	ActionErased      = "erased"
+	// ActionRefused is a use of a credential that was turned away (an
+	// expired or revoked API token): the attempt, not a touch of data.
+	ActionRefused = "refused"
 )
 
 // Data categories, named after the Fides taxonomy (docs/registry.md).
@@ -48,7 +51,15 @@ const (
 	// DatumEmailDeliverability is whether the address bounced, as
 	// SendGrid's Event Webhook reports it; the address is not read.
 	DatumEmailDeliverability = "user.contact.email.deliverability"
+	// DatumCredential is an API token's record (its ID, never the token),
+	// Fides's system.authentication: what a refused attempt used.
+	DatumCredential = "system.authentication"
 )
+
+// StaffShop is the shop field of entries about staff principals (auditor
+// and operator tokens), which belong to no shop: their refused attempts
+// form a chain of their own, exported and verified like a shop's.
+const StaffShop = "candor-staff"
 
 // Purposes and legal bases.
 const (
@@ -59,6 +70,7 @@ const (
 	PurposeDataRequest   = "data_request"
 	PurposeRetention     = "retention"
 	PurposeSuppression   = "suppression"
+	PurposeAccessControl = "access_control"
 
 	BasisLegitimateInterest = "legitimate_interests"
 	BasisConsent            = "consent"

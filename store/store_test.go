@@ -237,11 +237,11 @@ func TestAsyncConn_CommitsAsynchronouslyAndGivesTheConnectionBackSynchronous(t *
 func TestRevokeToken_StopsThatTokenOnly(t *testing.T) {
 	db, _ := storetest.New(t)
 	ctx := context.Background()
-	gone, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
+	gone, rec, err := db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, _, _ := db.CreateToken(ctx, store.RoleOperator, "")
+	kept, _, _ := db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
 	if _, err := db.Authenticate(ctx, gone); err != nil {
 		t.Fatalf("fresh token: %v", err)
 	}

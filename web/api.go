@@ -23,13 +23,13 @@ func (s *Server) authed(roles []string, h http.HandlerFunc) http.HandlerFunc {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || tok == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor"`)
-			apiError(w, http.StatusUnauthorized, "missing bearer token (candor tokens create --role auditor)")
+			apiError(w, http.StatusUnauthorized, "missing bearer token (candor tokens create --name N --role auditor)")
 			return
 		}
 		t, err := s.DB.Authenticate(r.Context(), strings.TrimSpace(tok))
 		if errors.Is(err, store.ErrBadToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor", error="invalid_token"`)
-			apiError(w, http.StatusUnauthorized, "unknown or revoked token")
+			apiError(w, http.StatusUnauthorized, err.Error())
 			return
 		}
 		if err != nil {
@@ -117,7 +117,7 @@ func (s *Server) registryExport(w http.ResponseWriter, r *http.Request) {
 		apiError(w, status, err.Error())
 		return
 	}
-	err = s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: f, Exporter: t.ID, Role: t.Role,
+	err = s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: f, Exporter: t.ID, Principal: t.Principal(), Role: t.Role,
 		SignaturePath: "/api/registry/exports/%s/signature"})
 	if err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the export, try again")
@@ -154,7 +154,8 @@ func (s *Server) registryTrail(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if err := registry.RecordAccess(r.Context(), s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("tr"), now); err != nil {
+	if err := registry.RecordAccess(r.Context(), s.DB.DB, registry.Access{Principal: t.Principal(), What: registry.AccessTrail,
+		Shops: []string{f.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("tr")}, now); err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
 		return
 	}
@@ -187,7 +188,12 @@ func (s *Server) subjectRequests(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	if err := registry.RecordAccess(ctx, s.DB.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("sr"), s.now()); err != nil {
+	what := registry.AccessReport
+	if kind == store.KindCustomerRedact {
+		what = registry.AccessReceipt
+	}
+	if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: t.Principal(), What: what,
+		Shops: []string{f.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("sr")}, s.now()); err != nil {
 		apiError(w, http.StatusServiceUnavailable, "could not record the lookup, try again")
 		return
 	}
@@ -213,4 +219,33 @@ func (s *Server) registryPubkey(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) signer() registry.Signer {
 	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
+}
+
+// registryCheckpoints is GET /api/registry/checkpoints[?since=T]: the
+// signed checkpoints of every chain's head (auditors only: they name every
+// shop), for `candor registry audit`.
+func (s *Server) registryCheckpoints(w http.ResponseWriter, r *http.Request) {
+	var since time.Time
+	for k := range r.URL.Query() {
+		if k != "since" {
+			apiError(w, http.StatusBadRequest, fmt.Sprintf("unknown parameter %q", k))
+			return
+		}
+	}
+	if v := r.URL.Query().Get("since"); v != "" {
+		var err error
+		if since, err = time.Parse(time.RFC3339, v); err != nil {
+			if since, err = time.Parse("2006-01-02", v); err != nil {
+				apiError(w, http.StatusBadRequest, "since is not a time (RFC 3339 or YYYY-MM-DD)")
+				return
+			}
+		}
+	}
+	cps, err := registry.Checkpoints(r.Context(), s.DB, since)
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the checkpoints, try again")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey(), "checkpoints": cps})
 }

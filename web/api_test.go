@@ -53,9 +53,9 @@ func TestAPI_RegistryExportAccessControl(t *testing.T) {
 	e := newEnv(t)
 	e.seedRegistry(t)
 	ctx := context.Background()
-	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
-	merchant, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
-	operator, _, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleAuditor})
+	merchant, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
+	operator, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
 
 	for _, c := range []struct {
 		name, path, token string
@@ -115,7 +115,7 @@ func TestAPI_RegistryExportAccessControl(t *testing.T) {
 		t.Fatalf("pubkey without a token: %d", status)
 	}
 	// Another token cannot fetch this export's signature; an auditor can.
-	other, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
+	other, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
 	if status, _, _ := e.api(t, sigPath, other); status != 404 {
 		t.Fatalf("another merchant token got the signature: %d", status)
 	}
@@ -147,7 +147,7 @@ func TestAPI_RegistryExportAccessControl(t *testing.T) {
 func TestAPI_TrailAnswersWhereACustomersDataWent(t *testing.T) {
 	e := newEnv(t)
 	e.seedRegistry(t)
-	merchant, _, _ := e.db.CreateToken(context.Background(), store.RoleMerchant, shop)
+	merchant, _, _ := e.db.CreateToken(context.Background(), store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
 	status, _, body := e.api(t, "/api/registry/trail?shop="+shop+"&customer_id=100", merchant)
 	var tr registry.Trail
 	if status != 200 || json.Unmarshal(body, &tr) != nil {
@@ -207,9 +207,9 @@ func TestAPI_SubjectReceiptAndReportForTheMerchant(t *testing.T) {
 		data.ID, shop, subject); err != nil {
 		t.Fatal(err)
 	}
-	merchant, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
-	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
-	operator, _, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
+	merchant, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleAuditor})
+	operator, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
 
 	type answer struct {
 		Subject  string                 `json:"subject"`

@@ -18,6 +18,7 @@ import (
 
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
 
@@ -53,6 +54,12 @@ func LoginLink(ring *keys.Ring, shop string, ttl time.Duration, now time.Time) s
 }
 
 // merchantSession is who is looking at /app: one shop.
+// principal names the session in the access log: the shop and the
+// session's ID (a prefix of the hash of its token, as stored).
+func (m merchantSession) principal() string {
+	return registry.PrincipalSessionPrefix + m.Shop + "/" + hashToken(m.token)[:12]
+}
+
 type merchantSession struct {
 	Shop string
 	// token is the raw session token (cookie sessions) or the JWT's sid

@@ -26,7 +26,7 @@ func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSe
 		if id, err := strconv.ParseInt(v, 10, 64); err != nil || id <= 0 {
 			page.Error = "A customer ID is the number in the customer's page address in your Shopify admin."
 			status = http.StatusBadRequest
-		} else if data["Subject"], data["Found"], err = s.subjectEvidence(ctx, m.Shop, id); err != nil {
+		} else if data["Subject"], data["Found"], err = s.subjectEvidence(ctx, m, id); err != nil {
 			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not look up the customer's requests.")
 			return
 		}
@@ -43,9 +43,11 @@ func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSe
 
 // subjectEvidence records a lookup of one customer's privacy requests, then
 // returns the customer's pseudonym and their erasures and data requests.
-func (s *Server) subjectEvidence(ctx context.Context, shop string, customerID int64) (string, []store.SubjectRequest, error) {
+func (s *Server) subjectEvidence(ctx context.Context, m merchantSession, customerID int64) (string, []store.SubjectRequest, error) {
+	shop := m.Shop
 	subject := s.Keys.Subject(shop, customerID)
-	if err := registry.RecordAccess(ctx, s.DB.DB, []string{shop}, subject, registry.NewLookupID("sr"), s.now()); err != nil {
+	if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: m.principal(), What: registry.AccessEvidence,
+		Shops: []string{shop}, Subject: subject, Ref: registry.NewLookupID("sr")}, s.now()); err != nil {
 		return "", nil, err
 	}
 	var found []store.SubjectRequest

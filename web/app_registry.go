@@ -38,7 +38,7 @@ func (s *Server) appExport(w http.ResponseWriter, r *http.Request, m merchantSes
 	}
 	// The shop's own chain records the export even before it has entries.
 	err := s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: registry.Filter{Shop: m.Shop}, Shops: []string{m.Shop},
-		Exporter: appExporter(m.Shop), Role: "merchant_app", SignaturePath: "/app/exports/%s/signature"})
+		Exporter: appExporter(m.Shop), Principal: m.principal(), Role: "merchant_app", SignaturePath: "/app/exports/%s/signature"})
 	if err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the export.")
 	}

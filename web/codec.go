@@ -99,7 +99,7 @@ var codecLoginPage = template.Must(template.New("codec-login").Parse(`<!doctype 
 <h1>Payload codec sign-in</h1>
 {{if .Message}}<p role="status">{{.Message}}</p>{{end}}
 {{if .SignedIn}}<form method="post" action="/codec/logout"><button>Sign out</button></form>
-{{else}}<p>Paste an operator token (<code>candor tokens create --role operator</code>). This browser keeps it
+{{else}}<p>Paste an operator token (<code>candor tokens create --name N --role operator</code>). This browser keeps it
 in a cookie that only the Temporal UI's requests to this codec endpoint carry.</p>
 <form method="post" action="/codec/login">
 <label>Operator token <input type="password" name="token" autocomplete="off" required></label>
@@ -136,7 +136,7 @@ func (s *Server) codecLoginPost(w http.ResponseWriter, r *http.Request) {
 	t, err := s.DB.Authenticate(r.Context(), tok)
 	switch {
 	case errors.Is(err, store.ErrBadToken):
-		s.codecLoginPageRender(w, http.StatusUnauthorized, false, "Unknown or revoked token.")
+		s.codecLoginPageRender(w, http.StatusUnauthorized, false, "Unknown, expired or revoked token.")
 		return
 	case err != nil:
 		s.codecLoginPageRender(w, http.StatusServiceUnavailable, false, "Could not check the token, try again.")
@@ -245,25 +245,38 @@ func (s *Server) codec(w http.ResponseWriter, r *http.Request) {
 }
 
 // recordCodecReads appends a registry entry per review request whose
-// payloads an operator decoded: an access to the customer's purchase
-// history, in Temporal.
+// payloads an operator decoded (an access to the customer's purchase
+// history, in Temporal) and names the operator in the access log, before
+// the payloads are returned. Anything that stops it (a key whose owner
+// cannot be read back, a failed write) refuses the whole decode.
 func (s *Server) recordCodecReads(r *http.Request, read map[string]bool) error {
 	ctx := r.Context()
+	t, _ := ctx.Value(tokenKey{}).(store.Token)
+	if t.ID == "" {
+		return errors.New("codec decode without a principal")
+	}
 	now := s.now()
 	byShop := map[string][]registry.Entry{}
 	for id := range read {
 		shop, owner, err := s.DataKeys.OwnerOf(ctx, id)
-		if err != nil || !strings.HasPrefix(owner, "rq_") {
-			continue // the service key, or shredded since
+		if err != nil {
+			return fmt.Errorf("owner of key %s: %w", id, err)
 		}
-		byShop[shop] = append(byShop[shop], registry.Entry{Shop: shop, Datum: registry.DatumPurchaseHistory,
+		e := registry.Entry{Shop: shop, Datum: registry.DatumPurchaseHistory,
 			System: registry.SystemTemporal, Action: registry.ActionRead, Purpose: registry.PurposeReviewRequest,
-			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: owner})
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now, Ref: owner}
+		switch {
+		case owner == datakeys.ServiceOwner:
+			continue // ties to no customer
+		case strings.HasPrefix(owner, "rq_"):
+		default: // a subject's own key
+			e.Subject, e.Ref = owner, registry.NewLookupID("cd")
+		}
+		byShop[shop] = append(byShop[shop], e)
 	}
 	for _, es := range byShop {
 		if err := s.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-			_, err := registry.Append(ctx, tx, now, es...)
-			return err
+			return registry.AppendAccess(ctx, tx, t.Principal(), registry.AccessCodec, now, es...)
 		}); err != nil {
 			return err
 		}

@@ -88,9 +88,9 @@ func TestCodec_OperatorsDecodeThroughTheEndpointAndEachReadIsRecorded(t *testing
 	e := newEnv(t)
 	base := e.codecServer(t)
 	ctx := context.Background()
-	operator, _, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
-	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
-	merchant, _, _ := e.db.CreateToken(ctx, store.RoleMerchant, shop)
+	operator, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleAuditor})
+	merchant, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
 
 	rq := e.ring.RequestID(shop, 5005)
 	plain, _ := converter.GetDefaultDataConverter().ToPayload(map[string]string{"order_name": "#5005", "title": "Copper kettle"})
@@ -247,8 +247,8 @@ func TestCodec_BrowserSignsInWithACookieNotATokenInTheURL(t *testing.T) {
 	e := newEnv(t)
 	base := e.codecServer(t)
 	ctx := context.Background()
-	operator, rec, _ := e.db.CreateToken(ctx, store.RoleOperator, "")
-	auditor, _, _ := e.db.CreateToken(ctx, store.RoleAuditor, "")
+	operator, rec, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleOperator})
+	auditor, _, _ := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleAuditor})
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("hello")
 	body := payloadsJSON(t, plain)
 
@@ -321,7 +321,7 @@ func TestCodec_BrowserSignsInWithACookieNotATokenInTheURL(t *testing.T) {
 func TestCodec_PathTokenOnlyWhenAskedFor(t *testing.T) {
 	e := newEnv(t)
 	base := e.codecServerWith(t, true)
-	operator, _, _ := e.db.CreateToken(context.Background(), store.RoleOperator, "")
+	operator, _, _ := e.db.CreateToken(context.Background(), store.TokenSpec{Name: "test", Role: store.RoleOperator})
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("hello")
 	body := payloadsJSON(t, plain)
 	if status, _, b := codecCallAs(t, base+"/codec/"+operator+"/decode", "", nil, uiOrigin, body); status != 200 {

@@ -25,7 +25,9 @@ type exportJob struct {
 	// Exporter is the export's registry_exports.token_id, which decides who
 	// may fetch its signature.
 	Exporter string
-	Role     string // the metric label
+	// Principal is who reads, for the access log.
+	Principal string
+	Role      string // the metric label
 	// SignaturePath is where the signature is served, %s being the export
 	// ID; the Link header points there.
 	SignaturePath string
@@ -45,7 +47,8 @@ func (s *Server) exportRegistry(ctx context.Context, w http.ResponseWriter, x ex
 			return err
 		}
 	}
-	if err := registry.RecordAccess(ctx, s.DB.DB, shops, x.Filter.Subject, id, s.now()); err != nil {
+	if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: x.Principal, What: registry.AccessExport,
+		Shops: shops, Subject: x.Filter.Subject, Ref: id}, s.now()); err != nil {
 		return err
 	}
 	s.Metrics.RegistryExport(x.Format, x.Role)

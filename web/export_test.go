@@ -28,7 +28,7 @@ func TestRegistryExport_APIAndMerchantPagesAnswerAlike(t *testing.T) {
 		t.Fatal(err)
 	}
 	pages, _ := e.login(t, shop)
-	token, _, err := e.db.CreateToken(ctx, store.RoleMerchant, shop)
+	token, _, err := e.db.CreateToken(ctx, store.TokenSpec{Name: "test", Role: store.RoleMerchant, Shop: shop})
 	if err != nil {
 		t.Fatal(err)
 	}

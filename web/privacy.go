@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -131,6 +132,13 @@ func (s *Server) storePrivacyRequest(ctx context.Context, req store.PrivacyReque
 				SELECT domain, k, 'erasure' FROM shops, unnest($2::text[]) AS k WHERE domain = $1 AND k <> ''
 				ON CONFLICT DO NOTHING`, req.Shop, pq.Array([]string{req.Subject, req.AddressKey})); err != nil {
 				return err
+			}
+		}
+		if req.Kind == store.KindUninstall {
+			// Whoever is signed in to the merchant pages leaves with the
+			// app: a reinstall signs in afresh.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM app_sessions WHERE shop = $1`, req.Shop); err != nil {
+				return fmt.Errorf("end the shop's sessions: %w", err)
 			}
 		}
 		if len(entries) == 0 {

@@ -96,6 +96,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/trail", s.authed(readers, s.registryTrail))
 	mux.HandleFunc("GET /api/registry/pubkey", s.authed(readers, s.registryPubkey))
 	mux.HandleFunc("GET /api/subjects/{what}", s.authed(readers, s.subjectRequests))
+	mux.HandleFunc("GET /api/registry/checkpoints", s.authed([]string{store.RoleAuditor}, s.registryCheckpoints))
 	mux.HandleFunc("GET /app/login", s.appLogin)
 	mux.HandleFunc("POST /app/login", s.appLoginPost)
 	mux.HandleFunc("GET /app", s.merchant(s.appOverview))
@@ -119,6 +120,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
 		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	}
+	staff := []string{store.RoleOperator, store.RoleAuditor}
+	mux.HandleFunc("GET /staff/access", s.authed(staff, s.staffAccess))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	for pattern, h := range s.Extra {

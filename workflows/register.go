@@ -25,6 +25,7 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflow(Retention)
 	r.RegisterWorkflow(Reconcile)
 	r.RegisterWorkflow(RedrivePrivacy)
+	r.RegisterWorkflow(RegistryCheckpoint)
 }
 
 // sendStartToClose bounds one attempt of the send activity.

@@ -15,7 +15,8 @@ import (
 )
 
 // EnsureSchedules makes sure of every schedule Candor runs: the retention
-// sweep, the daily reconciliation and the privacy re-drive. Workers call it
+// sweep, the daily reconciliation, the privacy re-drive and the registry's
+// hourly checkpoint. Workers call it
 // at start; it is safe from any number of them.
 func EnsureSchedules(ctx context.Context, c client.Client) error {
 	for _, s := range []struct {
@@ -25,6 +26,7 @@ func EnsureSchedules(ctx context.Context, c client.Client) error {
 		{RetentionScheduleID, EnsureRetentionSchedule},
 		{ReconcileScheduleID, EnsureReconcileSchedule},
 		{PrivacyRedriveScheduleID, EnsurePrivacyRedriveSchedule},
+		{CheckpointScheduleID, EnsureCheckpointSchedule},
 	} {
 		if err := s.ensure(ctx, c); err != nil {
 			return fmt.Errorf("create the %s schedule: %w", s.id, err)

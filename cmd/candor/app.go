@@ -342,7 +342,30 @@ func runMigrate(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, err := openDB(ctx)
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	ownerURL := cfg.MigrateDatabaseURL
+	if ownerURL == "" {
+		if err := cfg.RequireDatabase(); err != nil {
+			return err
+		}
+		ownerURL = cfg.DatabaseURL
+	}
+	// The app role is DATABASE_URL's user when the owner's URL is apart.
+	appRole := ""
+	if cfg.MigrateDatabaseURL != "" && cfg.DatabaseURL != "" {
+		owner, app := store.URLUser(cfg.MigrateDatabaseURL), store.URLUser(cfg.DatabaseURL)
+		if app == "" {
+			return errors.New("DATABASE_URL names no user: with CANDOR_MIGRATE_DATABASE_URL set it must be a postgres:// URL with the app role's user")
+		}
+		if app == owner {
+			return errors.New("DATABASE_URL and CANDOR_MIGRATE_DATABASE_URL name the same user: serve and worker need a role of their own (docs/security.md)")
+		}
+		appRole = app
+	}
+	db, err := store.Open(ctx, ownerURL)
 	if err != nil {
 		return err
 	}
@@ -355,6 +378,12 @@ func runMigrate(ctx context.Context, args []string) error {
 		fmt.Println("migrations: up to date")
 	} else {
 		fmt.Printf("migrations: applied %v\n", applied)
+	}
+	if appRole != "" {
+		if err := db.GrantApp(ctx, appRole); err != nil {
+			return err
+		}
+		fmt.Printf("app role %s: granted; it cannot update, delete or truncate the registry\n", appRole)
 	}
 	return nil
 }

@@ -76,13 +76,31 @@ func runDev(ctx context.Context, args []string) error {
 			defer stopCluster(logger)
 		}
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL)
+	owner, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
+	defer owner.Close()
+	if _, err := owner.Migrate(ctx); err != nil {
 		return err
+	}
+	// As in production, the server and worker run as an app role that
+	// cannot change the registry (docs/security.md). On a database that
+	// candor dev administers it makes the role; DATABASE_URL is used as
+	// given.
+	db := owner
+	if pgNote != "DATABASE_URL" {
+		appURL, err := owner.EnsureAppRole(ctx, cfg.DatabaseURL, devAppRole)
+		if err != nil {
+			return err
+		}
+		if err := owner.GrantApp(ctx, devAppRole); err != nil {
+			return err
+		}
+		if db, err = store.Open(ctx, appURL); err != nil {
+			return fmt.Errorf("connect as the app role %s: %w", devAppRole, err)
+		}
+		defer db.Close()
 	}
 	ring, dk, err := openKeys(ctx, cfg, db)
 	if err != nil {
@@ -100,7 +118,7 @@ func runDev(ctx context.Context, args []string) error {
 		// operator token made for this run. The dev server's UI offers no
 		// includeCredentials, so the cookie sign-in that serve uses cannot
 		// reach it: the token is in the endpoint's path, on loopback.
-		codecToken, rec, err := db.CreateToken(ctx, store.RoleOperator, "")
+		codecToken, rec, err := db.CreateToken(ctx, store.TokenSpec{Name: "candor dev codec (this run)", Role: store.RoleOperator, TTL: 7 * 24 * time.Hour})
 		if err != nil {
 			return err
 		}
@@ -271,6 +289,9 @@ func devPostgres(ctx context.Context, port int, startOver bool, logger *slog.Log
 }
 
 // ensureDemoShop connects the demo store with timings short enough to watch.
+// devAppRole is the role candor dev's server and worker use.
+const devAppRole = "candor_app"
+
 func ensureDemoShop(ctx context.Context, db *store.DB, ring *keys.Ring, token string) error {
 	sealed, err := ring.Seal([]byte(token), DemoShop)
 	if err != nil {

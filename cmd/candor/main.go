@@ -26,8 +26,16 @@ Usage:
                                   send signed Shopify webhooks to a server
   candor registry export|verify|pubkey|trail
                                   export, verify offline, and query the data-flow registry
-  candor tokens create --role auditor|merchant|operator [--shop S]
+  candor registry checkpoint | checkpoints [-o FILE] | audit --pubkey K --checkpoints FILE
+                                  sign the chain heads now; export them; check the database against them
+  candor tokens create --name N --role auditor|merchant|operator [--shop S] [--expires 90d]
                                   make an API token (shown once)
+  candor tokens list | revoke ID | rotate ID [--expires 90d]
+                                  every token; stop one; replace one with a new token
+  candor access review [--json] | log --since T [--principal P]
+                                  who can reach what, flagged; who looked at personal data
+  candor incident impact --system S --since T1 [--until T2] [--shop X] [--drafts DIR]
+                                  whose data a breached system held; draft breach notifications
   candor retention run [--wait] | policies [--shop S]
                                   one retention sweep now; the policies and their reasons
   candor reconcile run [--wait]
@@ -94,6 +102,10 @@ func run(ctx context.Context, args []string) error {
 		return runRegistry(ctx, rest)
 	case "tokens":
 		return runTokens(ctx, rest)
+	case "access":
+		return runAccess(ctx, rest)
+	case "incident":
+		return runIncident(ctx, rest)
 	case "subjects":
 		return runSubjects(ctx, rest)
 	case "retention":

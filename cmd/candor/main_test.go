@@ -237,7 +237,7 @@ func TestRegistryCLI_ExportVerifyTamperTrail(t *testing.T) {
 	if err != nil || !strings.Contains(out, "(e) Transfers to third countries") {
 		t.Fatalf("ropa: %v\n%s", err, out)
 	}
-	tok, err := capture(t, "tokens", "create", "--role", "auditor")
+	tok, err := capture(t, "tokens", "create", "--name", "test", "--role", "auditor")
 	if err != nil || !strings.HasPrefix(tok, "cnd_") {
 		t.Fatalf("tokens create: %q, %v", tok, err)
 	}

@@ -31,7 +31,7 @@ func (e exitError) Error() string { return e.msg }
 
 func runRegistry(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("registry: say export, verify, pubkey or trail")
+		return usagef("registry: say export, verify, pubkey, trail, checkpoint, checkpoints or audit")
 	}
 	switch args[0] {
 	case "export":
@@ -42,8 +42,14 @@ func runRegistry(ctx context.Context, args []string) error {
 		return registryPubkey(args[1:])
 	case "trail":
 		return registryTrail(ctx, args[1:])
+	case "checkpoint":
+		return registryCheckpoint(ctx, args[1:])
+	case "checkpoints":
+		return registryCheckpoints(ctx, args[1:])
+	case "audit":
+		return registryAudit(ctx, args[1:])
 	}
-	return usagef("registry: unknown subcommand %q (export, verify, pubkey, trail)", args[0])
+	return usagef("registry: unknown subcommand %q (export, verify, pubkey, trail, checkpoint, checkpoints, audit)", args[0])
 }
 
 // ParseTime accepts RFC 3339 or a date (UTC midnight).
@@ -158,7 +164,8 @@ func registryExport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := registry.RecordAccess(ctx, db.DB, shops, f.Subject, id, time.Now()); err != nil {
+	if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: cliPrincipal(), What: registry.AccessExport,
+		Shops: shops, Subject: f.Subject, Ref: id}, time.Now()); err != nil {
 		return fmt.Errorf("record the export: %w", err)
 	}
 	if *format == registry.FormatROPA {
@@ -311,7 +318,8 @@ func registryTrail(ctx context.Context, args []string) error {
 // lookupTrail records the lookup, then answers it.
 func lookupTrail(ctx context.Context, db *store.DB, shop, subject string) (registry.Trail, error) {
 	now := time.Now()
-	if err := registry.RecordAccess(ctx, db.DB, []string{shop}, subject, registry.NewLookupID("tr"), now); err != nil {
+	if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: cliPrincipal(), What: registry.AccessTrail,
+		Shops: []string{shop}, Subject: subject, Ref: registry.NewLookupID("tr")}, now); err != nil {
 		return registry.Trail{}, fmt.Errorf("record the lookup: %w", err)
 	}
 	return registry.SubjectTrail(ctx, db, shop, subject, now)
@@ -338,40 +346,4 @@ func printTrail(w io.Writer, tr registry.Trail) {
 			r.First.Format("2006-01-02 15:04"), r.Last.Format("2006-01-02 15:04"), r.ExpiresAt.Format("2006-01-02"), state)
 	}
 	tw.Flush()
-}
-
-func runTokens(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usagef("tokens: say create")
-	}
-	fs := flag.NewFlagSet("tokens create", flag.ContinueOnError)
-	role := fs.String("role", "", "auditor (any shop), merchant (one shop) or operator")
-	shop := fs.String("shop", "", "the merchant's shop")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
-	}
-	switch *role {
-	case store.RoleAuditor, store.RoleOperator:
-		if *shop != "" {
-			return usagef("tokens create: an %s token is not scoped to a shop; leave out --shop", *role)
-		}
-	case store.RoleMerchant:
-		if !shopify.ValidShopDomain(*shop) {
-			return usagef("tokens create: a merchant token needs --shop, a *.myshopify.com domain")
-		}
-	default:
-		return usagef("tokens create: --role must be auditor, merchant or operator")
-	}
-	db, err := openDB(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	tok, t, err := db.CreateToken(ctx, *role, *shop)
-	if err != nil {
-		return err
-	}
-	fmt.Println(tok)
-	fmt.Fprintf(os.Stderr, "token %s (%s%s) created. It is shown once; only its hash is stored.\n", t.ID, t.Role, map[bool]string{true: " of " + t.Shop}[t.Shop != ""])
-	return nil
 }

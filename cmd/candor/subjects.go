@@ -44,7 +44,12 @@ func runSubjects(ctx context.Context, args []string) error {
 	if args[0] == "receipt" {
 		kind = store.KindCustomerRedact
 	}
-	if err := registry.RecordAccess(ctx, db.DB, []string{f.Shop}, f.Subject, registry.NewLookupID("sr"), time.Now()); err != nil {
+	what := registry.AccessReport
+	if kind == store.KindCustomerRedact {
+		what = registry.AccessReceipt
+	}
+	if err := registry.RecordAccess(ctx, db.DB, registry.Access{Principal: cliPrincipal(), What: what,
+		Shops: []string{f.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("sr")}, time.Now()); err != nil {
 		return fmt.Errorf("record the lookup: %w", err)
 	}
 	reqs, err := db.SubjectRequests(ctx, f.Shop, f.Subject, kind)
