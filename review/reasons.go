@@ -27,6 +27,9 @@ const (
 	// ReasonShopDisconnected: the shop is gone, or its tokens are revoked
 	// (app/uninstalled) or refused by Shopify.
 	ReasonShopDisconnected Reason = "shop_disconnected"
+	// ReasonShipmentsCancelled: every fulfillment of the order was
+	// cancelled and none came instead.
+	ReasonShipmentsCancelled Reason = "shipments_cancelled"
 	// ReasonStopped: a stop signal that named no reason.
 	ReasonStopped Reason = "stopped"
 )
@@ -64,8 +67,9 @@ var reasonLabels = map[Reason]string{
 	ReasonOptedOut:  "customer opted out of marketing", ReasonNoEmail: "order has no email address",
 	ReasonNotSent: "first email was not sent", ReasonExcluded: "all products excluded",
 	ReasonShopDisconnected: "shop disconnected", ReasonSendFailed: "sending failed", ReasonStopped: "stopped",
-	ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
-	ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
+	ReasonShipmentsCancelled: "every shipment of the order was cancelled",
+	ReasonSenderUnverified:   "SendGrid refused the sender address (not a verified sender); not retried",
+	ReasonReviewURLRefused:   "review destination is not on your shop's domains or a review platform",
 }
 
 // Label says a recorded reason to a merchant. A reason with no label (a

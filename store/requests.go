@@ -163,6 +163,21 @@ func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID
 	return err
 }
 
+// SetWaitingProducts replaces the products of a request still scheduled;
+// once it is sending or settled its products stay as they were sent.
+func SetWaitingProducts(ctx context.Context, ex sqlx.ExecerContext, requestID string, products []Product) error {
+	pj, err := json.Marshal(products)
+	if err != nil {
+		return err
+	}
+	_, err = ex.ExecContext(ctx, `UPDATE review_requests SET products = $2, updated_at = now() WHERE request_id = $1 AND status = 'scheduled'`,
+		requestID, string(pj))
+	if err != nil {
+		return fmt.Errorf("request %s: set products: %w", requestID, err)
+	}
+	return nil
+}
+
 // SetMessageID records SendGrid's X-Message-Id of the first email, or of
 // the reminder.
 func SetMessageID(ctx context.Context, ex sqlx.ExecerContext, requestID string, reminder bool, id string) error {

@@ -35,7 +35,21 @@ type Settings struct {
 	// Products never asked about: by product ID, or by any of these tags.
 	ExcludedProducts []int64  `json:"excluded_products,omitempty"`
 	ExcludedTags     []string `json:"excluded_tags,omitempty"`
+	// EmailPer says when an order shipped in several parcels is asked
+	// about: EmailPerOrder or EmailPerShipment.
+	EmailPer string `json:"email_per"`
 }
+
+// When an order shipped in several parcels is asked about.
+const (
+	// EmailPerOrder: one email once the whole order is fulfilled and every
+	// parcel delivered, or the fallback delay after the last fulfillment
+	// when no delivery comes (the default, as Judge.me's).
+	EmailPerOrder = "order"
+	// EmailPerShipment: one email per shipment, after that shipment's
+	// delivery (or its fallback delay).
+	EmailPerShipment = "shipment"
+)
 
 // DefaultSettings are what a new shop starts with: a week after delivery,
 // three weeks after fulfillment without a delivery event, consent required.
@@ -46,6 +60,7 @@ func DefaultSettings(shop string) Settings {
 		ConsentRequired: true,
 		ReviewURL:       "https://{shop}/products/{handle}#reviews",
 		Subject:         "How was your order {order}?",
+		EmailPer:        EmailPerOrder,
 	}
 }
 
@@ -101,6 +116,9 @@ func (s Settings) Problems() []*FieldError {
 	}
 	if err := ValidateTimeZone(s.TimeZone); err != nil {
 		add("time_zone", "%v", err)
+	}
+	if s.EmailPer != EmailPerOrder && s.EmailPer != EmailPerShipment {
+		add("email_per", "choose one email per order or one per shipment")
 	}
 	if len(s.ExcludedProducts) > 500 {
 		add("excluded_products", "at most 500 excluded products")
@@ -273,6 +291,7 @@ type shopRow struct {
 	TimeZone        string         `db:"time_zone"`
 	ExcludedIDs     pq.Int64Array  `db:"excluded_product_ids"`
 	ExcludedTags    pq.StringArray `db:"excluded_tags"`
+	EmailPer        string         `db:"email_per"`
 	grantRow
 }
 
@@ -289,6 +308,7 @@ func (r shopRow) shop() Shop {
 		TimeZone:         r.TimeZone,
 		ExcludedProducts: nilIfEmpty([]int64(r.ExcludedIDs)),
 		ExcludedTags:     nilIfEmpty([]string(r.ExcludedTags)),
+		EmailPer:         r.EmailPer,
 	}, CreatedAt: r.CreatedAt, Grant: r.grantRow.grant()}
 }
 
@@ -322,8 +342,8 @@ var ErrShopExists = errors.New("shop is already connected")
 const addShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, delay_seconds, fallback_delay_seconds,
     reminder_seconds, consent_required, review_url_template, subject_template,
-    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags, email_per)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
 
 // AddShop connects a shop with a sealed token and validated settings.
 // shopHosts are the shop's domains as Shopify reports them, needed only when
@@ -345,7 +365,7 @@ func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
 		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
+		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer)
 	if IsUniqueViolation(err) {
 		return ErrShopExists
 	}
@@ -356,7 +376,7 @@ const updateShopSQL = `
 UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_seconds = $4,
     consent_required = $5, review_url_template = $6, subject_template = $7,
     send_window_start = $8, send_window_end = $9, time_zone = $10, excluded_product_ids = $11,
-    excluded_tags = $12, updated_at = now()
+    excluded_tags = $12, email_per = $13, updated_at = now()
 WHERE domain = $1`
 
 // UpdateSettings replaces a shop's settings after validating them. Its
@@ -412,7 +432,7 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
 			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
 			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags)); err != nil {
+			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer); err != nil {
 			return err
 		}
 		if keep == current {
