@@ -27,13 +27,13 @@ type settingsForm struct {
 
 var fieldLabels = map[string]string{
 	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
-	"consent_required": "Consent", "review_url": "Review destination",
+	"consent_required": "Consent", "email_per": "Orders shipped in several parcels", "review_url": "Review destination",
 	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
 	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
 	store.KeepRequestsField: "Keep review requests",
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "subject",
+var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "consent_required", "review_url", "subject",
 	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
 
 func formFromSettings(st store.Settings) settingsForm {
@@ -43,7 +43,7 @@ func formFromSettings(st store.Settings) settingsForm {
 	}
 	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
 		"delay": config.FormatDuration(st.Delay), "fallback_delay": config.FormatDuration(st.FallbackDelay), "reminder": config.FormatDuration(st.Reminder),
-		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL,
+		"consent_required": strconv.FormatBool(st.ConsentRequired), "email_per": st.EmailPer, "review_url": st.ReviewURL,
 		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
 		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
 	}}
@@ -78,6 +78,12 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 		st.ConsentRequired = f.Values["consent_required"] == "true"
 	default:
 		f.Errors["consent_required"] = "Choose whether consent is required."
+	}
+	switch f.Values["email_per"] {
+	case store.EmailPerOrder, store.EmailPerShipment:
+		st.EmailPer = f.Values["email_per"]
+	default:
+		f.Errors["email_per"] = "Choose one email per order or one per shipment."
 	}
 	st.ReviewURL, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["subject"], f.Values["time_zone"]
 	clock := func(field string, dst *int) {

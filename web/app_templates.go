@@ -117,6 +117,13 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{template "field" (dict "Form" $f "Name" "window_end" "Hint" "HH:MM; earlier than the start wraps past midnight.")}}
 {{template "field" (dict "Form" $f "Name" "time_zone" "Hint" "IANA name such as Europe/Berlin or America/New_York. Empty: your shop's time zone in Shopify.")}}
 </fieldset>
+{{$perr := index $f.Errors "email_per"}}
+<fieldset class="radio" aria-describedby="email_per-hint{{if $perr}} email_per-error{{end}}"><legend>Orders shipped in several parcels</legend>
+<p class="hint" id="email_per-hint">One email about the whole order once every parcel is delivered (the fallback delay counts from the last shipment when no delivery comes), or one email per parcel after its own delivery.</p>
+<input type="radio" id="f-email_per" name="email_per" value="order"{{if eq (index $f.Values "email_per") "order"}} checked{{end}}><label for="f-email_per">One email per order</label>
+<input type="radio" id="email_per-shipment" name="email_per" value="shipment"{{if eq (index $f.Values "email_per") "shipment"}} checked{{end}}><label for="email_per-shipment">One email per shipment</label>
+{{if $perr}}<p class="error" id="email_per-error">{{$perr}}</p>{{end}}
+</fieldset>
 {{$cerr := index $f.Errors "consent_required"}}
 <fieldset class="radio" aria-describedby="consent-hint{{if $cerr}} consent_required-error{{end}}"><legend>Consent</legend>
 <p class="hint" id="consent-hint">Email only customers who agreed to email marketing.</p>

@@ -303,7 +303,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 }
 
 func settingsForm(csrf string, change map[string]string) url.Values {
-	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "consent_required": {"true"},
+	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "email_per": {"order"}, "consent_required": {"true"},
 		"review_url": {"https://{shop}/products/{handle}#reviews"},
 		"subject":    {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
 		"excluded_products": {""}, "excluded_tags": {""}}
@@ -363,7 +363,8 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	}
 
 	form := settingsForm(csrf, map[string]string{"delay": "2d", "window_start": "09:00", "window_end": "17:30",
-		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false"})
+		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false",
+		"email_per": "shipment"})
 	status, h, _ := do(t, c, "POST", e.url+"/app/settings", form, nil)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app/settings?notice=saved" {
 		t.Fatalf("good form: %d %s", status, h.Get("Location"))
@@ -372,6 +373,7 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	want := before.Settings
 	want.Delay, want.WindowStart, want.WindowEnd, want.TimeZone = 48*time.Hour, 9*60, 17*60+30, "Europe/Berlin"
 	want.ExcludedProducts, want.ExcludedTags, want.ConsentRequired = []int64{8801, 8803}, []string{"gift card", "sample"}, false
+	want.EmailPer = store.EmailPerShipment
 	if !reflect.DeepEqual(got.Settings, want) {
 		t.Errorf("saved %+v\nwant  %+v", got.Settings, want)
 	}
@@ -384,6 +386,29 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	other, _ := e.db.Shop(ctx, otherShop)
 	if !reflect.DeepEqual(other.Settings, store.DefaultSettings(otherShop)) {
 		t.Error("another shop's settings changed")
+	}
+}
+
+// The multi-parcel choice is one of two; anything else is shown next to
+// the choice and nothing is saved.
+func TestApp_SettingsEmailPerAcceptsOnlyOrderOrShipment(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	before, _ := e.db.Shop(ctx, shop)
+	for _, v := range []string{"", "parcel", "order,shipment"} {
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"email_per": v, "delay": "2d"}), nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="email_per-error"`) ||
+			!strings.Contains(body, "Choose one email per order or one per shipment") {
+			t.Errorf("email_per %q: %d, no error next to the choice", v, status)
+		}
+		if after, _ := e.db.Shop(ctx, shop); !reflect.DeepEqual(after.Settings, before.Settings) {
+			t.Errorf("email_per %q: settings changed: %+v", v, after.Settings)
+		}
+	}
+	_, _, body := do(t, c, "GET", e.url+"/app/settings", nil, nil)
+	if !regexp.MustCompile(`<input type="radio" id="f-email_per" name="email_per" value="order" checked>`).MatchString(body) {
+		t.Error("the default, one email per order, is not the checked choice")
 	}
 }
 

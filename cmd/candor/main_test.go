@@ -83,6 +83,7 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--delay", "-5s"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--delay", "soon"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-required", "maybe"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--email-per", "parcel"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--review-url", "http://x/{handle}"},
 		{"shops", "set", "--shop", "a.myshopify.com"},
 		{"simulate"},
@@ -121,8 +122,12 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token); err == nil || !strings.Contains(err.Error(), "already connected") {
 		t.Fatalf("second add: %v", err)
 	}
-	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s"); err != nil {
+	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s", "--email-per", "shipment"); err != nil {
 		t.Fatal(err)
+	}
+	var emailPer string
+	if err := db.Get(&emailPer, `SELECT email_per FROM shops WHERE domain = 'cli-test.myshopify.com'`); err != nil || emailPer != store.EmailPerShipment {
+		t.Fatalf("email_per = %q, %v; want shipment", emailPer, err)
 	}
 	if _, err := capture(t, "shops", "set", "--shop", "nope.myshopify.com", "--delay", "1d"); err == nil || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("set on unknown shop: %v", err)

@@ -24,6 +24,7 @@ import (
 type settingsFlags struct {
 	delay, fallback, reminder, consent, reviewURL, from, subject string
 	window, timeZone, excludeProducts, excludeTags               string
+	emailPer                                                     string
 }
 
 func (f *settingsFlags) bind(fs *flag.FlagSet) {
@@ -38,6 +39,7 @@ func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeZone, "time-zone", "", "IANA time zone of the send window, e.g. Europe/Berlin ('shop' = the store's own)")
 	fs.StringVar(&f.excludeProducts, "exclude-products", "", "comma-separated product IDs never asked about ('' = none)")
 	fs.StringVar(&f.excludeTags, "exclude-tags", "", "comma-separated product tags never asked about ('' = none)")
+	fs.StringVar(&f.emailPer, "email-per", "", "order: one email once the whole order is delivered; shipment: one per shipment")
 }
 
 // parseWindow reads "HH:MM-HH:MM", or "any" for no window.
@@ -87,6 +89,12 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 				return
 			}
 			s.ConsentRequired = b
+		case "email-per":
+			if f.emailPer != store.EmailPerOrder && f.emailPer != store.EmailPerShipment {
+				err = usagef("--email-per must be %s or %s, not %q", store.EmailPerOrder, store.EmailPerShipment, f.emailPer)
+				return
+			}
+			s.EmailPer = f.emailPer
 		case "review-url":
 			s.ReviewURL = f.reviewURL
 		case "from":
