@@ -72,7 +72,8 @@ func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettin
 }
 
 // ShipmentInput names a later shipment of an order whose shop emails per
-// shipment: its Shopify fulfillment ID and name ("#1001.2") and its
+// shipment: its Shopify fulfillment ID (-1 for the products known only
+// from the whole order's fulfilment) and name ("#1001.2"), and its
 // products. No customer data.
 type ShipmentInput struct {
 	Shop        string
@@ -96,7 +97,7 @@ func (a *Activities) ScheduleShipment(ctx context.Context, in ShipmentInput) (st
 	keep := ov.Keep(retention.ReviewRequests)
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		inserted, err := store.CreateRequest(ctx, tx, store.Request{
-			RequestID: requestID, Shop: in.Shop, OrderID: in.OrderID, OrderName: in.Name, ExpiresAt: now.Add(keep),
+			RequestID: requestID, Shop: in.Shop, OrderID: in.OrderID, OrderName: in.Name, Shipment: in.Fulfillment, ExpiresAt: now.Add(keep),
 		}, in.Products)
 		if err != nil || !inserted {
 			return err

@@ -42,10 +42,14 @@ var Waiting = []string{StatusScheduled, StatusSending}
 
 // Request is one order's review request.
 type Request struct {
-	RequestID      string     `db:"request_id"`
-	Shop           string     `db:"shop"`
-	OrderID        int64      `db:"order_id"`
-	OrderName      string     `db:"order_name"`
+	RequestID string `db:"request_id"`
+	Shop      string `db:"shop"`
+	OrderID   int64  `db:"order_id"`
+	OrderName string `db:"order_name"`
+	// Shipment is 0 for the order's own request, else the Shopify
+	// fulfillment a per-shipment email is about (-1: the products known
+	// only from the whole order's fulfilment).
+	Shipment       int64      `db:"shipment"`
 	ProductsJSON   []byte     `db:"products"`
 	Subject        string     `db:"subject"`
 	Status         string     `db:"status"`
@@ -86,8 +90,8 @@ func (r Request) Products() ([]Product, error) {
 }
 
 const upsertRequestSQL = `
-INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, expires_at)
-VALUES ($1, $2, $3, $4, $5, 'scheduled', $6)
+INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, expires_at, shipment)
+VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7)
 ON CONFLICT (request_id) DO NOTHING`
 
 // CreateRequest records a scheduled request; it is a no-op if the request
@@ -97,7 +101,7 @@ func CreateRequest(ctx context.Context, tx *sqlx.Tx, r Request, products []Produ
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, string(pj), r.ExpiresAt)
+	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, string(pj), r.ExpiresAt, r.Shipment)
 	if err != nil {
 		return false, fmt.Errorf("insert review request: %w", err)
 	}

@@ -174,7 +174,7 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 			return in, nil
 		}
 		input := s.input(shop, f.OrderID, f.OrderName(), f.LineItems)
-		input.Fulfillment = f.ID
+		input.Fulfillment, input.FulfillmentName = f.ID, f.Name
 		if len(input.Products) == 0 {
 			in.ignore = "no reviewable products"
 			return in, nil

@@ -586,13 +586,13 @@ func TestReviewRequest_QueryStateReportsPhase(t *testing.T) {
 // which outlives the send: it must carry no email, name, address, phone or
 // price. A new input field fails this test until it is judged and allowed.
 func TestReviewRequest_InputCarriesOnlyAllowedFields(t *testing.T) {
-	allowedInput := []string{"delivered_at", "fulfilled_at", "fulfillment", "order_id", "order_name", "products", "request_id", "shop"}
+	allowedInput := []string{"delivered_at", "fulfilled_at", "fulfillment", "fulfillment_name", "order_id", "order_name", "products", "request_id", "shop"}
 	allowedProduct := []string{"handle", "id", "title"}
 
 	in := input()
 	delivered := fulfilledAt.Add(time.Hour)
 	in.DeliveredAt = &delivered
-	in.Fulfillment = 4_400_001
+	in.Fulfillment, in.FulfillmentName = 4_400_001, "#1042.1"
 	in.Products[0].Handle = "linen-shirt"
 	in.Products[1].Handle = "wool-scarf"
 	b, err := json.Marshal(in)

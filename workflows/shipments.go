@@ -255,7 +255,11 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 
 	// An input with no fulfillment holds the whole order's products.
 	o := &shipments{fulfilled: in.Fulfillment == 0, lastEvent: in.FulfilledAt}
-	if first := o.add(in.Fulfillment, in.OrderName, in.Products, in.FulfilledAt); first != nil {
+	name := in.FulfillmentName
+	if name == "" {
+		name = in.OrderName
+	}
+	if first := o.add(in.Fulfillment, name, in.Products, in.FulfilledAt); first != nil {
 		first.deliveredAt = in.DeliveredAt
 	}
 	shipmentCh := workflow.GetSignalChannel(ctx, review.SignalShipment)
@@ -501,8 +505,12 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 		case dueEmail != nil:
 			requestID := in.RequestID
 			if mainUsed {
+				shipment := dueEmail.id
+				if shipment == 0 {
+					shipment = -1 // the whole order's leftovers; 0 is the order's own request
+				}
 				if err := workflow.ExecuteActivity(short, a.ScheduleShipment, activities.ShipmentInput{
-					Shop: in.Shop, OrderID: in.OrderID, Fulfillment: dueEmail.id, Name: dueEmail.name, Products: dueEmail.products,
+					Shop: in.Shop, OrderID: in.OrderID, Fulfillment: shipment, Name: dueEmail.name, Products: dueEmail.products,
 				}).Get(ctx, &requestID); err != nil {
 					return ReviewRequestResult{}, err
 				}

@@ -27,7 +27,7 @@ const (
 // firstParcel is the input fulfillments/create starts the workflow with.
 func firstParcel(products ...store.Product) workflows.ReviewRequestInput {
 	in := input()
-	in.Fulfillment, in.Products = parcel1, products
+	in.Fulfillment, in.FulfillmentName, in.Products = parcel1, "#1042.1", products
 	return in
 }
 
@@ -191,7 +191,7 @@ func TestReviewRequest_PerShipmentThreeShipmentsDeliveredOutOfOrder(t *testing.T
 	r.mu.Lock()
 	shipments := append([]activities.ShipmentInput(nil), r.shipments...)
 	r.mu.Unlock()
-	if len(shipments) != 2 || shipments[0].Name != "#1042" || shipments[1].Name != "#1042.2" {
+	if len(shipments) != 2 || shipments[0].Name != "#1042.1" || shipments[1].Name != "#1042.2" {
 		t.Errorf("ScheduleShipment calls = %+v", shipments)
 	}
 	r.wantNoMarks()

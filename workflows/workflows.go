@@ -31,6 +31,8 @@ type ReviewRequestInput struct {
 	// these are; 0 when they are the whole fulfilled order's
 	// (orders/fulfilled, reconciliation).
 	Fulfillment int64 `json:"fulfillment,omitempty"`
+	// FulfillmentName is that fulfillment's name ("#1001.2").
+	FulfillmentName string `json:"fulfillment_name,omitempty"`
 }
 
 // DeliveredSignal reports that a parcel arrived: Fulfillment's, or with
