@@ -197,7 +197,34 @@ func (a *Activities) eligibility(ctx context.Context, p *sendPlan) (SendResult, 
 		}
 		return end(a.skip(ctx, in, p.subject, p.statusReads, reason))
 	}
+	if in.Kind == KindFirst {
+		if p.products, err = a.capProducts(ctx, shop, p); err != nil {
+			return fail(err)
+		}
+		if len(p.products) == 0 {
+			return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonCapProducts))
+		}
+	}
 	return next()
+}
+
+// capProducts applies the shop's product caps to a first email: products
+// already asked about in an email to this customer (by pseudonym) within
+// store.CapProductWindow are left out, and at most MaxProducts remain, in
+// the order's order.
+func (a *Activities) capProducts(ctx context.Context, shop store.Shop, p *sendPlan) ([]store.Product, error) {
+	products := p.products
+	if shop.ProductOnce {
+		asked, err := store.ProductsAskedSince(ctx, a.DB, p.in.Shop, p.in.RequestID, p.subject, p.now.Add(-store.CapProductWindow))
+		if err != nil {
+			return nil, err
+		}
+		products = slices.DeleteFunc(slices.Clone(products), func(x store.Product) bool { return asked[x.ID] })
+	}
+	if max := shop.MaxProducts; max > 0 && len(products) > max {
+		products = products[:max]
+	}
+	return products, nil
 }
 
 // compose reads the shop's profile and the recipient from Shopify just in
@@ -272,6 +299,20 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 			suppressedFor = why
 			return errSuppressed
 		}
+		if max := p.shop.MaxEmails; max > 0 && in.Kind == KindFirst {
+			// One customer's sends decide one at a time, so two orders
+			// cannot both take the last place.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "candor-cap:"+in.Shop+"/"+p.subject); err != nil {
+				return err
+			}
+			n, err := store.EmailsSince(ctx, tx, in.Shop, in.RequestID, p.now.Add(-store.CapEmailsWindow), p.subject, p.addressKey)
+			if err != nil {
+				return err
+			}
+			if n >= max {
+				return errCapped
+			}
+		}
 		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
 			return err
 		}
@@ -286,6 +327,10 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 	})
 	if errors.Is(err, errConcurrent) {
 		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonAlreadySent}, nil)
+	}
+	if errors.Is(err, errCapped) {
+		// The address was read (its key counts the guest's emails too).
+		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), review.ReasonCapEmails))
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
@@ -353,6 +398,7 @@ func (a *Activities) sendAndFinish(ctx context.Context, p *sendPlan) (SendResult
 var (
 	errConcurrent = errors.New("request changed under us")
 	errSuppressed = errors.New("customer suppressed")
+	errCapped     = errors.New("customer had the most emails allowed")
 )
 
 func pending(kind string) string {

@@ -30,6 +30,12 @@ const (
 	// ReasonShipmentsCancelled: every fulfillment of the order was
 	// cancelled and none came instead.
 	ReasonShipmentsCancelled Reason = "shipments_cancelled"
+	// ReasonCapEmails: the customer had the shop's most review emails in
+	// 30 days already.
+	ReasonCapEmails Reason = "cap_emails"
+	// ReasonCapProducts: every product was asked about in an email to the
+	// customer in the last 12 months.
+	ReasonCapProducts Reason = "cap_products_asked"
 	// ReasonStopped: a stop signal that named no reason.
 	ReasonStopped Reason = "stopped"
 )
@@ -68,6 +74,8 @@ var reasonLabels = map[Reason]string{
 	ReasonNotSent: "first email was not sent", ReasonExcluded: "all products excluded",
 	ReasonShopDisconnected: "shop disconnected", ReasonSendFailed: "sending failed", ReasonStopped: "stopped",
 	ReasonShipmentsCancelled: "every shipment of the order was cancelled",
+	ReasonCapEmails:          "customer already had the most review emails allowed in 30 days",
+	ReasonCapProducts:        "customer was asked about every product in the last 12 months",
 	ReasonSenderUnverified:   "SendGrid refused the sender address (not a verified sender); not retried",
 	ReasonReviewURLRefused:   "review destination is not on your shop's domains or a review platform",
 }

@@ -205,6 +205,52 @@ func SetSendAt(ctx context.Context, ex sqlx.ExecerContext, requestID string, at 
 	return err
 }
 
+// EmailsSince counts the review emails, first emails and reminders, that
+// shop sent since then to any of keys (subject pseudonyms, address keys),
+// leaving out request except's. Empty keys are ignored.
+func EmailsSince(ctx context.Context, q sqlx.QueryerContext, shop, except string, since time.Time, keys ...string) (int, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT coalesce(sum(
+	        (status IN ('sent', 'sent_unconfirmed') AND sent_at >= $3)::int +
+	        (reminder_status IN ('sent', 'sent_unconfirmed') AND reminder_sent_at >= $3)::int), 0)
+	    FROM review_requests WHERE shop = $1 AND request_id <> $2 AND (subject = ANY($4) OR address_key = ANY($4))`,
+		shop, except, since, pq.Array(keys))
+	if err != nil {
+		return 0, fmt.Errorf("count the customer's emails: %w", err)
+	}
+	return n, nil
+}
+
+// ProductsAskedSince lists the products shop's emails since then asked
+// subject about, leaving out request except's.
+func ProductsAskedSince(ctx context.Context, q sqlx.QueryerContext, shop, except, subject string, since time.Time) (map[int64]bool, error) {
+	asked := map[int64]bool{}
+	if subject == "" {
+		return asked, nil
+	}
+	var lists [][]byte
+	err := sqlx.SelectContext(ctx, q, &lists, `SELECT products FROM review_requests
+	    WHERE shop = $1 AND request_id <> $2 AND subject = $3 AND status IN ('sent', 'sent_unconfirmed') AND sent_at >= $4`,
+		shop, except, subject, since)
+	if err != nil {
+		return nil, fmt.Errorf("read the customer's earlier products: %w", err)
+	}
+	for _, l := range lists {
+		var ps []Product
+		if err := json.Unmarshal(l, &ps); err != nil {
+			return nil, fmt.Errorf("earlier products: %w", err)
+		}
+		for _, p := range ps {
+			asked[p.ID] = true
+		}
+	}
+	return asked, nil
+}
+
 // RecentRequests lists a shop's latest requests, newest first.
 func (db *DB) RecentRequests(ctx context.Context, shop string, limit int) ([]Request, error) {
 	var rs []Request

@@ -38,7 +38,20 @@ type Settings struct {
 	// EmailPer says when an order shipped in several parcels is asked
 	// about: EmailPerOrder or EmailPerShipment.
 	EmailPer string `json:"email_per"`
+	// Caps, per customer (by pseudonym): at most MaxEmails review emails
+	// in CapEmailsWindow (0 = no cap); a product asked about at most once
+	// in CapProductWindow when ProductOnce; at most MaxProducts products in
+	// one email.
+	MaxEmails   int  `json:"max_emails"`
+	ProductOnce bool `json:"product_once"`
+	MaxProducts int  `json:"max_products"`
 }
+
+// The caps' windows.
+const (
+	CapEmailsWindow  = 30 * 24 * time.Hour
+	CapProductWindow = 365 * 24 * time.Hour
+)
 
 // When an order shipped in several parcels is asked about.
 const (
@@ -61,6 +74,9 @@ func DefaultSettings(shop string) Settings {
 		ReviewURL:       "https://{shop}/products/{handle}#reviews",
 		Subject:         "How was your order {order}?",
 		EmailPer:        EmailPerOrder,
+		MaxEmails:       3,
+		ProductOnce:     true,
+		MaxProducts:     5,
 	}
 }
 
@@ -119,6 +135,12 @@ func (s Settings) Problems() []*FieldError {
 	}
 	if s.EmailPer != EmailPerOrder && s.EmailPer != EmailPerShipment {
 		add("email_per", "choose one email per order or one per shipment")
+	}
+	if s.MaxEmails < 0 || s.MaxEmails > 50 {
+		add("max_emails", "at most 0 to 50 emails per customer in 30 days (0: no cap)")
+	}
+	if s.MaxProducts < 1 || s.MaxProducts > 10 {
+		add("max_products", "an email asks about 1 to 10 products")
 	}
 	if len(s.ExcludedProducts) > 500 {
 		add("excluded_products", "at most 500 excluded products")
@@ -292,6 +314,9 @@ type shopRow struct {
 	ExcludedIDs     pq.Int64Array  `db:"excluded_product_ids"`
 	ExcludedTags    pq.StringArray `db:"excluded_tags"`
 	EmailPer        string         `db:"email_per"`
+	MaxEmails       int            `db:"cap_max_emails"`
+	ProductOnce     bool           `db:"cap_product_once"`
+	MaxProducts     int            `db:"cap_max_products"`
 	grantRow
 }
 
@@ -309,6 +334,9 @@ func (r shopRow) shop() Shop {
 		ExcludedProducts: nilIfEmpty([]int64(r.ExcludedIDs)),
 		ExcludedTags:     nilIfEmpty([]string(r.ExcludedTags)),
 		EmailPer:         r.EmailPer,
+		MaxEmails:        r.MaxEmails,
+		ProductOnce:      r.ProductOnce,
+		MaxProducts:      r.MaxProducts,
 	}, CreatedAt: r.CreatedAt, Grant: r.grantRow.grant()}
 }
 
@@ -342,8 +370,9 @@ var ErrShopExists = errors.New("shop is already connected")
 const addShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, delay_seconds, fallback_delay_seconds,
     reminder_seconds, consent_required, review_url_template, subject_template,
-    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags, email_per)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags, email_per,
+    cap_max_emails, cap_product_once, cap_max_products)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
 
 // AddShop connects a shop with a sealed token and validated settings.
 // shopHosts are the shop's domains as Shopify reports them, needed only when
@@ -365,7 +394,7 @@ func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
 		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer)
+		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer, s.MaxEmails, s.ProductOnce, s.MaxProducts)
 	if IsUniqueViolation(err) {
 		return ErrShopExists
 	}
@@ -376,7 +405,8 @@ const updateShopSQL = `
 UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_seconds = $4,
     consent_required = $5, review_url_template = $6, subject_template = $7,
     send_window_start = $8, send_window_end = $9, time_zone = $10, excluded_product_ids = $11,
-    excluded_tags = $12, email_per = $13, updated_at = now()
+    excluded_tags = $12, email_per = $13, cap_max_emails = $14, cap_product_once = $15, cap_max_products = $16,
+    updated_at = now()
 WHERE domain = $1`
 
 // UpdateSettings replaces a shop's settings after validating them. Its
@@ -432,7 +462,7 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
 			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
 			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer); err != nil {
+			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer, s.MaxEmails, s.ProductOnce, s.MaxProducts); err != nil {
 			return err
 		}
 		if keep == current {

@@ -124,6 +124,17 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <input type="radio" id="email_per-shipment" name="email_per" value="shipment"{{if eq (index $f.Values "email_per") "shipment"}} checked{{end}}><label for="email_per-shipment">One email per shipment</label>
 {{if $perr}}<p class="error" id="email_per-error">{{$perr}}</p>{{end}}
 </fieldset>
+<fieldset><legend>Caps per customer</legend>
+{{template "field" (dict "Form" $f "Name" "max_emails" "Hint" "At most this many review emails to one customer in 30 days, reminders included; 0: no cap. A request over it is skipped, and says why on the requests page.")}}
+{{template "field" (dict "Form" $f "Name" "max_products" "Hint" "1 to 10 products in one email; the rest of a larger order is left out.")}}
+</fieldset>
+{{$oerr := index $f.Errors "product_once"}}
+<fieldset class="radio" aria-describedby="product_once-hint{{if $oerr}} product_once-error{{end}}"><legend>Same product</legend>
+<p class="hint" id="product_once-hint">Ask a customer about a product at most once in 12 months.</p>
+<input type="radio" id="f-product_once" name="product_once" value="true"{{if eq (index $f.Values "product_once") "true"}} checked{{end}}><label for="f-product_once">Once a year</label>
+<input type="radio" id="product_once-no" name="product_once" value="false"{{if eq (index $f.Values "product_once") "false"}} checked{{end}}><label for="product_once-no">With every order</label>
+{{if $oerr}}<p class="error" id="product_once-error">{{$oerr}}</p>{{end}}
+</fieldset>
 {{$cerr := index $f.Errors "consent_required"}}
 <fieldset class="radio" aria-describedby="consent-hint{{if $cerr}} consent_required-error{{end}}"><legend>Consent</legend>
 <p class="hint" id="consent-hint">Email only customers who agreed to email marketing.</p>

@@ -303,7 +303,8 @@ func mustURL(t *testing.T, s string) *url.URL {
 }
 
 func settingsForm(csrf string, change map[string]string) url.Values {
-	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "email_per": {"order"}, "consent_required": {"true"},
+	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "email_per": {"order"},
+		"max_emails": {"3"}, "product_once": {"true"}, "max_products": {"5"}, "consent_required": {"true"},
 		"review_url": {"https://{shop}/products/{handle}#reviews"},
 		"subject":    {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
 		"excluded_products": {""}, "excluded_tags": {""}}
@@ -333,6 +334,10 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 		{"bad window", "window_start", "25:00", "is not a time of day"},
 		{"bad product ID", "excluded_products", "123, abc", "is not a product ID"},
 		{"subject placeholder", "subject", "Hi {first_name}", "only the placeholder {order}"},
+		{"too many products per email", "max_products", "11", "1 to 10 products"},
+		{"no products per email", "max_products", "0", "1 to 10 products"},
+		{"products not a number", "max_products", "five", "is not a whole number"},
+		{"negative email cap", "max_emails", "-1", "0 to 50 emails"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Good values elsewhere in the same form must not be saved either.
@@ -364,7 +369,7 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 
 	form := settingsForm(csrf, map[string]string{"delay": "2d", "window_start": "09:00", "window_end": "17:30",
 		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false",
-		"email_per": "shipment"})
+		"email_per": "shipment", "max_emails": "0", "product_once": "false", "max_products": "10"})
 	status, h, _ := do(t, c, "POST", e.url+"/app/settings", form, nil)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app/settings?notice=saved" {
 		t.Fatalf("good form: %d %s", status, h.Get("Location"))
@@ -374,6 +379,7 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	want.Delay, want.WindowStart, want.WindowEnd, want.TimeZone = 48*time.Hour, 9*60, 17*60+30, "Europe/Berlin"
 	want.ExcludedProducts, want.ExcludedTags, want.ConsentRequired = []int64{8801, 8803}, []string{"gift card", "sample"}, false
 	want.EmailPer = store.EmailPerShipment
+	want.MaxEmails, want.ProductOnce, want.MaxProducts = 0, false, 10
 	if !reflect.DeepEqual(got.Settings, want) {
 		t.Errorf("saved %+v\nwant  %+v", got.Settings, want)
 	}

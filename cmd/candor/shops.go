@@ -24,7 +24,7 @@ import (
 type settingsFlags struct {
 	delay, fallback, reminder, consent, reviewURL, from, subject string
 	window, timeZone, excludeProducts, excludeTags               string
-	emailPer                                                     string
+	emailPer, maxEmails, productOnce, maxProducts                string
 }
 
 func (f *settingsFlags) bind(fs *flag.FlagSet) {
@@ -39,6 +39,9 @@ func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeZone, "time-zone", "", "IANA time zone of the send window, e.g. Europe/Berlin ('shop' = the store's own)")
 	fs.StringVar(&f.excludeProducts, "exclude-products", "", "comma-separated product IDs never asked about ('' = none)")
 	fs.StringVar(&f.excludeTags, "exclude-tags", "", "comma-separated product tags never asked about ('' = none)")
+	fs.StringVar(&f.maxEmails, "max-emails", "", "at most this many review emails per customer in 30 days (0 = no cap)")
+	fs.StringVar(&f.productOnce, "product-once", "", "true: ask a customer about a product at most once in 12 months")
+	fs.StringVar(&f.maxProducts, "max-products", "", "at most this many products in one email (1-10)")
 	fs.StringVar(&f.emailPer, "email-per", "", "order: one email once the whole order is delivered; shipment: one per shipment")
 }
 
@@ -89,6 +92,24 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 				return
 			}
 			s.ConsentRequired = b
+		case "max-emails", "max-products":
+			v, dst := f.maxEmails, &s.MaxEmails
+			if fl.Name == "max-products" {
+				v, dst = f.maxProducts, &s.MaxProducts
+			}
+			n, e := strconv.Atoi(v)
+			if e != nil {
+				err = usagef("--%s must be a whole number, not %q", fl.Name, v)
+				return
+			}
+			*dst = n
+		case "product-once":
+			b, e := strconv.ParseBool(f.productOnce)
+			if e != nil {
+				err = usagef("--product-once must be true or false, not %q", f.productOnce)
+				return
+			}
+			s.ProductOnce = b
 		case "email-per":
 			if f.emailPer != store.EmailPerOrder && f.emailPer != store.EmailPerShipment {
 				err = usagef("--email-per must be %s or %s, not %q", store.EmailPerOrder, store.EmailPerShipment, f.emailPer)
