@@ -2,11 +2,13 @@ package activities_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
@@ -123,5 +125,56 @@ func TestSend_AnEmailAsksAboutAtMostMaxProducts(t *testing.T) {
 	if len(out) != 1 || !strings.Contains(out[0].Text, o.Products[0].Title) || !strings.Contains(out[0].Text, o.Products[1].Title) ||
 		strings.Contains(out[0].Text, candle.Title) {
 		t.Fatalf("want the first two products only:\n%s", out[0].Text)
+	}
+}
+
+// The EU soft opt-in emails a customer who never subscribed, on the shop's
+// legitimate interest, and every such email carries the objection notice;
+// explicit consent records consent; none carries no notice.
+func TestSend_ConsentModesDecideWhoIsEmailedTheBasisAndTheNotice(t *testing.T) {
+	t.Parallel()
+	const notice = "You can object to these emails at any time, at no cost other than your usual connection charges"
+	for _, tc := range []struct {
+		mode       string
+		subscribed bool
+		want       string // status
+		basis      string
+		notice     bool
+	}{
+		{store.ConsentExplicit, true, store.StatusSent, registry.BasisConsent, false},
+		{store.ConsentExplicit, false, store.StatusSkipped, "", false},
+		{store.ConsentSoftOptIn, false, store.StatusSent, registry.BasisLegitimateInterest, true},
+		{store.ConsentNone, false, store.StatusSent, registry.BasisLegitimateInterest, false},
+	} {
+		t.Run(fmt.Sprintf("%s/subscribed=%v", tc.mode, tc.subscribed), func(t *testing.T) {
+			o := customerOrder(testOrderID)
+			if !tc.subscribed {
+				o.Customer.MarketingState = "NOT_SUBSCRIBED"
+			}
+			f := newFixture(t, o)
+			st := store.DefaultSettings(testShop)
+			st.ConsentMode = tc.mode
+			if err := f.db.UpdateSettings(context.Background(), testShop, st); err != nil {
+				t.Fatal(err)
+			}
+			res := f.mustSend(t, activities.KindFirst)
+			if res.Status != tc.want {
+				t.Fatalf("result %+v, want %s", res, tc.want)
+			}
+			if tc.want != store.StatusSent {
+				if res.Reason != review.ReasonNoConsent || len(f.sg.Outbox()) != 0 {
+					t.Errorf("skipped for %s with %d emails, want no_consent and none", res.Reason, len(f.sg.Outbox()))
+				}
+				return
+			}
+			m := f.sg.Outbox()[0]
+			if got := strings.Contains(m.Text, notice) && strings.Contains(m.HTML, notice); got != tc.notice {
+				t.Errorf("objection notice in the email = %v, want %v:\n%s", got, tc.notice, m.Text)
+			}
+			tx := transmissions(f.entries(t), f.reqID)
+			if len(tx) != 1 || tx[0].LegalBasis != tc.basis {
+				t.Errorf("transmission entries %+v, want one on %s", tx, tc.basis)
+			}
+		})
 	}
 }

@@ -264,7 +264,7 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	p.msg = msg
 
 	basis := registry.BasisLegitimateInterest
-	if shop.ConsentRequired {
+	if shop.ConsentRequired() {
 		basis = registry.BasisConsent
 	}
 	p.emailRead = p.read(registry.DatumEmail)
@@ -465,7 +465,7 @@ func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify
 	switch {
 	case why != "":
 		return skipReason(why), nil
-	case shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed:
+	case shop.ConsentRequired() && st.MarketingState != shopify.MarketingSubscribed:
 		return review.ReasonNoConsent, nil
 	case st.MarketingState == shopify.MarketingUnsubscribed:
 		// Even where consent is not required, an explicit opt-out from the
@@ -524,7 +524,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := review.Content{OrderName: req.OrderName, Reminder: reminder}
+	c := review.Content{OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})

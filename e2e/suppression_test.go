@@ -215,7 +215,7 @@ func guestOrder(id int64, email string) shopifytest.Order {
 // spaces, is skipped for that reason; a fourth guest still gets their email.
 // Nothing of the addresses is stored or logged.
 func TestSuppression_GuestCheckoutsKeepTheirObjections(t *testing.T) {
-	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	s := start(t, func(st *store.Settings) { st.ConsentMode = store.ConsentNone }) // guests carry no consent state
 	base := time.Now().UnixNano()%1_000_000_000 + 307
 	addr := map[string]string{
 		"unsubscribed": fmt.Sprintf("guest.unsub.%d@example.net", base),

@@ -304,7 +304,7 @@ func mustURL(t *testing.T, s string) *url.URL {
 
 func settingsForm(csrf string, change map[string]string) url.Values {
 	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "email_per": {"order"},
-		"max_emails": {"3"}, "product_once": {"true"}, "max_products": {"5"}, "consent_required": {"true"},
+		"max_emails": {"3"}, "product_once": {"true"}, "max_products": {"5"}, "consent_mode": {"explicit"},
 		"review_url": {"https://{shop}/products/{handle}#reviews"},
 		"subject":    {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
 		"excluded_products": {""}, "excluded_tags": {""}}
@@ -368,7 +368,7 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	}
 
 	form := settingsForm(csrf, map[string]string{"delay": "2d", "window_start": "09:00", "window_end": "17:30",
-		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false",
+		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_mode": "none",
 		"email_per": "shipment", "max_emails": "0", "product_once": "false", "max_products": "10"})
 	status, h, _ := do(t, c, "POST", e.url+"/app/settings", form, nil)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app/settings?notice=saved" {
@@ -377,7 +377,7 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	got, _ := e.db.Shop(ctx, shop)
 	want := before.Settings
 	want.Delay, want.WindowStart, want.WindowEnd, want.TimeZone = 48*time.Hour, 9*60, 17*60+30, "Europe/Berlin"
-	want.ExcludedProducts, want.ExcludedTags, want.ConsentRequired = []int64{8801, 8803}, []string{"gift card", "sample"}, false
+	want.ExcludedProducts, want.ExcludedTags, want.ConsentMode = []int64{8801, 8803}, []string{"gift card", "sample"}, store.ConsentNone
 	want.EmailPer = store.EmailPerShipment
 	want.MaxEmails, want.ProductOnce, want.MaxProducts = 0, false, 10
 	if !reflect.DeepEqual(got.Settings, want) {
@@ -392,6 +392,28 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	other, _ := e.db.Shop(ctx, otherShop)
 	if !reflect.DeepEqual(other.Settings, store.DefaultSettings(otherShop)) {
 		t.Error("another shop's settings changed")
+	}
+}
+
+// The consent mode is one of three; anything else is shown next to the
+// choice and nothing is saved.
+func TestApp_SettingsConsentModeAcceptsOnlyTheThreeModes(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	before, _ := e.db.Shop(ctx, shop)
+	for _, v := range []string{"", "true", "implied"} {
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"consent_mode": v, "delay": "2d"}), nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="consent_mode-error"`) {
+			t.Errorf("consent_mode %q: %d, no error next to the choice", v, status)
+		}
+		if after, _ := e.db.Shop(ctx, shop); !reflect.DeepEqual(after.Settings, before.Settings) {
+			t.Errorf("consent_mode %q: settings changed", v)
+		}
+	}
+	status, _, _ := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"consent_mode": "soft_opt_in"}), nil)
+	if after, _ := e.db.Shop(ctx, shop); status != http.StatusSeeOther || after.ConsentMode != store.ConsentSoftOptIn {
+		t.Errorf("soft opt-in: %d, saved %q", status, after.ConsentMode)
 	}
 }
 

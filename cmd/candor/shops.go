@@ -24,14 +24,15 @@ import (
 type settingsFlags struct {
 	delay, fallback, reminder, consent, reviewURL, from, subject string
 	window, timeZone, excludeProducts, excludeTags               string
-	emailPer, maxEmails, productOnce, maxProducts                string
+	emailPer, maxEmails, productOnce, maxProducts, consentMode   string
 }
 
 func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.delay, "delay", "", "wait after delivery before sending, e.g. 7d, 36h, 90s")
 	fs.StringVar(&f.fallback, "fallback-delay", "", "wait after fulfillment when no delivery event comes")
 	fs.StringVar(&f.reminder, "reminder", "", "send one reminder this long after the first email (0 = none)")
-	fs.StringVar(&f.consent, "consent-required", "", "true: email only customers subscribed to email marketing")
+	fs.StringVar(&f.consent, "consent-required", "", "true: email only customers subscribed to email marketing (--consent-mode explicit); false: --consent-mode none")
+	fs.StringVar(&f.consentMode, "consent-mode", "", "explicit, soft_opt_in (EU soft opt-in: the objection notice in every email) or none (docs/consent.md)")
 	fs.StringVar(&f.reviewURL, "review-url", "", "review destination template: https://... with {shop}, {product_id}, {handle}")
 	fs.StringVar(&f.from, "from", "", "not a setting: every email comes from CANDOR_MAIL_FROM in the shop's name, with replies to the shop's contact email")
 	fs.StringVar(&f.subject, "subject", "", "email subject; {order} is the order name")
@@ -91,7 +92,17 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 				err = usagef("--consent-required must be true or false, not %q", f.consent)
 				return
 			}
-			s.ConsentRequired = b
+			s.ConsentMode = store.ConsentNone
+			if b {
+				s.ConsentMode = store.ConsentExplicit
+			}
+		case "consent-mode":
+			switch f.consentMode {
+			case store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone:
+				s.ConsentMode = f.consentMode
+			default:
+				err = usagef("--consent-mode must be %s, %s or %s, not %q", store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone, f.consentMode)
+			}
 		case "max-emails", "max-products":
 			v, dst := f.maxEmails, &s.MaxEmails
 			if fl.Name == "max-products" {
@@ -305,7 +316,7 @@ func shopsList(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tREVIEW URL")
 	for _, s := range shops {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", s.Domain, config.FormatDuration(s.Delay), config.FormatDuration(s.FallbackDelay),
-			config.FormatDuration(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.ReviewURL)
+			config.FormatDuration(s.Reminder), s.ConsentRequired(), windowText(s.Settings), s.ReviewURL)
 	}
 	return tw.Flush()
 }
