@@ -86,6 +86,7 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--email-per", "parcel"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--max-products", "many"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-mode", "implied"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-mode", "none", "--consent-required=true"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--product-once", "sometimes"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--review-url", "http://x/{handle}"},
 		{"shops", "set", "--shop", "a.myshopify.com"},
@@ -125,7 +126,10 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token); err == nil || !strings.Contains(err.Error(), "already connected") {
 		t.Fatalf("second add: %v", err)
 	}
-	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s", "--email-per", "shipment", "--max-products", "2", "--consent-mode", "soft_opt_in"); err != nil {
+	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s", "--email-per", "shipment", "--max-products", "2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-mode", "soft_opt_in"); err != nil {
 		t.Fatal(err)
 	}
 	var saved struct {

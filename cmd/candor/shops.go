@@ -66,6 +66,11 @@ func parseWindow(v string) (start, end int, err error) {
 
 // apply changes s by the flags that were given.
 func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if given["consent-required"] && given["consent-mode"] {
+		return usagef("--consent-required and --consent-mode both set the consent mode: give one")
+	}
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		if err != nil {
