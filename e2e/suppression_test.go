@@ -128,7 +128,9 @@ func TestUnsubscribe_LinkInTheEmailNeedsTheButtonAndThenTheNextOrderGetsNothing(
 }
 
 func TestSuppression_SignedBounceAndSpamReportStopTheNextOrderForThatCustomerOnly(t *testing.T) {
-	s := start(t, nil)
+	// The next orders repeat the first ones' products: without the product
+	// cap (docs/sending.md), so only the suppressions decide.
+	s := start(t, func(st *store.Settings) { st.ProductOnce = false })
 	base := time.Now().UnixNano()%1_000_000_000 + 211
 	bounced, complained, blocked := shopifytest.DemoOrder(base), shopifytest.DemoOrder(base+1), shopifytest.DemoOrder(base+2)
 	for _, o := range []shopifytest.Order{bounced, complained, blocked} {
