@@ -29,6 +29,9 @@ type ShopSettings struct {
 	Delay         time.Duration
 	FallbackDelay time.Duration
 	Reminder      time.Duration
+	// EmailPer is store.EmailPerOrder or store.EmailPerShipment; "" in
+	// histories from before it, which meant one email per order.
+	EmailPer string `json:",omitempty"`
 }
 
 // Schedule stores the request (idempotently) with its registry entry and
@@ -65,7 +68,58 @@ func (a *Activities) Schedule(ctx context.Context, in ScheduleInput) (ShopSettin
 	if err != nil {
 		return ShopSettings{}, fmt.Errorf("schedule request: %w", err)
 	}
-	return ShopSettings{Delay: shop.Delay, FallbackDelay: shop.FallbackDelay, Reminder: shop.Reminder}, nil
+	return ShopSettings{Delay: shop.Delay, FallbackDelay: shop.FallbackDelay, Reminder: shop.Reminder, EmailPer: shop.EmailPer}, nil
+}
+
+// ShipmentInput names a later shipment of an order whose shop emails per
+// shipment: its Shopify fulfillment ID (-1 for the products known only
+// from the whole order's fulfilment) and name ("#1001.2"), and its
+// products. No customer data.
+type ShipmentInput struct {
+	Shop        string
+	OrderID     int64
+	Fulfillment int64
+	Name        string
+	Products    []store.Product
+}
+
+// ScheduleShipment stores the request for one later shipment's email
+// (idempotently), with its registry entry, and returns its request ID
+// (keys.Ring.ShipmentRequestID): its own row, status and links, so each
+// shipment's email is sent at most once, as the order's first is.
+func (a *Activities) ScheduleShipment(ctx context.Context, in ShipmentInput) (string, error) {
+	requestID := a.Keys.ShipmentRequestID(in.Shop, in.OrderID, in.Fulfillment)
+	ov, err := a.DB.Overrides(ctx, in.Shop)
+	if err != nil {
+		return "", err
+	}
+	now := a.now()
+	keep := ov.Keep(retention.ReviewRequests)
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		inserted, err := store.CreateRequest(ctx, tx, store.Request{
+			RequestID: requestID, Shop: in.Shop, OrderID: in.OrderID, OrderName: in.Name, Shipment: in.Fulfillment, ExpiresAt: now.Add(keep),
+		}, in.Products)
+		if err != nil || !inserted {
+			return err
+		}
+		_, err = registry.Append(ctx, tx, now, registry.Entry{
+			Shop: in.Shop, Datum: registry.DatumPurchaseHistory, System: registry.SystemPostgres,
+			Action: registry.ActionStored, Purpose: registry.PurposeReviewRequest,
+			LegalBasis: registry.BasisLegitimateInterest, ExpiresAt: now.Add(keep), Ref: requestID,
+		})
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("schedule shipment request: %w", err)
+	}
+	return requestID, nil
+}
+
+// SetRequestProducts replaces the products a request asks about while it
+// waits (a whole-order email gaining a later shipment's products, or losing
+// a cancelled one's). A request already past waiting is left as it is.
+func (a *Activities) SetRequestProducts(ctx context.Context, requestID string, products []store.Product) error {
+	return store.SetWaitingProducts(ctx, a.DB, requestID, products)
 }
 
 // MarkSkipped records that the request ended without an email.

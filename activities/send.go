@@ -204,7 +204,34 @@ func (a *Activities) eligibility(ctx context.Context, p *sendPlan) (SendResult, 
 		}
 		return end(a.skip(ctx, in, p.subject, p.statusReads, reason))
 	}
+	if in.Kind == KindFirst {
+		if p.products, err = a.capProducts(ctx, shop, p); err != nil {
+			return fail(err)
+		}
+		if len(p.products) == 0 {
+			return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonCapProducts))
+		}
+	}
 	return next()
+}
+
+// capProducts applies the shop's product caps to a first email: products
+// already asked about in an email to this customer (by pseudonym) within
+// store.CapProductWindow are left out, and at most MaxProducts remain, in
+// the order's order.
+func (a *Activities) capProducts(ctx context.Context, shop store.Shop, p *sendPlan) ([]store.Product, error) {
+	products := p.products
+	if shop.ProductOnce {
+		asked, err := store.ProductsAskedSince(ctx, a.DB, p.in.Shop, p.in.RequestID, p.subject, p.now.Add(-store.CapProductWindow))
+		if err != nil {
+			return nil, err
+		}
+		products = slices.DeleteFunc(slices.Clone(products), func(x store.Product) bool { return asked[x.ID] })
+	}
+	if max := shop.MaxProducts; max > 0 && len(products) > max {
+		products = products[:max]
+	}
+	return products, nil
 }
 
 // compose reads the shop's profile and the recipient from Shopify just in
@@ -244,7 +271,7 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	p.msg = msg
 
 	basis := registry.BasisLegitimateInterest
-	if shop.ConsentRequired {
+	if shop.ConsentRequired() {
 		basis = registry.BasisConsent
 	}
 	p.emailRead = p.read(registry.DatumEmail)
@@ -299,6 +326,20 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 			suppressedFor = why
 			return errSuppressed
 		}
+		if max := p.shop.MaxEmails; max > 0 && in.Kind == KindFirst {
+			// One customer's sends decide one at a time, so two orders
+			// cannot both take the last place.
+			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "candor-cap:"+in.Shop+"/"+p.subject); err != nil {
+				return err
+			}
+			n, err := store.EmailsSince(ctx, tx, in.Shop, in.RequestID, p.now.Add(-store.CapEmailsWindow), p.subject, p.addressKey)
+			if err != nil {
+				return err
+			}
+			if n >= max {
+				return errCapped
+			}
+		}
 		if err := a.moveTo(ctx, tx, in, store.StatusSending, "", []string{pending(in.Kind)}); err != nil {
 			return err
 		}
@@ -313,6 +354,10 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 	})
 	if errors.Is(err, errConcurrent) {
 		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonAlreadySent}, nil)
+	}
+	if errors.Is(err, errCapped) {
+		// The address was read (its key counts the guest's emails too).
+		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), review.ReasonCapEmails))
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
@@ -380,6 +425,7 @@ func (a *Activities) sendAndFinish(ctx context.Context, p *sendPlan) (SendResult
 var (
 	errConcurrent = errors.New("request changed under us")
 	errSuppressed = errors.New("customer suppressed")
+	errCapped     = errors.New("customer had the most emails allowed")
 )
 
 func pending(kind string) string {
@@ -446,7 +492,7 @@ func (a *Activities) ineligible(ctx context.Context, shop store.Shop, st shopify
 	switch {
 	case why != "":
 		return skipReason(why), nil
-	case shop.ConsentRequired && st.MarketingState != shopify.MarketingSubscribed:
+	case shop.ConsentRequired() && st.MarketingState != shopify.MarketingSubscribed:
 		return review.ReasonNoConsent, nil
 	case st.MarketingState == shopify.MarketingUnsubscribed:
 		// Even where consent is not required, an explicit opt-out from the
@@ -505,7 +551,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := review.Content{OrderName: req.OrderName, Reminder: reminder}
+	c := review.Content{OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})

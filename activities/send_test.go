@@ -613,7 +613,7 @@ func TestSend_ConsentNotRequiredSendsToCustomerWithoutConsent(t *testing.T) {
 	o.Customer.MarketingState = "NOT_SUBSCRIBED"
 	f := newFixture(t, o)
 	st := store.DefaultSettings(testShop)
-	st.ConsentRequired = false
+	st.ConsentMode = store.ConsentNone
 	if err := f.db.UpdateSettings(context.Background(), testShop, st); err != nil {
 		t.Fatal(err)
 	}
@@ -963,7 +963,7 @@ func TestSend_ExplicitMarketingOptOutIsRespectedWithoutConsentRequirement(t *tes
 	o.Customer.MarketingState = "UNSUBSCRIBED"
 	f := newFixture(t, o)
 	st := store.DefaultSettings(testShop)
-	st.ConsentRequired = false
+	st.ConsentMode = store.ConsentNone
 	if err := f.db.UpdateSettings(context.Background(), testShop, st); err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,19 @@ type PlanInput struct {
 	// timing then reaches requests already waiting.
 	FulfilledAt time.Time  `json:",omitempty"`
 	DeliveredAt *time.Time `json:",omitempty"`
+	// Parcels, when set, replace FulfilledAt and DeliveredAt: the email
+	// waits for the last of them, each planned as above. AwaitOrder says
+	// the order is not yet known to be wholly fulfilled: the email then
+	// waits at least the fallback delay after the last fulfillment, for
+	// the parcels still to come.
+	Parcels    []Parcel `json:",omitempty"`
+	AwaitOrder bool     `json:",omitempty"`
+}
+
+// Parcel is one shipment's timing.
+type Parcel struct {
+	FulfilledAt time.Time
+	DeliveredAt *time.Time `json:",omitempty"`
 }
 
 // PlanSend returns the first moment at or after max(Earliest, Now) inside the
@@ -63,11 +76,29 @@ func (a *Activities) PlanSend(ctx context.Context, in PlanInput) (time.Time, err
 }
 
 // PlanFrom is the earliest send time before the send window applies: in's
-// Earliest, or with FulfilledAt set, the given delays from delivery or
-// fulfilment; never before Now.
+// Earliest, or with Parcels or FulfilledAt set, the given delays from
+// delivery or fulfilment; never before Now.
 func PlanFrom(in PlanInput, delay, fallback time.Duration) time.Time {
 	from := in.Earliest
 	switch {
+	case len(in.Parcels) > 0:
+		from = time.Time{}
+		var last time.Time
+		for _, p := range in.Parcels {
+			at := p.FulfilledAt.Add(fallback)
+			if p.DeliveredAt != nil {
+				at = p.DeliveredAt.Add(delay)
+			}
+			if at.After(from) {
+				from = at
+			}
+			if p.FulfilledAt.After(last) {
+				last = p.FulfilledAt
+			}
+		}
+		if in.AwaitOrder && last.Add(fallback).After(from) {
+			from = last.Add(fallback)
+		}
 	case in.FulfilledAt.IsZero():
 	case in.DeliveredAt != nil:
 		from = in.DeliveredAt.Add(delay)

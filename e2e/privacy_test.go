@@ -509,7 +509,7 @@ func TestErasure_ShopRedactDestroysEveryKeyOfTheShop(t *testing.T) {
 // goes too, SendGrid is asked to erase the address, and a later guest order
 // to it is not sent.
 func TestErasure_EmailOnlyCustomerRecordErasesByItsOrdersAndItsAddress(t *testing.T) {
-	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	s := start(t, func(st *store.Settings) { st.ConsentMode = store.ConsentNone }) // guests carry no consent state
 	ctx := context.Background()
 	const email = "email.only@example.org"
 	named := s.sentOrder(t, 303, email, 8_765_432_303)
@@ -575,7 +575,7 @@ func TestErasure_EmailOnlyCustomerRecordErasesByItsOrdersAndItsAddress(t *testin
 // order with the address is skipped as erased. Postgres keeps only the
 // address's key on the suppression list, never the address.
 func TestErasure_ReachesTheCustomersGuestCheckouts(t *testing.T) {
-	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	s := start(t, func(st *store.Settings) { st.ConsentMode = store.ConsentNone }) // guests carry no consent state
 	ctx := context.Background()
 	base := time.Now().UnixNano()%1_000_000_000 + 401
 	email := fmt.Sprintf("perpetua.guest.%d@example.org", base)

@@ -128,7 +128,9 @@ func TestUnsubscribe_LinkInTheEmailNeedsTheButtonAndThenTheNextOrderGetsNothing(
 }
 
 func TestSuppression_SignedBounceAndSpamReportStopTheNextOrderForThatCustomerOnly(t *testing.T) {
-	s := start(t, nil)
+	// The next orders repeat the first ones' products: without the product
+	// cap (docs/sending.md), so only the suppressions decide.
+	s := start(t, func(st *store.Settings) { st.ProductOnce = false })
 	base := time.Now().UnixNano()%1_000_000_000 + 211
 	bounced, complained, blocked := shopifytest.DemoOrder(base), shopifytest.DemoOrder(base+1), shopifytest.DemoOrder(base+2)
 	for _, o := range []shopifytest.Order{bounced, complained, blocked} {
@@ -215,7 +217,7 @@ func guestOrder(id int64, email string) shopifytest.Order {
 // spaces, is skipped for that reason; a fourth guest still gets their email.
 // Nothing of the addresses is stored or logged.
 func TestSuppression_GuestCheckoutsKeepTheirObjections(t *testing.T) {
-	s := start(t, func(st *store.Settings) { st.ConsentRequired = false }) // guests carry no consent state
+	s := start(t, func(st *store.Settings) { st.ConsentMode = store.ConsentNone }) // guests carry no consent state
 	base := time.Now().UnixNano()%1_000_000_000 + 307
 	addr := map[string]string{
 		"unsubscribed": fmt.Sprintf("guest.unsub.%d@example.net", base),

@@ -277,5 +277,13 @@ func (r *Ring) RequestID(shop string, orderID int64) string {
 	return "rq_" + strings.ToLower(b32.EncodeToString(mac(r.request, shop, strconv.FormatInt(orderID, 10))[:15]))
 }
 
+// ShipmentRequestID is the request ID of the email about one later shipment
+// of an order, when a shop emails per shipment: opaque and stable like
+// RequestID, and never equal to it. The order's first email keeps
+// RequestID.
+func (r *Ring) ShipmentRequestID(shop string, orderID, fulfillmentID int64) string {
+	return "rq_" + strings.ToLower(b32.EncodeToString(mac(r.request, shop, strconv.FormatInt(orderID, 10), "shipment", strconv.FormatInt(fulfillmentID, 10))[:15]))
+}
+
 // SigningKey is the Ed25519 key that signs registry chain heads.
 func (r *Ring) SigningKey() ed25519.PrivateKey { return r.signing }

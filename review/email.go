@@ -19,6 +19,11 @@ type Content struct {
 	Reminder    bool
 	Products    []Product
 	Unsubscribe string
+	// ObjectionNotice adds the notice the EU soft opt-in requires in every
+	// email (store.ConsentSoftOptIn): the customer may object at any time,
+	// at no cost beyond their usual connection charges (German UWG § 7(3)
+	// no. 4; GDPR Art. 21(4)).
+	ObjectionNotice bool
 }
 
 // Product is one product's line in the email.
@@ -42,7 +47,9 @@ How did it turn out? You can review each product with one click:
 - {{.Title}}: {{.Link}}{{end}}
 
 Don't want these emails? Unsubscribe: {{.Unsubscribe}}
-`
+{{if .ObjectionNotice}}
+We email you about your purchase because you are our customer. You can object to these emails at any time, at no cost other than your usual connection charges, with the unsubscribe link above.
+{{end}}`
 
 const htmlBody = `<!doctype html><html lang="en"><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1b1b">
 <p>{{if .Reminder}}A gentle reminder about your order <strong>{{.OrderName}}</strong>.{{else}}Thank you for your order <strong>{{.OrderName}}</strong>.{{end}}</p>
@@ -51,7 +58,8 @@ const htmlBody = `<!doctype html><html lang="en"><body style="font-family:system
 <li><a href="{{.Link}}">Review {{.Title}}</a></li>{{end}}
 </ul>
 <p style="font-size:13px;color:#555">Don't want these emails? <a href="{{.Unsubscribe}}">Unsubscribe</a>.</p>
-</body></html>`
+{{if .ObjectionNotice}}<p style="font-size:13px;color:#555">We email you about your purchase because you are our customer. You can object to these emails at any time, at no cost other than your usual connection charges, with the <a href="{{.Unsubscribe}}">unsubscribe link</a>.</p>
+{{end}}</body></html>`
 
 var (
 	textTmpl = texttemplate.Must(texttemplate.New("text").Parse(textBody))

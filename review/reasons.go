@@ -30,6 +30,15 @@ const (
 	// ReasonShopDisconnected: the shop is gone, or its tokens are revoked
 	// (app/uninstalled) or refused by Shopify.
 	ReasonShopDisconnected Reason = "shop_disconnected"
+	// ReasonShipmentsCancelled: every fulfillment of the order was
+	// cancelled and none came instead.
+	ReasonShipmentsCancelled Reason = "shipments_cancelled"
+	// ReasonCapEmails: the customer had the shop's most review emails in
+	// 30 days already.
+	ReasonCapEmails Reason = "cap_emails"
+	// ReasonCapProducts: every product was asked about in an email to the
+	// customer in the last 12 months.
+	ReasonCapProducts Reason = "cap_products_asked"
 	// ReasonStopped: a stop signal that named no reason.
 	ReasonStopped Reason = "stopped"
 )
@@ -67,8 +76,11 @@ var reasonLabels = map[Reason]string{
 	ReasonOptedOut:  "customer opted out of marketing", ReasonNoEmail: "order has no email address",
 	ReasonNotSent: "first email was not sent", ReasonExcluded: "all products excluded",
 	ReasonShopDisconnected: "shop disconnected", ReasonSendFailed: "sending failed", ReasonStopped: "stopped",
-	ReasonSenderUnverified: "SendGrid refused the sender address (not a verified sender); not retried",
-	ReasonReviewURLRefused: "review destination is not on your shop's domains or a review platform",
+	ReasonShipmentsCancelled: "every shipment of the order was cancelled",
+	ReasonCapEmails:          "customer already had the most review emails allowed in 30 days",
+	ReasonCapProducts:        "customer was asked about every product in the last 12 months",
+	ReasonSenderUnverified:   "SendGrid refused the sender address (not a verified sender); not retried",
+	ReasonReviewURLRefused:   "review destination is not on your shop's domains or a review platform",
 }
 
 // Label says a recorded reason to a merchant. A reason with no label (a

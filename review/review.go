@@ -29,8 +29,11 @@ const WorkflowType = "ReviewRequest"
 // Signal and query names of a ReviewRequest workflow.
 const (
 	SignalDelivered = "delivered" // the parcel arrived
-	SignalStop      = "stop"      // send nothing more
-	QueryState      = "state"     // where the workflow is, for operators
+	// SignalShipment: another fulfillment of the order, one cancelled, or
+	// word that the whole order is fulfilled (orders/fulfilled).
+	SignalShipment = "shipment"
+	SignalStop     = "stop"  // send nothing more
+	QueryState     = "state" // where the workflow is, for operators
 )
 
 // idPrefix starts every review workflow ID.

@@ -80,3 +80,23 @@ func TestTestEmail_LinksToTheShopsReviewDestination(t *testing.T) {
 		t.Errorf("text = %s", e.Text)
 	}
 }
+
+func TestRender_ObjectionNoticeOnlyWhenAsked(t *testing.T) {
+	const notice = "You can object to these emails at any time"
+	c := review.Content{OrderName: "#1001", Products: []review.Product{{Title: "Shirt", Link: "https://x.example/r/1"}}, Unsubscribe: "https://x.example/u/1"}
+	plain, err := review.Render("Order {order}", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ObjectionNotice = true
+	soft, err := review.Render("Order {order}", c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plain.Text, notice) || strings.Contains(plain.HTML, notice) {
+		t.Error("the notice without the soft opt-in")
+	}
+	if !strings.Contains(soft.Text, notice) || !strings.Contains(soft.HTML, notice) || !strings.Contains(soft.HTML, `href="https://x.example/u/1"`) {
+		t.Errorf("no notice with the soft opt-in:\n%s", soft.Text)
+	}
+}

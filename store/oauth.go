@@ -83,7 +83,7 @@ func (db *DB) InstallShop(ctx context.Context, in Install) (bool, error) {
 	err := db.GetContext(ctx, &created, installShopSQL, in.Domain, in.TokenSealed, nullTime(in.TokenExpiresAt),
 		in.RefreshTokenSealed, nullTime(in.RefreshExpiresAt), in.Scopes,
 		int64(d.Delay/time.Second), int64(d.FallbackDelay/time.Second), int64(d.Reminder/time.Second),
-		d.ConsentRequired, d.ReviewURL, d.Subject)
+		d.ConsentRequired(), d.ReviewURL, d.Subject)
 	return created, err
 }
 

@@ -42,10 +42,14 @@ var Waiting = []string{StatusScheduled, StatusSending}
 
 // Request is one order's review request.
 type Request struct {
-	RequestID      string     `db:"request_id"`
-	Shop           string     `db:"shop"`
-	OrderID        int64      `db:"order_id"`
-	OrderName      string     `db:"order_name"`
+	RequestID string `db:"request_id"`
+	Shop      string `db:"shop"`
+	OrderID   int64  `db:"order_id"`
+	OrderName string `db:"order_name"`
+	// Shipment is 0 for the order's own request, else the Shopify
+	// fulfillment a per-shipment email is about (-1: the products known
+	// only from the whole order's fulfilment).
+	Shipment       int64      `db:"shipment"`
 	ProductsJSON   []byte     `db:"products"`
 	Subject        string     `db:"subject"`
 	Status         string     `db:"status"`
@@ -86,8 +90,8 @@ func (r Request) Products() ([]Product, error) {
 }
 
 const upsertRequestSQL = `
-INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, expires_at)
-VALUES ($1, $2, $3, $4, $5, 'scheduled', $6)
+INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status, expires_at, shipment)
+VALUES ($1, $2, $3, $4, $5, 'scheduled', $6, $7)
 ON CONFLICT (request_id) DO NOTHING`
 
 // CreateRequest records a scheduled request; it is a no-op if the request
@@ -97,7 +101,7 @@ func CreateRequest(ctx context.Context, tx *sqlx.Tx, r Request, products []Produ
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, string(pj), r.ExpiresAt)
+	res, err := tx.ExecContext(ctx, upsertRequestSQL, r.RequestID, r.Shop, r.OrderID, r.OrderName, string(pj), r.ExpiresAt, r.Shipment)
 	if err != nil {
 		return false, fmt.Errorf("insert review request: %w", err)
 	}
@@ -163,6 +167,21 @@ func SetSubjectAndProducts(ctx context.Context, tx sqlx.ExecerContext, requestID
 	return err
 }
 
+// SetWaitingProducts replaces the products of a request still scheduled;
+// once it is sending or settled its products stay as they were sent.
+func SetWaitingProducts(ctx context.Context, ex sqlx.ExecerContext, requestID string, products []Product) error {
+	pj, err := json.Marshal(products)
+	if err != nil {
+		return err
+	}
+	_, err = ex.ExecContext(ctx, `UPDATE review_requests SET products = $2, updated_at = now() WHERE request_id = $1 AND status = 'scheduled'`,
+		requestID, string(pj))
+	if err != nil {
+		return fmt.Errorf("request %s: set products: %w", requestID, err)
+	}
+	return nil
+}
+
 // SetMessageID records SendGrid's X-Message-Id of the first email, or of
 // the reminder.
 func SetMessageID(ctx context.Context, ex sqlx.ExecerContext, requestID string, reminder bool, id string) error {
@@ -184,6 +203,52 @@ func SetAddressKey(ctx context.Context, ex sqlx.ExecerContext, requestID, addres
 func SetSendAt(ctx context.Context, ex sqlx.ExecerContext, requestID string, at time.Time) error {
 	_, err := ex.ExecContext(ctx, `UPDATE review_requests SET send_at = $2 WHERE request_id = $1 AND send_at IS DISTINCT FROM $2`, requestID, at)
 	return err
+}
+
+// EmailsSince counts the review emails, first emails and reminders, that
+// shop sent since then to any of keys (subject pseudonyms, address keys),
+// leaving out request except's. Empty keys are ignored.
+func EmailsSince(ctx context.Context, q sqlx.QueryerContext, shop, except string, since time.Time, keys ...string) (int, error) {
+	keys = slices.DeleteFunc(slices.Clone(keys), func(k string) bool { return k == "" })
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := sqlx.GetContext(ctx, q, &n, `SELECT coalesce(sum(
+	        (status IN ('sent', 'sent_unconfirmed') AND sent_at >= $3)::int +
+	        (reminder_status IN ('sent', 'sent_unconfirmed') AND reminder_sent_at >= $3)::int), 0)
+	    FROM review_requests WHERE shop = $1 AND request_id <> $2 AND (subject = ANY($4) OR address_key = ANY($4))`,
+		shop, except, since, pq.Array(keys))
+	if err != nil {
+		return 0, fmt.Errorf("count the customer's emails: %w", err)
+	}
+	return n, nil
+}
+
+// ProductsAskedSince lists the products shop's emails since then asked
+// subject about, leaving out request except's.
+func ProductsAskedSince(ctx context.Context, q sqlx.QueryerContext, shop, except, subject string, since time.Time) (map[int64]bool, error) {
+	asked := map[int64]bool{}
+	if subject == "" {
+		return asked, nil
+	}
+	var lists [][]byte
+	err := sqlx.SelectContext(ctx, q, &lists, `SELECT products FROM review_requests
+	    WHERE shop = $1 AND request_id <> $2 AND subject = $3 AND status IN ('sent', 'sent_unconfirmed') AND sent_at >= $4`,
+		shop, except, subject, since)
+	if err != nil {
+		return nil, fmt.Errorf("read the customer's earlier products: %w", err)
+	}
+	for _, l := range lists {
+		var ps []Product
+		if err := json.Unmarshal(l, &ps); err != nil {
+			return nil, fmt.Errorf("earlier products: %w", err)
+		}
+		for _, p := range ps {
+			asked[p.ID] = true
+		}
+	}
+	return asked, nil
 }
 
 // RecentRequests lists a shop's latest requests, newest first.

@@ -20,12 +20,14 @@ import (
 
 // Settings are a shop's review-request choices. None of it is customer data.
 type Settings struct {
-	Delay           time.Duration `json:"delay"`          // after delivery
-	FallbackDelay   time.Duration `json:"fallback_delay"` // after fulfillment, when no delivery event comes
-	Reminder        time.Duration `json:"reminder"`       // after the first email; 0 = none
-	ConsentRequired bool          `json:"consent_required"`
-	ReviewURL       string        `json:"review_url"` // template: {shop}, {product_id}, {handle}
-	Subject         string        `json:"subject"`    // template: {order}
+	Delay         time.Duration `json:"delay"`          // after delivery
+	FallbackDelay time.Duration `json:"fallback_delay"` // after fulfillment, when no delivery event comes
+	Reminder      time.Duration `json:"reminder"`       // after the first email; 0 = none
+	// ConsentMode is the legal ground the shop emails on: ConsentExplicit,
+	// ConsentSoftOptIn or ConsentNone (docs/consent.md).
+	ConsentMode string `json:"consent_mode"`
+	ReviewURL   string `json:"review_url"` // template: {shop}, {product_id}, {handle}
+	Subject     string `json:"subject"`    // template: {order}
 
 	// Send window: minutes after local midnight, [WindowStart, WindowEnd).
 	// Equal means any time; WindowEnd < WindowStart wraps past midnight.
@@ -35,17 +37,66 @@ type Settings struct {
 	// Products never asked about: by product ID, or by any of these tags.
 	ExcludedProducts []int64  `json:"excluded_products,omitempty"`
 	ExcludedTags     []string `json:"excluded_tags,omitempty"`
+	// EmailPer says when an order shipped in several parcels is asked
+	// about: EmailPerOrder or EmailPerShipment.
+	EmailPer string `json:"email_per"`
+	// Caps, per customer (by pseudonym): at most MaxEmails review emails
+	// in CapEmailsWindow (0 = no cap); a product asked about at most once
+	// in CapProductWindow when ProductOnce; at most MaxProducts products in
+	// one email.
+	MaxEmails   int  `json:"max_emails"`
+	ProductOnce bool `json:"product_once"`
+	MaxProducts int  `json:"max_products"`
 }
+
+// The caps' windows.
+const (
+	CapEmailsWindow  = 30 * 24 * time.Hour
+	CapProductWindow = 365 * 24 * time.Hour
+)
+
+// Consent modes.
+const (
+	// ConsentExplicit: only customers subscribed to the shop's email
+	// marketing are emailed; the registry records consent.
+	ConsentExplicit = "explicit"
+	// ConsentSoftOptIn: the EU soft opt-in for existing customers: every
+	// customer of the order is emailed unless they opted out, on the shop's
+	// legitimate interest, and every email carries the objection notice.
+	ConsentSoftOptIn = "soft_opt_in"
+	// ConsentNone: every customer of the order is emailed unless they
+	// opted out, on the shop's legitimate interest.
+	ConsentNone = "none"
+)
+
+// ConsentRequired reports whether only customers who consented to email
+// marketing may be emailed.
+func (s Settings) ConsentRequired() bool { return s.ConsentMode == ConsentExplicit }
+
+// When an order shipped in several parcels is asked about.
+const (
+	// EmailPerOrder: one email once the whole order is fulfilled and every
+	// parcel delivered, or the fallback delay after the last fulfillment
+	// when no delivery comes (the default, as Judge.me's).
+	EmailPerOrder = "order"
+	// EmailPerShipment: one email per shipment, after that shipment's
+	// delivery (or its fallback delay).
+	EmailPerShipment = "shipment"
+)
 
 // DefaultSettings are what a new shop starts with: a week after delivery,
 // three weeks after fulfillment without a delivery event, consent required.
 func DefaultSettings(shop string) Settings {
 	return Settings{
-		Delay:           7 * 24 * time.Hour,
-		FallbackDelay:   21 * 24 * time.Hour,
-		ConsentRequired: true,
-		ReviewURL:       "https://{shop}/products/{handle}#reviews",
-		Subject:         "How was your order {order}?",
+		Delay:         7 * 24 * time.Hour,
+		FallbackDelay: 21 * 24 * time.Hour,
+		ConsentMode:   ConsentExplicit,
+		ReviewURL:     "https://{shop}/products/{handle}#reviews",
+		Subject:       "How was your order {order}?",
+		EmailPer:      EmailPerOrder,
+		MaxEmails:     3,
+		ProductOnce:   true,
+		MaxProducts:   5,
 	}
 }
 
@@ -101,6 +152,18 @@ func (s Settings) Problems() []*FieldError {
 	}
 	if err := ValidateTimeZone(s.TimeZone); err != nil {
 		add("time_zone", "%v", err)
+	}
+	if s.ConsentMode != ConsentExplicit && s.ConsentMode != ConsentSoftOptIn && s.ConsentMode != ConsentNone {
+		add("consent_mode", "choose explicit consent, EU soft opt-in or none")
+	}
+	if s.EmailPer != EmailPerOrder && s.EmailPer != EmailPerShipment {
+		add("email_per", "choose one email per order or one per shipment")
+	}
+	if s.MaxEmails < 0 || s.MaxEmails > 50 {
+		add("max_emails", "at most 0 to 50 emails per customer in 30 days (0: no cap)")
+	}
+	if s.MaxProducts < 1 || s.MaxProducts > 10 {
+		add("max_products", "an email asks about 1 to 10 products")
 	}
 	if len(s.ExcludedProducts) > 500 {
 		add("excluded_products", "at most 500 excluded products")
@@ -263,7 +326,8 @@ type shopRow struct {
 	Delay           int64          `db:"delay_seconds"`
 	FallbackDelay   int64          `db:"fallback_delay_seconds"`
 	Reminder        int64          `db:"reminder_seconds"`
-	ConsentRequired bool           `db:"consent_required"`
+	ConsentRequired bool           `db:"consent_required"` // kept in step with consent_mode (0020)
+	ConsentMode     string         `db:"consent_mode"`
 	ReviewURL       string         `db:"review_url_template"`
 	Subject         string         `db:"subject_template"`
 	CreatedAt       time.Time      `db:"created_at"`
@@ -273,6 +337,10 @@ type shopRow struct {
 	TimeZone        string         `db:"time_zone"`
 	ExcludedIDs     pq.Int64Array  `db:"excluded_product_ids"`
 	ExcludedTags    pq.StringArray `db:"excluded_tags"`
+	EmailPer        string         `db:"email_per"`
+	MaxEmails       int            `db:"cap_max_emails"`
+	ProductOnce     bool           `db:"cap_product_once"`
+	MaxProducts     int            `db:"cap_max_products"`
 	grantRow
 }
 
@@ -281,7 +349,7 @@ func (r shopRow) shop() Shop {
 		Delay:            time.Duration(r.Delay) * time.Second,
 		FallbackDelay:    time.Duration(r.FallbackDelay) * time.Second,
 		Reminder:         time.Duration(r.Reminder) * time.Second,
-		ConsentRequired:  r.ConsentRequired,
+		ConsentMode:      r.ConsentMode,
 		ReviewURL:        r.ReviewURL,
 		Subject:          r.Subject,
 		WindowStart:      r.WindowStart,
@@ -289,6 +357,10 @@ func (r shopRow) shop() Shop {
 		TimeZone:         r.TimeZone,
 		ExcludedProducts: nilIfEmpty([]int64(r.ExcludedIDs)),
 		ExcludedTags:     nilIfEmpty([]string(r.ExcludedTags)),
+		EmailPer:         r.EmailPer,
+		MaxEmails:        r.MaxEmails,
+		ProductOnce:      r.ProductOnce,
+		MaxProducts:      r.MaxProducts,
 	}, CreatedAt: r.CreatedAt, Grant: r.grantRow.grant()}
 }
 
@@ -322,8 +394,9 @@ var ErrShopExists = errors.New("shop is already connected")
 const addShopSQL = `
 INSERT INTO shops (domain, access_token_sealed, delay_seconds, fallback_delay_seconds,
     reminder_seconds, consent_required, review_url_template, subject_template,
-    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`
+    send_window_start, send_window_end, time_zone, excluded_product_ids, excluded_tags, email_per,
+    cap_max_emails, cap_product_once, cap_max_products, consent_mode)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 // AddShop connects a shop with a sealed token and validated settings.
 // shopHosts are the shop's domains as Shopify reports them, needed only when
@@ -343,9 +416,9 @@ func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 		return &FieldError{Field: tooLong(DefaultSettings(s.Domain), s.Settings), Msg: err.Error()}
 	}
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
-		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
+		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired(),
 		s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags))
+		orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer, s.MaxEmails, s.ProductOnce, s.MaxProducts, s.ConsentMode)
 	if IsUniqueViolation(err) {
 		return ErrShopExists
 	}
@@ -356,7 +429,8 @@ const updateShopSQL = `
 UPDATE shops SET delay_seconds = $2, fallback_delay_seconds = $3, reminder_seconds = $4,
     consent_required = $5, review_url_template = $6, subject_template = $7,
     send_window_start = $8, send_window_end = $9, time_zone = $10, excluded_product_ids = $11,
-    excluded_tags = $12, updated_at = now()
+    excluded_tags = $12, email_per = $13, cap_max_emails = $14, cap_product_once = $15, cap_max_products = $16,
+    consent_mode = $17, updated_at = now()
 WHERE domain = $1`
 
 // UpdateSettings replaces a shop's settings after validating them. Its
@@ -410,9 +484,9 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 			return &FieldError{Field: field, Msg: err.Error()}
 		}
 		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
-			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired,
+			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired(),
 			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
-			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags)); err != nil {
+			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer, s.MaxEmails, s.ProductOnce, s.MaxProducts, s.ConsentMode); err != nil {
 			return err
 		}
 		if keep == current {

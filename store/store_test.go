@@ -65,7 +65,7 @@ func TestShops_AddValidateUpdate(t *testing.T) {
 		t.Fatalf("settings changed by rejected updates: %+v, %v", got.Settings, err)
 	}
 	st := s.Settings
-	st.Delay, st.Reminder, st.ConsentRequired = 90*time.Second, 48*time.Hour, false
+	st.Delay, st.Reminder, st.ConsentMode = 90*time.Second, 48*time.Hour, store.ConsentNone
 	st.WindowStart, st.WindowEnd, st.TimeZone = 9*60, 17*60+30, "Europe/Berlin"
 	st.ExcludedProducts, st.ExcludedTags = []int64{8801, 8803}, []string{"gift card", "sample"}
 	if err := db.UpdateSettings(ctx, s.Domain, st); err != nil {

@@ -27,13 +27,14 @@ type settingsForm struct {
 
 var fieldLabels = map[string]string{
 	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
-	"consent_required": "Consent", "review_url": "Review destination",
+	"consent_mode": "Consent", "email_per": "Orders shipped in several parcels",
+	"max_emails": "Emails per customer in 30 days", "product_once": "Same product", "max_products": "Products per email", "review_url": "Review destination",
 	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
 	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
 	store.KeepRequestsField: "Keep review requests",
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "consent_required", "review_url", "subject",
+var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
 	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
 
 func formFromSettings(st store.Settings) settingsForm {
@@ -43,7 +44,8 @@ func formFromSettings(st store.Settings) settingsForm {
 	}
 	return settingsForm{Errors: map[string]string{}, Values: map[string]string{
 		"delay": config.FormatDuration(st.Delay), "fallback_delay": config.FormatDuration(st.FallbackDelay), "reminder": config.FormatDuration(st.Reminder),
-		"consent_required": strconv.FormatBool(st.ConsentRequired), "review_url": st.ReviewURL,
+		"consent_mode": st.ConsentMode, "email_per": st.EmailPer, "review_url": st.ReviewURL,
+		"max_emails": strconv.Itoa(st.MaxEmails), "product_once": strconv.FormatBool(st.ProductOnce), "max_products": strconv.Itoa(st.MaxProducts),
 		"subject": st.Subject, "window_start": store.FormatClock(st.WindowStart), "window_end": store.FormatClock(st.WindowEnd),
 		"time_zone": st.TimeZone, "excluded_products": strings.Join(ids, ", "), "excluded_tags": strings.Join(st.ExcludedTags, ", "),
 	}}
@@ -73,11 +75,33 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	if f.Values[store.KeepRequestsField] != "" { // absent: the period stays
 		dur(store.KeepRequestsField, &f.Keep)
 	}
-	switch f.Values["consent_required"] {
-	case "true", "false":
-		st.ConsentRequired = f.Values["consent_required"] == "true"
+	switch f.Values["consent_mode"] {
+	case store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone:
+		st.ConsentMode = f.Values["consent_mode"]
 	default:
-		f.Errors["consent_required"] = "Choose whether consent is required."
+		f.Errors["consent_mode"] = "Choose explicit consent, EU soft opt-in or none."
+	}
+	switch f.Values["email_per"] {
+	case store.EmailPerOrder, store.EmailPerShipment:
+		st.EmailPer = f.Values["email_per"]
+	default:
+		f.Errors["email_per"] = "Choose one email per order or one per shipment."
+	}
+	count := func(field string, dst *int) {
+		n, err := strconv.Atoi(f.Values[field])
+		if err != nil {
+			f.Errors[field] = fmt.Sprintf("%q is not a whole number.", f.Values[field])
+			return
+		}
+		*dst = n
+	}
+	count("max_emails", &st.MaxEmails)
+	count("max_products", &st.MaxProducts)
+	switch f.Values["product_once"] {
+	case "true", "false":
+		st.ProductOnce = f.Values["product_once"] == "true"
+	default:
+		f.Errors["product_once"] = "Choose whether a product is asked about once a year."
 	}
 	st.ReviewURL, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["subject"], f.Values["time_zone"]
 	clock := func(field string, dst *int) {

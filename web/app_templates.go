@@ -117,12 +117,31 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{template "field" (dict "Form" $f "Name" "window_end" "Hint" "HH:MM; earlier than the start wraps past midnight.")}}
 {{template "field" (dict "Form" $f "Name" "time_zone" "Hint" "IANA name such as Europe/Berlin or America/New_York. Empty: your shop's time zone in Shopify.")}}
 </fieldset>
-{{$cerr := index $f.Errors "consent_required"}}
-<fieldset class="radio" aria-describedby="consent-hint{{if $cerr}} consent_required-error{{end}}"><legend>Consent</legend>
-<p class="hint" id="consent-hint">Email only customers who agreed to email marketing.</p>
-<input type="radio" id="f-consent_required" name="consent_required" value="true"{{if eq (index $f.Values "consent_required") "true"}} checked{{end}}><label for="f-consent_required">Required</label>
-<input type="radio" id="consent-no" name="consent_required" value="false"{{if eq (index $f.Values "consent_required") "false"}} checked{{end}}><label for="consent-no">Not required</label>
-{{if $cerr}}<p class="error" id="consent_required-error">{{$cerr}}</p>{{end}}
+{{$perr := index $f.Errors "email_per"}}
+<fieldset class="radio" aria-describedby="email_per-hint{{if $perr}} email_per-error{{end}}"><legend>Orders shipped in several parcels</legend>
+<p class="hint" id="email_per-hint">One email about the whole order once every parcel is delivered (the fallback delay counts from the last shipment when no delivery comes), or one email per parcel after its own delivery.</p>
+<input type="radio" id="f-email_per" name="email_per" value="order"{{if eq (index $f.Values "email_per") "order"}} checked{{end}}><label for="f-email_per">One email per order</label>
+<input type="radio" id="email_per-shipment" name="email_per" value="shipment"{{if eq (index $f.Values "email_per") "shipment"}} checked{{end}}><label for="email_per-shipment">One email per shipment</label>
+{{if $perr}}<p class="error" id="email_per-error">{{$perr}}</p>{{end}}
+</fieldset>
+<fieldset><legend>Caps per customer</legend>
+{{template "field" (dict "Form" $f "Name" "max_emails" "Hint" "At most this many review emails to one customer in 30 days, reminders included; 0: no cap. A request over it is skipped, and says why on the requests page.")}}
+{{template "field" (dict "Form" $f "Name" "max_products" "Hint" "1 to 10 products in one email; the rest of a larger order is left out.")}}
+</fieldset>
+{{$oerr := index $f.Errors "product_once"}}
+<fieldset class="radio" aria-describedby="product_once-hint{{if $oerr}} product_once-error{{end}}"><legend>Same product</legend>
+<p class="hint" id="product_once-hint">Ask a customer about a product at most once in 12 months.</p>
+<input type="radio" id="f-product_once" name="product_once" value="true"{{if eq (index $f.Values "product_once") "true"}} checked{{end}}><label for="f-product_once">Once a year</label>
+<input type="radio" id="product_once-no" name="product_once" value="false"{{if eq (index $f.Values "product_once") "false"}} checked{{end}}><label for="product_once-no">With every order</label>
+{{if $oerr}}<p class="error" id="product_once-error">{{$oerr}}</p>{{end}}
+</fieldset>
+{{$cerr := index $f.Errors "consent_mode"}}
+<fieldset class="radio" aria-describedby="consent-hint{{if $cerr}} consent_mode-error{{end}}"><legend>Consent</legend>
+<p class="hint" id="consent-hint">The legal ground your review emails go out on. Every eligible customer is asked: reviews are never gated on sentiment. Customers who opted out of your emails are never emailed.</p>
+<input type="radio" id="f-consent_mode" name="consent_mode" value="explicit"{{if eq (index $f.Values "consent_mode") "explicit"}} checked{{end}}><label for="f-consent_mode">Explicit consent: only customers subscribed to your email marketing</label>
+<input type="radio" id="consent-soft" name="consent_mode" value="soft_opt_in"{{if eq (index $f.Values "consent_mode") "soft_opt_in"}} checked{{end}}><label for="consent-soft">EU soft opt-in: your existing customers, with the objection notice in every email</label>
+<input type="radio" id="consent-none" name="consent_mode" value="none"{{if eq (index $f.Values "consent_mode") "none"}} checked{{end}}><label for="consent-none">None: every customer who has not opted out</label>
+{{if $cerr}}<p class="error" id="consent_mode-error">{{$cerr}}</p>{{end}}
 </fieldset>
 <fieldset><legend>Email</legend>
 {{template "field" (dict "Form" $f "Name" "review_url" "Hint" (printf "https:// link per product; {shop}, {product_id} and {handle} are filled in. It must stay on your shop's own domains ({shop}, or your primary domain in Shopify) or a review platform: %s. E.g. https://{shop}/products/{handle}#reviews." reviewPlatforms))}}

@@ -303,7 +303,8 @@ func mustURL(t *testing.T, s string) *url.URL {
 }
 
 func settingsForm(csrf string, change map[string]string) url.Values {
-	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "consent_required": {"true"},
+	f := url.Values{"csrf": {csrf}, "delay": {"7d"}, "fallback_delay": {"21d"}, "reminder": {"0"}, "email_per": {"order"},
+		"max_emails": {"3"}, "product_once": {"true"}, "max_products": {"5"}, "consent_mode": {"explicit"},
 		"review_url": {"https://{shop}/products/{handle}#reviews"},
 		"subject":    {"How was your order {order}?"}, "window_start": {"00:00"}, "window_end": {"00:00"}, "time_zone": {""},
 		"excluded_products": {""}, "excluded_tags": {""}}
@@ -333,6 +334,10 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 		{"bad window", "window_start", "25:00", "is not a time of day"},
 		{"bad product ID", "excluded_products", "123, abc", "is not a product ID"},
 		{"subject placeholder", "subject", "Hi {first_name}", "only the placeholder {order}"},
+		{"too many products per email", "max_products", "11", "1 to 10 products"},
+		{"no products per email", "max_products", "0", "1 to 10 products"},
+		{"products not a number", "max_products", "five", "is not a whole number"},
+		{"negative email cap", "max_emails", "-1", "0 to 50 emails"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Good values elsewhere in the same form must not be saved either.
@@ -363,7 +368,8 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	}
 
 	form := settingsForm(csrf, map[string]string{"delay": "2d", "window_start": "09:00", "window_end": "17:30",
-		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_required": "false"})
+		"time_zone": "Europe/Berlin", "excluded_products": "8801, 8803", "excluded_tags": "gift card, sample", "consent_mode": "none",
+		"email_per": "shipment", "max_emails": "0", "product_once": "false", "max_products": "10"})
 	status, h, _ := do(t, c, "POST", e.url+"/app/settings", form, nil)
 	if status != http.StatusSeeOther || h.Get("Location") != "/app/settings?notice=saved" {
 		t.Fatalf("good form: %d %s", status, h.Get("Location"))
@@ -371,7 +377,9 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	got, _ := e.db.Shop(ctx, shop)
 	want := before.Settings
 	want.Delay, want.WindowStart, want.WindowEnd, want.TimeZone = 48*time.Hour, 9*60, 17*60+30, "Europe/Berlin"
-	want.ExcludedProducts, want.ExcludedTags, want.ConsentRequired = []int64{8801, 8803}, []string{"gift card", "sample"}, false
+	want.ExcludedProducts, want.ExcludedTags, want.ConsentMode = []int64{8801, 8803}, []string{"gift card", "sample"}, store.ConsentNone
+	want.EmailPer = store.EmailPerShipment
+	want.MaxEmails, want.ProductOnce, want.MaxProducts = 0, false, 10
 	if !reflect.DeepEqual(got.Settings, want) {
 		t.Errorf("saved %+v\nwant  %+v", got.Settings, want)
 	}
@@ -384,6 +392,51 @@ func TestApp_SettingsFormSavesGoodValuesAndRejectsBadOnesWhole(t *testing.T) {
 	other, _ := e.db.Shop(ctx, otherShop)
 	if !reflect.DeepEqual(other.Settings, store.DefaultSettings(otherShop)) {
 		t.Error("another shop's settings changed")
+	}
+}
+
+// The consent mode is one of three; anything else is shown next to the
+// choice and nothing is saved.
+func TestApp_SettingsConsentModeAcceptsOnlyTheThreeModes(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	before, _ := e.db.Shop(ctx, shop)
+	for _, v := range []string{"", "true", "implied"} {
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"consent_mode": v, "delay": "2d"}), nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="consent_mode-error"`) {
+			t.Errorf("consent_mode %q: %d, no error next to the choice", v, status)
+		}
+		if after, _ := e.db.Shop(ctx, shop); !reflect.DeepEqual(after.Settings, before.Settings) {
+			t.Errorf("consent_mode %q: settings changed", v)
+		}
+	}
+	status, _, _ := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"consent_mode": "soft_opt_in"}), nil)
+	if after, _ := e.db.Shop(ctx, shop); status != http.StatusSeeOther || after.ConsentMode != store.ConsentSoftOptIn {
+		t.Errorf("soft opt-in: %d, saved %q", status, after.ConsentMode)
+	}
+}
+
+// The multi-parcel choice is one of two; anything else is shown next to
+// the choice and nothing is saved.
+func TestApp_SettingsEmailPerAcceptsOnlyOrderOrShipment(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	ctx := context.Background()
+	before, _ := e.db.Shop(ctx, shop)
+	for _, v := range []string{"", "parcel", "order,shipment"} {
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"email_per": v, "delay": "2d"}), nil)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, `id="email_per-error"`) ||
+			!strings.Contains(body, "Choose one email per order or one per shipment") {
+			t.Errorf("email_per %q: %d, no error next to the choice", v, status)
+		}
+		if after, _ := e.db.Shop(ctx, shop); !reflect.DeepEqual(after.Settings, before.Settings) {
+			t.Errorf("email_per %q: settings changed: %+v", v, after.Settings)
+		}
+	}
+	_, _, body := do(t, c, "GET", e.url+"/app/settings", nil, nil)
+	if !regexp.MustCompile(`<input type="radio" id="f-email_per" name="email_per" value="order" checked>`).MatchString(body) {
+		t.Error("the default, one email per order, is not the checked choice")
 	}
 }
 

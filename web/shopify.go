@@ -33,15 +33,19 @@ const TemporalHandOffTimeout = 3 * time.Second
 // intake is what one delivery asks Candor to do, decided from the payload
 // before any I/O.
 type intake struct {
-	topic    string
-	shop     string
-	orderID  int64
-	start    *workflows.ReviewRequestInput // start (or signal-with-start) the workflow
-	signal   string                        // signal name, if any
-	arg      any                           // signal argument
-	ignore   string                        // why nothing is done
-	subject  string                        // pseudonym, when the payload names the customer
-	personal []string                      // personal data categories present in the payload
+	topic   string
+	shop    string
+	orderID int64
+	start   *workflows.ReviewRequestInput // start (or signal-with-start) the workflow
+	signal  string                        // signal name, if any
+	arg     any                           // signal argument
+	// shipment, with start, is what a running workflow of the order is
+	// told instead of being started again: another shipment, or the whole
+	// order fulfilled.
+	shipment *workflows.ShipmentSignal
+	ignore   string   // why nothing is done
+	subject  string   // pseudonym, when the payload names the customer
+	personal []string // personal data categories present in the payload
 }
 
 func (s *Server) reply(w http.ResponseWriter, r *http.Request, status int, outcome, topic, msg string) {
@@ -149,11 +153,18 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 			return in, err
 		}
 		in.orderID, in.personal = f.OrderID, personalOf(f.PersonalFields)
-		if f.Status != "success" {
+		if f.Status == shopify.FulfillmentCancelled && topic == shopify.TopicFulfillmentUpdate {
+			// A cancelled shipment is not asked about (unless its products
+			// come again in another).
+			in.signal, in.arg = review.SignalShipment, workflows.ShipmentSignal{Fulfillment: f.ID, Cancelled: true, At: s.now().UTC()}
+			return in, nil
+		}
+		if f.Status != shopify.FulfillmentSuccess {
 			in.ignore = "fulfillment status is " + f.Status
 			return in, nil
 		}
 		input := s.input(shop, f.OrderID, f.OrderName(), f.LineItems)
+		input.Fulfillment, input.FulfillmentName = f.ID, f.Name
 		if len(input.Products) == 0 {
 			in.ignore = "no reviewable products"
 			return in, nil
@@ -164,10 +175,13 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 				in.ignore = "shipment status is not delivered"
 				return in, nil
 			}
-			in.signal, in.arg = review.SignalDelivered, workflows.DeliveredSignal{At: s.now()}
-		} else if delivered {
-			at := s.now().UTC()
-			input.DeliveredAt = &at
+			in.signal, in.arg = review.SignalDelivered, workflows.DeliveredSignal{At: s.now(), Fulfillment: f.ID, Name: f.Name, Products: input.Products}
+		} else {
+			if delivered {
+				at := s.now().UTC()
+				input.DeliveredAt = &at
+			}
+			in.shipment = &workflows.ShipmentSignal{Fulfillment: f.ID, Name: f.Name, Products: input.Products, At: input.FulfilledAt}
 		}
 		in.start = &input
 	case shopify.TopicOrderFulfilled:
@@ -182,6 +196,7 @@ func (s *Server) decide(topic, shop string, body []byte) (intake, error) {
 			return in, nil
 		}
 		in.start = &input
+		in.shipment = &workflows.ShipmentSignal{OrderFulfilled: true, Products: input.Products, At: input.FulfilledAt}
 	case shopify.TopicOrderCancelled:
 		o, err := shopify.ParseOrder(body, false)
 		if err != nil {
@@ -284,10 +299,23 @@ func (s *Server) handOff(ctx context.Context, in intake) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("start workflow: %w", err)
 	}
-	if !started {
+	if started {
+		return "started", true, nil
+	}
+	if in.shipment == nil {
 		return "duplicate", true, nil
 	}
-	return "started", true, nil
+	// The order's workflow exists: tell it of this shipment (it ignores
+	// one it knows). A closed one is not re-opened.
+	err = s.Temporal.SignalWorkflow(ctx, id, "", review.SignalShipment, *in.shipment)
+	var nf *serviceerror.NotFound
+	switch {
+	case err == nil:
+		return "signalled", true, nil
+	case errors.As(err, &nf), errors.Is(err, datakeys.ErrShredded):
+		return "duplicate", true, nil // the request is closed, or erased
+	}
+	return "", false, fmt.Errorf("signal %s: %w", review.SignalShipment, err)
 }
 
 // recordDelivery marks the delivery as handled and records, in the same

@@ -12,12 +12,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -253,7 +255,8 @@ func TestWebhook_FulfillmentStartsOneWorkflowWithoutPersonalData(t *testing.T) {
 	if status, msg = e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body, id: id}); status != 200 || msg != "duplicate delivery" {
 		t.Fatalf("same webhook ID: %d %q", status, msg)
 	}
-	if status, msg = e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body}); status != 200 || msg != "duplicate" {
+	// The running request is told (and ignores a shipment it knows).
+	if status, msg = e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: body}); status != 200 || msg != "signalled" {
 		t.Fatalf("same order, new webhook ID: %d %q", status, msg)
 	}
 
@@ -448,8 +451,9 @@ func TestWebhook_StartWhoseCommitFailedIsRecordedOnceByShopifysRetry(t *testing.
 		t.Fatalf("after a second retry the registry holds %v, want %v", got, want)
 	}
 	// Another delivery for the order is another touch of what it carries,
-	// but Temporal still holds one input.
-	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: shopifytest.FulfillmentPayload(o, "")}); status != 200 || msg != "duplicate" {
+	// but Temporal still holds one input (the shipment signal carries
+	// products only, recorded with it).
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: shopifytest.FulfillmentPayload(o, "")}); status != 200 || msg != "signalled" {
 		t.Fatalf("fulfillment for the same order: %d %q", status, msg)
 	}
 	if got := e.touches(t, o.ID)["temporal/stored/"+registry.DatumPurchaseHistory]; got != 1 {
@@ -673,16 +677,20 @@ func TestWebhook_PublishedSamplesAreAcceptedForEveryTopic(t *testing.T) {
 	}
 }
 
-// An order shipped in several fulfillments is one review request; a
-// fulfillment event for it with no shipment status yet changes nothing.
-func TestWebhook_SeveralFulfillmentsOfOneOrderAreOneRequest(t *testing.T) {
+// An order shipped in several fulfillments is one review request: its
+// later fulfillments, a cancelled one and the whole order's fulfilment
+// reach the running workflow as shipment signals (the workflow decides
+// what to send, workflows/shipments.go); a fulfillment event with no
+// shipment status yet changes nothing.
+func TestWebhook_LaterFulfillmentsReachTheRunningRequest(t *testing.T) {
 	e := newEnv(t)
 	o := nextOrder()
 	first := shopifytest.FulfillmentPayload(o, "")
 	second := bytes.Replace(first, []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+1)), []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+2)), 1)
 	second = bytes.Replace(second, []byte(`"name":"`+o.Name+`.1"`), []byte(`"name":"`+o.Name+`.2"`), 1)
-	if bytes.Equal(first, second) {
-		t.Fatal("the second fulfillment is the first")
+	cancelled := bytes.Replace(second, []byte(`"status":"success"`), []byte(`"status":"cancelled"`), 1)
+	if bytes.Equal(first, second) || bytes.Equal(second, cancelled) {
+		t.Fatal("the payloads are not different fulfillments")
 	}
 	for i, c := range []struct {
 		topic string
@@ -690,14 +698,51 @@ func TestWebhook_SeveralFulfillmentsOfOneOrderAreOneRequest(t *testing.T) {
 		want  string
 	}{
 		{shopify.TopicFulfillmentCreate, first, "started"},
-		{shopify.TopicFulfillmentCreate, second, "duplicate"},
+		{shopify.TopicFulfillmentCreate, second, "signalled"},
 		{shopify.TopicFulfillmentUpdate, second, "ignored"}, // shipment_status null
+		{shopify.TopicFulfillmentUpdate, cancelled, "signalled"},
+		{shopify.TopicOrderFulfilled, shopifytest.OrderPayload(o), "signalled"},
 		{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered"), "signalled"},
 	} {
 		if status, msg := e.post(t, e.url, delivery{topic: c.topic, body: c.body}); status != 200 || msg != c.want {
 			t.Fatalf("delivery %d (%s): %d %q, want %q", i, c.topic, status, msg, c.want)
 		}
 	}
+	signals := e.signals(t, o.ID)
+	want := []string{review.SignalShipment, review.SignalShipment, review.SignalShipment, review.SignalDelivered}
+	if !reflect.DeepEqual(signals, want) {
+		t.Errorf("signals = %v, want %v", signals, want)
+	}
+
+	// A closed request is never re-opened: a shipment after it changes
+	// nothing.
+	if err := e.tc.TerminateWorkflow(context.Background(), review.WorkflowID(shop, o.ID), "", "test: the request closed"); err != nil {
+		t.Fatal(err)
+	}
+	third := bytes.Replace(second, []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+2)), []byte(fmt.Sprintf(`"id":%d,`, o.ID*7+3)), 1)
+	if status, msg := e.post(t, e.url, delivery{topic: shopify.TopicFulfillmentCreate, body: third}); status != 200 || msg != "duplicate" {
+		t.Fatalf("a shipment after the request closed: %d %q", status, msg)
+	}
+	if got := e.signals(t, o.ID); len(got) != len(want) {
+		t.Errorf("signals after the close = %v", got)
+	}
+}
+
+// signals lists the names of the signals the order's workflow received.
+func (e *env) signals(t *testing.T, orderID int64) []string {
+	t.Helper()
+	it := e.tc.GetWorkflowHistory(context.Background(), review.WorkflowID(shop, orderID), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var names []string
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := ev.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
+			names = append(names, a.GetSignalName())
+		}
+	}
+	return names
 }
 
 // TestWebhook_AnOrderWhoseRequestKeyWasDestroyedIsNotStartedAgain: a late

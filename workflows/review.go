@@ -28,6 +28,9 @@ import (
 // request can be written, and no new key is made for it.
 func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (_ ReviewRequestResult, err error) {
 	defer endIfShredded(&err)
+	if workflow.GetVersion(ctx, versionShipments, workflow.DefaultVersion, 1) >= 1 {
+		return reviewShipments(ctx, in) // shipments.go
+	}
 	return reviewRequest(ctx, in)
 }
 

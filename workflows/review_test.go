@@ -3,6 +3,7 @@ package workflows_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -84,6 +85,8 @@ type run struct {
 
 	mu        sync.Mutex
 	schedules []activities.ScheduleInput
+	shipments []activities.ShipmentInput // ScheduleShipment calls
+	products  map[string][]store.Product // each request's products, as SetRequestProducts left them
 	sends     []sendCall
 	marks     []markCall
 	plans     []activities.PlanInput
@@ -148,12 +151,36 @@ func newRun(t *testing.T, s activities.ShopSettings) *run {
 			return nil
 		}
 	}
+	env.OnActivity(acts.ScheduleShipment, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ShipmentInput) (string, error) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.shipments = append(r.shipments, in)
+			id := fmt.Sprintf("rq_shipment_%d", in.Fulfillment)
+			r.setProducts(id, in.Products)
+			return id, nil
+		})
+	env.OnActivity(acts.SetRequestProducts, mock.Anything, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, requestID string, ps []store.Product) error {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.setProducts(requestID, ps)
+			return nil
+		})
 	env.OnActivity(acts.MarkSkipped, mock.Anything, mock.Anything, mock.Anything).Return(mark("MarkSkipped"))
 	env.OnActivity(acts.MarkFailed, mock.Anything, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, requestID string, reason review.Reason) (string, error) {
 			return r.markFailed, mark("MarkFailed")(ctx, requestID, reason)
 		})
 	return r
+}
+
+// setProducts records what a request asks about; r.mu is held.
+func (r *run) setProducts(requestID string, ps []store.Product) {
+	if r.products == nil {
+		r.products = map[string][]store.Product{}
+	}
+	r.products[requestID] = ps
 }
 
 // at runs fn when the workflow clock reaches start+d.
@@ -559,12 +586,13 @@ func TestReviewRequest_QueryStateReportsPhase(t *testing.T) {
 // which outlives the send: it must carry no email, name, address, phone or
 // price. A new input field fails this test until it is judged and allowed.
 func TestReviewRequest_InputCarriesOnlyAllowedFields(t *testing.T) {
-	allowedInput := []string{"delivered_at", "fulfilled_at", "order_id", "order_name", "products", "request_id", "shop"}
+	allowedInput := []string{"delivered_at", "fulfilled_at", "fulfillment", "fulfillment_name", "order_id", "order_name", "products", "request_id", "shop"}
 	allowedProduct := []string{"handle", "id", "title"}
 
 	in := input()
 	delivered := fulfilledAt.Add(time.Hour)
 	in.DeliveredAt = &delivered
+	in.Fulfillment, in.FulfillmentName = 4_400_001, "#1042.1"
 	in.Products[0].Handle = "linen-shirt"
 	in.Products[1].Handle = "wool-scarf"
 	b, err := json.Marshal(in)
@@ -758,6 +786,7 @@ func TestReviewRequest_ALongerDelayReachesAWaitingRequest(t *testing.T) {
 // the test environment's skipped clock.
 func TestReviewRequest_HistoriesFromBeforeLiveDelaysKeepTheirDelay(t *testing.T) {
 	r := newRun(t, settings(0))
+	r.env.OnGetVersion("multi-shipment", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r.env.OnGetVersion("live-delay", workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	r.setSettingsAt(day+time.Hour, activities.ShopSettings{Delay: delay, FallbackDelay: 2 * day})
 	in := input()

@@ -27,11 +27,36 @@ type ReviewRequestInput struct {
 	// DeliveredAt is set when the first event Candor saw already said
 	// delivered.
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+	// Fulfillment is the Shopify fulfillment (shipment) whose products
+	// these are; 0 when they are the whole fulfilled order's
+	// (orders/fulfilled, reconciliation).
+	Fulfillment int64 `json:"fulfillment,omitempty"`
+	// FulfillmentName is that fulfillment's name ("#1001.2").
+	FulfillmentName string `json:"fulfillment_name,omitempty"`
 }
 
-// DeliveredSignal reports that the parcel arrived.
+// DeliveredSignal reports that a parcel arrived: Fulfillment's, or with
+// Fulfillment 0 every parcel of the order. Name and Products describe a
+// shipment the workflow may not have heard of yet (its fulfillments/create
+// never came).
 type DeliveredSignal struct {
-	At time.Time `json:"at"`
+	At          time.Time       `json:"at"`
+	Fulfillment int64           `json:"fulfillment,omitempty"`
+	Name        string          `json:"name,omitempty"`
+	Products    []store.Product `json:"products,omitempty"`
+}
+
+// ShipmentSignal (review.SignalShipment) reports a fulfillment of the
+// order: a new shipment with its products, or one cancelled. With
+// OrderFulfilled it says the whole order is now fulfilled (orders/fulfilled),
+// and Products are all the order's fulfilled products.
+type ShipmentSignal struct {
+	Fulfillment    int64           `json:"fulfillment,omitempty"`
+	Name           string          `json:"name,omitempty"` // "#1001.2"
+	Products       []store.Product `json:"products,omitempty"`
+	At             time.Time       `json:"at"`
+	Cancelled      bool            `json:"cancelled,omitempty"`
+	OrderFulfilled bool            `json:"order_fulfilled,omitempty"`
 }
 
 // StopSignal asks the workflow to send nothing more.

@@ -83,6 +83,11 @@ func TestCLI_BadInputIsAUsageError(t *testing.T) {
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--delay", "-5s"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--delay", "soon"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-required", "maybe"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--email-per", "parcel"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--max-products", "many"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-mode", "implied"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--consent-mode", "none", "--consent-required=true"},
+		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--product-once", "sometimes"},
 		{"shops", "add", "--shop", "a.myshopify.com", "--token", "x", "--review-url", "http://x/{handle}"},
 		{"shops", "set", "--shop", "a.myshopify.com"},
 		{"simulate"},
@@ -121,8 +126,20 @@ func TestShops_AddSealsTheTokenAndListShowsSettings(t *testing.T) {
 	if _, err := capture(t, "shops", "add", "--shop", "cli-test.myshopify.com", "--token", token); err == nil || !strings.Contains(err.Error(), "already connected") {
 		t.Fatalf("second add: %v", err)
 	}
-	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s"); err != nil {
+	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-required=false", "--fallback-delay", "90s", "--email-per", "shipment", "--max-products", "2"); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := capture(t, "shops", "set", "--shop", "cli-test.myshopify.com", "--consent-mode", "soft_opt_in"); err != nil {
+		t.Fatal(err)
+	}
+	var saved struct {
+		EmailPer    string `db:"email_per"`
+		MaxProducts int    `db:"cap_max_products"`
+		ConsentMode string `db:"consent_mode"`
+	}
+	if err := db.Get(&saved, `SELECT email_per, cap_max_products, consent_mode FROM shops WHERE domain = 'cli-test.myshopify.com'`); err != nil ||
+		saved.EmailPer != store.EmailPerShipment || saved.MaxProducts != 2 || saved.ConsentMode != store.ConsentSoftOptIn {
+		t.Fatalf("saved %+v, %v; want shipment and 2 products", saved, err)
 	}
 	if _, err := capture(t, "shops", "set", "--shop", "nope.myshopify.com", "--delay", "1d"); err == nil || !strings.Contains(err.Error(), "not connected") {
 		t.Fatalf("set on unknown shop: %v", err)

@@ -24,13 +24,15 @@ import (
 type settingsFlags struct {
 	delay, fallback, reminder, consent, reviewURL, from, subject string
 	window, timeZone, excludeProducts, excludeTags               string
+	emailPer, maxEmails, productOnce, maxProducts, consentMode   string
 }
 
 func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.delay, "delay", "", "wait after delivery before sending, e.g. 7d, 36h, 90s")
 	fs.StringVar(&f.fallback, "fallback-delay", "", "wait after fulfillment when no delivery event comes")
 	fs.StringVar(&f.reminder, "reminder", "", "send one reminder this long after the first email (0 = none)")
-	fs.StringVar(&f.consent, "consent-required", "", "true: email only customers subscribed to email marketing")
+	fs.StringVar(&f.consent, "consent-required", "", "true: email only customers subscribed to email marketing (--consent-mode explicit); false: --consent-mode none")
+	fs.StringVar(&f.consentMode, "consent-mode", "", "explicit, soft_opt_in (EU soft opt-in: the objection notice in every email) or none (docs/consent.md)")
 	fs.StringVar(&f.reviewURL, "review-url", "", "review destination template: https://... with {shop}, {product_id}, {handle}")
 	fs.StringVar(&f.from, "from", "", "not a setting: every email comes from CANDOR_MAIL_FROM in the shop's name, with replies to the shop's contact email")
 	fs.StringVar(&f.subject, "subject", "", "email subject; {order} is the order name")
@@ -38,6 +40,10 @@ func (f *settingsFlags) bind(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeZone, "time-zone", "", "IANA time zone of the send window, e.g. Europe/Berlin ('shop' = the store's own)")
 	fs.StringVar(&f.excludeProducts, "exclude-products", "", "comma-separated product IDs never asked about ('' = none)")
 	fs.StringVar(&f.excludeTags, "exclude-tags", "", "comma-separated product tags never asked about ('' = none)")
+	fs.StringVar(&f.maxEmails, "max-emails", "", "at most this many review emails per customer in 30 days (0 = no cap)")
+	fs.StringVar(&f.productOnce, "product-once", "", "true: ask a customer about a product at most once in 12 months")
+	fs.StringVar(&f.maxProducts, "max-products", "", "at most this many products in one email (1-10)")
+	fs.StringVar(&f.emailPer, "email-per", "", "order: one email once the whole order is delivered; shipment: one per shipment")
 }
 
 // parseWindow reads "HH:MM-HH:MM", or "any" for no window.
@@ -60,6 +66,11 @@ func parseWindow(v string) (start, end int, err error) {
 
 // apply changes s by the flags that were given.
 func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
+	given := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if given["consent-required"] && given["consent-mode"] {
+		return usagef("--consent-required and --consent-mode both set the consent mode: give one")
+	}
 	var err error
 	fs.Visit(func(fl *flag.Flag) {
 		if err != nil {
@@ -86,7 +97,41 @@ func (f *settingsFlags) apply(fs *flag.FlagSet, s *store.Settings) error {
 				err = usagef("--consent-required must be true or false, not %q", f.consent)
 				return
 			}
-			s.ConsentRequired = b
+			s.ConsentMode = store.ConsentNone
+			if b {
+				s.ConsentMode = store.ConsentExplicit
+			}
+		case "consent-mode":
+			switch f.consentMode {
+			case store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone:
+				s.ConsentMode = f.consentMode
+			default:
+				err = usagef("--consent-mode must be %s, %s or %s, not %q", store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone, f.consentMode)
+			}
+		case "max-emails", "max-products":
+			v, dst := f.maxEmails, &s.MaxEmails
+			if fl.Name == "max-products" {
+				v, dst = f.maxProducts, &s.MaxProducts
+			}
+			n, e := strconv.Atoi(v)
+			if e != nil {
+				err = usagef("--%s must be a whole number, not %q", fl.Name, v)
+				return
+			}
+			*dst = n
+		case "product-once":
+			b, e := strconv.ParseBool(f.productOnce)
+			if e != nil {
+				err = usagef("--product-once must be true or false, not %q", f.productOnce)
+				return
+			}
+			s.ProductOnce = b
+		case "email-per":
+			if f.emailPer != store.EmailPerOrder && f.emailPer != store.EmailPerShipment {
+				err = usagef("--email-per must be %s or %s, not %q", store.EmailPerOrder, store.EmailPerShipment, f.emailPer)
+				return
+			}
+			s.EmailPer = f.emailPer
 		case "review-url":
 			s.ReviewURL = f.reviewURL
 		case "from":
@@ -276,7 +321,7 @@ func shopsList(ctx context.Context, args []string) error {
 	fmt.Fprintln(tw, "SHOP\tDELAY\tFALLBACK\tREMINDER\tCONSENT\tWINDOW\tREVIEW URL")
 	for _, s := range shops {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%s\t%s\n", s.Domain, config.FormatDuration(s.Delay), config.FormatDuration(s.FallbackDelay),
-			config.FormatDuration(s.Reminder), s.ConsentRequired, windowText(s.Settings), s.ReviewURL)
+			config.FormatDuration(s.Reminder), s.ConsentRequired(), windowText(s.Settings), s.ReviewURL)
 	}
 	return tw.Flush()
 }

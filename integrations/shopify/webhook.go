@@ -105,6 +105,17 @@ type PersonalFields struct {
 	Billing     present `json:"billing_address"`  // order
 }
 
+// Fulfillment statuses Candor acts on (the Fulfillment resource's status:
+// https://shopify.dev/docs/api/admin-graphql/latest/enums/fulfillmentstatus,
+// in the REST/webhook payload lower-case). An order may have several
+// fulfillments, one per shipment; it is wholly fulfilled when all its items
+// are sent, which orders/fulfilled announces
+// (https://shopify.dev/docs/api/webhooks/latest, topic orders/fulfilled).
+const (
+	FulfillmentSuccess   = "success"
+	FulfillmentCancelled = "cancelled"
+)
+
 // Fulfillment is a fulfillments/create or fulfillments/update payload.
 type Fulfillment struct {
 	ID             int64      `json:"id"`

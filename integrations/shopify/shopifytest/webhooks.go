@@ -47,21 +47,33 @@ func email(o Order) string {
 	return o.GuestEmail
 }
 
-// FulfillmentPayload is a fulfillments/create or fulfillments/update body.
+// FulfillmentPayload is a fulfillments/create or fulfillments/update body:
+// the order's one shipment, with every product.
 func FulfillmentPayload(o Order, shipmentStatus string) []byte {
+	return ShipmentPayload(o, 1, shopify.FulfillmentSuccess, shipmentStatus, o.Products)
+}
+
+// ShipmentPayload is the body of the order's n-th fulfillment (n from 1;
+// its ID is o.ID*7+n and its name o.Name+".n", as Shopify numbers an
+// order's fulfillments) holding products, with the fulfillment status
+// (success, cancelled) and shipment status given ("" = none yet).
+func ShipmentPayload(o Order, n int, status, shipmentStatus string, products []Product) []byte {
 	var ss any
 	if shipmentStatus != "" {
 		ss = shipmentStatus
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
+	id := o.ID*7 + int64(n)
+	only := o
+	only.Products = products
 	b, _ := json.Marshal(map[string]any{
-		"id": o.ID*7 + 1, "order_id": o.ID, "status": "success", "created_at": now, "updated_at": now,
+		"id": id, "order_id": o.ID, "status": status, "created_at": now, "updated_at": now,
 		"service": "manual", "tracking_company": "UPS", "shipment_status": ss,
 		"location_id": 905684977, "email": email(o), "destination": address(o.Customer),
 		"tracking_number": "1Z2345", "tracking_numbers": []string{"1Z2345"},
-		"tracking_url": "https://www.ups.com/track?tracknum=1Z2345", "name": o.Name + ".1",
-		"admin_graphql_api_id": fmt.Sprintf("gid://shopify/Fulfillment/%d", o.ID*7+1),
-		"line_items":           lineItems(o), "receipt": map[string]any{},
+		"tracking_url": "https://www.ups.com/track?tracknum=1Z2345", "name": fmt.Sprintf("%s.%d", o.Name, n),
+		"admin_graphql_api_id": fmt.Sprintf("gid://shopify/Fulfillment/%d", id),
+		"line_items":           lineItems(only), "receipt": map[string]any{},
 	})
 	return b
 }
