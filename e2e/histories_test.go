@@ -130,7 +130,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 
 	// Retention: one sweep. Reconcile: one run.
 	sweepID := fmt.Sprintf("retention/record/%d", base)
-	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention); err != nil {
+	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention, workflows.RetentionInput{}); err != nil {
 		t.Fatal(err)
 	}
 	reconcileID := fmt.Sprintf("reconcile/record/%d", base)

@@ -20,7 +20,7 @@ import (
 
 func (s *system) reconcile(t *testing.T, id string) workflows.ReconcileResult {
 	t.Helper()
-	return runWorkflow[workflows.ReconcileResult](t, s, id, 60*time.Second, workflows.Reconcile)
+	return runWorkflow[workflows.ReconcileResult](t, s, id, 60*time.Second, workflows.Reconcile, workflows.ReconcileInput{})
 }
 
 func (s *system) workflowExists(t *testing.T, orderID int64) bool {

@@ -59,7 +59,7 @@ func (s *system) count(t *testing.T, q string, args ...any) int {
 
 func (s *system) sweep(t *testing.T) activities.SweepResult {
 	t.Helper()
-	return runWorkflow[activities.SweepResult](t, s, fmt.Sprintf("retention/test/%d", time.Now().UnixNano()), 3*time.Minute, workflows.Retention)
+	return runWorkflow[activities.SweepResult](t, s, fmt.Sprintf("retention/test/%d", time.Now().UnixNano()), 3*time.Minute, workflows.Retention, workflows.RetentionInput{})
 }
 
 // TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse runs
