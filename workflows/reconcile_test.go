@@ -9,12 +9,14 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
@@ -112,6 +114,10 @@ func TestReconcile_TenThousandShopsContinueAsNewPageByPage(t *testing.T) {
 		env := suite.NewTestWorkflowEnvironment()
 		var acts *activities.Activities
 		env.RegisterActivity(acts)
+		// The test environment does each child's start on the parent's
+		// goroutine (a real worker only queues the command), so on a busy
+		// machine a page of starts can outlast the deadlock detector's 1 s.
+		env.SetWorkerOptions(worker.Options{DeadlockDetectionTimeout: time.Minute})
 		env.RegisterWorkflow(workflows.ReconcileOneShop)
 		env.OnActivity(acts.ShopPage, mock.Anything, mock.Anything).Return(shopPages(shops))
 		perRun := 0
@@ -179,5 +185,5 @@ func TestReconcile_TenThousandShopsContinueAsNewPageByPage(t *testing.T) {
 	if res.Shops != n || res.FailedShops != 10 || len(res.Failed) != 10 || res.Started != n-10 || res.PerShop != nil {
 		t.Fatalf("result: shops %d, failed %d %v, started %d, per shop %d", res.Shops, res.FailedShops, res.Failed, res.Started, len(res.PerShop))
 	}
-	t.Logf("%d runs, at most %d shops at once ", runs, maxIn)
+	t.Logf("%d runs, at most %d shops at once", runs, maxIn)
 }
