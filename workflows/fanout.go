@@ -28,9 +28,8 @@ const shopPage = 200
 // calls at once and its Shopify cost bucket is spent as by a single client.
 const shopParallel = 20
 
-// shopChildID is the child workflow for one shop in the fan-out run parentID:
-// a business key, stable across the parent's continue-as-new, so a page that
-// is done again (a reset) finds its shops' children by ID.
+// shopChildID is the child workflow for one shop in the fan-out run
+// parentID: a business key, stable across the parent's continue-as-new.
 func shopChildID(parentID, shop string) string {
 	return parentID + "/" + shop
 }
@@ -64,7 +63,8 @@ func forEachShop[R any](ctx workflow.Context, shops []string, child any, input f
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: shopChildID(parentID, shop),
 			// A child that failed may run again under its ID (a reset
-			// parent); one that completed is not done twice.
+			// parent); one that completed is not done twice (its start is
+			// refused, and the shop counts as failed in that run).
 			WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		})
 		f := workflow.ExecuteChildWorkflow(cctx, child, input(shop))
