@@ -136,13 +136,13 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	}
 	reconcileID := fmt.Sprintf("reconcile/record/%d", base)
 	s.reconcile(t, reconcileID)
-	keep("reconcile.json", reconcileID)
+	keep("reconcile_fanout.json", reconcileID)
 	// RedrivePrivacy: one run, as its schedule starts it.
 	redriveID := fmt.Sprintf("privacy-redrive/record/%d", base)
 	runWorkflow[activities.RedriveResult](t, s, redriveID, time.Minute, workflows.RedrivePrivacy)
 	keep("privacy_redrive.json", redriveID)
 	waitClosed(t, s.tc, sweepID)
-	keep("retention.json", sweepID)
+	keep("retention_fanout.json", sweepID)
 
 	// Last, as they end the shop: app/uninstalled with a request waiting,
 	// then shop/redact.
@@ -159,7 +159,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if st := res.Steps["postgres"]; !st.Verified {
 		t.Fatalf("shop redact: %+v", res)
 	}
-	keep("privacy_shop_redact.json", workflows.PrivacyRequestID(store.KindShopRedact, shop, id))
+	keep("privacy_shop_redact_long_steps.json", workflows.PrivacyRequestID(store.KindShopRedact, shop, id))
 
 	dir := os.Getenv(RecordHistoriesEnv)
 	written := 0
