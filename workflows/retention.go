@@ -69,13 +69,14 @@ func addSweep(sums []policySum, p activities.PolicySweep) []policySum {
 // so one shop's or one system's failure held up all of them.
 const retentionFanOut = "retention-fanout"
 
-// retentionStep is how a shop's sweep step is tried: a few times, then it
+// retentionStep is how a shop's sweep step is tried: five times over about
+// 75 s (a restart of Postgres or a short outage is waited out), then it
 // gives up for this sweep, and the hourly schedule tries again, so that one
 // shop or system that keeps failing never holds up the page of shops.
 var retentionStep = workflow.ActivityOptions{
 	StartToCloseTimeout: 30 * time.Minute,
 	HeartbeatTimeout:    2 * time.Minute,
-	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 3},
+	RetryPolicy:         &temporal.RetryPolicy{InitialInterval: 5 * time.Second, MaximumInterval: time.Minute, MaximumAttempts: 5},
 }
 
 // Retention runs one sweep: the same workflow for the schedule and for

@@ -98,8 +98,9 @@ func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *test
 	if m == nil {
 		t.Fatalf("retention run named no workflow:\n%s", res.out)
 	}
-	if a := completedAttempt(t, d, m[1], "SweepPostgres"); a < 2 {
-		t.Errorf("SweepPostgres completed on attempt %d: the stop did not reach the sweep", a)
+	// The shop's Postgres step runs in the sweep's child for the shop.
+	if a := completedAttempt(t, d, m[1]+"/"+shop, "SweepPostgresShop"); a < 2 {
+		t.Errorf("SweepPostgresShop completed on attempt %d: the stop did not reach the sweep", a)
 	}
 	var entries struct {
 		All      int `db:"all"`
