@@ -99,6 +99,9 @@ func (a *Activities) stopReviews(ctx context.Context, requestID string) (StepRes
 	if err != nil {
 		return StepResult{}, err
 	}
+	if r.Kind == store.KindShopRedact {
+		return a.stopShopReviews(ctx, r) // by visibility, not one look-up per order
+	}
 	orders, err := a.workflowOrders(ctx, r)
 	if err != nil {
 		return StepResult{}, err
@@ -176,8 +179,17 @@ func (a *Activities) erasePostgres(ctx context.Context, requestID string) (StepR
 	where, args := reviewScope(r)
 	var deletes []string
 	res := StepResult{}
+	batched := 0
+	if r.Kind == store.KindShopRedact {
+		// A shop's requests go first, in batches: there may be a great
+		// many. The transaction below deletes what came in meanwhile.
+		if batched, err = a.deleteShopRequests(ctx, r.Shop); err != nil {
+			return res, err
+		}
+	}
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
 		n, err := execCount(ctx, tx, `DELETE FROM review_requests WHERE `+where, args...)
+		n += batched
 		res.Found += n
 		deletes = append(deletes, fmt.Sprintf("%d review requests", n))
 		if err != nil {

@@ -113,40 +113,55 @@ func (a *Activities) ReconcileShop(ctx context.Context, domain string) (Reconcil
 	return res, nil
 }
 
-var errNotStarted = errors.New("not started")
-
 // startMissed starts an order's ReviewRequest unless Candor has any trace of
 // the order: a request row, or any registry entry for its request ID (which
 // outlives an erasure, so an erased customer's order is never restarted).
 // The registry entry for what the workflow input stores in Temporal is
-// written in the same transaction, committed only if the start happened.
+// written after the start, once (registry.AppendOnce), as webhook intake
+// does: if that write fails after the start was accepted, the activity
+// fails, and a later attempt (or the next day's run) that finds the
+// workflow's request row without the entry writes it.
 func (a *Activities) startMissed(ctx context.Context, shop store.Shop, o shopify.FulfilledOrder, now time.Time) (started, known bool, err error) {
 	ref := a.Keys.RequestID(shop.Domain, o.ID)
-	if err := a.DB.GetContext(ctx, &known, `SELECT EXISTS (SELECT 1 FROM review_requests WHERE request_id = $1)
-		OR EXISTS (SELECT 1 FROM registry_entries WHERE ref = $1)`, ref); err != nil {
+	input := review.InputEntry(shop, "", ref, now, a.TemporalRetention)
+	var st struct {
+		Row    bool `db:"row"`
+		Traced bool `db:"traced"`
+		Input  bool `db:"input"`
+	}
+	if err := a.DB.GetContext(ctx, &st, `SELECT EXISTS (SELECT 1 FROM review_requests WHERE request_id = $1) AS row,
+		EXISTS (SELECT 1 FROM registry_entries WHERE ref = $1) AS traced,
+		EXISTS (SELECT 1 FROM registry_entries WHERE shop = $2 AND ref = $1 AND system = $3 AND action = $4 AND datum = $5) AS input`,
+		ref, shop.Domain, input.System, input.Action, input.Datum); err != nil {
 		return false, false, err
 	}
-	if known {
+	switch {
+	case st.Input, st.Traced && !st.Row:
+		return false, true, nil
+	case st.Row:
+		// A workflow was started (its first step wrote the row), but the
+		// start's registry entry is missing: its write failed after the
+		// start was accepted.
+		return false, true, a.recordStart(ctx, now, input)
+	}
+	ok, err := a.StartReview(ctx, ReviewStart{Shop: shop.Domain, OrderID: o.ID, OrderName: o.Name, Items: o.LineItems, FulfilledAt: now.UTC()})
+	if err != nil {
+		return false, false, fmt.Errorf("start review request: %w", err)
+	}
+	if !ok {
 		return false, true, nil
 	}
-	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := registry.Append(ctx, tx, now, review.InputEntry(shop, "", ref, now, a.TemporalRetention)); err != nil {
-			return err
+	return true, false, a.recordStart(ctx, now, input)
+}
+
+// recordStart writes the registry entry of a started workflow's input, once.
+func (a *Activities) recordStart(ctx context.Context, now time.Time, input registry.Entry) error {
+	return a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		if _, err := registry.AppendOnce(ctx, tx, now, input); err != nil {
+			return fmt.Errorf("record the started review request: %w", err)
 		}
-		ok, err := a.StartReview(ctx, ReviewStart{Shop: shop.Domain, OrderID: o.ID, OrderName: o.Name, Items: o.LineItems, FulfilledAt: now.UTC()})
-		if err != nil {
-			return fmt.Errorf("start review request: %w", err)
-		}
-		if !ok {
-			return errNotStarted
-		}
-		started = true
 		return nil
 	})
-	if errors.Is(err, errNotStarted) {
-		return false, true, nil
-	}
-	return started, false, err
 }
 
 func reviewable(items []shopify.LineItem) bool {

@@ -98,3 +98,75 @@ func TestReconcileShop_SkipsAnOrderOfGiftCards(t *testing.T) {
 		t.Fatalf("started %v, want only order %d (not the gift card order %d)", started, shirt.ID, gift.ID)
 	}
 }
+
+// A start that Temporal accepted, whose registry write then failed (Postgres
+// broke right after the start), leaves the workflow without its registry
+// entry. The activity fails; its retry finds the row the started workflow
+// wrote and writes the entry, once, and starts nothing again.
+func TestReconcileShop_AStartWhoseRegistryWriteFailedIsRecordedOnRetry(t *testing.T) {
+	f := newFixture(t, customerOrder(testOrderID))
+	f.acts.PublicURL = ""
+	ctx := context.Background()
+	o := shopifytest.DemoOrder(772_000)
+	o.Fulfilled, o.UpdatedAt = true, time.Now().Add(-time.Hour)
+	f.shop.SetOrder(o)
+	ref := f.ring.RequestID(testShop, o.ID)
+	starts := 0
+	breakPostgres := func() {
+		// Whatever transaction is open is cut off, and no registry entry
+		// can be written until the test mends it.
+		for _, q := range []string{
+			`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()
+				AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`,
+			`CREATE FUNCTION registry_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'registry down'; END $$`,
+			`CREATE TRIGGER registry_down BEFORE INSERT ON registry_entries FOR EACH ROW EXECUTE FUNCTION registry_down()`,
+		} {
+			if _, err := f.db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.acts.StartReview = func(_ context.Context, s activities.ReviewStart) (bool, error) {
+		if s.OrderID != o.ID {
+			return false, nil
+		}
+		starts++
+		if starts > 1 {
+			return false, nil // the workflow ID is taken: Temporal refuses a second start
+		}
+		breakPostgres()
+		return true, nil
+	}
+	if _, err := f.env.ExecuteActivity(f.acts.ReconcileShop, testShop); err == nil {
+		t.Fatal("the reconciliation succeeded though its registry write failed")
+	}
+	// Postgres is back; the started workflow has written its request row.
+	if _, err := f.db.ExecContext(ctx, `DROP TRIGGER registry_down ON registry_entries`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.db.ExecContext(ctx, `INSERT INTO review_requests (request_id, shop, order_id, order_name, products, status,
+		created_at, updated_at, expires_at) VALUES ($1, $2, $3, '#1', '[]', 'scheduled', now(), now(), now() + interval '30 days')`,
+		ref, testShop, o.ID); err != nil {
+		t.Fatal(err)
+	}
+	for attempt := 2; attempt <= 3; attempt++ {
+		val, err := f.env.ExecuteActivity(f.acts.ReconcileShop, testShop)
+		if err != nil {
+			t.Fatalf("attempt %d: %v", attempt, err)
+		}
+		var res activities.ReconcileShopResult
+		if err := val.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Started != 0 {
+			t.Fatalf("attempt %d started %d again", attempt, res.Started)
+		}
+	}
+	var n int
+	if err := f.db.GetContext(ctx, &n, `SELECT count(*) FROM registry_entries WHERE ref = $1 AND system = 'temporal' AND action = 'stored'`, ref); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 || starts != 1 {
+		t.Fatalf("%d registry entries for the started workflow's input (want 1), %d starts (want 1)", n, starts)
+	}
+}

@@ -15,11 +15,15 @@ import (
 // items it deleted, and how it checked they are gone. Counts only.
 type PolicySweep struct {
 	Policy   string   `json:"policy"`
+	Shop     string   `json:"shop,omitempty"` // "" for a policy swept across all shops, or a sum over shops
 	System   string   `json:"system"`
 	Deleted  int64    `json:"deleted"`
 	Asked    string   `json:"asked"`
 	Verified string   `json:"verified"`
 	Notes    []string `json:"notes,omitempty"` // what could not be done, and why
+	// NotDone says the step gave up this sweep (its retries ran out); the
+	// next sweep tries again.
+	NotDone bool `json:"not_done,omitempty"`
 }
 
 // SweepResult says what one retention sweep removed and checked, per
@@ -40,15 +44,16 @@ func (r SweepResult) Deleted(policy string) int64 {
 	return -1
 }
 
-// saveReceipt records one policy's sweep as evidence.
+// saveReceipt records one policy's sweep (of one shop, or of all) as
+// evidence.
 func saveReceipt(ctx context.Context, ex sqlx.ExecerContext, runID string, p PolicySweep) error {
 	verified := p.Verified
 	if len(p.Notes) > 0 {
 		verified += "; not done: " + strings.Join(p.Notes, "; ")
 	}
-	_, err := ex.ExecContext(ctx, `INSERT INTO retention_receipts (run_id, policy, system, asked, deleted, verified) VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (run_id, policy) DO UPDATE SET asked = $4, deleted = $5, verified = $6, at = now()`,
-		runID, p.Policy, p.System, p.Asked, p.Deleted, verified)
+	_, err := ex.ExecContext(ctx, `INSERT INTO retention_receipts (run_id, policy, shop, system, asked, deleted, verified) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (run_id, policy, shop) DO UPDATE SET asked = $5, deleted = $6, verified = $7, at = now()`,
+		runID, p.Policy, p.Shop, p.System, p.Asked, p.Deleted, verified)
 	return err
 }
 

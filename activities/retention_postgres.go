@@ -78,11 +78,48 @@ func (a *Activities) SweepPostgres(ctx context.Context, runID string) ([]PolicyS
 
 func (a *Activities) sweepPostgres(ctx context.Context, runID string) ([]PolicySweep, error) {
 	now := a.now()
-	rr, err := a.sweepExpiredRequests(ctx, now)
+	rr, err := a.sweepExpiredRequests(ctx, now, sweepScope{}, sweepCursor{})
 	if err != nil {
 		return nil, err
 	}
+	shared, err := a.sweepSharedPolicies(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	// Read back, by the policy's own rule.
+	var left struct {
+		Requests int64 `db:"requests"`
+		Waiting  int64 `db:"waiting"`
+	}
+	notWaiting := strings.ReplaceAll(expiredNotWaiting, "$4", "$2")
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FILTER (WHERE `+notWaiting+`) AS requests,
+		count(*) FILTER (WHERE NOT (`+notWaiting+`)) AS waiting
+		FROM review_requests WHERE expires_at < $1`, now, pq.Array(store.Waiting)); err != nil {
+		return nil, fmt.Errorf("read back: %w", err)
+	}
+	if left.Requests > 0 {
+		return nil, temporal.NewApplicationError(fmt.Sprintf("%d rows past policy left after the sweep", left.Requests), ErrNotYetGone)
+	}
+	rr.Verified = "read back: 0 review requests past their expiry, other than those still waiting to send"
+	if left.Waiting > 0 {
+		rr.Notes = append(rr.Notes, fmt.Sprintf("%d review requests past their expiry still wait to send (scheduled or sending); kept until their workflow ends", left.Waiting))
+	}
+	out := append([]PolicySweep{rr}, shared...)
+	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
+		for _, p := range out {
+			if err := saveReceipt(ctx, tx, runID, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
 
+// sweepSharedPolicies deletes what is kept by a policy over all shops at
+// once: webhook delivery IDs, API tokens and uninstalled shops' tokens; then
+// it reads back that nothing past those policies is left.
+func (a *Activities) sweepSharedPolicies(ctx context.Context, now time.Time) ([]PolicySweep, error) {
 	wh := PolicySweep{Policy: retention.WebhookDeliveries, System: registry.SystemPostgres}
 	cutoff := now.Add(-retention.Lookup(retention.WebhookDeliveries).Keep)
 	wh.Asked = "delete webhook delivery IDs received before " + cutoff.UTC().Format(time.RFC3339)
@@ -94,7 +131,7 @@ func (a *Activities) sweepPostgres(ctx context.Context, runID string) ([]PolicyS
 		}
 		n, _ := r.RowsAffected()
 		wh.Deleted += n
-		activity.RecordHeartbeat(ctx, rr.Deleted+wh.Deleted)
+		activity.RecordHeartbeat(ctx, wh.Deleted)
 		if n < int64(a.sweepBatch()) {
 			break
 		}
@@ -126,46 +163,58 @@ func (a *Activities) sweepPostgres(ctx context.Context, runID string) ([]PolicyS
 
 	// Read back, each policy by its own rule.
 	var left struct {
-		Requests int64 `db:"requests"`
-		Waiting  int64 `db:"waiting"`
 		Hooks    int64 `db:"hooks"`
 		Tokens   int64 `db:"tokens"`
 		ShopToks int64 `db:"shop_tokens"`
 	}
-	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM review_requests WHERE expires_at < $1 AND `+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`) AS requests,
-		(SELECT count(*) FROM review_requests WHERE expires_at < $1 AND NOT (`+strings.ReplaceAll(expiredNotWaiting, "$4", "$6")+`)) AS waiting,
-		(SELECT count(*) FROM webhook_deliveries WHERE received_at < $2) AS hooks,
-		(SELECT count(*) FROM api_tokens WHERE `+strings.NewReplacer("$1", "$3", "$2", "$4").Replace(expiredTokens)+`) AS tokens,
-		(SELECT count(*) FROM shops WHERE `+strings.ReplaceAll(heldAfterUninstall, "$1", "$5")+`) AS shop_tokens`,
-		now, cutoff, revokedBefore, unusedBefore, uninstalledBefore, pq.Array(store.Waiting)); err != nil {
+	if err := a.DB.GetContext(ctx, &left, `SELECT (SELECT count(*) FROM webhook_deliveries WHERE received_at < $1) AS hooks,
+		(SELECT count(*) FROM api_tokens WHERE `+strings.NewReplacer("$1", "$2", "$2", "$3").Replace(expiredTokens)+`) AS tokens,
+		(SELECT count(*) FROM shops WHERE `+strings.ReplaceAll(heldAfterUninstall, "$1", "$4")+`) AS shop_tokens`,
+		cutoff, revokedBefore, unusedBefore, uninstalledBefore); err != nil {
 		return nil, fmt.Errorf("read back: %w", err)
 	}
-	if n := left.Requests + left.Hooks + left.Tokens + left.ShopToks; n > 0 {
+	if n := left.Hooks + left.Tokens + left.ShopToks; n > 0 {
 		return nil, temporal.NewApplicationError(fmt.Sprintf("%d rows past policy left after the sweep", n), ErrNotYetGone)
-	}
-	rr.Verified = "read back: 0 review requests past their expiry, other than those still waiting to send"
-	if left.Waiting > 0 {
-		rr.Notes = append(rr.Notes, fmt.Sprintf("%d review requests past their expiry still wait to send (scheduled or sending); kept until their workflow ends", left.Waiting))
 	}
 	wh.Verified = "read back: 0 webhook delivery IDs past 7 days"
 	tok.Verified = "read back: 0 API tokens revoked or unused past policy"
 	st.Verified = "read back: 0 uninstalled shops hold a token past policy"
-	out := []PolicySweep{rr, wh, tok, st}
-	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		for _, p := range out {
-			if err := saveReceipt(ctx, tx, runID, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	return out, err
+	return []PolicySweep{wh, tok, st}, nil
 }
 
-// sweepExpiredRequests deletes the review requests past their expiry, in
-// batches on a connection of its own, and says what it asked and deleted.
-func (a *Activities) sweepExpiredRequests(ctx context.Context, now time.Time) (PolicySweep, error) {
-	rr := PolicySweep{Policy: retention.ReviewRequests, System: registry.SystemPostgres,
+// deleteShopExpiredRequestsSQL is deleteExpiredRequestsSQL for one shop
+// ($5): the per-shop sweep's batches walk review_requests_shop_expires_at.
+// With $6 it keeps the rows whose recipients are still due for SendGrid
+// erasure (SweepShopInput.KeepSendGridDue).
+var deleteShopExpiredRequestsSQL = strings.ReplaceAll(strings.ReplaceAll(deleteExpiredRequestsSQL,
+	"expires_at < $1 AND", "shop = $5 AND expires_at < $1 AND"),
+	expiredNotWaiting, expiredNotWaiting+` AND NOT ($6 AND `+sendGridDue+`)`)
+
+// sendGridDue is a sent request whose recipient was not yet named to
+// SendGrid for erasure.
+const sendGridDue = `sent_at IS NOT NULL AND sendgrid_erased_at IS NULL`
+
+// sweepScope is what a sweep of expired review requests covers: every
+// shop (Shop ""), or one, then maybe keeping its rows due for SendGrid.
+type sweepScope struct {
+	Shop            string
+	KeepSendGridDue bool
+}
+
+// sweepCursor is where a sweep of expired review requests stands: its
+// heartbeat details, from which the next attempt resumes.
+type sweepCursor struct {
+	Pass    int       `json:"pass"`
+	From    time.Time `json:"from"` // the latest expiry deleted so far in this pass
+	Deleted int64     `json:"deleted"`
+}
+
+// sweepExpiredRequests deletes the review requests past their expiry (of
+// one shop, or of all: scope), in batches on a connection of its
+// own, from cursor on, and says what it asked and deleted. After each batch
+// it heartbeats its cursor.
+func (a *Activities) sweepExpiredRequests(ctx context.Context, now time.Time, scope sweepScope, cur sweepCursor) (PolicySweep, error) {
+	rr := PolicySweep{Policy: retention.ReviewRequests, System: registry.SystemPostgres, Shop: scope.Shop,
 		Asked: fmt.Sprintf("delete review requests past their expiry (the shop's review_requests period), in batches of %d", a.sweepBatch())}
 	// The batches commit without waiting for their WAL flush, so the sweep
 	// neither waits on the disk nor crowds intake's flushes. A crash can
@@ -179,19 +228,23 @@ func (a *Activities) sweepExpiredRequests(ctx context.Context, now time.Time) (P
 	// Keyset passes from the oldest expiry; a second pass from the start
 	// picks up rows the first skipped because another transaction changed
 	// them meanwhile.
-	for pass := 0; pass < 2; pass++ {
-		from := time.Time{}
+	rr.Deleted = cur.Deleted
+	for ; cur.Pass < 2; cur.Pass, cur.From = cur.Pass+1, (time.Time{}) {
 		for {
-			n, last, err := a.deleteExpiredBatch(ctx, conn, now, from)
+			n, last, err := a.deleteExpiredBatch(ctx, conn, now, cur.From, scope)
 			if err != nil {
 				return rr, fmt.Errorf("delete expired review requests: %w", err)
 			}
 			rr.Deleted += int64(n)
-			activity.RecordHeartbeat(ctx, rr.Deleted)
 			if n == 0 { // a short batch may only have lost rows to a writer
 				break
 			}
-			from = last
+			cur.From, cur.Deleted = last, rr.Deleted
+			if scope.Shop == "" {
+				activity.RecordHeartbeat(ctx, rr.Deleted)
+			} else {
+				activity.RecordHeartbeat(ctx, cur)
+			}
 		}
 	}
 	return rr, nil
@@ -200,7 +253,7 @@ func (a *Activities) sweepExpiredRequests(ctx context.Context, now time.Time) (P
 // deleteExpiredBatch deletes up to a batch of review requests past their
 // expiry, from expiry `from` on, with a `deleted` registry entry each in the
 // same transaction. It returns how many, and the latest expiry deleted.
-func (a *Activities) deleteExpiredBatch(ctx context.Context, conn *store.AsyncConn, now, from time.Time) (int, time.Time, error) {
+func (a *Activities) deleteExpiredBatch(ctx context.Context, conn *store.AsyncConn, now, from time.Time, scope sweepScope) (int, time.Time, error) {
 	var n int
 	var last time.Time
 	err := conn.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -210,7 +263,11 @@ func (a *Activities) deleteExpiredBatch(ctx context.Context, conn *store.AsyncCo
 			RequestID string    `db:"request_id"`
 			ExpiresAt time.Time `db:"expires_at"`
 		}
-		if err := tx.SelectContext(ctx, &rows, deleteExpiredRequestsSQL, now, a.sweepBatch(), from, pq.Array(store.Waiting)); err != nil {
+		q, args := deleteExpiredRequestsSQL, []any{now, a.sweepBatch(), from, pq.Array(store.Waiting)}
+		if scope.Shop != "" {
+			q, args = deleteShopExpiredRequestsSQL, append(args, scope.Shop, scope.KeepSendGridDue)
+		}
+		if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
 			return err
 		}
 		if n = len(rows); n == 0 {

@@ -60,7 +60,7 @@ func (a *Activities) sweepSendGrid(ctx context.Context, runID string) (PolicySwe
 	var missing int
 	for _, sh := range shops {
 		cutoff := now.Add(-all[sh.Domain].Keep(retention.SendGridActivity))
-		done, note, err := a.eraseShopRecipients(ctx, sh, cutoff, now, &jobs, &missing)
+		done, note, err := a.eraseShopRecipients(ctx, sh, cutoff, now, &jobs, &missing, func(done int64) { activity.RecordHeartbeat(ctx, done) })
 		res.Deleted += done
 		if err != nil {
 			return res, err
@@ -88,9 +88,10 @@ func (a *Activities) sweepSendGrid(ctx context.Context, runID string) (PolicySwe
 	return res, saveReceipt(ctx, a.DB, runID, res)
 }
 
-// eraseShopRecipients works through one shop's due requests. A non-empty
-// note means the shop could not be done, and why.
-func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cutoff, now time.Time, jobs *[]string, missing *int) (int64, string, error) {
+// eraseShopRecipients works through one shop's due requests, calling beat
+// with its progress. A non-empty note means the shop could not be done, and
+// why.
+func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cutoff, now time.Time, jobs *[]string, missing *int, beat func(done int64)) (int64, string, error) {
 	var done int64
 	var admin *shopify.Admin
 	for {
@@ -125,7 +126,7 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 			if err != nil {
 				return done, "", temporalError(err)
 			}
-			activity.RecordHeartbeat(ctx, done) // the SDK throttles these
+			beat(done) // the SDK throttles these
 			ids = append(ids, d.RequestID)
 			if to == "" {
 				*missing++
@@ -166,7 +167,7 @@ func (a *Activities) eraseShopRecipients(ctx context.Context, sh store.Shop, cut
 			return done, "", fmt.Errorf("mark requests erased at SendGrid: %w", err)
 		}
 		done += int64(len(entries) / 2)
-		activity.RecordHeartbeat(ctx, done)
+		beat(done)
 	}
 }
 

@@ -62,6 +62,9 @@ func (a *Activities) shredKeys(ctx context.Context, requestID string) (StepResul
 		return StepResult{}, temporal.NewNonRetryableApplicationError("no data keys configured", review.ErrInternal, nil)
 	}
 	asked := a.now()
+	if r.Kind == store.KindShopRedact {
+		return a.shredShop(ctx, r)
+	}
 	var owners []string
 	if r.Kind == store.KindCustomerRedact {
 		if owners, err = a.keyOwners(ctx, r); err != nil {
@@ -70,11 +73,7 @@ func (a *Activities) shredKeys(ctx context.Context, requestID string) (StepResul
 	}
 	var ids []string
 	err = a.DB.InTx(ctx, func(tx *sqlx.Tx) error {
-		if r.Kind == store.KindShopRedact {
-			ids, err = datakeys.ShredShop(ctx, tx, r.Shop)
-		} else {
-			ids, err = datakeys.Shred(ctx, tx, r.Shop, owners)
-		}
+		ids, err = datakeys.Shred(ctx, tx, r.Shop, owners)
 		if err != nil || len(ids) == 0 {
 			return err
 		}
@@ -95,20 +94,11 @@ func (a *Activities) shredKeys(ctx context.Context, requestID string) (StepResul
 	// Forget in this process both what this step deleted and what went
 	// with the request rows (trigger), which this step did not see.
 	a.DataKeys.Forget(ids...)
-	if r.Kind == store.KindShopRedact {
-		a.DataKeys.ForgetOwners(r.Shop, nil)
-	} else {
-		a.DataKeys.ForgetOwners(r.Shop, owners)
-	}
+	a.DataKeys.ForgetOwners(r.Shop, owners)
 
 	// Read back: none of the scope's keys may exist any more.
 	var left int
-	if r.Kind == store.KindShopRedact {
-		err = a.DB.GetContext(ctx, &left, `SELECT count(*) FROM data_keys WHERE shop = $1`, r.Shop)
-	} else {
-		err = a.DB.GetContext(ctx, &left, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner = ANY($2)`, r.Shop, pq.Array(owners))
-	}
-	if err != nil {
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM data_keys WHERE shop = $1 AND owner = ANY($2)`, r.Shop, pq.Array(owners)); err != nil {
 		return StepResult{}, err
 	}
 	if left > 0 {
@@ -122,11 +112,32 @@ func (a *Activities) shredKeys(ctx context.Context, requestID string) (StepResul
 		named = strings.Join(ids, ", ")
 	}
 	scope := fmt.Sprintf("%d key owners: the subject's key and the keys of its review requests", len(owners))
-	if r.Kind == store.KindShopRedact {
-		scope = "every data key of the shop"
-	}
 	err = store.SaveReceipt(ctx, a.DB, store.Receipt{RequestID: r.ID, System: "data_keys", AskedAt: asked, VerifiedAt: a.now(),
 		Asked:    fmt.Sprintf("destroy the data keys (crypto-shredding) of %s; destroyed: %s", scope, named),
 		Verified: "read back: none of the scope's data keys exists; what they encrypted (Temporal payloads, sealed data, backups) can no longer be decrypted"})
 	return StepResult{Found: len(ids), Done: len(ids), Verified: true}, err
+}
+
+// shredShop is ShredKeys for shop/redact: every data key of the shop, in
+// batches (shredShopKeys), then the read-back. Its receipt counts the keys;
+// it does not list a shop's worth of key IDs.
+func (a *Activities) shredShop(ctx context.Context, r store.PrivacyRequest) (StepResult, error) {
+	asked := a.now()
+	n, err := a.shredShopKeys(ctx, r)
+	if err != nil {
+		return StepResult{}, err
+	}
+	// Forget in this process what went with the request rows (trigger) too.
+	a.DataKeys.ForgetOwners(r.Shop, nil)
+	var left int
+	if err := a.DB.GetContext(ctx, &left, `SELECT count(*) FROM data_keys WHERE shop = $1`, r.Shop); err != nil {
+		return StepResult{}, err
+	}
+	if left > 0 {
+		return StepResult{}, temporal.NewApplicationError(fmt.Sprintf("%d data keys still present", left), ErrNotYetGone)
+	}
+	err = store.SaveReceipt(ctx, a.DB, store.Receipt{RequestID: r.ID, System: "data_keys", AskedAt: asked, VerifiedAt: a.now(),
+		Asked:    fmt.Sprintf("destroy the data keys (crypto-shredding) of every data key of the shop; destroyed: %d", n),
+		Verified: "read back: none of the scope's data keys exists; what they encrypted (Temporal payloads, sealed data, backups) can no longer be decrypted"})
+	return StepResult{Found: n, Done: n, Verified: true}, err
 }

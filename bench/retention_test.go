@@ -167,7 +167,7 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 	}()
 	start := time.Now()
 	run, err := e.temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: fmt.Sprintf("retention/bench/%d", start.UnixNano()),
-		TaskQueue: sweepQueue}, workflows.Retention)
+		TaskQueue: sweepQueue}, workflows.Retention, workflows.RetentionInput{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/devenv"
@@ -130,18 +131,18 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 
 	// Retention: one sweep. Reconcile: one run.
 	sweepID := fmt.Sprintf("retention/record/%d", base)
-	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention); err != nil {
+	if _, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: sweepID, TaskQueue: workflows.TaskQueue}, workflows.Retention, workflows.RetentionInput{}); err != nil {
 		t.Fatal(err)
 	}
 	reconcileID := fmt.Sprintf("reconcile/record/%d", base)
 	s.reconcile(t, reconcileID)
-	keep("reconcile.json", reconcileID)
+	keep("reconcile_fanout.json", reconcileID)
 	// RedrivePrivacy: one run, as its schedule starts it.
 	redriveID := fmt.Sprintf("privacy-redrive/record/%d", base)
 	runWorkflow[activities.RedriveResult](t, s, redriveID, time.Minute, workflows.RedrivePrivacy)
 	keep("privacy_redrive.json", redriveID)
 	waitClosed(t, s.tc, sweepID)
-	keep("retention.json", sweepID)
+	keep("retention_fanout.json", sweepID)
 
 	// Last, as they end the shop: app/uninstalled with a request waiting,
 	// then shop/redact.
@@ -158,7 +159,7 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	if st := res.Steps["postgres"]; !st.Verified {
 		t.Fatalf("shop redact: %+v", res)
 	}
-	keep("privacy_shop_redact.json", workflows.PrivacyRequestID(store.KindShopRedact, shop, id))
+	keep("privacy_shop_redact_long_steps.json", workflows.PrivacyRequestID(store.KindShopRedact, shop, id))
 
 	dir := os.Getenv(RecordHistoriesEnv)
 	written := 0
@@ -177,7 +178,10 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
+		// Under its own workflow ID, which the started event records: the
+		// fan-out workflows name their children after it.
+		id := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
+		if err := replayer.ReplayWorkflowHistoryWithOptions(logger, h, worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}); err != nil {
 			t.Errorf("%s does not replay: %v", name, err)
 		}
 		if dir != "" {

@@ -15,12 +15,13 @@ import (
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/workflows"
 )
 
 func (s *system) reconcile(t *testing.T, id string) workflows.ReconcileResult {
 	t.Helper()
-	return runWorkflow[workflows.ReconcileResult](t, s, id, 60*time.Second, workflows.Reconcile)
+	return runWorkflow[workflows.ReconcileResult](t, s, id, 60*time.Second, workflows.Reconcile, workflows.ReconcileInput{})
 }
 
 func (s *system) workflowExists(t *testing.T, orderID int64) bool {
@@ -129,5 +130,48 @@ func TestReconcile_RepairsSubscriptionsAndStartsOnlyTheOrdersNoWebhookAnnounced(
 	r = again.PerShop[shop]
 	if again.Started != 0 || r.Known != 3 || r.Subscriptions != (shopify.SubscriptionChanges{OK: len(shopify.SubscriptionFields)}) {
 		t.Fatalf("second run is not a no-op: %+v %+v", again, r)
+	}
+}
+
+// TestReconcile_FewShopsEachInItsOwnChildWithinTheCostBudget reconciles
+// three connected shops (all served by the one stand-in store, so they share
+// one cost bucket: stricter than Shopify, where each shop has its own). The
+// bucket starts empty: the queries are answered THROTTLED and waited out,
+// none fails. Each shop is its own child workflow, named after the run and
+// the shop, and each starts the order no webhook announced.
+func TestReconcile_FewShopsEachInItsOwnChildWithinTheCostBudget(t *testing.T) {
+	s := start(t, nil)
+	ctx := context.Background()
+	others := []string{"ash-and-oak.myshopify.com", "birch-lane.myshopify.com"}
+	for _, d := range others {
+		sealed, _ := s.ring.Seal([]byte("shpat_e2e_token"), d)
+		if err := s.db.AddShop(ctx, store.Shop{Domain: d, TokenSealed: sealed, Settings: store.DefaultSettings(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := shopifytest.DemoOrder(time.Now().UnixNano()%1_000_000_000 + 21)
+	o.Fulfilled, o.UpdatedAt = true, time.Now().Add(-time.Hour)
+	s.shopify.SetOrder(o)
+	s.shopify.SetBucketAvailable(0)
+
+	res := s.reconcile(t, "reconcile/test-few")
+	all := append([]string{shop}, others...)
+	if res.Shops != 3 || res.FailedShops != 0 || res.Started != 3 || len(res.PerShop) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, d := range all {
+		if r := res.PerShop[d]; r.Started != 1 {
+			t.Errorf("%s: %+v", d, r)
+		}
+		desc, err := s.tc.DescribeWorkflowExecution(ctx, "reconcile/test-few/"+d, "")
+		if err != nil || desc.GetWorkflowExecutionInfo().GetType().GetName() != "ReconcileOneShop" {
+			t.Errorf("%s has no ReconcileOneShop child: %v", d, err)
+		}
+		if _, err := s.tc.DescribeWorkflowExecution(ctx, review.WorkflowID(d, o.ID), ""); err != nil {
+			t.Errorf("%s: the missed order has no review request: %v", d, err)
+		}
+	}
+	if s.shopify.Throttled() == 0 {
+		t.Error("the empty bucket throttled nothing: the test proves nothing about the budget")
 	}
 }

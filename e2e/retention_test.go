@@ -59,7 +59,7 @@ func (s *system) count(t *testing.T, q string, args ...any) int {
 
 func (s *system) sweep(t *testing.T) activities.SweepResult {
 	t.Helper()
-	return runWorkflow[activities.SweepResult](t, s, fmt.Sprintf("retention/test/%d", time.Now().UnixNano()), 3*time.Minute, workflows.Retention)
+	return runWorkflow[activities.SweepResult](t, s, fmt.Sprintf("retention/test/%d", time.Now().UnixNano()), 3*time.Minute, workflows.Retention, workflows.RetentionInput{})
 }
 
 // TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse runs
@@ -206,7 +206,13 @@ func TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse(t *te
 		`SELECT count(*) FROM api_tokens WHERE id IN ('tok_revoked_old', 'tok_unused')`:                     0,
 		`SELECT count(*) FROM shops WHERE access_token_sealed = ''`:                                         1,
 		`SELECT count(*) FROM shops WHERE domain = 'gone-goods.myshopify.com' AND access_token_sealed = ''`: 1,
-		`SELECT count(*) FROM retention_receipts`:                                                           6,
+		// One per policy for the whole sweep (three kept over all shops,
+		// three sums of the per-shop ones), and one per shop and policy
+		// where the shop had something past it: the main shop's three, the
+		// other shop's expired rows.
+		`SELECT count(*) FROM retention_receipts`:                             6 + 3 + 1,
+		`SELECT count(*) FROM retention_receipts WHERE shop = ''`:             6,
+		`SELECT count(*) FROM retention_receipts WHERE shop = '` + shop + `'`: 3,
 	} {
 		if got := s.count(t, q); got != want {
 			t.Errorf("%s = %d, want %d", q, got, want)

@@ -144,12 +144,12 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 
 // runWorkflow starts wf under id, as a schedule or the CLI would, and waits
 // up to timeout for its result.
-func runWorkflow[T any](t *testing.T, s *system, id string, timeout time.Duration, wf any) T {
+func runWorkflow[T any](t *testing.T, s *system, id string, timeout time.Duration, wf any, args ...any) T {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var res T
-	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, wf)
+	run, err := s.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: workflows.TaskQueue}, wf, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

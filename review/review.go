@@ -46,6 +46,12 @@ func WorkflowID(shop string, orderID int64) string {
 	return idPrefix + shop + "/" + strconv.FormatInt(orderID, 10)
 }
 
+// ShopWorkflowIDPrefix is what every review workflow ID of the shop starts
+// with: retention lists a shop's workflows by it.
+func ShopWorkflowIDPrefix(shop string) string {
+	return idPrefix + shop + "/"
+}
+
 // ParseWorkflowID reverses WorkflowID. It accepts only what WorkflowID
 // makes for a valid shop domain and a positive order ID, so a foreign or
 // malformed ID is never taken for a review request.

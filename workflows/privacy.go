@@ -88,6 +88,20 @@ type PrivacyRequestResult struct {
 	Steps map[string]activities.StepResult `json:"steps"`
 }
 
+// privacyRetry retries a privacy step with backoff, for as long as it
+// takes.
+var privacyRetry = &temporal.RetryPolicy{
+	InitialInterval:    time.Second,
+	BackoffCoefficient: 2,
+	MaximumInterval:    10 * time.Minute,
+	// No maximum attempts: an outage is waited out, not reported as done.
+}
+
+// shopRedactLongSteps is the change that gave shop/redact's steps an hour
+// and a heartbeat, once they work in batches: before it each had two
+// minutes, and a shop of 100,000 orders never finished.
+const shopRedactLongSteps = "shop-redact-long-steps"
+
 // PrivacyRequest carries out a compliance request across every system:
 // erasure stops and deletes the review workflows, asks SendGrid to erase,
 // destroys the data keys (crypto-shredding) and deletes the rows; a data request builds the report; an uninstall revokes
@@ -98,13 +112,7 @@ func PrivacyRequest(ctx workflow.Context, in PrivacyRequestInput) (PrivacyReques
 	var a *activities.Activities
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    10 * time.Minute,
-			// No maximum attempts: an outage is waited out, not reported
-			// as done.
-		},
+		RetryPolicy:         privacyRetry,
 	})
 	res := PrivacyRequestResult{Steps: map[string]activities.StepResult{}}
 	step := func(name string, fn any) error {
@@ -129,6 +137,17 @@ func PrivacyRequest(ctx workflow.Context, in PrivacyRequestInput) (PrivacyReques
 			// for all of them. SendGrid first, as it needs the subject's key
 			// to read the address.
 			steps = []namedStep{{"temporal", a.StopReviews}, {"sendgrid", a.EraseSendGrid}, {"keys", a.ShredKeys}, {"postgres", a.ErasePostgres}}
+		}
+		if in.Kind == store.KindShopRedact && workflow.GetVersion(ctx, shopRedactLongSteps, workflow.DefaultVersion, 1) == 1 {
+			// A shop may have hundreds of thousands of orders: its steps
+			// work in batches and heartbeat, and a new attempt resumes
+			// from what is left. The steps are one activity each, so the
+			// history stays the same size however many orders there are.
+			ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+				StartToCloseTimeout: time.Hour,
+				HeartbeatTimeout:    time.Minute,
+				RetryPolicy:         privacyRetry,
+			})
 		}
 	case store.KindDataRequest:
 		steps = []namedStep{{"report", a.BuildReport}}

@@ -24,27 +24,107 @@ const ReconcileScheduleID = "candor-reconcile"
 // ReconcileInterval is how often the schedule reconciles.
 const ReconcileInterval = 24 * time.Hour
 
-// ReconcileResult sums up one run. Failed names the shops whose
-// reconciliation gave up after its retries; the others were done.
+// ReconcileResult sums up one reconciliation. Failed names the shops whose
+// reconciliation gave up after its retries (the first maxFailedNamed of
+// them; FailedShops counts them all); the others were done.
 type ReconcileResult struct {
-	Shops   int                                       `json:"shops"`
-	Started int                                       `json:"started"`
-	Failed  []string                                  `json:"failed,omitempty"`
+	Shops       int      `json:"shops"`
+	Started     int      `json:"started"`
+	Failed      []string `json:"failed,omitempty"`
+	FailedShops int      `json:"failed_shops"`
+	// PerShop is each shop's result when the reconciliation covered one
+	// page of shops (shopPage); a larger one reports the sums, and each
+	// shop's result is its ReconcileOneShop child's.
 	PerShop map[string]activities.ReconcileShopResult `json:"per_shop"`
 }
 
+// maxFailedNamed bounds the failed shops a result names, so that the input
+// the fan-out carries across continue-as-new stays small when every shop
+// fails (a Shopify outage).
+const maxFailedNamed = 100
+
+func (r *ReconcileResult) fail(shop string) {
+	r.FailedShops++
+	if len(r.Failed) < maxFailedNamed {
+		r.Failed = append(r.Failed, shop)
+	}
+}
+
+// ReconcileInput carries a reconciliation across continue-as-new: the
+// schedule and `candor reconcile run` start it empty.
+type ReconcileInput struct {
+	After string           `json:"after,omitempty"` // the last shop the earlier runs covered
+	SoFar *ReconcileResult `json:"so_far,omitempty"`
+}
+
+// reconcileActivity is how one shop's reconciliation is tried: a transient
+// failure five times, a rejected token once.
+var reconcileActivity = workflow.ActivityOptions{
+	StartToCloseTimeout: 15 * time.Minute,
+	HeartbeatTimeout:    2 * time.Minute,
+	RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 5 * time.Minute,
+		MaximumAttempts: 5, NonRetryableErrorTypes: []string{review.ErrShopifyRejected}},
+}
+
+// reconcileFanOut is the change that moved each shop into its own child
+// workflow, a page of shops per run: before it one history held every shop,
+// and reached Temporal's event limit at about 8,500 shops.
+const reconcileFanOut = "reconcile-fanout"
+
 // Reconcile checks and repairs every connected shop's webhook subscriptions
 // and starts the review requests for fulfilled orders no webhook announced,
-// which Shopify says can happen. One shop's failure does not stop the
+// which Shopify says can happen. Each shop is a ReconcileOneShop child, at
+// most shopParallel at once, a page of shopPage shops per run, and the next
+// page in a new run (continue-as-new). One shop's failure does not stop the
 // others.
-func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
+func Reconcile(ctx workflow.Context, in ReconcileInput) (ReconcileResult, error) {
+	if workflow.GetVersion(ctx, reconcileFanOut, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+		return reconcileInOneHistory(ctx)
+	}
+	res := ReconcileResult{}
+	if in.SoFar != nil {
+		res = *in.SoFar
+	}
+	shops, err := listShopPage(ctx, true, in.After)
+	if err != nil {
+		return res, err
+	}
+	results, errs := forEachShop[activities.ReconcileShopResult](ctx, shops, ReconcileOneShop, func(shop string) any { return shop })
+	onePage := in.After == "" && len(shops) < shopPage
+	if onePage {
+		res.PerShop = map[string]activities.ReconcileShopResult{}
+	}
+	for i, shop := range shops {
+		res.Shops++
+		if errs[i] != nil {
+			workflow.GetLogger(ctx).Warn("reconcile shop failed", "shop", shop, "error", errs[i].Error())
+			res.fail(shop)
+			continue
+		}
+		res.Started += results[i].Started
+		if onePage {
+			res.PerShop[shop] = results[i]
+		}
+	}
+	if len(shops) == shopPage {
+		return res, workflow.NewContinueAsNewError(ctx, Reconcile, ReconcileInput{After: shops[len(shops)-1], SoFar: &res})
+	}
+	return res, nil
+}
+
+// ReconcileOneShop reconciles one shop, for Reconcile's fan-out.
+func ReconcileOneShop(ctx workflow.Context, shop string) (activities.ReconcileShopResult, error) {
 	var a *activities.Activities
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 15 * time.Minute,
-		HeartbeatTimeout:    2 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 10 * time.Second, MaximumInterval: 5 * time.Minute,
-			MaximumAttempts: 5, NonRetryableErrorTypes: []string{review.ErrShopifyRejected}},
-	})
+	var r activities.ReconcileShopResult
+	err := workflow.ExecuteActivity(workflow.WithActivityOptions(ctx, reconcileActivity), a.ReconcileShop, shop).Get(ctx, &r)
+	return r, err
+}
+
+// reconcileInOneHistory is Reconcile before reconcileFanOut, kept so that
+// runs recorded before it replay.
+func reconcileInOneHistory(ctx workflow.Context) (ReconcileResult, error) {
+	var a *activities.Activities
+	ctx = workflow.WithActivityOptions(ctx, reconcileActivity)
 	res := ReconcileResult{PerShop: map[string]activities.ReconcileShopResult{}}
 	var shops []string
 	if err := workflow.ExecuteActivity(ctx, a.ConnectedShops).Get(ctx, &shops); err != nil {
@@ -55,7 +135,7 @@ func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
 		var r activities.ReconcileShopResult
 		if err := workflow.ExecuteActivity(ctx, a.ReconcileShop, shop).Get(ctx, &r); err != nil {
 			workflow.GetLogger(ctx).Warn("reconcile shop failed", "shop", shop, "error", err.Error())
-			res.Failed = append(res.Failed, shop)
+			res.fail(shop)
 			continue
 		}
 		res.PerShop[shop] = r
@@ -67,7 +147,7 @@ func Reconcile(ctx workflow.Context) (ReconcileResult, error) {
 // EnsureReconcileSchedule creates the daily schedule, or brings an existing
 // one back to the current spec; it is safe to call at every worker start.
 func EnsureReconcileSchedule(ctx context.Context, c client.Client) error {
-	return ensureSchedule(ctx, c, ReconcileScheduleID, ReconcileInterval, "reconcile/scheduled", Reconcile)
+	return ensureSchedule(ctx, c, ReconcileScheduleID, ReconcileInterval, "reconcile/scheduled", Reconcile, ReconcileInput{})
 }
 
 // NewReviewRequestInput is the workflow input for a fulfilled order: each

@@ -23,7 +23,9 @@ func RegisterWorkflows(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(ReviewRequest, workflow.RegisterOptions{Name: review.WorkflowType})
 	r.RegisterWorkflow(PrivacyRequest)
 	r.RegisterWorkflow(Retention)
+	r.RegisterWorkflow(RetentionShop)
 	r.RegisterWorkflow(Reconcile)
+	r.RegisterWorkflow(ReconcileOneShop)
 	r.RegisterWorkflow(RedrivePrivacy)
 	r.RegisterWorkflow(RegistryCheckpoint)
 }

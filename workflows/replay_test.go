@@ -9,9 +9,11 @@ import (
 	"strings"
 	"testing"
 
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/candorhq/candor/workflows"
 )
@@ -26,9 +28,12 @@ var recordedHistories = []string{
 	"privacy_data_request.json",
 	"privacy_redrive.json",
 	"privacy_shop_redact.json",
+	"privacy_shop_redact_long_steps.json",
 	"privacy_uninstall.json",
 	"reconcile.json",
+	"reconcile_fanout.json",
 	"retention.json",
+	"retention_fanout.json",
 	"review_before_live_delay.json",
 	"review_before_send_window.json",
 	"review_cancelled.json",
@@ -74,9 +79,16 @@ func TestReplay_RecordedHistoriesRunOnTodaysCode(t *testing.T) {
 			}
 			replayer := worker.NewWorkflowReplayer()
 			workflows.RegisterWorkflows(replayer)
-			if err := replayer.ReplayWorkflowHistory(logger, h); err != nil {
+			if err := replayer.ReplayWorkflowHistoryWithOptions(logger, h, replayOptions(h)); err != nil {
 				t.Fatalf("does not replay on today's code: %v", err)
 			}
 		})
 	}
+}
+
+// replayOptions replay a history under its own workflow ID, which the
+// started event records: the fan-out workflows name their children after it.
+func replayOptions(h *historypb.History) worker.ReplayWorkflowHistoryOptions {
+	id := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowId()
+	return worker.ReplayWorkflowHistoryOptions{OriginalExecution: workflow.Execution{ID: id}}
 }

@@ -35,13 +35,13 @@ func EnsureSchedules(ctx context.Context, c client.Client) error {
 	return nil
 }
 
-// ensureSchedule creates the schedule id that starts workflow every interval,
+// ensureSchedule creates the schedule id that starts workflow(args) every interval,
 // one run at a time, or brings an existing one back to this spec and
 // action; it is safe to call at every worker start, from any number of
 // workers.
-func ensureSchedule(ctx context.Context, c client.Client, id string, every time.Duration, workflowID string, workflow any) error {
+func ensureSchedule(ctx context.Context, c client.Client, id string, every time.Duration, workflowID string, workflow any, args ...any) error {
 	spec := client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}}
-	action := &client.ScheduleWorkflowAction{ID: workflowID, Workflow: workflow, TaskQueue: TaskQueue}
+	action := &client.ScheduleWorkflowAction{ID: workflowID, Workflow: workflow, Args: args, TaskQueue: TaskQueue}
 	_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: id, Spec: spec, Action: action,
 		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP})
 	if err == nil || !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {

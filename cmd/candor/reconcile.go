@@ -25,20 +25,20 @@ func runReconcile(ctx context.Context, args []string) error {
 		return err
 	}
 	var res workflows.ReconcileResult
-	if err := runManual(ctx, "reconcile", workflows.Reconcile, *wait, &res); err != nil || !*wait {
+	if err := runManual(ctx, "reconcile", workflows.Reconcile, *wait, &res, workflows.ReconcileInput{}); err != nil || !*wait {
 		return err
 	}
 	b, _ := json.MarshalIndent(res, "", "  ")
 	fmt.Println(string(b))
-	if len(res.Failed) > 0 {
-		return fmt.Errorf("reconciliation failed for %d shop(s): %v", len(res.Failed), res.Failed)
+	if res.FailedShops > 0 {
+		return fmt.Errorf("reconciliation failed for %d shop(s): %v", res.FailedShops, res.Failed)
 	}
 	return nil
 }
 
 // runManual starts a scheduled workflow now, under the ID
-// {kind}/manual/{time}; with wait it puts the result in res.
-func runManual(ctx context.Context, kind string, wf any, wait bool, res any) error {
+// {kind}/manual/{time}, with args; with wait it puts the result in res.
+func runManual(ctx context.Context, kind string, wf any, wait bool, res any, args ...any) error {
 	c, done, err := dialCLI(ctx)
 	if err != nil {
 		return err
@@ -46,7 +46,7 @@ func runManual(ctx context.Context, kind string, wf any, wait bool, res any) err
 	defer done()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: kind + "/manual/" + time.Now().UTC().Format("20060102T150405.000"), TaskQueue: workflows.TaskQueue,
-	}, wf)
+	}, wf, args...)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", kind, err)
 	}

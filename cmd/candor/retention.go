@@ -168,7 +168,7 @@ func retentionRun(ctx context.Context, args []string) error {
 		return err
 	}
 	var res activities.SweepResult
-	if err := runManual(ctx, "retention", workflows.Retention, *wait, &res); err != nil || !*wait {
+	if err := runManual(ctx, "retention", workflows.Retention, *wait, &res, workflows.RetentionInput{}); err != nil || !*wait {
 		return err
 	}
 	printSweep(os.Stdout, res)

@@ -2,7 +2,9 @@ package prod
 
 import (
 	"context"
+	enumspb "go.temporal.io/api/enums/v1"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,8 +100,9 @@ func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *test
 	if m == nil {
 		t.Fatalf("retention run named no workflow:\n%s", res.out)
 	}
-	if a := completedAttempt(t, d, m[1], "SweepPostgres"); a < 2 {
-		t.Errorf("SweepPostgres completed on attempt %d: the stop did not reach the sweep", a)
+	// The shop's Postgres step runs in the sweep's child for the shop.
+	if a := completedAttempt(t, d, shopChild(t, d, m[1], shop), "SweepPostgresShop"); a < 2 {
+		t.Errorf("SweepPostgresShop completed on attempt %d: the stop did not reach the sweep", a)
 	}
 	var entries struct {
 		All      int `db:"all"`
@@ -116,4 +119,26 @@ func TestPostgresRestartedMidSweep_TheSweepResumesAndTheRegistryHasNoGap(t *test
 	d.mail.WaitFor(1, time.Minute)
 	time.Sleep(2 * time.Second)
 	onePerAddress(t, d, o.Customer.Email)
+}
+
+// shopChild is the ID of the child workflow the fan-out run parentID
+// started for shop, as its history records it.
+func shopChild(t *testing.T, d *deployment, parentID, shop string) string {
+	t.Helper()
+	it := d.tc.GetWorkflowHistory(context.Background(), parentID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	var ids []string
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.GetStartChildWorkflowExecutionInitiatedEventAttributes(); a != nil {
+			if strings.HasSuffix(a.GetWorkflowId(), "/"+shop) {
+				return a.GetWorkflowId()
+			}
+			ids = append(ids, a.GetWorkflowId())
+		}
+	}
+	t.Fatalf("%s started no child for %s; it started %v", parentID, shop, ids)
+	return ""
 }

@@ -73,15 +73,18 @@ type Server struct {
 	URL string
 	Key string
 
-	srv     *httptest.Server
-	mu      sync.Mutex
-	outbox  []Mail
-	sent    int // messages ever accepted, erased or not
-	erased  []string
-	fail    []int
-	lose    []int // statuses that replace the 202 of the next accepted sends
-	hold    *hold // holds the answer to the next accepted send (HoldNext)
-	changed chan struct{}
+	srv    *httptest.Server
+	mu     sync.Mutex
+	outbox []Mail
+	sent   int // messages ever accepted, erased or not
+	erased []string
+	// failErase answers an erasure job naming one of these addresses
+	// (lower-cased) with the status instead of 202 (FailErasureOf).
+	failErase map[string]int
+	fail      []int
+	lose      []int // statuses that replace the 202 of the next accepted sends
+	hold      *hold // holds the answer to the next accepted send (HoldNext)
+	changed   chan struct{}
 
 	eventKey *ecdsa.PrivateKey
 	eventURL string
@@ -347,6 +350,27 @@ func (s *Server) forget(addrs []string) {
 	s.outbox = kept
 }
 
+// FailErasureOf makes every erasure job that names address fail with
+// status (a 5xx, as SendGrid's v3 API answers when it cannot process a
+// request: https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/errors),
+// until it is called again with status 0. Tests use it to make SendGrid
+// fail for one shop's recipients only.
+func (s *Server) FailErasureOf(address string, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failErase == nil {
+		s.failErase = map[string]int{}
+	}
+	if status == 0 {
+		delete(s.failErase, strings.ToLower(address))
+		return
+	}
+	s.failErase[strings.ToLower(address)] = status
+}
+
+// serveErase is POST /v3/recipients/erasejob: 1 to 5,000 addresses or 256Kb
+// a request, answered 202 with a job ID
+// (https://twilio.com/docs/sendgrid/api-reference/recipients-data-erasure-api/erase-recipients-email-data).
 func (s *Server) serveErase(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		EmailAddresses []string `json:"email_addresses"`
@@ -367,6 +391,13 @@ func (s *Server) serveErase(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.mu.Lock()
+	for _, a := range req.EmailAddresses {
+		if status := s.failErase[strings.ToLower(a)]; status != 0 {
+			s.mu.Unlock()
+			reject(w, status, "", "internal error")
+			return
+		}
+	}
 	s.erased = append(s.erased, req.EmailAddresses...)
 	s.forget(req.EmailAddresses)
 	s.mu.Unlock()
