@@ -57,6 +57,8 @@ type Config struct {
 	// CodecOrigins may call the payload codec endpoint from a browser
 	// (CANDOR_CODEC_ORIGINS, comma-separated; the Temporal UI's origin).
 	CodecOrigins []string
+	// OIDC is the staff console's sign-in (CANDOR_OIDC_*; see oidc.go).
+	OIDC OIDC
 }
 
 // FromEnv reads the environment. It does not require anything: each command
@@ -84,6 +86,7 @@ func fromEnv(getenv func(string) string) (Config, error) {
 	masterKey, webhookKey, previous, origins := getenv("CANDOR_MASTER_KEY"), getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		getenv("CANDOR_MASTER_KEY_PREVIOUS"), getenv("CANDOR_CODEC_ORIGINS")
 	temporal, temporalErr := temporalFromEnv(getenv)
+	oidc, oidcErr := oidcFromEnv(getenv)
 	c := Config{
 		DatabaseURL:       getenv("DATABASE_URL"),
 		TemporalAddress:   envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
@@ -114,9 +117,12 @@ func fromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s must be an absolute http(s) URL", name)
 		}
 	}
-	c.Temporal = temporal
+	c.Temporal, c.OIDC = temporal, oidc
 	if temporalErr != nil {
 		return c, temporalErr
+	}
+	if oidcErr != nil {
+		return c, oidcErr
 	}
 	if v := masterKey; v != "" {
 		k, err := ParseMasterKey(v)
