@@ -188,7 +188,10 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	extra["GET /{$}"] = devHome(devHomeData{Outbox: outboxNote, TemporalUI: uiURL, Demo: demo, Shop: DemoShop})
 
-	srv := newWebServer(cfg, db, c, dk, logger, retention)
+	srv, err := newWebServer(cfg, db, c, dk, logger, retention)
+	if err != nil {
+		return err
+	}
 	srv.Extra = extra
 	// The dev server's UI cannot send the codec cookie (web/codec.go).
 	srv.CodecPathTokens = uiURL != ""
