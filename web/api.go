@@ -207,10 +207,20 @@ func (s *Server) subjectRequests(w http.ResponseWriter, r *http.Request) {
 // registryPubkey is GET /api/registry/pubkey: the key exports are signed
 // with, for `candor registry verify --pubkey`.
 func (s *Server) registryPubkey(w http.ResponseWriter, r *http.Request) {
+	signer, err := s.signer(r.Context())
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the signing key, try again")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"key_id": signer.KeyID, "public_key": signer.PublicKey()})
 }
 
-func (s *Server) signer() registry.Signer {
-	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
+// signer is the current signing key, as the last rotation on any replica
+// left it.
+func (s *Server) signer(ctx context.Context) (registry.Signer, error) {
+	if err := s.loadRotatingKeys(ctx); err != nil {
+		return registry.Signer{}, err
+	}
+	return registry.NewSigner(s.Keys.SigningKey()), nil
 }
