@@ -139,16 +139,17 @@ func LoadFlowMap(ctx context.Context, q sqlx.QueryerContext, f Filter) (FlowMap,
 // Where each system sits on the map: Shopify on the left, Candor in the
 // middle, where the data goes on the right.
 var nodePlace = map[string][2]float64{
-	SystemShopify:  {20, 200},
-	SystemCandor:   {300, 200},
-	SystemPostgres: {600, 40},
-	SystemTemporal: {600, 200},
-	SystemSendGrid: {600, 360},
+	SystemShopify:  {20, 250},
+	SystemCandor:   {400, 250},
+	SystemPostgres: {800, 30},
+	SystemTemporal: {800, 250},
+	SystemSendGrid: {800, 470},
 }
 
 const (
-	nodeW, nodeH = 170.0, 64.0
-	mapW, mapH   = 800.0, 470.0
+	nodeW, nodeH = 190.0, 64.0
+	mapW, mapH   = 1000.0, 560.0
+	lineH        = 13.0
 )
 
 func systemName(key string) string {
@@ -173,51 +174,70 @@ func (m FlowMap) WriteSVG(w io.Writer, ids string) error {
 	if len(m.Flows) == 0 && len(m.Removed) == 0 {
 		p(`<text x="%.0f" y="%.0f" text-anchor="middle">No entries in scope.</text>`+"\n", mapW/2, mapH/2)
 	}
-	// Edges first, so nodes draw over their ends. Flows between the same
-	// two systems share an edge: one label line per action.
+	// Edges first, so nodes draw over their ends: one line per direction
+	// (two directions run side by side), and one label per pair of
+	// systems, its flows marked → (left to right) or ← (right to left).
 	type pair struct{ a, b string }
 	byPair := map[pair][]Flow{}
 	var order []pair
 	for _, f := range m.Flows {
 		k := pair{f.From, f.To}
+		if nodePlace[k.a][0] > nodePlace[k.b][0] {
+			k = pair{f.To, f.From}
+		}
 		if _, ok := byPair[k]; !ok {
 			order = append(order, k)
 		}
 		byPair[k] = append(byPair[k], f)
 	}
 	for _, k := range order {
-		from, to := nodePlace[k.a], nodePlace[k.b]
-		x1, y1 := from[0]+nodeW/2, from[1]+nodeH/2
-		x2, y2 := to[0]+nodeW/2, to[1]+nodeH/2
-		// Two directions between the same systems run side by side.
-		dx, dy := x2-x1, y2-y1
+		left, right := nodePlace[k.a], nodePlace[k.b]
+		lx, ly := left[0]+nodeW/2, left[1]+nodeH/2
+		rx, ry := right[0]+nodeW/2, right[1]+nodeH/2
+		dx, dy := rx-lx, ry-ly
 		l := math.Hypot(dx, dy)
 		if l == 0 {
 			continue
 		}
-		off := 7.0
-		nx, ny := -dy/l*off, dx/l*off
-		x1, y1, x2, y2 = x1+nx, y1+ny, x2+nx, y2+ny
-		// Stop at the boxes' edges.
+		nx, ny := -dy/l*6, dx/l*6
 		t1, t2 := boxExit(dx, dy), boxExit(-dx, -dy)
-		sx, sy := x1+dx*t1, y1+dy*t1
-		ex, ey := x2-dx*t2, y2-dy*t2
-		p(`<g class="flow"><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#444" stroke-width="1.5" marker-end="url(#%s-arrow)"/>`+"\n", sx, sy, ex, ey, ids)
-		lx, ly := (sx+ex)/2+nx*2, (sy+ey)/2+ny*2
-		if dy > 0 || (dy == 0 && dx < 0) {
-			ly += 4
-		} else {
-			ly -= float64(len(byPair[k]))*3*13 - 4
-		}
-		p(`<text x="%.1f" y="%.1f" text-anchor="middle">`, lx, ly)
-		for i, f := range byPair[k] {
-			dyLine := "0"
-			if i > 0 {
-				dyLine = "1.2em"
+		p(`<g class="flow">`)
+		drawn := map[bool]bool{}
+		for _, f := range byPair[k] {
+			forward := f.From == k.a
+			if drawn[forward] {
+				continue
 			}
-			p(`<tspan x="%.1f" dy="%s" font-weight="bold">%s</tspan>`, lx, dyLine, e(f.Action))
-			p(`<tspan x="%.1f" dy="1.2em">%s</tspan>`, lx, e(strings.Join(f.Categories, ", ")))
-			p(`<tspan x="%.1f" dy="1.2em">%s</tspan>`, lx, e(fmt.Sprintf("%d entries, %d subjects, %s", f.Entries, f.Subjects, f.RetentionText())))
+			drawn[forward] = true
+			sgn := 1.0
+			if !forward {
+				sgn = -1
+			}
+			sx, sy := lx+dx*t1+nx*sgn, ly+dy*t1+ny*sgn
+			ex, ey := rx-dx*t2+nx*sgn, ry-dy*t2+ny*sgn
+			if !forward {
+				sx, sy, ex, ey = ex, ey, sx, sy
+			}
+			p(`<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#444" stroke-width="1.5" marker-end="url(#%s-arrow)"/>`, sx, sy, ex, ey, ids)
+		}
+		lines := 3 * len(byPair[k])
+		cx, cy := (lx+rx)/2, (ly+ry)/2-float64(lines)*lineH/2+lineH*0.8
+		if dy == 0 { // same row: the label sits above the line
+			cy = ly - 10 - float64(lines-1)*lineH
+		}
+		p(`<text x="%.1f" y="%.1f" text-anchor="middle" stroke="#fff" stroke-width="4" paint-order="stroke">`, cx, cy)
+		for i, f := range byPair[k] {
+			arrow := "→"
+			if f.From != k.a {
+				arrow = "←"
+			}
+			first := "0"
+			if i > 0 {
+				first = "1.2em"
+			}
+			p(`<tspan x="%.1f" dy="%s" font-weight="bold">%s %s</tspan>`, cx, first, e(f.Action), arrow)
+			p(`<tspan x="%.1f" dy="1.2em">%s</tspan>`, cx, e(strings.Join(f.Categories, ", ")))
+			p(`<tspan x="%.1f" dy="1.2em">%s</tspan>`, cx, e(fmt.Sprintf("%d entries, %d subjects, %s", f.Entries, f.Subjects, f.RetentionText())))
 		}
 		p("</text></g>\n")
 	}
