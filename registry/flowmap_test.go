@@ -117,6 +117,23 @@ func TestFlowMap_ShopAndOneCustomerAsAnAccessibleSVGWithoutPersonalData(t *testi
 		t.Error("the collection written before the customer was known is missing")
 	}
 
+	// The record of processing carries the shop's map, and its flows as a
+	// table.
+	var ropa bytes.Buffer
+	if err := registry.ROPA(ctx, db, registry.Filter{Shop: shop}, &ropa, now); err != nil {
+		t.Fatal(err)
+	}
+	doc := ropa.String()
+	if !strings.Contains(doc, "## Data-flow map") || !strings.Contains(doc, `<svg xmlns="http://www.w3.org/2000/svg"`) ||
+		!strings.Contains(doc, "| Candor process memory | Twilio SendGrid | transmitted | `user.contact.email` | 2 | 2 | kept up to 30 days |") {
+		t.Fatalf("the ropa export lacks the map:\n%s", doc)
+	}
+	for _, personal := range []string{"sub_alice", "sub_bob", "rq_aaaa", "rq_bbbb"} {
+		if strings.Contains(doc, personal) {
+			t.Fatalf("the ropa export holds %q", personal)
+		}
+	}
+
 	// Nothing in scope, and bad input.
 	_, svg = render(registry.Filter{Shop: "empty.myshopify.com"})
 	if !strings.Contains(svg, "No entries in scope") {

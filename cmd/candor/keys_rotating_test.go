@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -104,6 +105,20 @@ func TestKeysRotateSigning_ExportsNameTheirKeyAndAStolenMasterKeySignsNothing(t 
 	}
 	if _, err := verify("new.csv", pubNew+",not-a-key"); !isUsage(err) {
 		t.Errorf("a malformed key in the set: %v", err)
+	}
+
+	// A master-key rotation re-seals the new signing key: with the old
+	// master key gone, exports are still signed by it.
+	newMaster := make([]byte, 32)
+	_, _ = rand.Read(newMaster)
+	t.Setenv("CANDOR_MASTER_KEY_PREVIOUS", os.Getenv("CANDOR_MASTER_KEY"))
+	t.Setenv("CANDOR_MASTER_KEY", base64.StdEncoding.EncodeToString(newMaster))
+	if out, err := capture(t, "keys", "rotate"); err != nil || !strings.Contains(out, "1 secrets") {
+		t.Fatalf("master-key rotation: %q, %v", out, err)
+	}
+	t.Setenv("CANDOR_MASTER_KEY_PREVIOUS", "")
+	if got, err := capture(t, "registry", "pubkey"); err != nil || strings.TrimSpace(got) != pubNew {
+		t.Fatalf("after the master-key rotation the signing key is %q (%v), want %s", got, err, pubNew)
 	}
 
 	// The thief re-signs the new export's manifest with what the master key
