@@ -3,10 +3,12 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/registry"
 )
 
@@ -23,7 +25,13 @@ type CheckpointResult struct {
 // RegistryCheckpoint checks the registry's chains since the last
 // checkpoint, then signs and stores their heads (registry.MakeCheckpoint).
 func (a *Activities) RegistryCheckpoint(ctx context.Context) (CheckpointResult, error) {
-	cp, err := registry.MakeCheckpoint(ctx, a.DB.DB, registry.Signer{KeyID: a.Keys.KeyID(), Key: a.Keys.SigningKey()}, a.now())
+	// The signing key rotates (candor keys rotate-signing): sign with the
+	// current one, as exports do, trusting the last checkpoint's earlier key.
+	signer, err := datakeys.Signer(ctx, a.DB, a.Keys)
+	if err != nil {
+		return CheckpointResult{}, fmt.Errorf("load the signing keys: %w", err)
+	}
+	cp, err := registry.MakeCheckpoint(ctx, a.DB.DB, signer, a.now())
 	var te *registry.TamperError
 	if errors.As(err, &te) {
 		return CheckpointResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrRegistryTampered, nil)

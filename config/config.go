@@ -71,6 +71,8 @@ type Config struct {
 	// default DefaultSendGridRate). SendGrid publishes no figure: each
 	// answer's X-RateLimit-Limit says the account's.
 	SendGridRate float64
+	// OIDC is the staff console's sign-in (CANDOR_OIDC_*; see oidc.go).
+	OIDC OIDC
 }
 
 // DefaultSendGridRate is SendGridRate when CANDOR_SENDGRID_RATE is unset.
@@ -101,6 +103,7 @@ func fromEnv(getenv func(string) string) (Config, error) {
 	masterKey, webhookKey, previous, origins := getenv("CANDOR_MASTER_KEY"), getenv("SENDGRID_WEBHOOK_PUBLIC_KEY"),
 		getenv("CANDOR_MASTER_KEY_PREVIOUS"), getenv("CANDOR_CODEC_ORIGINS")
 	temporal, temporalErr := temporalFromEnv(getenv)
+	oidc, oidcErr := oidcFromEnv(getenv)
 	c := Config{
 		DatabaseURL:        getenv("DATABASE_URL"),
 		MigrateDatabaseURL: getenv("CANDOR_MIGRATE_DATABASE_URL"),
@@ -141,9 +144,12 @@ func fromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s must be an absolute http(s) URL", name)
 		}
 	}
-	c.Temporal = temporal
+	c.Temporal, c.OIDC = temporal, oidc
 	if temporalErr != nil {
 		return c, temporalErr
+	}
+	if oidcErr != nil {
+		return c, oidcErr
 	}
 	if v := masterKey; v != "" {
 		k, err := ParseMasterKey(v)

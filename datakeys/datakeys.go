@@ -317,7 +317,10 @@ func LoadIdentity(ctx context.Context, db sqlx.ExtContext, ring *keys.Ring, prev
 	var sealed string
 	err := sqlx.GetContext(ctx, db, &sealed, `SELECT sealed FROM key_identity`)
 	if err == nil {
-		return ring.AdoptIdentity(sealed)
+		if err := ring.AdoptIdentity(sealed); err != nil {
+			return err
+		}
+		return LoadRotatingKeys(ctx, db, ring)
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("read the identity keys: %w", err)
@@ -337,5 +340,8 @@ func LoadIdentity(ctx context.Context, db sqlx.ExtContext, ring *keys.Ring, prev
 	if err := sqlx.GetContext(ctx, db, &sealed, `SELECT sealed FROM key_identity`); err != nil {
 		return fmt.Errorf("read the identity keys: %w", err)
 	}
-	return ring.AdoptIdentity(sealed)
+	if err := ring.AdoptIdentity(sealed); err != nil {
+		return err
+	}
+	return LoadRotatingKeys(ctx, db, ring)
 }

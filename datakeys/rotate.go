@@ -30,6 +30,7 @@ var sealedColumns = []sealedColumn{
 	{what: "shop tokens", table: "shops", key: "domain", column: "access_token_sealed", aad: "domain"},
 	{what: "shop refresh tokens", table: "shops", key: "domain", column: "refresh_token_sealed", aad: "domain", bind: keys.RefreshTokenAAD},
 	{what: "sealed addresses", table: "privacy_requests", key: "id", column: "email_sealed", aad: "id"},
+	{what: "login and signing keys", table: "rotating_keys", key: "id", column: "sealed", aad: "purpose", bind: keys.RotatingKeyAAD},
 }
 
 // ErrUnknownKey means a value was sealed under a master key the ring does

@@ -34,6 +34,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Ring holds the keys derived from the master key (and, during a rotation,
@@ -45,7 +46,13 @@ type Ring struct {
 	pseudonym []byte
 	link      []byte
 	request   []byte
-	signing   ed25519.PrivateKey
+	// identitySigning is the signing key's seed as the identity holds it.
+	identitySigning []byte
+
+	// The rotating keys (rotating.go), replaced while the Ring is in use.
+	mu      sync.RWMutex
+	login   []byte
+	signing ed25519.PrivateKey
 }
 
 func derive(master []byte, purpose string) []byte {
@@ -103,16 +110,21 @@ func identityFrom(master []byte) []byte {
 	return b
 }
 
+// setIdentity takes the identity keys; the rotating keys start as the
+// identity's link and signing keys, until UseRotatingKey.
 func (r *Ring) setIdentity(b []byte) {
 	r.pseudonym, r.link, r.request = b[0:32], b[32:64], b[64:96]
-	r.signing = ed25519.NewKeyFromSeed(b[96:128])
+	r.identitySigning = b[96:128]
+	r.mu.Lock()
+	r.login, r.signing = r.link, ed25519.NewKeyFromSeed(r.identitySigning)
+	r.mu.Unlock()
 }
 
 func (r *Ring) identity() []byte {
 	b := append([]byte{}, r.pseudonym...)
 	b = append(b, r.link...)
 	b = append(b, r.request...)
-	return append(b, r.signing.Seed()...)
+	return append(b, r.identitySigning...)
 }
 
 const identityAAD = "candor/identity"
@@ -285,5 +297,10 @@ func (r *Ring) ShipmentRequestID(shop string, orderID, fulfillmentID int64) stri
 	return "rq_" + strings.ToLower(b32.EncodeToString(mac(r.request, shop, strconv.FormatInt(orderID, 10), "shipment", strconv.FormatInt(fulfillmentID, 10))[:15]))
 }
 
-// SigningKey is the Ed25519 key that signs registry chain heads.
-func (r *Ring) SigningKey() ed25519.PrivateKey { return r.signing }
+// SigningKey is the Ed25519 key that signs registry chain heads: the
+// current rotating signing key.
+func (r *Ring) SigningKey() ed25519.PrivateKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.signing
+}

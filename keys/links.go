@@ -36,11 +36,20 @@ var (
 	ErrLinkExpired = errors.New("link has expired")
 )
 
+// linkKey is the key for a kind of link: login links have their own,
+// rotating key (rotating.go).
+func (r *Ring) linkKey(kind LinkKind) []byte {
+	if kind == LinkLogin {
+		return r.loginKey()
+	}
+	return r.link
+}
+
 // SignLink makes a URL-safe token for l.
 func (r *Ring) SignLink(l Link) string {
 	body, _ := json.Marshal(l) // a struct of strings and ints cannot fail
 	p := base64.RawURLEncoding.EncodeToString(body)
-	return p + "." + base64.RawURLEncoding.EncodeToString(mac(r.link, p)[:18])
+	return p + "." + base64.RawURLEncoding.EncodeToString(mac(r.linkKey(l.Kind), p)[:18])
 }
 
 // ParseLink checks a token's signature, kind and expiry.
@@ -50,7 +59,7 @@ func (r *Ring) ParseLink(token string, kind LinkKind, now time.Time) (Link, erro
 		return Link{}, ErrLinkInvalid
 	}
 	got, err := base64.RawURLEncoding.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(r.link, p)[:18]) {
+	if err != nil || !hmac.Equal(got, mac(r.linkKey(kind), p)[:18]) {
 		return Link{}, ErrLinkInvalid
 	}
 	body, err := base64.RawURLEncoding.DecodeString(p)

@@ -72,7 +72,7 @@ func MakeCheckpoint(ctx context.Context, db *sqlx.DB, s Signer, now time.Time) (
 		return SignedCheckpoint{}, err
 	}
 	if last != nil {
-		if err := last.verifySignature(s.Key.Public().(ed25519.PublicKey)); err != nil {
+		if err := last.verifySignature(append([]ed25519.PublicKey{s.Key.Public().(ed25519.PublicKey)}, s.Earlier...)); err != nil {
 			return SignedCheckpoint{}, fmt.Errorf("registry: the last checkpoint: %w", err)
 		}
 		for _, h := range last.Checkpoint.Heads {
@@ -203,16 +203,20 @@ func Checkpoints(ctx context.Context, q sqlx.QueryerContext, since time.Time) ([
 	return out, nil
 }
 
-func (s SignedCheckpoint) verifySignature(pub ed25519.PublicKey) error {
+func (s SignedCheckpoint) verifySignature(pinned []ed25519.PublicKey) error {
 	b, err := json.Marshal(s.Checkpoint)
 	if err != nil {
 		return err
 	}
 	sig, err := base64.StdEncoding.DecodeString(s.Signature)
-	if err != nil || !ed25519.Verify(pub, b, sig) {
-		return fmt.Errorf("checkpoint of %s: signature does not verify with the pinned key", s.Checkpoint.At.Format(time.RFC3339))
+	if err == nil {
+		for _, pub := range pinned {
+			if ed25519.Verify(pub, b, sig) {
+				return nil
+			}
+		}
 	}
-	return nil
+	return fmt.Errorf("checkpoint of %s: signature does not verify with a pinned key", s.Checkpoint.At.Format(time.RFC3339))
 }
 
 // VerifyCheckpoints checks the registry in db against checkpoints signed by
@@ -220,11 +224,11 @@ func (s SignedCheckpoint) verifySignature(pub ed25519.PublicKey) error {
 // chain a checkpoint names must still lead, entry by entry from genesis,
 // to the hash it signed at that seq. It returns the number of heads
 // checked, and a *TamperError for the first entry that does not fit.
-func VerifyCheckpoints(ctx context.Context, db *sqlx.DB, cps []SignedCheckpoint, pub ed25519.PublicKey) (int, error) {
+func VerifyCheckpoints(ctx context.Context, db *sqlx.DB, cps []SignedCheckpoint, pinned ...ed25519.PublicKey) (int, error) {
 	type key struct{ shop, chain string }
 	want := map[key]map[int64]string{}
 	for _, cp := range cps {
-		if err := cp.verifySignature(pub); err != nil {
+		if err := cp.verifySignature(pinned); err != nil {
 			return 0, err
 		}
 		for _, h := range cp.Checkpoint.Heads {

@@ -140,3 +140,33 @@ func TestCheckpoints_RemovedEntriesAreFound(t *testing.T) {
 		t.Fatalf("the checkpoint's head deleted: %v", err)
 	}
 }
+
+// After `candor keys rotate-signing` the next checkpoint is signed with the
+// new key and builds on the last one, which the earlier key signed; a key
+// the deployment never used is not trusted in its place.
+func TestCheckpoints_ARotatedSigningKeyBuildsOnTheEarlierKeysCheckpoint(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	old, rotated := signer(t), signer(t)
+	appendTo(t, db, "a.myshopify.com", 2)
+	first, err := registry.MakeCheckpoint(ctx, db.DB, old, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendTo(t, db, "a.myshopify.com", 1)
+	if _, err := registry.MakeCheckpoint(ctx, db.DB, rotated, time.Now()); err == nil {
+		t.Fatal("a checkpoint built on one signed by a key the signer does not know")
+	}
+	rotated.Earlier = []ed25519.PublicKey{old.Key.Public().(ed25519.PublicKey)}
+	second, err := registry.MakeCheckpoint(ctx, db.DB, rotated, time.Now())
+	if err != nil {
+		t.Fatalf("after the rotation: %v", err)
+	}
+	cps := []registry.SignedCheckpoint{first, second}
+	if _, err := registry.VerifyCheckpoints(ctx, db.DB, cps, rotated.Key.Public().(ed25519.PublicKey)); err == nil {
+		t.Fatal("verified with only the new key pinned")
+	}
+	if n, err := registry.VerifyCheckpoints(ctx, db.DB, cps, rotated.Earlier[0], rotated.Key.Public().(ed25519.PublicKey)); err != nil || n != 2 {
+		t.Fatalf("both keys pinned: %d heads, %v", n, err)
+	}
+}

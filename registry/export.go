@@ -19,6 +19,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/candorhq/candor/keys"
 )
 
 // Columns are an export's columns, in order: exactly the registry model.
@@ -95,10 +97,21 @@ type Signed struct {
 	Signature string   `json:"signature"` // base64, over the manifest's JSON
 }
 
-// Signer signs manifests.
+// Signer signs manifests. KeyID names the key (keys.SigningKeyID): each
+// manifest records the key that signed it, so a verifier holding several
+// pinned keys (a rotation) knows which one applies.
 type Signer struct {
 	KeyID string
 	Key   ed25519.PrivateKey
+	// Earlier are the signing keys in use before Key (`candor keys
+	// rotate-signing`): a checkpoint one of them signed is still this
+	// deployment's, and the next checkpoint builds on it.
+	Earlier []ed25519.PublicKey
+}
+
+// NewSigner is the Signer for k, named by its public key.
+func NewSigner(k ed25519.PrivateKey) Signer {
+	return Signer{KeyID: keys.SigningKeyID(k.Public().(ed25519.PublicKey)), Key: k}
 }
 
 // PublicKey is the verification key, base64.

@@ -115,6 +115,10 @@ func ROPA(ctx context.Context, q sqlx.QueryerContext, f Filter, w io.Writer, now
 	}
 	p("- The data-flow registry: every touch of customer data is an append-only entry, hash-chained per shop; exports are signed (Ed25519) and verify offline.\n")
 
+	if err := writeROPAMap(ctx, q, f, w); err != nil {
+		return err
+	}
+
 	p("\n## Observed processing (from the registry)\n\n")
 	if len(obs) == 0 {
 		p("No entries in scope.\n")
@@ -162,4 +166,24 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// writeROPAMap writes the data-flow map section: the SVG, which Markdown
+// carries as raw HTML, and the same flows as a table for readers that show
+// no pictures.
+func writeROPAMap(ctx context.Context, q sqlx.QueryerContext, f Filter, w io.Writer) error {
+	m, err := LoadFlowMap(ctx, q, f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n## Data-flow map\n\n")
+	if err := m.WriteSVG(w, "ropa-map"); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n| from | to | action | categories | entries | subjects | retention |\n|---|---|---|---|---|---|---|\n")
+	for _, fl := range m.Flows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %d | %d | %s |\n", systemName(fl.From), systemName(fl.To), fl.Action,
+			"`"+strings.Join(fl.Categories, "`, `")+"`", fl.Entries, fl.Subjects, fl.RetentionText())
+	}
+	return nil
 }

@@ -57,6 +57,19 @@ type Report struct {
 // can re-sign a rewritten export. `candor registry verify` always pins pub.
 // It holds one line in memory at a time.
 func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) {
+	var pinned []ed25519.PublicKey
+	if pub != nil {
+		pinned = append(pinned, pub)
+	}
+	return VerifyPinned(r, signed, pinned)
+}
+
+// VerifyPinned is Verify against a pinned set of keys: the signature must
+// be by one of them. A verifier pins every key the operator published and
+// still trusts; after a signing-key rotation the old key stays pinned for
+// old exports until the operator withdraws it (say, because it was stolen:
+// then nothing it signs, old or new, verifies).
+func VerifyPinned(r io.Reader, signed *Signed, pinned []ed25519.PublicKey) (Report, error) {
 	var rep Report
 	// Each shop's rows form one or more chains (its main chain, its
 	// retention chain), interleaved in the file. A row belongs to the chain
@@ -66,7 +79,7 @@ func Verify(r io.Reader, signed *Signed, pub ed25519.PublicKey) (Report, error) 
 	var starts map[string][]Segment // per shop, the segments not yet begun
 	if signed != nil {
 		rep.ManifestFound = true
-		if err := checkSignature(signed, pub, &rep); err != nil {
+		if err := checkSignature(signed, pinned, &rep); err != nil {
 			return rep, err
 		}
 		starts = map[string][]Segment{}
@@ -235,14 +248,14 @@ func chainName(shop, chain string) string {
 	return "shop " + shop + "'s " + chain + " chain"
 }
 
-func checkSignature(s *Signed, pub ed25519.PublicKey, rep *Report) error {
-	key := pub
-	if key == nil {
+func checkSignature(s *Signed, pinned []ed25519.PublicKey, rep *Report) error {
+	candidates := pinned
+	if len(pinned) == 0 {
 		k, err := base64.StdEncoding.DecodeString(s.Manifest.PublicKey)
 		if err != nil || len(k) != ed25519.PublicKeySize {
 			return &Finding{0, "the manifest's public key is malformed"}
 		}
-		key = k
+		candidates = []ed25519.PublicKey{k}
 	} else {
 		rep.KeyWasPinned = true
 	}
@@ -254,15 +267,20 @@ func checkSignature(s *Signed, pub ed25519.PublicKey, rep *Report) error {
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(key, body, sig) {
-		if pub != nil {
-			return &Finding{0, "the signature does not verify with the given public key (manifest changed, or signed by another key)"}
+	for _, key := range candidates {
+		if ed25519.Verify(key, body, sig) {
+			rep.SignedBy = base64.StdEncoding.EncodeToString(key)
+			rep.SignatureKeyID = s.Manifest.KeyID
+			return nil
 		}
-		return &Finding{0, "the signature does not verify: the manifest was changed"}
 	}
-	rep.SignedBy = base64.StdEncoding.EncodeToString(key)
-	rep.SignatureKeyID = s.Manifest.KeyID
-	return nil
+	if len(pinned) > 1 {
+		return &Finding{0, fmt.Sprintf("the signature verifies with none of the %d pinned public keys (manifest changed, or signed by a key not pinned)", len(pinned))}
+	}
+	if len(pinned) == 1 {
+		return &Finding{0, "the signature does not verify with the given public key (manifest changed, or signed by another key)"}
+	}
+	return &Finding{0, "the signature does not verify: the manifest was changed"}
 }
 
 func parseLine(format, line string) (Entry, error) {

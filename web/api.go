@@ -213,12 +213,22 @@ func (s *Server) subjectRequests(w http.ResponseWriter, r *http.Request) {
 // registryPubkey is GET /api/registry/pubkey: the key exports are signed
 // with, for `candor registry verify --pubkey`.
 func (s *Server) registryPubkey(w http.ResponseWriter, r *http.Request) {
+	signer, err := s.signer(r.Context())
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not read the signing key, try again")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey()})
+	_ = json.NewEncoder(w).Encode(map[string]string{"key_id": signer.KeyID, "public_key": signer.PublicKey()})
 }
 
-func (s *Server) signer() registry.Signer {
-	return registry.Signer{KeyID: s.Keys.KeyID(), Key: s.Keys.SigningKey()}
+// signer is the current signing key, as the last rotation on any replica
+// left it.
+func (s *Server) signer(ctx context.Context) (registry.Signer, error) {
+	if err := s.loadRotatingKeys(ctx); err != nil {
+		return registry.Signer{}, err
+	}
+	return registry.NewSigner(s.Keys.SigningKey()), nil
 }
 
 // registryCheckpoints is GET /api/registry/checkpoints[?since=T]: the
@@ -246,6 +256,11 @@ func (s *Server) registryCheckpoints(w http.ResponseWriter, r *http.Request) {
 		apiError(w, http.StatusServiceUnavailable, "could not read the checkpoints, try again")
 		return
 	}
+	signer, err := s.signer(r.Context())
+	if err != nil {
+		apiError(w, http.StatusServiceUnavailable, "could not load the signing key, try again")
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"key_id": s.Keys.KeyID(), "public_key": s.signer().PublicKey(), "checkpoints": cps})
+	_ = json.NewEncoder(w).Encode(map[string]any{"key_id": signer.KeyID, "public_key": signer.PublicKey(), "checkpoints": cps})
 }

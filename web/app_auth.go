@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/registry"
@@ -44,6 +45,12 @@ const (
 	// jwtLeeway tolerates clock skew between Shopify and us.
 	jwtLeeway = 10 * time.Second
 )
+
+// loadRotatingKeys brings the login-link and signing keys up to date
+// with the newest rotation (datakeys.LoadRotatingKeys).
+func (s *Server) loadRotatingKeys(ctx context.Context) error {
+	return datakeys.LoadRotatingKeys(ctx, s.DB, s.Keys)
+}
 
 // LoginLink makes a signed, single-use login link's token for shop.
 func LoginLink(ring *keys.Ring, shop string, ttl time.Duration, now time.Time) string {
@@ -363,6 +370,12 @@ func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok string) (keys.Link, bool) {
+	// A rotation on another replica, or by `candor keys rotate-login`,
+	// ends old links here too.
+	if err := s.loadRotatingKeys(r.Context()); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		return keys.Link{}, false
+	}
 	l, err := s.Keys.ParseLink(tok, keys.LinkLogin, s.now())
 	switch {
 	case errors.Is(err, keys.ErrLinkExpired):

@@ -4,7 +4,10 @@ package web
 // export (GET /app/export) and its signature.
 
 import (
+	"html/template"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/candorhq/candor/registry"
@@ -15,13 +18,52 @@ type exportRow struct {
 	CreatedAt time.Time `db:"created_at"`
 }
 
+// registryPage is what the registry page shows: the data-flow map (of the
+// shop, or of one customer), the same flows as a table, and the exports.
+type registryPage struct {
+	Exports    []exportRow
+	Map        registry.FlowMap
+	SVG        template.HTML // written by registry.FlowMap.WriteSVG, which escapes every text
+	CustomerID string
+}
+
+// appRegistry is GET /app/registry[?customer_id=N]. One customer's map
+// reads their pseudonymous records, so that lookup is recorded first; the
+// shop's map shows only categories and counts.
 func (s *Server) appRegistry(w http.ResponseWriter, r *http.Request, m merchantSession) {
-	var rows []exportRow
-	if err := s.DB.SelectContext(r.Context(), &rows, `SELECT export_id, created_at FROM registry_exports WHERE token_id = $1 ORDER BY created_at DESC LIMIT 20`, appExporter(m.Shop)); err != nil {
+	ctx := r.Context()
+	page := appPage{Title: "Data-flow registry", Shop: m.Shop, CSRF: m.csrf(), Nav: "registry"}
+	data := registryPage{}
+	status := http.StatusOK
+	f := registry.Filter{Shop: m.Shop}
+	if v := r.URL.Query().Get("customer_id"); v != "" {
+		data.CustomerID = v
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id <= 0 {
+			page.Error = "A customer ID is the number in the customer's page address in your Shopify admin."
+			status = http.StatusBadRequest
+		} else {
+			f.Subject = s.Keys.Subject(m.Shop, id)
+			if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: m.principal(), What: registry.AccessTrail, Shops: []string{m.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("fm")}, s.now()); err != nil {
+				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the lookup.")
+				return
+			}
+		}
+	}
+	var err error
+	if data.Map, err = registry.LoadFlowMap(ctx, s.DB, f); err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not draw the data-flow map.")
+		return
+	}
+	var svg strings.Builder
+	_ = data.Map.WriteSVG(&svg, "flow-map")
+	data.SVG = template.HTML(svg.String())
+	if err := s.DB.SelectContext(ctx, &data.Exports, `SELECT export_id, created_at FROM registry_exports WHERE token_id = $1 ORDER BY created_at DESC LIMIT 20`, appExporter(m.Shop)); err != nil {
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not list your exports.")
 		return
 	}
-	s.render(w, http.StatusOK, "registry", appPage{Title: "Data-flow registry", Shop: m.Shop, CSRF: m.csrf(), Nav: "registry", Data: rows})
+	page.Data = data
+	s.render(w, status, "registry", page)
 }
 
 // appExporter is the registry_exports.token_id of exports made on the

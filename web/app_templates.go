@@ -200,8 +200,16 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <li><a href="/app/export?format=jsonl" download>Download JSON Lines</a></li>
 <li><a href="/app/export?format=ropa" download>Download the record of processing (GDPR Art. 30)</a></li>
 </ul>
+<h2 id="map-heading">Data-flow map{{if .Data.CustomerID}}: one customer{{end}}</h2>
+<form method="get" action="/app/registry"><label>Customer ID (for one customer's map) <input name="customer_id" inputmode="numeric" value="{{.Data.CustomerID}}"></label>
+<button type="submit">Show</button>{{if .Data.CustomerID}} <a href="/app/registry">Whole shop</a>{{end}}</form>
+<figure aria-labelledby="map-heading">{{.Data.SVG}}</figure>
+<table><caption>The map's flows</caption>
+<thead><tr><th scope="col">From</th><th scope="col">To</th><th scope="col">Action</th><th scope="col">Data categories</th><th scope="col">Entries</th><th scope="col">Customers</th><th scope="col">Retention</th></tr></thead>
+<tbody>{{range .Data.Map.Flows}}<tr><td>{{.From}}</td><td>{{.To}}</td><td>{{.Action}}</td><td>{{range $i, $c := .Categories}}{{if $i}}, {{end}}<code>{{$c}}</code>{{end}}</td><td>{{.Entries}}</td><td>{{.Subjects}}</td><td>{{.RetentionText}}</td></tr>
+{{else}}<tr><td colspan="7">No flows recorded.</td></tr>{{end}}</tbody></table>
 <h2>Signatures of your downloads</h2>
-{{if .Data}}<ul>{{range .Data}}<li><a href="/app/exports/{{.ID}}/signature">{{.ID}}.sig</a> ({{.CreatedAt.UTC.Format "2 Jan 2006 15:04 UTC"}})</li>{{end}}</ul>
+{{if .Data.Exports}}<ul>{{range .Data.Exports}}<li><a href="/app/exports/{{.ID}}/signature">{{.ID}}.sig</a> ({{.CreatedAt.UTC.Format "2 Jan 2006 15:04 UTC"}})</li>{{end}}</ul>
 {{else}}<p>No downloads yet.</p>{{end}}
 {{template "foot" .}}{{end}}
 `

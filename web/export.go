@@ -40,9 +40,12 @@ type exportJob struct {
 // the missing signature tells the client the export is unusable.
 func (s *Server) exportRegistry(ctx context.Context, w http.ResponseWriter, x exportJob) error {
 	id := registry.NewExportID()
+	signer, err := s.signer(ctx)
+	if err != nil {
+		return err
+	}
 	shops := x.Shops
 	if shops == nil {
-		var err error
 		if shops, err = registry.ShopsInScope(ctx, s.DB, x.Filter); err != nil {
 			return err
 		}
@@ -67,7 +70,7 @@ func (s *Server) exportRegistry(ctx context.Context, w http.ResponseWriter, x ex
 	w.Header().Set("Content-Type", ctype)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="candor-registry-%s.%s"`, id, x.Format))
 	w.Header().Set("Link", "<"+fmt.Sprintf(x.SignaturePath, id)+`>; rel="signature"`)
-	signed, err := registry.Export(ctx, s.DB.DB, w, x.Format, x.Filter, s.signer(), id, nil)
+	signed, err := registry.Export(ctx, s.DB.DB, w, x.Format, x.Filter, signer, id, nil)
 	if err != nil {
 		s.Logger.LogAttrs(ctx, slog.LevelError, "registry export failed", slog.String("export_id", id), slog.String("error", err.Error()))
 		return nil

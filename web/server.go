@@ -20,6 +20,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/staff"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/telemetry"
 )
@@ -54,6 +55,10 @@ type Server struct {
 	// Extra routes (the dev outbox, the dev landing page).
 	Extra map[string]http.Handler
 	Now   func() time.Time
+
+	// Staff signs operators and auditors in to /staff and checks the
+	// Temporal UI's tokens on /codec; nil: no staff console (candor dev).
+	Staff *staff.Provider
 
 	// SendGridWebhookKey verifies POST /webhooks/sendgrid; nil refuses it.
 	SendGridWebhookKey *ecdsa.PublicKey
@@ -114,14 +119,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /codec/login", s.codecLogin)
 	mux.HandleFunc("POST /codec/login", s.codecLoginPost)
 	mux.HandleFunc("POST /codec/logout", s.codecLogout)
-	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.codecCookieAuth(s.authed(operators, s.codec))))
+	mux.HandleFunc("POST /codec/{op}", s.codecCORS(s.codecStaffBearer(s.codecCookieAuth(s.authed(operators, s.codec)), s.codec)))
 	mux.HandleFunc("OPTIONS /codec/{op}", s.codecCORS(nil))
 	if s.CodecPathTokens {
 		mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
 		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	}
-	staff := []string{store.RoleOperator, store.RoleAuditor}
-	mux.HandleFunc("GET /staff/access", s.authed(staff, s.staffAccess))
+	mux.HandleFunc("GET /staff/access", s.authed(staffRoles, s.staffAccess))
+	mux.HandleFunc("GET /staff/login", s.staffLogin)
+	mux.HandleFunc("GET /staff/callback", s.staffCallback)
+	mux.HandleFunc("GET /staff", s.staffOnly(staffRoles, s.staffHome))
+	mux.HandleFunc("GET /staff/{$}", s.staffOnly(staffRoles, s.staffHome))
+	mux.HandleFunc("POST /staff/logout", s.staffOnly(staffRoles, s.staffLogout))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.Handle("GET /metrics", s.Metrics.Handler())
 	for pattern, h := range s.Extra {

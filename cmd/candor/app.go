@@ -25,6 +25,7 @@ import (
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/pacing"
+	"github.com/candorhq/candor/staff"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/telemetry"
 	"github.com/candorhq/candor/web"
@@ -234,13 +235,20 @@ func listenAndServe(ctx context.Context, addr, env string, h http.Handler) error
 	return g.Wait()
 }
 
-func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys.Keys, logger *slog.Logger, retention time.Duration) *web.Server {
-	return &web.Server{DB: db, Temporal: c, Keys: dk.Ring(), DataKeys: dk, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
+func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys.Keys, logger *slog.Logger, retention time.Duration) (*web.Server, error) {
+	var sp *staff.Provider
+	if cfg.OIDC.Issuer != "" {
+		var err error
+		if sp, err = staff.New(cfg.OIDC, nil); err != nil {
+			return nil, err
+		}
+	}
+	return &web.Server{Staff: sp, DB: db, Temporal: c, Keys: dk.Ring(), DataKeys: dk, ShopifySecret: cfg.ShopifyAPISecret, Logger: logger,
 		TemporalRetention: retention, Extra: map[string]http.Handler{}, CodecOrigins: cfg.CodecOrigins,
 		SendGridWebhookKey: cfg.SendGridWebhookKey,
 		ShopifyAPIKey:      cfg.ShopifyAPIKey, PublicURL: cfg.PublicURL, Mailer: sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
 		OAuth:   shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
-		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)}}
+		Shopify: shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)}}, nil
 }
 
 // production is what serve and worker share: configuration checked by
@@ -301,8 +309,12 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	p.logger.Info("serving", "addr", p.cfg.HTTPAddr)
+	srv, err := newWebServer(p.cfg, p.db, p.tc, p.keys, p.logger, retention)
+	if err != nil {
+		return err
+	}
 	p.obs.metrics.WatchErasures(p.db, nil)
-	return serveHTTP(ctx, p.cfg.HTTPAddr, p.obs.web(newWebServer(p.cfg, p.db, p.tc, p.keys, p.logger, retention)).Handler())
+	return serveHTTP(ctx, p.cfg.HTTPAddr, p.obs.web(srv).Handler())
 }
 
 func runWorker(ctx context.Context, args []string) error {

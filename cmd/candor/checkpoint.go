@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/registry"
 )
 
@@ -29,7 +28,11 @@ func registryCheckpoint(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	cp, err := registry.MakeCheckpoint(ctx, db.DB, signerFor(ring), time.Now())
+	signer, err := datakeys.Signer(ctx, db, ring)
+	if err != nil {
+		return err
+	}
+	cp, err := registry.MakeCheckpoint(ctx, db.DB, signer, time.Now())
 	if err != nil {
 		return err
 	}
@@ -94,9 +97,9 @@ func registryAudit(ctx context.Context, args []string) error {
 	if strings.TrimSpace(*pubkey) == "" {
 		return errNoPinnedKey
 	}
-	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubkey))
-	if err != nil || len(k) != ed25519.PublicKeySize {
-		return usagef("registry audit: the pinned key is not a base64 Ed25519 public key")
+	pinned, err := parsePinnedKeys(*pubkey)
+	if err != nil {
+		return usagef("registry audit: %v", err)
 	}
 	if *file == "" {
 		return usagef("registry audit: give --checkpoints FILE (kept apart from the database)")
@@ -110,7 +113,7 @@ func registryAudit(ctx context.Context, args []string) error {
 		return err
 	}
 	defer db.Close()
-	n, err := registry.VerifyCheckpoints(ctx, db.DB, cps, ed25519.PublicKey(k))
+	n, err := registry.VerifyCheckpoints(ctx, db.DB, cps, pinned...)
 	var te *registry.TamperError
 	if errors.As(err, &te) {
 		return exitError{1, "NOT INTACT: " + te.Error()}

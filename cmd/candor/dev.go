@@ -211,8 +211,12 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	extra["GET /{$}"] = devHome(devHomeData{Outbox: outboxNote, TemporalUI: uiURL, Demo: demo, Shop: DemoShop})
 
+	srv, err := newWebServer(cfg, db, c, dk, logger, retention)
+	if err != nil {
+		return err
+	}
 	// One registry: /metrics serves the worker's metrics and the SDK's too.
-	srv := obs.web(newWebServer(cfg, db, c, dk, logger, retention))
+	srv = obs.web(srv)
 	obs.metrics.WatchErasures(db, nil)
 	srv.Extra = extra
 	// The dev server's UI cannot send the codec cookie (web/codec.go).

@@ -9,20 +9,60 @@ import (
 	"strings"
 
 	"github.com/candorhq/candor/datakeys"
+	"github.com/candorhq/candor/keys"
 )
 
 func runKeys(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return usagef("keys: want rotate or status")
+		return usagef("keys: want rotate, rotate-login, rotate-signing or status")
 	}
 	switch args[0] {
 	case "rotate":
 		return keysRotate(ctx, args[1:])
+	case "rotate-login":
+		return keysRotateOne(ctx, "keys rotate-login", keys.PurposeLogin, args[1:])
+	case "rotate-signing":
+		return keysRotateOne(ctx, "keys rotate-signing", keys.PurposeSigning, args[1:])
 	case "status":
 		return keysStatus(ctx, args[1:])
 	default:
-		return usagef("keys: unknown subcommand %q (want rotate or status)", args[0])
+		return usagef("keys: unknown subcommand %q (want rotate, rotate-login, rotate-signing or status)", args[0])
 	}
+}
+
+// keysRotateOne replaces the login-link key or the registry signing key
+// with a new random one (keys/rotating.go). Every serve replica uses it from
+// its next login or export on.
+func keysRotateOne(ctx context.Context, name, purpose string, args []string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: takes no arguments", name)
+	}
+	_, ring, db, err := openWithKeys(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	old := ring.LoginKeyID()
+	if purpose == keys.PurposeSigning {
+		old = ring.SigningKeyID()
+	}
+	id, pub, err := datakeys.RotateKey(ctx, db, ring, purpose)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s key: %s replaces %s\n", purpose, id, old)
+	switch purpose {
+	case keys.PurposeLogin:
+		fmt.Println("login links made with the old key no longer open; sessions already started go on")
+	case keys.PurposeSigning:
+		fmt.Printf("new public key: %s\n", pub)
+		fmt.Printf("publish it and pin it with the keys you still trust for older exports: %s=NEW,OLD (drop OLD if it may be stolen)\n", EnvRegistryPubkey)
+	}
+	return nil
 }
 
 // keysRotate moves everything sealed under an old master key to the new

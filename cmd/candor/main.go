@@ -44,7 +44,7 @@ Usage:
                                   a shop's own retention period, within the policy's bounds
   candor subjects report|receipt --shop S --customer-id N
                                   a customer's data-request report; an erasure's receipt
-  candor keys rotate [--batch N] | status
+  candor keys rotate [--batch N] | rotate-login | rotate-signing | status
                                   re-seal everything under a new CANDOR_MASTER_KEY; what each key seals
 
 Run 'candor COMMAND -h' for a command's flags. Configuration is read from the

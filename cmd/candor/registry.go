@@ -120,9 +120,7 @@ func withKeys(f registry.Filter, customerID int64, ring *keys.Ring) registry.Fil
 	return f
 }
 
-func signerFor(ring *keys.Ring) registry.Signer {
-	return registry.Signer{KeyID: ring.KeyID(), Key: ring.SigningKey()}
-}
+func signerFor(ring *keys.Ring) registry.Signer { return registry.NewSigner(ring.SigningKey()) }
 
 func registryExport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("registry export", flag.ContinueOnError)
@@ -208,10 +206,32 @@ const EnvRegistryPubkey = "CANDOR_REGISTRY_PUBKEY"
 var errNoPinnedKey = usagef("registry verify: no public key pinned. Pass --pubkey K or set %s to the key the operator published "+
 	"('candor registry pubkey', or GET /api/registry/pubkey); the key inside the signature file proves nothing, since whoever rewrote the export could re-sign it", EnvRegistryPubkey)
 
+// parsePinnedKeys reads the pinned set: one or more base64 Ed25519 public
+// keys, comma-separated (during a signing-key rotation, the new key and the
+// old ones still trusted for old exports).
+func parsePinnedKeys(v string) ([]ed25519.PublicKey, error) {
+	var pinned []ed25519.PublicKey
+	for i, part := range strings.Split(v, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, err := base64.StdEncoding.DecodeString(part)
+		if err != nil || len(k) != ed25519.PublicKeySize {
+			return nil, usagef("registry verify: pinned key %d is not a base64 Ed25519 public key", i+1)
+		}
+		pinned = append(pinned, k)
+	}
+	if len(pinned) == 0 {
+		return nil, errNoPinnedKey
+	}
+	return pinned, nil
+}
+
 func registryVerify(args []string) error {
 	fs := flag.NewFlagSet("registry verify", flag.ContinueOnError)
 	sigPath := fs.String("sig", "", "the signature file (default FILE.sig)")
-	pubkey := fs.String("pubkey", "", "the registry's public key (base64, from 'candor registry pubkey'); default $"+EnvRegistryPubkey)
+	pubkey := fs.String("pubkey", "", "the registry's public key(s) (base64, from 'candor registry pubkey'; several comma-separated); default $"+EnvRegistryPubkey)
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -226,11 +246,10 @@ func registryVerify(args []string) error {
 	if strings.TrimSpace(*pubkey) == "" {
 		return errNoPinnedKey
 	}
-	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(*pubkey))
-	if err != nil || len(k) != ed25519.PublicKeySize {
-		return usagef("registry verify: the pinned key is not a base64 Ed25519 public key")
+	pinned, err := parsePinnedKeys(*pubkey)
+	if err != nil {
+		return err
 	}
-	pub := ed25519.PublicKey(k)
 	if *sigPath == "" {
 		*sigPath = path + ".sig"
 	}
@@ -248,7 +267,7 @@ func registryVerify(args []string) error {
 	}
 	defer file.Close()
 	started := time.Now()
-	rep, err := registry.Verify(file, &signed, pub)
+	rep, err := registry.VerifyPinned(file, &signed, pinned)
 	if err != nil {
 		var f *registry.Finding
 		if errors.As(err, &f) {
@@ -272,7 +291,9 @@ func registryPubkey(args []string) error {
 		return err
 	}
 	defer db.Close()
-	fmt.Println(signerFor(ring).PublicKey())
+	signer := signerFor(ring)
+	fmt.Println(signer.PublicKey())
+	fmt.Fprintf(os.Stderr, "key %s\n", signer.KeyID)
 	return nil
 }
 
