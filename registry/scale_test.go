@@ -63,7 +63,9 @@ func TestRecordAccess_ManyShopsDoNotHoldEveryHeadAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- registry.RecordAccess(ctx, db.DB, registry.Access{Principal: "cli:bench", What: registry.AccessExport, Shops: shops, Ref: "ex_all"}, time.Now()) }()
+	go func() {
+		done <- registry.RecordAccess(ctx, db.DB, registry.Access{Principal: "cli:bench", What: registry.AccessExport, Shops: shops, Ref: "ex_all"}, time.Now())
+	}()
 	// Wait until the export waits for the slow shop's head.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
