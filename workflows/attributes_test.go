@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -150,5 +151,12 @@ func TestSearchAttributeCreateCommand(t *testing.T) {
 		" --name CandorSendAt --type Datetime --name CandorOutcome --type Keyword --name CandorReason --type Keyword"
 	if got != want {
 		t.Errorf("command:\n %s\nwant:\n %s", got, want)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), got) {
+		t.Errorf("the README does not show the command %s", got)
 	}
 }
