@@ -18,6 +18,7 @@ import (
 
 	"github.com/candorhq/candor/config"
 	"github.com/candorhq/candor/prodenv"
+	"github.com/candorhq/candor/review"
 )
 
 const (
@@ -717,4 +718,16 @@ func urlUser(s string) string {
 		return ""
 	}
 	return user
+}
+
+// The namespace job creates every search attribute serve and worker check
+// for, with the command the README and their startup error show.
+func TestComposeNamespaceJobCreatesTheSearchAttributes(t *testing.T) {
+	cf := loadCompose(t)
+	job := service(t, cf, "temporal-create-namespace")
+	script := strings.Join(command(job), "\n")
+	want := review.SearchAttributeCreateCommand(`"$${NAMESPACE}"`)
+	if !slices.Contains(strings.Split(script, "\n"), want) {
+		t.Errorf("service temporal-create-namespace does not run\n  %s\nits script:\n%s", want, script)
+	}
 }

@@ -140,7 +140,8 @@ type TemporalOptions struct {
 }
 
 // StartTemporal builds the Temporal CLI if needed, starts its dev server and
-// returns once the server answers and the namespace is ready.
+// returns once the server answers and the namespace is ready, with Candor's
+// search attributes.
 func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 	if o.IP == "" {
 		o.IP = "127.0.0.1"
@@ -209,7 +210,9 @@ func StartTemporal(ctx context.Context, o TemporalOptions) (*Temporal, error) {
 }
 
 // waitReady waits until the frontend answers and the namespace is
-// registered, or the process exits.
+// registered, or the process exits, and registers Candor's search
+// attributes (AddSearchAttributes; a database file from an earlier run may
+// lack them).
 func (t *Temporal) waitReady(ctx context.Context, namespace string) error {
 	deadline := time.Now().Add(2 * time.Minute)
 	quiet := tlog.NewStructuredLogger(slog.New(slog.DiscardHandler))
@@ -217,6 +220,9 @@ func (t *Temporal) waitReady(ctx context.Context, namespace string) error {
 		c, err := client.Dial(client.Options{HostPort: t.Address, Namespace: namespace, Logger: quiet})
 		if err == nil {
 			_, err = c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+			if err == nil {
+				err = AddSearchAttributes(ctx, c, namespace)
+			}
 			c.Close()
 			if err == nil {
 				return nil

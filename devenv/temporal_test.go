@@ -5,16 +5,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/candorhq/candor/review"
 )
 
 // candor dev points the dev server's UI at Candor's codec endpoint: the UI
@@ -135,4 +141,60 @@ func dial(t *testing.T, addr, namespace string) client.Client {
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// candor dev's Temporal has Candor's search attributes, with their types,
+// in the namespace it names; a .candor/temporal.db from before they existed
+// gets them at the next start.
+func TestStartTemporal_RegistersCandorsSearchAttributes(t *testing.T) {
+	const ns = "candor-dev-attributes"
+	file := filepath.Join(t.TempDir(), "temporal.db")
+	ctx := context.Background()
+	want := map[string]enums.IndexedValueType{}
+	for _, k := range review.SearchAttributes {
+		want[k.GetName()] = k.GetValueType()
+	}
+	custom := func(addr string) map[string]enums.IndexedValueType {
+		t.Helper()
+		resp, err := dial(t, addr, ns).OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: ns})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]enums.IndexedValueType{}
+		for name, typ := range resp.GetCustomAttributes() {
+			if _, ok := want[name]; ok {
+				got[name] = typ
+			}
+		}
+		return got
+	}
+
+	tp, err := StartTemporal(ctx, TemporalOptions{Namespace: ns, DatabaseFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := custom(tp.Address); !maps.Equal(got, want) {
+		tp.Stop()
+		t.Fatalf("search attributes after start: %v, want %v", got, want)
+	}
+	// As a database file from before Candor had them.
+	if _, err := dial(t, tp.Address, ns).OperatorService().RemoveSearchAttributes(ctx, &operatorservice.RemoveSearchAttributesRequest{
+		Namespace: ns, SearchAttributes: slices.Collect(maps.Keys(want))}); err != nil {
+		tp.Stop()
+		t.Fatal(err)
+	}
+	if got := custom(tp.Address); len(got) != 0 {
+		tp.Stop()
+		t.Fatalf("still there after removing them: %v", got)
+	}
+	tp.Stop()
+
+	tp, err = StartTemporal(ctx, TemporalOptions{Namespace: ns, DatabaseFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Stop()
+	if got := custom(tp.Address); !maps.Equal(got, want) {
+		t.Fatalf("search attributes after the restart: %v, want %v", got, want)
+	}
 }

@@ -95,6 +95,9 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 		}
 		keep(name, review.WorkflowID(shop, c.o.ID))
 	}
+	// The search-attributes version's side (the files above were recorded
+	// before it): the send time, the phases and the outcome upserted.
+	keep("review_search_attributes.json", review.WorkflowID(shop, signalled.ID))
 
 	// The send-heartbeat version's side of a plain send (the files above
 	// were recorded before it).

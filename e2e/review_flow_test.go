@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -70,8 +71,32 @@ type system struct {
 
 func start(t *testing.T, settings func(*store.Settings)) *system {
 	t.Helper()
+	return startWith(t, options{settings: settings})
+}
+
+// options change what start sets up; the zero value is start's.
+type options struct {
+	settings func(*store.Settings)
+	temporal string       // the Temporal frontend; "" is the package's dev server
+	db       *store.DB    // nil makes a fresh database
+	listener net.Listener // where Candor's HTTP server listens; nil picks a port
+	// codecOrigins and codecPathTokens configure the codec endpoint for a
+	// Temporal UI, as candor dev does (web.Server).
+	codecOrigins    []string
+	codecPathTokens bool
+}
+
+func startWith(t *testing.T, o options) *system {
+	t.Helper()
 	ctx := context.Background()
-	db, _ := storetest.New(t)
+	settings := o.settings
+	if o.temporal == "" {
+		o.temporal = temporalAddr
+	}
+	db := o.db
+	if db == nil {
+		db, _ = storetest.New(t)
+	}
 	logs := &devenv.SyncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	k := make([]byte, 32)
@@ -81,7 +106,7 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	metrics, spans := telemetry.NewMetrics(), tracetest.NewInMemoryExporter()
 	tracing := telemetry.NewTracing(spans, "candor-e2e")
 	metrics.WatchErasures(db, nil)
-	opts := client.Options{HostPort: temporalAddr, Logger: tlog.NewStructuredLogger(logger),
+	opts := client.Options{HostPort: o.temporal, Logger: tlog.NewStructuredLogger(logger),
 		DataConverter: dk.DataConverter(workflows.DataKeyOwner(ring))}
 	if err := telemetry.Instrument(&opts, metrics, tracing); err != nil {
 		t.Fatal(err)
@@ -117,7 +142,13 @@ func start(t *testing.T, settings func(*store.Settings)) *system {
 	if srv.SendGridWebhookKey, err = config.ParseSendGridWebhookKey(mail.WebhookPublicKey()); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	srv.CodecOrigins, srv.CodecPathTokens = o.codecOrigins, o.codecPathTokens
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	if o.listener != nil {
+		hs.Listener.Close()
+		hs.Listener = o.listener
+	}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	srv.PublicURL = hs.URL
 	mail.SetEventWebhook(hs.URL + "/webhooks/sendgrid")

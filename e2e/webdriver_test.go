@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -234,4 +235,33 @@ func (w *webDriver) screenshot() []byte {
 		w.t.Fatalf("screenshot: %v", err)
 	}
 	return png
+}
+
+// waitText waits until the text of the element css holds every one of
+// want (a single-page app such as the Temporal UI fills its page after it
+// loads) and returns that text.
+func (w *webDriver) waitText(css string, within time.Duration, want ...string) string {
+	w.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		var el map[string]string
+		var text string
+		if err := w.try("POST", "/element", map[string]string{"using": "css selector", "value": css}, &el); err == nil && el[webElementKey] != "" {
+			_ = w.try("GET", "/element/"+el[webElementKey]+"/text", nil, &text)
+		}
+		missing := ""
+		for _, s := range want {
+			if !strings.Contains(text, s) {
+				missing = s
+				break
+			}
+		}
+		if missing == "" {
+			return text
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("webdriver: %s never showed %q; it shows:\n%s", css, missing, text)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
 }

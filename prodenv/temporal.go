@@ -117,7 +117,7 @@ func SchemaSteps(schemaDir, kind string) [][]string {
 
 // StartTemporal creates the two databases, applies Temporal's schema with its
 // SQL tool (SchemaSteps), starts the server and registers the default
-// namespace.
+// namespace and Candor's search attributes.
 func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Temporal, error) {
 	pg, err := neturl.Parse(o.PostgresURL)
 	if err != nil {
@@ -177,6 +177,12 @@ func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Tempora
 		t.Kill()
 		return nil, err
 	}
+	// Candor's search attributes, as an operator creates them on a cluster
+	// (README); serve and worker refuse to start without them.
+	if err := t.addSearchAttributes(ctx); err != nil {
+		t.Kill()
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -211,6 +217,15 @@ func (t *Temporal) Start(ctx context.Context) error {
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
+}
+
+func (t *Temporal) addSearchAttributes(ctx context.Context) error {
+	c, err := client.Dial(client.Options{HostPort: t.Address, Namespace: t.Namespace, Logger: quiet()})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return devenv.AddSearchAttributes(ctx, c, t.Namespace)
 }
 
 func (t *Temporal) waitNamespace(ctx context.Context) error {

@@ -1,9 +1,10 @@
 // Package review is the review-request domain: the one home of what the
 // webhook intake (web), the orchestration (workflows) and the side effects
 // (activities) must agree on. It owns a request's workflow ID and its
-// parsing, the workflow, signal and query names, the skip and failure
-// reasons, the email's content and rendering, and the registry entries that
-// describe a review request.
+// parsing, the workflow, signal and query names, the search attributes and
+// phases operators find workflows by, the skip and failure reasons, the
+// email's content and rendering, and the registry entries that describe a
+// review request.
 //
 // It must never do I/O: no database, network, Temporal client or clock of
 // its own (callers pass the time in). It must never hold or log personal

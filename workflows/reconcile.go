@@ -170,10 +170,12 @@ func NewReviewRequestInput(shop string, orderID int64, orderName, requestID stri
 // run is kept for the namespace's retention period), so a duplicate webhook
 // cannot start a second workflow. A start after that finds the request
 // already settled in Postgres (SendReviewRequest sends nothing), or, once
-// the request was deleted, its data key shredded (StartReviewRequest).
-func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowOptions {
+// the request was deleted, its data key shredded (StartReviewRequest). The
+// workflow starts with its search attributes (startAttributes).
+func ReviewRequestStartOptions(in ReviewRequestInput) client.StartWorkflowOptions {
 	return client.StartWorkflowOptions{
-		ID:                                       review.WorkflowID(shop, orderID),
+		ID:                                       review.WorkflowID(in.Shop, in.OrderID),
+		TypedSearchAttributes:                    startAttributes(in),
 		TaskQueue:                                TaskQueue,
 		WorkflowIDReusePolicy:                    enums.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
@@ -185,7 +187,7 @@ func ReviewRequestStartOptions(shop string, orderID int64) client.StartWorkflowO
 // destroyed (an erased customer's order, or a request already deleted):
 // nothing was written, and that order is never asked about again.
 func StartReviewRequest(ctx context.Context, c client.Client, in ReviewRequestInput) (bool, error) {
-	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in.Shop, in.OrderID), ReviewRequest, in)
+	_, err := c.ExecuteWorkflow(ctx, ReviewRequestStartOptions(in), ReviewRequest, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		return false, nil

@@ -39,6 +39,7 @@ var recordedHistories = []string{
 	"review_cancelled.json",
 	"review_delivered_sent_reminded.json",
 	"review_fallback_sent_reminded.json",
+	"review_search_attributes.json",
 	"review_send_heartbeat.json",
 	"review_sent_unconfirmed.json",
 	"review_signalled_sent_reminded.json",

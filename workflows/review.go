@@ -26,12 +26,17 @@ import (
 // erased, or its row deleted), it ends at its next step with a
 // non-retryable datakeys.ShreddedErrorType error: nothing more about the
 // request can be written, and no new key is made for it.
-func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (_ ReviewRequestResult, err error) {
+//
+// Its search attributes (review.AttrShop and the others) say where it is
+// and how it ended, for operators.
+func ReviewRequest(ctx workflow.Context, in ReviewRequestInput) (res ReviewRequestResult, err error) {
+	attrs := newReviewAttributes(ctx, in)
+	defer attrs.finish(ctx, &res, &err) // after endIfShredded has made a destroyed key the end
 	defer endIfShredded(&err)
 	if workflow.GetVersion(ctx, versionShipments, workflow.DefaultVersion, 1) >= 1 {
-		return reviewShipments(ctx, in) // shipments.go
+		return reviewShipments(ctx, in, attrs) // shipments.go
 	}
-	return reviewRequest(ctx, in)
+	return reviewRequest(ctx, in, attrs)
 }
 
 // endIfShredded turns the SDK's panic on a payload it cannot encode, because
@@ -57,9 +62,9 @@ func endIfShredded(err *error) {
 // in the order recorded histories replay (workflows/replay_test.go), and
 // moving workflow code between functions risks reordering them, which breaks
 // determinism for the workflows already running.
-func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
+func reviewRequest(ctx workflow.Context, in ReviewRequestInput, attrs *reviewAttributes) (ReviewRequestResult, error) {
 	var a *activities.Activities
-	state := ReviewRequestState{Phase: "waiting_delivery"}
+	state := ReviewRequestState{Phase: review.PhaseWaitingDelivery}
 	if err := workflow.SetQueryHandler(ctx, review.QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {
 		return ReviewRequestResult{}, err
 	}
@@ -99,7 +104,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		var sendAt time.Time
 		if deliveredAt != nil {
 			sendAt = deliveredAt.Add(settings.Delay)
-			state.Phase, state.Delivered = "waiting_delay", true
+			state.Phase, state.Delivered = review.PhaseWaitingDelay, true
 		} else {
 			sendAt = in.FulfilledAt.Add(settings.FallbackDelay)
 		}
@@ -117,6 +122,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 			}
 		}
 		state.SendAt = &sendAt
+		attrs.track(ctx, state)
 		wait := sendAt.Sub(workflow.Now(ctx))
 		if wait <= 0 {
 			break
@@ -160,7 +166,8 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		return finishStopped(ctx, short, in, &state, reason)
 	}
 
-	state.Phase = "sending"
+	state.Phase = review.PhaseSending
+	attrs.track(ctx, state)
 	sendOptions := workflow.ActivityOptions{
 		StartToCloseTimeout: sendStartToClose, // WorkerOptions waits this long on a stop
 		RetryPolicy: &temporal.RetryPolicy{
@@ -185,22 +192,23 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 	}
 	result := ReviewRequestResult{Status: out.Status, Reason: out.Reason}
 	if out.Status != store.StatusSent || settings.Reminder <= 0 {
-		state.Phase = "done"
+		state.Phase = review.PhaseDone
 		return result, nil
 	}
 
-	state.Phase = "waiting_reminder"
+	state.Phase = review.PhaseWaitingReminder
 	reminderAt := workflow.Now(ctx).Add(settings.Reminder)
 	if windowed {
 		if err := workflow.ExecuteActivity(short, a.PlanSend, activities.PlanInput{
 			Shop: in.Shop, RequestID: in.RequestID, Kind: activities.KindReminder, Earliest: reminderAt, Now: workflow.Now(ctx),
 		}).Get(ctx, &reminderAt); err != nil {
 			result.ReminderStatus = store.StatusFailed
-			state.Phase = "done"
+			state.Phase = review.PhaseDone
 			return result, nil
 		}
 	}
 	state.SendAt = &reminderAt
+	attrs.track(ctx, state)
 	var stopped review.Reason
 	timer := workflow.NewTimer(ctx, reminderAt.Sub(workflow.Now(ctx)))
 	sel := workflow.NewSelector(ctx)
@@ -215,7 +223,7 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		stopped = pendingStop(stop)
 	}
 	if stopped != "" {
-		state.Phase, state.Stopped = "done", stopped
+		state.Phase, state.Stopped = review.PhaseDone, stopped
 		result.ReminderStatus = store.StatusSkipped
 		return result, nil
 	}
@@ -224,11 +232,11 @@ func reviewRequest(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestRe
 		Shop: in.Shop, OrderID: in.OrderID, RequestID: in.RequestID, Kind: activities.KindReminder,
 	}).Get(ctx, &rem); err != nil {
 		result.ReminderStatus = store.StatusFailed
-		state.Phase = "done"
+		state.Phase = review.PhaseDone
 		return result, nil
 	}
 	result.ReminderStatus = rem.Status
-	state.Phase = "done"
+	state.Phase = review.PhaseDone
 	return result, nil
 }
 
@@ -269,7 +277,7 @@ func pendingStop(stop workflow.ReceiveChannel) review.Reason {
 
 func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, reason review.Reason) (ReviewRequestResult, error) {
 	var a *activities.Activities
-	state.Phase, state.Stopped = "done", reason
+	state.Phase, state.Stopped = review.PhaseDone, reason
 	if err := workflow.ExecuteActivity(short, a.MarkSkipped, in.RequestID, reason).Get(ctx, nil); err != nil {
 		return ReviewRequestResult{}, err
 	}
@@ -278,7 +286,7 @@ func finishStopped(ctx, short workflow.Context, in ReviewRequestInput, state *Re
 
 func failed(ctx, short workflow.Context, in ReviewRequestInput, state *ReviewRequestState, cause error) (ReviewRequestResult, error) {
 	var a *activities.Activities
-	state.Phase = "done"
+	state.Phase = review.PhaseDone
 	reason := review.ReasonSendFailed
 	var appErr *temporal.ApplicationError
 	if errors.As(cause, &appErr) && appErr.Type() != "" {

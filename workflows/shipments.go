@@ -216,9 +216,9 @@ type reminderDue struct {
 //
 // Timing, the send window, stop signals, reminders and failures work as in
 // reviewRequest, for each email.
-func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequestResult, error) {
+func reviewShipments(ctx workflow.Context, in ReviewRequestInput, attrs *reviewAttributes) (ReviewRequestResult, error) {
 	var a *activities.Activities
-	state := ReviewRequestState{Phase: "waiting_delivery"}
+	state := ReviewRequestState{Phase: review.PhaseWaitingDelivery}
 	if err := workflow.SetQueryHandler(ctx, review.QueryState, func() (ReviewRequestState, error) { return state, nil }); err != nil {
 		return ReviewRequestResult{}, err
 	}
@@ -282,7 +282,8 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 	}
 	// first sends the first email about products under requestID.
 	first := func(requestID string, products []store.Product) (activities.SendResult, error) {
-		state.Phase = "sending"
+		state.Phase = review.PhaseSending
+		attrs.track(ctx, state)
 		if requestID == in.RequestID && !sameProducts(products, stored) {
 			if err := workflow.ExecuteActivity(short, a.SetRequestProducts, requestID, products).Get(ctx, nil); err != nil {
 				return activities.SendResult{}, err
@@ -407,7 +408,7 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 		}
 		if dueAt.IsZero() {
 			// Nothing left: every email settled, every shipment in.
-			state.Phase = "done"
+			state.Phase = review.PhaseDone
 			if !mainUsed {
 				return stopShipments(ctx, short, in, &state, result, false, false, review.ReasonShipmentsCancelled)
 			}
@@ -416,12 +417,13 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 		state.Delivered, state.SendAt = o.allDelivered(), &dueAt
 		switch {
 		case dueRem != nil:
-			state.Phase = "waiting_reminder"
+			state.Phase = review.PhaseWaitingReminder
 		case o.allDelivered():
-			state.Phase = "waiting_delay"
+			state.Phase = review.PhaseWaitingDelay
 		default:
-			state.Phase = "waiting_delivery"
+			state.Phase = review.PhaseWaitingDelivery
 		}
+		attrs.track(ctx, state)
 
 		if wait := dueAt.Sub(workflow.Now(ctx)); wait > 0 {
 			if wait > replanEvery {
@@ -476,7 +478,8 @@ func reviewShipments(ctx workflow.Context, in ReviewRequestInput) (ReviewRequest
 		switch {
 		case dueRem != nil:
 			reminders = removeReminder(reminders, dueRem)
-			state.Phase = "sending"
+			state.Phase = review.PhaseSending
+			attrs.track(ctx, state)
 			var rem activities.SendResult
 			err := workflow.ExecuteActivity(send, a.SendReviewRequest, activities.SendInput{
 				Shop: in.Shop, OrderID: in.OrderID, RequestID: dueRem.requestID, Kind: activities.KindReminder,
@@ -545,7 +548,7 @@ func stopShipments(ctx, short workflow.Context, in ReviewRequestInput, state *Re
 	if !mainUsed {
 		return finishStopped(ctx, short, in, state, reason)
 	}
-	state.Phase, state.Stopped = "done", reason
+	state.Phase, state.Stopped = review.PhaseDone, reason
 	if reminderWaiting {
 		result.ReminderStatus = store.StatusSkipped
 	}

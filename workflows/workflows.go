@@ -81,7 +81,7 @@ type ReviewRequestResult struct {
 
 // ReviewRequestState answers review.QueryState, for operators.
 type ReviewRequestState struct {
-	Phase     string        `json:"phase"` // waiting_delivery, waiting_delay, sending, waiting_reminder, done
+	Phase     review.Phase  `json:"phase"`
 	Delivered bool          `json:"delivered"`
 	SendAt    *time.Time    `json:"send_at,omitempty"`
 	Stopped   review.Reason `json:"stopped,omitempty"`

@@ -252,7 +252,8 @@ func newWebServer(cfg config.Config, db *store.DB, c client.Client, dk *datakeys
 }
 
 // production is what serve and worker share: configuration checked by
-// require, the key ring, Postgres and Temporal. close releases them.
+// require, the key ring, Postgres and Temporal, whose namespace must have
+// Candor's search attributes. close releases them.
 type production struct {
 	cfg    config.Config
 	obs    *observability
@@ -287,6 +288,12 @@ func openProduction(ctx context.Context, name string, args []string, require fun
 	}
 	if p.tc, err = dialTemporal(ctx, cfg, p.logger, p.keys, p.obs); err != nil {
 		p.db.Close()
+		return nil, err
+	}
+	// Without them Temporal refuses every review request's start, and a
+	// workflow's upsert fails its task: better not to start at all.
+	if err := workflows.CheckSearchAttributes(ctx, p.tc, cfg.TemporalNamespace); err != nil {
+		p.close()
 		return nil, err
 	}
 	return p, nil

@@ -25,6 +25,7 @@ import (
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
 	"github.com/candorhq/candor/web"
+	"github.com/candorhq/candor/workflows"
 )
 
 // runDev starts everything with one command: real Temporal (the Temporal
@@ -148,6 +149,11 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	defer c.Close()
+	// The dev server started here has them (devenv registers them); a
+	// TEMPORAL_ADDRESS server must have them too.
+	if err := workflows.CheckSearchAttributes(ctx, c, cfg.TemporalNamespace); err != nil {
+		return err
+	}
 	retention, err := namespaceRetention(ctx, cfg)
 	if err != nil {
 		return err

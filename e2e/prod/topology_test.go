@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -155,6 +156,7 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 	}
 	t.Cleanup(tc.Close)
 	waitNamespace(t, tc, ns)
+	createSearchAttributes(t, ns)
 
 	db, err := sqlx.Open("postgres", dbURL)
 	if err != nil {
@@ -210,6 +212,21 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 		}
 	})
 	return d
+}
+
+// createSearchAttributes runs the README's `temporal operator
+// search-attribute create` command, with the Temporal CLI, as an operator
+// does once per namespace before serve and worker start.
+func createSearchAttributes(t *testing.T, ns string) {
+	t.Helper()
+	cli, err := devenv.BuildCLI(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append(strings.Fields(review.SearchAttributeCreateCommand(ns))[1:], "--address", temporal.Address)
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("temporal %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 func waitNamespace(t *testing.T, tc client.Client, ns string) {
