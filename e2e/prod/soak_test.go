@@ -540,22 +540,30 @@ func TestSoak_SmallRunWithAWorkerKilledAndSendGridRefusingLosesAndDuplicatesNoth
 // Defaults are small (200 orders of 10 shops); docs/benchmarks.md has the
 // commands for 10,000 orders and for 1,000 shops × 20.
 func BenchmarkSoak(b *testing.B) {
+	// A long run shows its progress as it goes: a benchmark's log comes
+	// only at its end, and a run cut short by -timeout would show none.
+	logf := func(format string, args ...any) {
+		b.Helper()
+		fmt.Fprintf(os.Stderr, time.Now().Format(time.TimeOnly)+" soak: "+format+"\n", args...)
+		b.Logf(format, args...)
+	}
 	total := envInt(b, "CANDOR_SOAK_ORDERS", 200)
 	nShops := envInt(b, "CANDOR_SOAK_SHOPS", 10)
 	baseN := envInt(b, "CANDOR_SOAK_BASELINE", 200)
 	inFlight := envInt(b, "CANDOR_SOAK_IN_FLIGHT", 16)
 	withFaults := os.Getenv("CANDOR_SOAK_FAULTS") != "0"
-	b.Logf("load before: %s", loadavg())
+	logf("load before: %s", loadavg())
 
 	d := deploy(b, 2, 2)
 	connect := time.Now()
 	shops := d.connectShops(b, nShops)
-	b.Logf("%d shops connected in %v", len(shops), time.Since(connect).Round(time.Millisecond))
+	logf("%d shops connected in %v", len(shops), time.Since(connect).Round(time.Millisecond))
 	perShop := (total + len(shops) - 1) / len(shops)
 	all := soakOrders(shops, perShop+(baseN+len(shops)-1)/len(shops))
 	clean, orders := all[:baseN], all[len(all)-total:]
 
 	// 1. The bare baseline.
+	logf("bare baseline: %d workflows, %d in flight", baseN, inFlight)
 	bareStarts, bareDone := d.bareRun(b, baseN, inFlight)
 	bareStartRate := float64(baseN) / bareStarts.Seconds()
 	bareDoneRate := float64(baseN) / bareDone.Seconds()
@@ -577,9 +585,9 @@ func BenchmarkSoak(b *testing.B) {
 	cleanDone := d.settle(b, len(clean), 10*time.Minute).Sub(began)
 	intakeRate := float64(baseN) / took.Seconds()
 	doneRate := float64(baseN) / cleanDone.Seconds()
-	b.Logf("bare: %d started in %v (%.0f/s), all closed after %v (%.1f/s)", baseN, bareStarts.Round(time.Millisecond), bareStartRate, bareDone.Round(time.Millisecond), bareDoneRate)
-	b.Logf("candor: %d accepted in %v (%.0f/s, p99 %v), all emailed and closed after %v (%.1f/s)", baseN, took.Round(time.Millisecond), intakeRate, cst.p(0.99).Round(time.Microsecond), cleanDone.Round(time.Millisecond), doneRate)
-	b.Logf("ratios, same run: intake/bare start %.3f (target ≥ 0.8), completions %.3f (target ≥ 0.7)", intakeRate/bareStartRate, doneRate/bareDoneRate)
+	logf("bare: %d started in %v (%.0f/s), all closed after %v (%.1f/s)", baseN, bareStarts.Round(time.Millisecond), bareStartRate, bareDone.Round(time.Millisecond), bareDoneRate)
+	logf("candor: %d accepted in %v (%.0f/s, p99 %v), all emailed and closed after %v (%.1f/s)", baseN, took.Round(time.Millisecond), intakeRate, cst.p(0.99).Round(time.Microsecond), cleanDone.Round(time.Millisecond), doneRate)
+	logf("ratios, same run: intake/bare start %.3f (target ≥ 0.8), completions %.3f (target ≥ 0.7)", intakeRate/bareStartRate, doneRate/bareDoneRate)
 
 	// 3. The soak.
 	dbName := d.candorDB(b)
@@ -590,12 +598,15 @@ func BenchmarkSoak(b *testing.B) {
 	began = time.Now()
 	var intakeTook time.Duration
 	var wg sync.WaitGroup
+	logf("soak: %d orders of %d shops, faults %v", len(orders), len(shops), withFaults)
 	wg.Go(func() { intakeTook = d.intake(st, orders, inFlight, true) })
 	var faults []fault
 	if withFaults {
 		faults = d.injectFaults(b, st, len(orders), true)
+		logf("faults injected: %+v", faults)
 	}
 	wg.Wait()
+	logf("soak intake done in %v; waiting for every email", intakeTook.Round(time.Millisecond))
 	if err, _ := st.lastErr.Load().(error); err != nil {
 		b.Fatal(err)
 	}
@@ -614,15 +625,16 @@ func BenchmarkSoak(b *testing.B) {
 	}
 	per1k := func(v float64) float64 { return v * 1000 / float64(len(orders)) }
 
-	b.Logf("soak: %d orders of %d shops: intake %v, all emailed and closed after %v (%.1f orders/s); %d deliveries refused and retried; statuses %v",
+	logf("soak: %d orders of %d shops: intake %v, all emailed and closed after %v (%.1f orders/s); %d deliveries refused and retried; statuses %v",
 		len(orders), len(shops), intakeTook.Round(time.Millisecond), soakDone.Round(time.Millisecond), float64(len(orders))/soakDone.Seconds(), st.refused.Load(), statuses)
-	b.Logf("intake latency: p50 %v, p99 %v", st.p(0.5).Round(time.Microsecond), st.p(0.99).Round(time.Microsecond))
+	logf("intake latency: p50 %v, p99 %v", st.p(0.5).Round(time.Microsecond), st.p(0.99).Round(time.Microsecond))
 	for _, f := range faults {
-		b.Logf("fault at %d accepted: %s; away %v; first delivery accepted %v after its return", f.at, f.name, f.down.Round(time.Millisecond), f.recovered.Round(time.Millisecond))
+		logf("fault at %d accepted: %s; away %v; first delivery accepted %v after its return", f.at, f.name, f.down.Round(time.Millisecond), f.recovered.Round(time.Millisecond))
 	}
-	b.Logf("per 1,000 orders: Candor's database +%.1f MB, Temporal's (history + visibility) +%.1f MB, %.0f registry rows", per1k(float64(candorBytes))/1e6, per1k(float64(temporalBytes))/1e6, per1k(float64(rows)))
-	b.Logf("per order: %.1f Temporal actions, %.1f history events, %.1f version markers; peak RSS serve %.0f MB, worker %.0f MB", actions, events, markers, float64(serveRSS)/1e6, float64(workerRSS)/1e6)
-	b.Logf("load after: %s", loadavg())
+	logf("per 1,000 orders: Candor's database +%.1f MB, Temporal's (history + visibility) +%.1f MB, %.0f registry rows", per1k(float64(candorBytes))/1e6, per1k(float64(temporalBytes))/1e6, per1k(float64(rows)))
+	logf("per order: %.1f Temporal actions, %.1f history events, %.1f version markers; peak RSS serve %.0f MB, worker %.0f MB", actions, events, markers, float64(serveRSS)/1e6, float64(workerRSS)/1e6)
+	logf("Candor's largest tables after the run: %s", d.tableSizes(b))
+	logf("load after: %s", loadavg())
 
 	b.ReportMetric(bareStartRate, "bare_starts/s")
 	b.ReportMetric(intakeRate, "intake/s")
@@ -659,6 +671,27 @@ func (d *deployment) cpuProfile(tb testing.TB, addr string, secs int, out string
 	if _, err := io.Copy(f, resp.Body); err != nil {
 		tb.Error(err)
 	}
+}
+
+// tableSizes lists the Candor database's largest tables with their rows
+// (the statistics' estimate) and bytes (indexes and TOAST included), for
+// the per-order costs in docs/scaling.md.
+func (d *deployment) tableSizes(tb testing.TB) string {
+	tb.Helper()
+	var rows []struct {
+		Name  string `db:"name"`
+		Rows  int64  `db:"rows"`
+		Bytes int64  `db:"bytes"`
+	}
+	if err := d.db.Select(&rows, `SELECT relname AS name, n_live_tup AS rows, pg_total_relation_size(relid) AS bytes
+		FROM pg_stat_user_tables ORDER BY pg_total_relation_size(relid) DESC LIMIT 8`); err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, fmt.Sprintf("%s ~%d rows %.1f MB", r.Name, r.Rows, float64(r.Bytes)/1e6))
+	}
+	return strings.Join(out, "; ")
 }
 
 // loadavg is the machine's load, as uptime prints it.
