@@ -658,7 +658,8 @@ func BenchmarkSoak(b *testing.B) {
 func (d *deployment) cpuProfile(tb testing.TB, addr string, secs int, out string) {
 	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs))
 	if err != nil {
-		tb.Error(err)
+		// No profile is no fault of the pipeline: say so, and go on.
+		tb.Logf("no CPU profile: %v", err)
 		return
 	}
 	defer resp.Body.Close()
