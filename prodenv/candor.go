@@ -19,14 +19,15 @@ import (
 )
 
 // BuildCandor builds the production binary (-tags nodev: no candor dev)
-// into dir and returns its path.
-func BuildCandor(ctx context.Context, dir string) (string, error) {
+// into dir and returns its path. Extra build tags may be added: "profile"
+// gives it a pprof listener on CANDOR_PPROF_ADDR (cmd/candor/profile.go).
+func BuildCandor(ctx context.Context, dir string, tags ...string) (string, error) {
 	cache, err := CacheDir()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, "candor")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "nodev", "-o", out, "./cmd/candor")
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", strings.Join(append([]string{"nodev"}, tags...), ","), "-o", out, "./cmd/candor")
 	cmd.Dir = filepath.Dir(cache) // the module root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("build candor: %w\n%s", err, tail(b, 20))
@@ -66,18 +67,48 @@ type Process struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
+	peak int64 // the highest VmHWM of its earlier runs, in bytes
+}
+
+// PeakRSS is the most memory the process has held resident (VmHWM in
+// /proc/PID/status, in bytes): the highest of its runs, if it was stopped
+// and started again, and 0 if it never ran.
+func (p *Process) PeakRSS() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return max(p.peak, p.hwmLocked())
+}
+
+// hwmLocked reads the running process's VmHWM; 0 when it is not running.
+func (p *Process) hwmLocked() int64 {
+	if p.cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
 }
 
 // Serve starts `candor serve` on a free loopback port and waits until
-// /healthz answers.
-func (c Candor) Serve(ctx context.Context, name string) (*Process, error) {
+// /healthz answers; env (KEY=VALUE) is added to this process's environment.
+func (c Candor) Serve(ctx context.Context, name string, env ...string) (*Process, error) {
 	ports, err := FreePorts(1)
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	p := &Process{Name: name, URL: "http://" + addr, bin: c.Bin, args: []string{"serve"},
-		env: append(append([]string{}, c.Env...), "CANDOR_HTTP_ADDR="+addr), logs: &syncBuffer{}}
+		env: append(append(append([]string{}, c.Env...), env...), "CANDOR_HTTP_ADDR="+addr), logs: &syncBuffer{}}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -157,6 +188,7 @@ func (p *Process) Stop(grace time.Duration) error {
 	if cmd == nil {
 		return nil
 	}
+	p.notePeak()
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	var err error
 	select {
@@ -180,11 +212,19 @@ func (p *Process) Kill() {
 	if cmd == nil {
 		return
 	}
+	p.notePeak()
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	<-done
 	p.mu.Lock()
 	p.cmd = nil
 	p.mu.Unlock()
+}
+
+// notePeak keeps the running process's VmHWM before it ends.
+func (p *Process) notePeak() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.peak = max(p.peak, p.hwmLocked())
 }
 
 // Logs is the process's last n lines of output.

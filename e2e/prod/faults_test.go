@@ -126,7 +126,7 @@ func TestWorkerKilled_WaitingRequestsAreSentOnceByTheWorkerThatComesBack(t *test
 }
 
 // openReviews counts the review workflows not yet closed.
-func openReviews(t *testing.T, d *deployment) int {
+func openReviews(t testing.TB, d *deployment) int {
 	t.Helper()
 	resp, err := d.tc.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
 		Namespace: d.ns, Query: "WorkflowType = 'ReviewRequest' AND ExecutionStatus = 'Running'"})
@@ -230,7 +230,7 @@ func (d *deployment) retryUntilAccepted(t *testing.T, webhookID string, body []b
 
 // stopPostgres stops the one PostgreSQL and returns what starts it again;
 // if the test ends before that, its cleanup starts it.
-func stopPostgres(t *testing.T) (restart func()) {
+func stopPostgres(t testing.TB) (restart func()) {
 	t.Helper()
 	if err := postgres.Stop(); err != nil {
 		t.Fatal(err)

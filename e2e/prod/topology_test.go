@@ -96,7 +96,11 @@ func run(m *testing.M) (int, error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return 0, err
 	}
-	if candor, err = prodenv.BuildCandor(ctx, dir); err != nil {
+	var tags []string
+	if os.Getenv("CANDOR_SOAK_PROFILE") != "" {
+		tags = append(tags, "profile") // the serve replicas serve pprof (BenchmarkSoak)
+	}
+	if candor, err = prodenv.BuildCandor(ctx, dir, tags...); err != nil {
 		return 0, err
 	}
 	ports, err := prodenv.FreePorts(1)
@@ -127,11 +131,14 @@ type deployment struct {
 	tc      client.Client
 	ns      string
 	db      *sqlx.DB
+	// pprof is each serve replica's pprof address, when the binary was
+	// built to profile (CANDOR_SOAK_PROFILE).
+	pprof []string
 }
 
 // deploy runs what an operator runs: migrate, connect a shop, then the
 // serve replicas and the workers.
-func deploy(t *testing.T, serves, workers int) *deployment {
+func deploy(t testing.TB, serves, workers int) *deployment {
 	t.Helper()
 	ctx := context.Background()
 	dbName := fmt.Sprintf("candor_prod_db_%d", time.Now().UnixNano())
@@ -197,7 +204,17 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 		t.Cleanup(func() { _ = p.Stop(30 * time.Second) })
 	}
 	for i := range serves {
-		p, err := d.candor.Serve(ctx, fmt.Sprintf("serve-%d", i+1))
+		var env []string
+		if os.Getenv("CANDOR_SOAK_PROFILE") != "" {
+			ports, err := prodenv.FreePorts(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+			d.pprof = append(d.pprof, addr)
+			env = append(env, "CANDOR_PPROF_ADDR="+addr)
+		}
+		p, err := d.candor.Serve(ctx, fmt.Sprintf("serve-%d", i+1), env...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +234,7 @@ func deploy(t *testing.T, serves, workers int) *deployment {
 // createSearchAttributes runs the README's `temporal operator
 // search-attribute create` command, with the Temporal CLI, as an operator
 // does once per namespace before serve and worker start.
-func createSearchAttributes(t *testing.T, ns string) {
+func createSearchAttributes(t testing.TB, ns string) {
 	t.Helper()
 	cli, err := devenv.BuildCLI(context.Background())
 	if err != nil {
@@ -229,7 +246,7 @@ func createSearchAttributes(t *testing.T, ns string) {
 	}
 }
 
-func waitNamespace(t *testing.T, tc client.Client, ns string) {
+func waitNamespace(t testing.TB, tc client.Client, ns string) {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -397,7 +414,7 @@ func (d *deployment) describe(id string) string {
 }
 
 // count is a row count in the deployment's database.
-func (d *deployment) count(t *testing.T, q string) int {
+func (d *deployment) count(t testing.TB, q string) int {
 	t.Helper()
 	var n int
 	if err := d.db.Get(&n, q); err != nil {
@@ -408,7 +425,7 @@ func (d *deployment) count(t *testing.T, q string) int {
 
 // exportVerified exports the whole registry as an auditor does and verifies
 // it; it returns what verify said.
-func (d *deployment) exportVerified(t *testing.T) string {
+func (d *deployment) exportVerified(t testing.TB) string {
 	t.Helper()
 	export := filepath.Join(t.TempDir(), "registry.jsonl")
 	if _, err := d.candor.Run(context.Background(), "registry", "export", "--format", "jsonl", "-o", export); err != nil {
@@ -419,7 +436,7 @@ func (d *deployment) exportVerified(t *testing.T) string {
 
 // verify checks an export offline as an auditor does: against the public
 // key the installation publishes (`candor registry pubkey`), pinned.
-func (d *deployment) verify(t *testing.T, export string) string {
+func (d *deployment) verify(t testing.TB, export string) string {
 	t.Helper()
 	ctx := context.Background()
 	pub, err := d.candor.Run(ctx, "registry", "pubkey")

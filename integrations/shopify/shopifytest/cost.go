@@ -467,6 +467,35 @@ func (b *bucket) fieldCosts() map[string]int {
 	return b.costs
 }
 
+// AddStore makes the stand-in serve one more store of the app, reached with
+// its own custom-app token, as a scale test connects many shops to one
+// stand-in. "Each combination of app and store is given a bucket size and
+// restore rate based on the store's plan"; "calls to one store don't affect
+// the rate limits of another store, even from the same app"
+// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits), so
+// the new store gets its own bucket, on the Standard plan. Its orders are
+// the stand-in's one set, keyed by order ID.
+func (s *Store) AddStore(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.others == nil {
+		s.others = map[string]*bucket{}
+	}
+	if s.others[token] == nil {
+		s.others[token] = &bucket{}
+	}
+}
+
+// bucketFor is the cost bucket of the store the token belongs to.
+func (s *Store) bucketFor(token string) *bucket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b := s.others[token]; b != nil {
+		return b
+	}
+	return &s.bucket
+}
+
 // SetPlan puts the shop on a plan, with a full bucket.
 func (s *Store) SetPlan(p Plan) {
 	s.bucket.mu.Lock()
@@ -500,9 +529,19 @@ func (s *Store) SetFieldCost(path string, cost int) {
 
 // Throttled reports how many requests were answered THROTTLED.
 func (s *Store) Throttled() int {
-	s.bucket.mu.Lock()
-	defer s.bucket.mu.Unlock()
-	return s.bucket.throttled
+	s.mu.Lock()
+	buckets := []*bucket{&s.bucket}
+	for _, b := range s.others {
+		buckets = append(buckets, b)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, b := range buckets {
+		b.mu.Lock()
+		n += b.throttled
+		b.mu.Unlock()
+	}
+	return n
 }
 
 // costExtension is extensions.cost as Shopify returns it; actualQueryCost

@@ -114,10 +114,16 @@ func TestQueryCost_RefusesWhatShopifyRefuses(t *testing.T) {
 // post sends a GraphQL request to the stand-in as Candor does.
 func post(t *testing.T, s *Store, query string, vars map[string]any) map[string]any {
 	t.Helper()
+	return postAs(t, s, s.Token, query, vars)
+}
+
+// postAs sends it with the access token of one store (AddStore).
+func postAs(t *testing.T, s *Store, token, query string, vars map[string]any) map[string]any {
+	t.Helper()
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, s.URL+"/admin/api/"+s.APIVersion+"/graphql.json", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-Shopify-Access-Token", s.Token)
+	req.Header.Set("X-Shopify-Access-Token", token)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -262,5 +268,52 @@ func TestStore_EmptyBucketThrottlesUntilItRestoresAtThePlansRate(t *testing.T) {
 	clk.add(205 * time.Millisecond)
 	if out := post(t, s, shopify.QueryOrderStatus, vars); out["data"] == nil {
 		t.Fatalf("Plus, after 0.205s: %v", out)
+	}
+}
+
+// Each store of the app has its own bucket: one store's empty bucket
+// throttles only its own calls, and an unknown token is still refused.
+func TestStore_EachAddedStoreHasItsOwnBucket(t *testing.T) {
+	s, _ := newCostStore(t)
+	s.AddStore("shpat_second")
+	s.AddStore("shpat_third")
+	o := DemoOrder(4250)
+	vars := map[string]any{"id": shopify.OrderGID(o.ID)}
+	// Drain the second store's bucket (the clock stands still): each
+	// query uses 9 points, and is refused once fewer than its requested
+	// 205 are left.
+	ran := 0
+	for ; ran < 300; ran++ {
+		if out := postAs(t, s, "shpat_second", shopify.QueryOrderStatus, vars); errorCode(out) == shopify.CodeThrottled {
+			break
+		}
+	}
+	if want := (2000-205)/9 + 1; ran != want {
+		t.Fatalf("second store: throttled after %d queries, want %d", ran, want)
+	}
+	for _, tok := range []string{s.Token, "shpat_third"} {
+		out := postAs(t, s, tok, shopify.QueryOrderStatus, vars)
+		if out["data"] == nil {
+			t.Fatalf("%s, another store: %v", tok, out)
+		}
+		ts, _ := costOf(t, out)["throttleStatus"].(map[string]any)
+		if ts["currentlyAvailable"] != float64(2000-9) {
+			t.Errorf("%s: throttleStatus %v, want its own full bucket less this query's 9 points", tok, ts)
+		}
+	}
+	if s.Throttled() != 1 {
+		t.Errorf("throttled %d, want 1", s.Throttled())
+	}
+	body, _ := json.Marshal(map[string]any{"query": shopify.QueryOrderStatus, "variables": vars})
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/admin/api/"+s.APIVersion+"/graphql.json", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Shopify-Access-Token", "shpat_unknown")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Errorf("unknown token: HTTP %d, want 401", res.StatusCode)
 	}
 }

@@ -146,7 +146,7 @@ func (s *Store) tokenValidLocked(tok string) bool {
 	if tok == "" {
 		return false
 	}
-	if tok == s.Token {
+	if tok == s.Token || s.others[tok] != nil {
 		return true
 	}
 	g, ok := s.tokens[tok]

@@ -13,7 +13,8 @@
 //     rules (objects 1, connections 2 plus page size times node cost,
 //     mutations 10); a query over 1,000 points is answered
 //     MAX_COST_EXCEEDED in an HTTP 200; each shop has a leaky bucket by plan
-//     (SetPlan, SetBucketAvailable), and a query the bucket cannot pay for
+//     (SetPlan, SetBucketAvailable; more shops, each with its own token and
+//     bucket, with AddStore), and a query the bucket cannot pay for
 //     is answered THROTTLED with extensions.cost.throttleStatus; every
 //     answer that ran carries extensions.cost with the requested and actual
 //     cost;
@@ -170,6 +171,9 @@ type Store struct {
 	nextSub     int64
 	holds       map[string]*hold
 	bucket      bucket // query cost (cost.go)
+	// others are more stores of the same app, by their custom-app token
+	// (AddStore): each has its own cost bucket.
+	others map[string]*bucket
 }
 
 type hold struct {
@@ -357,7 +361,8 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		gqlError(w, "Parse error: "+err.Error(), "PARSE_ERROR")
 		return
 	}
-	costs := s.bucket.fieldCosts()
+	b := s.bucketFor(r.Header.Get("X-Shopify-Access-Token"))
+	costs := b.fieldCosts()
 	requested, err := requestedCost(doc, req.OperationName, req.Variables, costs)
 	if err != nil {
 		gqlError(w, err.Error(), "BAD_REQUEST")
@@ -367,13 +372,13 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, maxCostExceeded(requested))
 		return
 	}
-	if st, ok := s.bucket.take(s.now(), requested); !ok {
+	if st, ok := b.take(s.now(), requested); !ok {
 		writeJSON(w, http.StatusOK, throttled(requested, st))
 		return
 	}
 	data, op, msg, code := s.execute(r, doc, req.OperationName, req.Query, req.Variables)
 	if msg != "" {
-		s.bucket.refund(s.now(), requested)
+		b.refund(s.now(), requested)
 		gqlError(w, msg, code)
 		return
 	}
@@ -381,7 +386,7 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 		return // the client went away while the call was held
 	}
 	actual := min(actualCost(doc, req.OperationName, req.Variables, costs, data), requested)
-	st := s.bucket.refund(s.now(), requested-actual)
+	st := b.refund(s.now(), requested-actual)
 	s.mu.Lock()
 	s.calls[op]++
 	s.mu.Unlock()
