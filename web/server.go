@@ -125,7 +125,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST /codec/{token}/{op}", s.codecCORS(codecPathToken(s.authed(operators, s.codec))))
 		mux.HandleFunc("OPTIONS /codec/{token}/{op}", s.codecCORS(nil))
 	}
-	mux.HandleFunc("GET /staff/access", s.authed(staffRoles, s.staffAccess))
+	mux.HandleFunc("GET /staff/access", s.staffOrBearer(staffRoles, s.staffAccess))
 	mux.HandleFunc("GET /staff/login", s.staffLogin)
 	mux.HandleFunc("GET /staff/callback", s.staffCallback)
 	mux.HandleFunc("GET /staff", s.staffOnly(staffRoles, s.staffHome))

@@ -70,6 +70,7 @@ var staffTemplate = template.Must(template.New("staff").Parse(`<!doctype html>
 <ul>
 <li>Operators: the Temporal UI decodes payloads through Candor's codec with your sign-in's access token.</li>
 <li>Auditors: registry exports, <code>candor registry export</code> and <code>GET /api/registry/export</code>.</li>
+<li><a href="/staff/access">Access review</a>: every token and merchant session, flagged stale, never used or expiring.</li>
 </ul>
 <form method="post" action="/staff/logout"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button>Sign out</button></form>
 {{end}}{{if .SignIn}}<p><a href="/staff/login">Sign in with your organisation's account</a></p>{{end}}

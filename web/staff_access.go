@@ -10,9 +10,23 @@ import (
 	"github.com/candorhq/candor/store"
 )
 
-// The staff pages, for operators and auditors. For now they take the
-// bearer token of an operator or auditor; the staff console's OIDC
-// sign-in (issue 13, item 2) is meant to front them.
+// The access review, for operators and auditors: in the staff console
+// behind its OIDC sign-in, or with an operator or auditor bearer token
+// (scripts, and deployments with no OIDC issuer).
+
+// staffOrBearer serves h to a request with a bearer token of one of roles
+// (as the API does), and otherwise, where the staff console is set up, to
+// a staff member signed in with one of roles.
+func (s *Server) staffOrBearer(roles []string, h http.HandlerFunc) http.HandlerFunc {
+	console, api := s.staffOnly(roles, h), s.authed(roles, h)
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.Staff == nil || r.Header.Get("Authorization") != "" {
+			api(w, r)
+			return
+		}
+		console(w, r)
+	}
+}
 
 var staffAccessPage = template.Must(template.New("staff-access").Funcs(template.FuncMap{"join": strings.Join}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">

@@ -250,6 +250,14 @@ func TestStaffConsole_AuditorSignsInAndNobodyElseGetsIn(t *testing.T) {
 	if status, _, body := do(t, c, http.MethodGet, e.url+"/staff", nil, nil); status != 200 || !strings.Contains(body, "<strong>auditor</strong>") {
 		t.Fatalf("/staff as auditor: %d %s", status, body)
 	}
+	// The access review is part of the console: the signed-in auditor
+	// reads it without a bearer token; nobody else does.
+	if status, _, body := do(t, c, http.MethodGet, e.url+"/staff/access", nil, nil); status != 200 || !strings.Contains(body, "<h1>Access review</h1>") {
+		t.Fatalf("/staff/access as the signed-in auditor: %d %s", status, body)
+	}
+	if status, _, _ := do(t, browser(t), http.MethodGet, e.url+"/staff/access", nil, nil); status != http.StatusSeeOther {
+		t.Fatalf("/staff/access signed out: %d, want the redirect to sign in", status)
+	}
 	// A forged cookie is no session.
 	forged := browser(t)
 	forged.Jar.SetCookies(mustURL(t, e.url+"/staff"), []*http.Cookie{{Name: "candor_staff", Value: "forged"}})
