@@ -108,6 +108,28 @@ func TestHistories_EveryWorkflowPathRecordsAndReplays(t *testing.T) {
 	}
 	keep("review_send_heartbeat.json", review.WorkflowID(shop, heartbeat.ID))
 
+	// The multi-shipment version's side, which every new ReviewRequest takes
+	// (with its search attributes): two parcels, the order fulfilled, the
+	// parcels delivered out of order, one email about both, the reminder.
+	parcels := order(11)
+	first, second := parcels.Products[:1], parcels.Products[1:2]
+	for _, st := range []struct {
+		topic string
+		body  []byte
+	}{
+		{shopify.TopicFulfillmentCreate, shopifytest.ShipmentPayload(parcels, 1, shopify.FulfillmentSuccess, "", first)},
+		{shopify.TopicFulfillmentCreate, shopifytest.ShipmentPayload(parcels, 2, shopify.FulfillmentSuccess, "", second)},
+		{shopify.TopicOrderFulfilled, shopifytest.OrderPayload(parcels)},
+		{shopify.TopicFulfillmentUpdate, shopifytest.ShipmentPayload(parcels, 2, shopify.FulfillmentSuccess, "delivered", second)},
+		{shopify.TopicFulfillmentUpdate, shopifytest.ShipmentPayload(parcels, 1, shopify.FulfillmentSuccess, "delivered", first)},
+	} {
+		s.deliver(t, st.topic, shopifytest.NewWebhookID(), st.body)
+	}
+	if r := s.result(t, parcels.ID); r.Status != store.StatusSent || r.ReminderStatus != store.StatusSent {
+		t.Fatalf("two parcels: result %+v", r)
+	}
+	keep("review_shipments.json", review.WorkflowID(shop, parcels.ID))
+
 	// SendGrid accepts the mail, then answers 502: sent, unconfirmed.
 	s.mail.AcceptThenFail(1, 502)
 	unconfirmed := order(7)

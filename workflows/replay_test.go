@@ -42,6 +42,7 @@ var recordedHistories = []string{
 	"review_search_attributes.json",
 	"review_send_heartbeat.json",
 	"review_sent_unconfirmed.json",
+	"review_shipments.json",
 	"review_signalled_sent_reminded.json",
 }
 
