@@ -57,6 +57,10 @@ type sendGridCursor struct {
 
 // SweepSendGridShop is SweepSendGrid for one shop.
 func (a *Activities) SweepSendGridShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
+	return retentionStep[PolicySweep](ctx, registry.SystemSendGrid)(a.sweepSendGridShop(ctx, in))
+}
+
+func (a *Activities) sweepSendGridShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
 	res := PolicySweep{Policy: retention.SendGridActivity, System: registry.SystemSendGrid, Shop: in.Shop}
 	sh, err := a.DB.Shop(ctx, in.Shop)
 	if errors.Is(err, store.ErrNotFound) {
@@ -112,6 +116,10 @@ func (a *Activities) SweepSendGridShop(ctx context.Context, in SweepShopInput) (
 // through visibility by their ID prefix. A new attempt lists again what is
 // left: the histories already deleted are no longer listed.
 func (a *Activities) SweepTemporalShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
+	return retentionStep[PolicySweep](ctx, registry.SystemTemporal)(a.sweepTemporalShop(ctx, in))
+}
+
+func (a *Activities) sweepTemporalShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
 	res := PolicySweep{Policy: retention.TemporalHistories, System: registry.SystemTemporal, Shop: in.Shop}
 	if a.Temporal == nil {
 		res.Notes = append(res.Notes, "no Temporal client: nothing swept")
@@ -151,6 +159,10 @@ func (a *Activities) SweepTemporalShop(ctx context.Context, in SweepShopInput) (
 // in batches, each with its registry entries; it heartbeats its cursor
 // after each batch and resumes from it. Then it reads back.
 func (a *Activities) SweepPostgresShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
+	return retentionStep[PolicySweep](ctx, registry.SystemPostgres)(a.sweepPostgresShop(ctx, in))
+}
+
+func (a *Activities) sweepPostgresShop(ctx context.Context, in SweepShopInput) (PolicySweep, error) {
 	now := a.now()
 	var cur sweepCursor
 	if activity.HasHeartbeatDetails(ctx) {

@@ -154,7 +154,7 @@ func TestRetention_SweepDeletesWhatIsPastPolicyInEverySystemAndNothingElse(t *te
 		{"tok_used_lately", now.Add(-400 * day), ptr(now.Add(-day)), nil},
 		{"tok_fresh_unused", now.Add(-day), nil, nil},
 	} {
-		if _, err := s.db.Exec(`INSERT INTO api_tokens (id, token_sha256, role, created_at, last_used_at, revoked_at) VALUES ($1, $1, 'auditor', $2, $3, $4)`,
+		if _, err := s.db.Exec(`INSERT INTO api_tokens (id, token_sha256, name, role, created_at, last_used_at, revoked_at, expires_at) VALUES ($1, $1, $1, 'auditor', $2, $3, $4, now() + interval '90 days')`,
 			tk.id, tk.created, tk.lastUsed, tk.revoked); err != nil {
 			t.Fatal(err)
 		}

@@ -144,6 +144,9 @@ func TestSearchAttributes_OperatorsFindRequestsByShopPhaseAndOutcome(t *testing.
 	// Fulfilled, no delivery yet: waiting for the shop, with its planned
 	// send time.
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(o, ""))
+	// The whole order shipped in that one parcel (the shop emails once per
+	// order, after the whole order is delivered).
+	s.deliver(t, shopify.TopicOrderFulfilled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(o))
 	id := review.WorkflowID(shop, o.ID)
 	waiting := fmtQuery(t, readme, queryWaitingForShop, shop)
 	waitListed(t, s, waiting, id)
@@ -179,6 +182,7 @@ func TestSearchAttributes_OperatorsFindRequestsByShopPhaseAndOutcome(t *testing.
 	f := shopifytest.DemoOrder(base + 37)
 	s.shopify.SetOrder(f)
 	s.deliver(t, shopify.TopicFulfillmentCreate, shopifytest.NewWebhookID(), shopifytest.FulfillmentPayload(f, "delivered"))
+	s.deliver(t, shopify.TopicOrderFulfilled, shopifytest.NewWebhookID(), shopifytest.OrderPayload(f))
 	if r := s.result(t, f.ID); r.Status != store.StatusFailed {
 		t.Fatalf("result %+v, want failed", r)
 	}

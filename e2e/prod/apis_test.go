@@ -169,7 +169,7 @@ func TestAPIFaults_EachSendGridAndShopifyFailureDoesWhatTheDocsSay(t *testing.T)
 
 	o = order(5, "shopify-throttled")
 	throttled := d.shopify.Throttled()
-	d.shopify.SetBucketAvailable(0)
+	d.shopify.DrainBeforeNextQueries(1)
 	d.fulfil(t, o, "delivered")
 	if st, a := settle(o); st != store.StatusSent || a != 1 {
 		t.Errorf("Shopify THROTTLED: %s on attempt %d, want %s on attempt 1 (waited out inside it)", st, a, store.StatusSent)

@@ -443,7 +443,7 @@ func (d *deployment) verify(t testing.TB, export string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := d.candor.Run(ctx, "registry", "verify", "--pubkey", strings.TrimSpace(pub), export)
+	out, err := d.candor.Run(ctx, "registry", "verify", "--pubkey", strings.Fields(pub)[0], export)
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}

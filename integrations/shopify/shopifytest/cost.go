@@ -415,6 +415,9 @@ type bucket struct {
 	costs map[string]int
 	// throttled counts THROTTLED answers, for tests.
 	throttled int
+	// drain is how many of the next queries find the bucket emptied just
+	// before them (DrainBeforeNextQueries).
+	drain int
 }
 
 // throttleStatus is extensions.cost.throttleStatus.
@@ -444,6 +447,10 @@ func (b *bucket) take(now time.Time, cost int) (throttleStatus, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.refillLocked(now)
+	if b.drain > 0 {
+		b.drain--
+		b.avail = 0
+	}
 	if float64(cost) > b.avail {
 		b.throttled++
 		return b.statusLocked(), false
@@ -503,8 +510,21 @@ func (s *Store) SetPlan(p Plan) {
 	s.bucket.plan, s.bucket.avail, s.bucket.at = p, p.BucketSize, s.now()
 }
 
-// SetBucketAvailable sets the points left in the bucket now, as if other
-// calls had spent the rest; it refills from there at the plan's rate.
+// DrainBeforeNextQueries empties the bucket just before each of the next n
+// queries, as other calls of the same app and store would if they spent the
+// bucket between Candor's calls: each app and store pair has one bucket, and
+// a query whose requested cost exceeds what is left gets THROTTLED
+// (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits). A test
+// that empties the bucket once races its restore rate: a cheap query a
+// moment later finds enough points again.
+func (s *Store) DrainBeforeNextQueries(n int) {
+	s.bucket.mu.Lock()
+	defer s.bucket.mu.Unlock()
+	s.bucket.drain = n
+}
+
+// SetBucketAvailable sets the points left in the bucket now. See
+// DrainBeforeNextQueries for a drain that does not race the restore rate.
 func (s *Store) SetBucketAvailable(points float64) {
 	s.bucket.mu.Lock()
 	defer s.bucket.mu.Unlock()
