@@ -136,22 +136,9 @@ func (a *Activities) sweepTemporalShop(ctx context.Context, in SweepShopInput) (
 		review.WorkflowType, retention.Human(keep), before.UTC().Format(time.RFC3339))
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus != 'Running' AND CloseTime < '%s' AND WorkflowId STARTS_WITH '%s'",
 		review.WorkflowType, before.UTC().Format(time.RFC3339Nano), review.ShopWorkflowIDPrefix(in.Shop))
-	deleted, err := a.deleteClosedReviews(ctx, query, now, map[string]retention.Overrides{in.Shop: ov})
-	if err != nil {
+	if err := a.deleteReviewHistories(ctx, query, now, map[string]retention.Overrides{in.Shop: ov}, &res); err != nil {
 		return res, err
 	}
-	verified, pending, err := a.readBackDeleted(ctx, deleted)
-	if err != nil {
-		return res, err
-	}
-	if err := a.recordTemporalDeletions(ctx, now, verified); err != nil {
-		return res, err
-	}
-	if len(pending) > 0 {
-		return res, temporal.NewApplicationError(fmt.Sprintf("%d deleted review workflows not yet gone", len(pending)), ErrNotYetGone)
-	}
-	res.Deleted = int64(len(verified))
-	res.Verified = fmt.Sprintf("read back: none of the %d exists any more (DescribeWorkflowExecution: not found)", len(verified))
 	return res, a.saveShopReceipt(ctx, in.RunID, res)
 }
 

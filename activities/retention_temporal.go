@@ -60,22 +60,9 @@ func (a *Activities) sweepTemporal(ctx context.Context, runID string) (TemporalS
 	query := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus != 'Running' AND CloseTime < '%s'",
 		review.WorkflowType, listBefore.UTC().Format(time.RFC3339Nano))
 
-	deleted, err := a.deleteClosedReviews(ctx, query, now, all)
-	if err != nil {
+	if err := a.deleteReviewHistories(ctx, query, now, all, &res); err != nil {
 		return out, err
 	}
-	verified, pending, err := a.readBackDeleted(ctx, deleted)
-	if err != nil {
-		return out, err
-	}
-	if err := a.recordTemporalDeletions(ctx, now, verified); err != nil {
-		return out, err
-	}
-	if len(pending) > 0 {
-		return out, temporal.NewApplicationError(fmt.Sprintf("%d deleted review workflows not yet gone", len(pending)), ErrNotYetGone)
-	}
-	res.Deleted = int64(len(verified))
-	res.Verified = fmt.Sprintf("read back: none of the %d exists any more (DescribeWorkflowExecution: not found)", len(verified))
 
 	d, err := a.Temporal.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: a.namespace()})
 	if err != nil {
@@ -91,6 +78,30 @@ func (a *Activities) sweepTemporal(ctx context.Context, runID string) (TemporalS
 	}
 	out.PolicySweep, out.NamespaceRetention, out.WithinPolicy = res, got.String(), within
 	return out, saveReceipt(ctx, a.DB, runID, res)
+}
+
+// deleteReviewHistories deletes the closed review workflows query lists
+// that are past their shop's period (all), reads each back, records the
+// ones gone, and fills res's count and read-back. Deleted histories not yet
+// gone end the attempt with ErrNotYetGone, to be retried.
+func (a *Activities) deleteReviewHistories(ctx context.Context, query string, now time.Time, all map[string]retention.Overrides, res *PolicySweep) error {
+	deleted, err := a.deleteClosedReviews(ctx, query, now, all)
+	if err != nil {
+		return err
+	}
+	verified, pending, err := a.readBackDeleted(ctx, deleted)
+	if err != nil {
+		return err
+	}
+	if err := a.recordTemporalDeletions(ctx, now, verified); err != nil {
+		return err
+	}
+	if len(pending) > 0 {
+		return temporal.NewApplicationError(fmt.Sprintf("%d deleted review workflows not yet gone", len(pending)), ErrNotYetGone)
+	}
+	res.Deleted = int64(len(verified))
+	res.Verified = fmt.Sprintf("read back: none of the %d exists any more (DescribeWorkflowExecution: not found)", len(verified))
+	return nil
 }
 
 // deleteClosedReviews lists the closed review workflows that query finds
