@@ -7,10 +7,12 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/candorhq/candor/config"
+	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
 	"github.com/candorhq/candor/keys"
 	"github.com/candorhq/candor/store"
@@ -289,5 +291,20 @@ func TestRegistryCLI_BadInputIsAUsageError(t *testing.T) {
 		if _, err := capture(t, args...); !isUsage(err) {
 			t.Errorf("candor %s: err = %v, want a usage error", strings.Join(args, " "), err)
 		}
+	}
+}
+
+// A simulated fulfillment is what Shopify sends for an order shipped in one
+// parcel: the fulfillment, orders/fulfilled (the whole order), then the
+// delivery, so the demo's email follows the delay after delivery.
+func TestSimulatedFulfillment_IsTheWholeOrderShippedInOneParcel(t *testing.T) {
+	o := shopifytest.DemoOrder(42)
+	var got []string
+	for _, h := range simulatedHooks("fulfillment", DemoShop, o, true) {
+		got = append(got, h.topic)
+	}
+	want := []string{shopify.TopicFulfillmentCreate, shopify.TopicOrderFulfilled, shopify.TopicFulfillmentUpdate}
+	if !slices.Equal(got, want) {
+		t.Fatalf("topics %v, want %v", got, want)
 	}
 }

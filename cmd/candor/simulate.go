@@ -101,6 +101,10 @@ func simulatedHooks(kind, shop string, o shopifytest.Order, delivered bool) []ho
 	switch kind {
 	case "fulfillment":
 		hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")})
+		// The demo order ships in one parcel, so that fulfillment fulfils
+		// the whole order, and Shopify sends orders/fulfilled too: without
+		// it a shop that emails once per order waits its fallback delay.
+		hooks = append(hooks, hook{shopify.TopicOrderFulfilled, shopifytest.OrderPayload(o)})
 		if delivered {
 			hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
 		}
