@@ -126,11 +126,17 @@ func parseBool(name, v string) (value, set bool, err error) {
 }
 
 // TemporalOptions are the client options every Candor client of Temporal
-// starts from: address, namespace and security. Callers add their logger
-// and converters.
+// starts from: address, namespace, security and no gRPC compression.
+// Callers add their logger and converters.
+//
+// The SDK gzips every request by default. Candor's payloads are AES-GCM
+// ciphertext (datakeys.Codec), which does not compress, so gzip would
+// spend CPU in Candor and in the Temporal frontend on each start, signal
+// and task for a few bytes of envelope (measured in docs/benchmarks.md,
+// "Soak").
 func (c Config) TemporalOptions() client.Options {
 	o := client.Options{HostPort: c.TemporalAddress, Namespace: c.TemporalNamespace,
-		ConnectionOptions: client.ConnectionOptions{TLS: c.Temporal.TLS}}
+		ConnectionOptions: client.ConnectionOptions{TLS: c.Temporal.TLS, GrpcCompression: &client.GrpcCompressionNone{}}}
 	if c.Temporal.APIKey != "" {
 		o.Credentials = client.NewAPIKeyStaticCredentials(c.Temporal.APIKey)
 	}

@@ -153,6 +153,11 @@ func TestFromEnv_TemporalMTLSAndAPIKeyReachASecuredFrontend(t *testing.T) {
 	if o.HostPort != addr || o.Namespace != "candor.a1b2c" {
 		t.Fatalf("options address %q namespace %q, want %q and candor.a1b2c", o.HostPort, o.Namespace, addr)
 	}
+	// Payloads are ciphertext: gzip (the SDK's default) would cost CPU at
+	// both ends for nothing.
+	if _, ok := o.ConnectionOptions.GrpcCompression.(*client.GrpcCompressionNone); !ok {
+		t.Errorf("gRPC compression %T, want none", o.ConnectionOptions.GrpcCompression)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The server answers no Temporal call, so Dial fails after its first

@@ -67,7 +67,8 @@ type Process struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	peak int64 // the highest VmHWM of its earlier runs, in bytes
+	peak int64         // the highest VmHWM of its earlier runs, in bytes
+	cpu  time.Duration // the CPU time of its earlier runs
 }
 
 // PeakRSS is the most memory the process has held resident (VmHWM in
@@ -220,11 +221,12 @@ func (p *Process) Kill() {
 	p.mu.Unlock()
 }
 
-// notePeak keeps the running process's VmHWM before it ends.
+// notePeak keeps the running process's VmHWM and CPU time before it ends.
 func (p *Process) notePeak() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.peak = max(p.peak, p.hwmLocked())
+	p.cpu += p.cpuLocked()
 }
 
 // Logs is the process's last n lines of output.

@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	sdktemporal "go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -375,17 +376,17 @@ func bareWorkflow(ctx workflow.Context, in string) (string, error) {
 func bareStep(_ context.Context, in string) (string, error) { return in, nil }
 
 // bareRun starts n bare workflows inFlight at a time with a plain
-// client.ExecuteWorkflow loop, from this process, and waits for them to
-// close; a worker in this process runs them. It returns the time the
-// starts took and the time until the last one closed.
-func (d *deployment) bareRun(tb testing.TB, n, inFlight int) (starts, done time.Duration) {
+// client.ExecuteWorkflow loop, from this process, then starts a worker in
+// this process to run them, and waits for them to close. It returns the time the
+// starts took and the time until the last one closed; afterStarts, if
+// not nil, runs as soon as the last start returns. withAttributes starts
+// each with the two search attributes a ReviewRequest starts with
+// (CandorShop, CandorPhase), to tell their cost from Candor's own.
+func (d *deployment) bareRun(tb testing.TB, n, inFlight int, withAttributes bool, afterStarts func()) (starts, done time.Duration) {
 	tb.Helper()
 	w := worker.New(d.tc, bareTaskQueue, worker.Options{})
 	w.RegisterWorkflowWithOptions(bareWorkflow, workflow.RegisterOptions{Name: bareWorkflowName})
 	w.RegisterActivityWithOptions(bareStep, activity.RegisterOptions{Name: bareActivityName})
-	if err := w.Start(); err != nil {
-		tb.Fatal(err)
-	}
 	defer w.Stop()
 	// The same shape of input as a review request: shop, order, name,
 	// request ID and two products.
@@ -398,8 +399,11 @@ func (d *deployment) bareRun(tb testing.TB, n, inFlight int) (starts, done time.
 	for range inFlight {
 		wg.Go(func() {
 			for i := range jobs {
-				_, err := d.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-					ID: fmt.Sprintf("soak-bare/%d/%d", run, i), TaskQueue: bareTaskQueue}, bareWorkflowName, in)
+				opts := client.StartWorkflowOptions{ID: fmt.Sprintf("soak-bare/%d/%d", run, i), TaskQueue: bareTaskQueue}
+				if withAttributes {
+					opts.TypedSearchAttributes = sdktemporal.NewSearchAttributes(review.AttrShop.ValueSet(shop), review.AttrPhase.ValueSet(string(review.PhaseWaitingDelay)))
+				}
+				_, err := d.tc.ExecuteWorkflow(context.Background(), opts, bareWorkflowName, in)
 				if err != nil {
 					failed.Add(1)
 				}
@@ -412,6 +416,14 @@ func (d *deployment) bareRun(tb testing.TB, n, inFlight int) (starts, done time.
 	close(jobs)
 	wg.Wait()
 	starts = time.Since(began)
+	if afterStarts != nil {
+		afterStarts()
+	}
+	// The worker polls only once every start is in, as Candor's workers
+	// do in the clean phase: intake is measured alone on both sides.
+	if err := w.Start(); err != nil {
+		tb.Fatal(err)
+	}
 	if failed.Load() > 0 {
 		tb.Fatalf("%d bare starts failed", failed.Load())
 	}
@@ -525,10 +537,12 @@ func TestSoak_SmallRunWithAWorkerKilledAndSendGridRefusingLosesAndDuplicatesNoth
 //
 //  1. bare: CANDOR_SOAK_BASELINE workflows of the pipeline's shape started
 //     by a plain client.ExecuteWorkflow loop, CANDOR_SOAK_IN_FLIGHT at a
-//     time, run by a worker in this process: starts/s and completions/s;
+//     time, then run by a worker in this process: starts/s and
+//     completions/s;
 //  2. clean: as many orders through Candor (webhook → wait → email), at the
-//     same concurrency, no duplicates, no faults: intake/s and
-//     completions/s, and their ratios to the bare run's;
+//     same concurrency, no duplicates, no faults, the workers stopped until
+//     intake is done as the bare worker was: intake/s and completions/s,
+//     and their ratios to the bare run's, by rate and by CPU per order;
 //  3. soak: CANDOR_SOAK_ORDERS orders of CANDOR_SOAK_SHOPS shops, with
 //     duplicate deliveries, and faults midway (injectFaults; none with
 //     CANDOR_SOAK_FAULTS=0). It fails unless every order has exactly one
@@ -564,30 +578,67 @@ func BenchmarkSoak(b *testing.B) {
 
 	// 1. The bare baseline.
 	logf("bare baseline: %d workflows, %d in flight", baseN, inFlight)
-	bareStarts, bareDone := d.bareRun(b, baseN, inFlight)
+	cpu0 := d.cpu(b)
+	var cpuBareStarts cpuSnapshot
+	bareStarts, bareDone := d.bareRun(b, baseN, inFlight, false, func() { cpuBareStarts = d.cpu(b).sub(cpu0) })
+	cpuBare := d.cpu(b).sub(cpu0)
+	logf("bare baseline with Candor's two start search attributes: %d workflows", baseN)
+	cpu0 = d.cpu(b)
+	var cpuAttrStarts cpuSnapshot
+	attrStarts, _ := d.bareRun(b, baseN, inFlight, true, func() { cpuAttrStarts = d.cpu(b).sub(cpu0) })
 	bareStartRate := float64(baseN) / bareStarts.Seconds()
 	bareDoneRate := float64(baseN) / bareDone.Seconds()
 
 	// 2. Candor, clean, at the same concurrency.
 	cst := &intakeStats{}
 	var profiled sync.WaitGroup
+	// Intake alone, as the bare starts were: the workers stop (SIGTERM,
+	// as in a deploy) until every delivery is accepted, then start again
+	// and work through what came in.
+	for _, w := range d.workers {
+		if err := w.Stop(30 * time.Second); err != nil {
+			b.Fatal(err)
+		}
+	}
 	if out := os.Getenv("CANDOR_SOAK_PROFILE"); out != "" {
 		// serve-1's CPU while intake runs (an estimate of how long it does).
-		secs := max(2, int(float64(baseN)/bareStartRate*0.8))
+		secs := max(2, int(float64(baseN)/bareStartRate/0.6))
 		profiled.Go(func() { d.cpuProfile(b, d.pprof[0], secs, out) })
 	}
+	cpu0 = d.cpu(b)
 	began := time.Now()
 	took := d.intake(cst, clean, inFlight, false)
+	cpuIntake := d.cpu(b).sub(cpu0)
+	for _, w := range d.workers {
+		if err := w.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
 	profiled.Wait()
 	if err, _ := cst.lastErr.Load().(error); err != nil {
 		b.Fatal(err)
 	}
 	cleanDone := d.settle(b, len(clean), 10*time.Minute).Sub(began)
+	cpuClean := d.cpu(b).sub(cpu0)
 	intakeRate := float64(baseN) / took.Seconds()
 	doneRate := float64(baseN) / cleanDone.Seconds()
 	logf("bare: %d started in %v (%.0f/s), all closed after %v (%.1f/s)", baseN, bareStarts.Round(time.Millisecond), bareStartRate, bareDone.Round(time.Millisecond), bareDoneRate)
 	logf("candor: %d accepted in %v (%.0f/s, p99 %v), all emailed and closed after %v (%.1f/s)", baseN, took.Round(time.Millisecond), intakeRate, cst.p(0.99).Round(time.Microsecond), cleanDone.Round(time.Millisecond), doneRate)
 	logf("ratios, same run: intake/bare start %.3f (target ≥ 0.8), completions %.3f (target ≥ 0.7)", intakeRate/bareStartRate, doneRate/bareDoneRate)
+	logf("bare with attributes: %d started in %v (%.0f/s); intake/bare-with-attributes start %.3f", baseN, attrStarts.Round(time.Millisecond), float64(baseN)/attrStarts.Seconds(), intakeRate/(float64(baseN)/attrStarts.Seconds()))
+	logf("CPU, bare starts (first start to last): %s", cpuBareStarts.perOrder(baseN))
+	logf("CPU, bare starts with attributes: %s", cpuAttrStarts.perOrder(baseN))
+	logf("CPU, bare (first start to last close): %s", cpuBare.perOrder(baseN))
+	logf("CPU, candor intake (first delivery to last accepted): %s", cpuIntake.perOrder(baseN))
+	logf("CPU, candor (first delivery to last close): %s", cpuClean.perOrder(baseN))
+	// On a machine whose CPU is the limit, as this one's two cores are,
+	// throughput is inversely proportional to CPU per order: the ratios of
+	// CPU per order are the same comparison as the rates, without the
+	// noise of whatever else the machine ran meanwhile.
+	intakeCPURatio := float64(cpuBareStarts.ours()) / float64(cpuIntake.ours())
+	doneCPURatio := float64(cpuBare.ours()) / float64(cpuClean.ours())
+	attrCPURatio := float64(cpuAttrStarts.ours()) / float64(cpuIntake.ours())
+	logf("ratios by CPU per order: intake/bare start %.3f (with attributes %.3f), completions %.3f", intakeCPURatio, attrCPURatio, doneCPURatio)
 
 	// 3. The soak.
 	dbName := d.candorDB(b)
@@ -595,6 +646,7 @@ func BenchmarkSoak(b *testing.B) {
 	candorBefore, temporalBefore := d.dbSize(b, dbName), temporalDBs()
 	rowsBefore := d.count(b, `SELECT count(*) FROM registry_entries`)
 	st := &intakeStats{}
+	cpu0 = d.cpu(b)
 	began = time.Now()
 	var intakeTook time.Duration
 	var wg sync.WaitGroup
@@ -610,7 +662,10 @@ func BenchmarkSoak(b *testing.B) {
 	if err, _ := st.lastErr.Load().(error); err != nil {
 		b.Fatal(err)
 	}
-	soakDone := d.settle(b, len(clean)+len(orders), 30*time.Minute).Sub(began)
+	// Intake outruns the pipeline: allow the orders time at 5 a second,
+	// well under what the clean phase measures, beyond half an hour.
+	soakDone := d.settle(b, len(clean)+len(orders), 30*time.Minute+time.Duration(len(orders))*200*time.Millisecond).Sub(began)
+	cpuSoak := d.cpu(b).sub(cpu0)
 	statuses := d.soakVerdict(b, append(slices.Clone(clean), orders...))
 	candorBytes := d.dbSize(b, dbName) - candorBefore
 	temporalBytes := temporalDBs() - temporalBefore
@@ -633,6 +688,7 @@ func BenchmarkSoak(b *testing.B) {
 	}
 	logf("per 1,000 orders: Candor's database +%.1f MB, Temporal's (history + visibility) +%.1f MB, %.0f registry rows", per1k(float64(candorBytes))/1e6, per1k(float64(temporalBytes))/1e6, per1k(float64(rows)))
 	logf("per order: %.1f Temporal actions, %.1f history events, %.1f version markers; peak RSS serve %.0f MB, worker %.0f MB", actions, events, markers, float64(serveRSS)/1e6, float64(workerRSS)/1e6)
+	logf("CPU, soak (first delivery to last close; a killed worker's CPU before the kill included): %s", cpuSoak.perOrder(len(orders)))
 	logf("Candor's largest tables after the run: %s", d.tableSizes(b))
 	logf("load after: %s", loadavg())
 
@@ -642,6 +698,10 @@ func BenchmarkSoak(b *testing.B) {
 	b.ReportMetric(bareDoneRate, "bare_done/s")
 	b.ReportMetric(doneRate, "pipeline_done/s")
 	b.ReportMetric(doneRate/bareDoneRate, "done/bare")
+	b.ReportMetric(intakeCPURatio, "intake/bare_by_cpu")
+	b.ReportMetric(attrCPURatio, "intake/bare_attrs_by_cpu")
+	b.ReportMetric(intakeRate/(float64(baseN)/attrStarts.Seconds()), "intake/bare_attrs")
+	b.ReportMetric(doneCPURatio, "done/bare_by_cpu")
 	b.ReportMetric(float64(len(orders))/soakDone.Seconds(), "soak_orders/s")
 	b.ReportMetric(soakDone.Seconds(), "soak_s")
 	b.ReportMetric(float64(st.p(0.99).Microseconds())/1000, "intake_p99_ms")

@@ -157,7 +157,10 @@ func deploy(t testing.TB, serves, workers int) *deployment {
 		WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	tc, err := client.Dial(client.Options{HostPort: temporal.Address, Namespace: ns})
+	// Candor's own client settings (config.Config.TemporalOptions): the
+	// bare baseline starts its workflows as Candor does, without gzip.
+	tc, err := client.Dial(client.Options{HostPort: temporal.Address, Namespace: ns,
+		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}})
 	if err != nil {
 		t.Fatal(err)
 	}
