@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 	_ "github.com/lib/pq" // the postgres driver
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/candorhq/candor/config"
@@ -158,8 +160,11 @@ func deploy(t testing.TB, serves, workers int) *deployment {
 		t.Fatal(err)
 	}
 	// Candor's own client settings (config.Config.TemporalOptions): the
-	// bare baseline starts its workflows as Candor does, without gzip.
+	// bare baseline starts its workflows as Candor does, without gzip, and
+	// its worker logs as Candor's do, JSON at info level (here to nowhere),
+	// not the SDK's default debug lines.
 	tc, err := client.Dial(client.Options{HostPort: temporal.Address, Namespace: ns,
+		Logger:            tlog.NewStructuredLogger(slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 		ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}}})
 	if err != nil {
 		t.Fatal(err)
