@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -157,25 +156,4 @@ func (db *DB) WeeklyResults(ctx context.Context, shop string, now time.Time, n i
 		}
 	}
 	return out, nil
-}
-
-// ResultReasons lists, sorted, every reason in weeks' skipped or failed
-// counts (by which is MetricSkipped or MetricFailed).
-func ResultReasons(weeks []WeekResults, by string) []string {
-	seen := map[string]bool{}
-	for _, w := range weeks {
-		m := w.Skipped
-		if by == MetricFailed {
-			m = w.Failed
-		}
-		for r := range m {
-			seen[r] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for r := range seen {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
 }
