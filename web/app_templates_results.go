@@ -137,7 +137,7 @@ const (
 	plotRight   = 12
 	panelH      = 150 // each panel's plot height
 	panelTop1   = 56
-	panelTop2   = panelTop1 + panelH + 70
+	panelTop2   = panelTop1 + panelH + 84
 	chartH      = panelTop2 + panelH + 40
 	barGapRatio = 0.3 // of a week's slot, left empty between weeks
 )
@@ -202,10 +202,8 @@ func resultsChart(weeks []store.WeekResults) template.HTML {
 		top2 := niceMax(peak)
 		scale := float64(panelH) / float64(top2)
 		base := top + panelH
-		for _, tick := range []int{0, top2 / 2, top2} {
-			if tick == top2/2 && top2 < 2 {
-				continue
-			}
+		step := max(top2/5, 1) // niceMax's 1, 2, 5, 10, 20, 50 …: five steps or fewer
+		for tick := 0; tick <= top2; tick += step {
 			y := float64(base) - float64(tick)*scale
 			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="%s"/><text x="%d" y="%.1f" text-anchor="end" fill="#4b5563">%d</text>`,
 				plotLeft, chartW-plotRight, y, y, map[bool]string{true: "#6b7280", false: "#e5e7eb"}[tick == 0], plotLeft-6, y+4, tick)
