@@ -19,7 +19,8 @@ import (
 	"github.com/candorhq/candor/store"
 )
 
-// resultWeeks is how many weeks the chart shows, this one included.
+// resultWeeks is how many weeks the chart shows, this one included; the
+// texts of resultsText say so in words.
 const resultWeeks = 12
 
 // resultsText is every string of the section, English only for now: the
@@ -50,7 +51,7 @@ var resultsText = locale.NewCatalog().Add(locale.Default, locale.Messages{
 	"col_requests":     "Requests",
 	"outcome_skipped":  "skipped",
 	"outcome_failed":   "failed",
-	"no_reason":        "no reason recorded",
+	"no_reason":        "other, or none recorded",
 	"empty":            "Nothing has been counted in these 12 weeks yet.",
 })
 
