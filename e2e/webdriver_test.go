@@ -28,9 +28,10 @@ type webDriver struct {
 	timeout time.Duration
 }
 
-// startBrowser starts chromedriver and a headless chromium session. It fails
-// (never skips) when they are not installed.
-func startBrowser(t *testing.T) *webDriver {
+// startBrowser starts chromedriver and a headless chromium session, with
+// chromium's extra command-line args if any. It fails (never skips) when
+// they are not installed.
+func startBrowser(t *testing.T, args ...string) *webDriver {
 	t.Helper()
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
@@ -76,10 +77,10 @@ func startBrowser(t *testing.T) *webDriver {
 		"browserName": "chrome",
 		// find waits up to 5 s for an element, as a person would for a page.
 		"timeouts": map[string]any{"implicit": 5000, "pageLoad": 30000},
-		"goog:chromeOptions": map[string]any{"binary": chromium, "args": []string{
+		"goog:chromeOptions": map[string]any{"binary": chromium, "args": append([]string{
 			"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
 			"--window-size=1100,1500", "--disable-dev-shm-usage",
-		}},
+		}, args...)},
 	}}}
 	w := &webDriver{t: t, base: root, timeout: 10 * time.Second}
 	var sess struct {

@@ -130,10 +130,12 @@ func LockRequest(ctx context.Context, tx *sqlx.Tx, requestID string) (Request, e
 func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
 	// An unconfirmed send happened when the request moved to sending: the
 	// row's updated_at, before this update.
-	q := `UPDATE review_requests SET status = $3, reason = $4, updated_at = now(),
+	// The move is counted in shop_weekly_results by the same statement.
+	q := `WITH moved AS (UPDATE review_requests SET status = $3, reason = $4, updated_at = now(),
 	        sent_at = CASE WHEN $3 = 'sent' THEN now() WHEN $3 = 'sent_unconfirmed' THEN updated_at ELSE sent_at END
-	      WHERE request_id = $1 AND status = ANY($2)`
-	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
+	      WHERE request_id = $1 AND status = ANY($2) RETURNING shop)` + countMovedSQL
+	metric := transitionMetric(to, false)
+	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason, metric, resultReason(metric, reason))
 	if err != nil {
 		return false, fmt.Errorf("request %s -> %s: %w", requestID, to, err)
 	}
@@ -143,11 +145,12 @@ func Transition(ctx context.Context, ex sqlx.ExecerContext, requestID string, fr
 
 // TransitionReminder is Transition for the reminder email.
 func TransitionReminder(ctx context.Context, ex sqlx.ExecerContext, requestID string, from []string, to, reason string) (bool, error) {
-	q := `UPDATE review_requests SET reminder_status = $3, reminder_reason = $4, updated_at = now(),
+	q := `WITH moved AS (UPDATE review_requests SET reminder_status = $3, reminder_reason = $4, updated_at = now(),
 	        reminder_sent_at = CASE WHEN $3 = 'sent' THEN now() WHEN $3 = 'sent_unconfirmed' THEN updated_at ELSE reminder_sent_at END,
 	        sendgrid_erased_at = CASE WHEN $3 IN ('sent', 'sent_unconfirmed') THEN NULL ELSE sendgrid_erased_at END -- SendGrid may hold a new send
-	      WHERE request_id = $1 AND reminder_status = ANY($2)`
-	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason)
+	      WHERE request_id = $1 AND reminder_status = ANY($2) RETURNING shop)` + countMovedSQL
+	metric := transitionMetric(to, true)
+	res, err := ex.ExecContext(ctx, q, requestID, pq.Array(from), to, reason, metric, resultReason(metric, reason))
 	if err != nil {
 		return false, fmt.Errorf("request %s reminder -> %s: %w", requestID, to, err)
 	}

@@ -1,7 +1,8 @@
 package web
 
 // The merchant overview page (GET /app): the shop's connection and token,
-// its request counts, send window and sender.
+// its request counts, send window and sender, and its weekly results
+// (app_templates_results.go).
 
 import (
 	"fmt"
@@ -20,6 +21,7 @@ type overviewData struct {
 	Window         string
 	Sender         string
 	Refused        *senderRefusal
+	Results        resultsView
 }
 
 // senderRefusal is SendGrid's refusal of the sender address, shown once on
@@ -93,6 +95,12 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 	if refused.N > 0 && refused.Latest != nil {
 		d.Refused = &senderRefusal{Requests: refused.N, Latest: refused.Latest.UTC().Format("2 Jan 2006 15:04 MST")}
 	}
+	weeks, err := s.DB.WeeklyResults(r.Context(), m.Shop, s.now(), resultWeeks)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your results.")
+		return
+	}
+	d.Results = newResultsView(weeks)
 	if s.Mailer != nil {
 		d.Sender = s.Mailer.Sender()
 	}

@@ -76,6 +76,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <section aria-labelledby="reqs"><h2 id="reqs">Review requests</h2>
 <p>Scheduled: {{index .Data.Counts "scheduled"}} · Sent: {{index .Data.Counts "sent"}}{{with index .Data.Counts "sent_unconfirmed"}} · Sent, unconfirmed: {{.}}{{end}} · Skipped: {{index .Data.Counts "skipped"}} · Failed: {{index .Data.Counts "failed"}}.
 <a href="/app/requests">See recent review requests</a>.</p></section>
+{{template "results" .Data.Results}}
 <section aria-labelledby="test"><h2 id="test">Send me a test email</h2>
 <form method="post" action="/app/test-email">
 <input type="hidden" name="csrf" value="{{.CSRF}}">

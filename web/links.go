@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -80,12 +81,28 @@ func (s *Server) reviewLink(w http.ResponseWriter, r *http.Request) {
 	for _, p := range products {
 		if p.ID == l.ProductID {
 			s.Metrics.LinkClick("review", "redirected")
+			s.countClick(r, req.Shop)
 			w.Header().Set("Referrer-Policy", "no-referrer")
 			http.Redirect(w, r, review.ReviewURL(shop.ReviewURL, shop.Domain, p), http.StatusFound)
 			return
 		}
 	}
 	showPage(w, http.StatusNotFound, "This link is not valid", "This product is not part of the order.")
+}
+
+// countClick counts a review-link click for the shop's weekly results:
+// every GET that redirects, repeats included, and no HEAD (GET routes also
+// answer HEAD, which link checkers and prefetchers send). Only the count is
+// kept: nothing says which link, customer or order. A click that cannot be
+// counted is still redirected: the customer's review matters more than the
+// figure.
+func (s *Server) countClick(r *http.Request, shop string) {
+	if r.Method != http.MethodGet {
+		return
+	}
+	if err := store.CountResult(r.Context(), s.DB, shop, s.now(), store.MetricClick, ""); err != nil {
+		s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "review-link click not counted", slog.String("shop", shop), slog.String("error", err.Error()))
+	}
 }
 
 // confirmPage is what GET /u/{token} shows: one button that posts back to
@@ -148,6 +165,9 @@ func (s *Server) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		// placed with the address.
 		added, err := store.SuppressAll(ctx, tx, req.Shop, "unsubscribe_link", req.Subject, req.AddressKey)
 		if err != nil || !added {
+			return err
+		}
+		if err := store.CountResult(ctx, tx, req.Shop, now, store.MetricUnsubscribe, ""); err != nil {
 			return err
 		}
 		_, err = registry.Append(ctx, tx, now, registry.Entry{Shop: req.Shop, Subject: req.Subject,

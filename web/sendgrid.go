@@ -175,6 +175,19 @@ func suppressKeys(ctx context.Context, tx *sqlx.Tx, byKey map[string]*suppressio
 	return write, nil
 }
 
+// resultMetric is the weekly-results metric (store.CountResult) of a
+// suppressing event's reason: the shop's figures count each event SendGrid
+// reports once (deduplicated by its sg_event_id), when it is received.
+func resultMetric(suppression string) string {
+	switch suppression {
+	case sendgrid.SuppressSpamReport:
+		return store.MetricSpamReport
+	case sendgrid.SuppressUnsubscribe:
+		return store.MetricUnsubscribe
+	}
+	return store.MetricBounce // SuppressBounced, SuppressInvalid
+}
+
 // applyEvents records, in one transaction, each suppressing event for a
 // known request: its dedupe row, the suppression, and the registry entries.
 // Everything else is counted and dropped.
@@ -216,6 +229,9 @@ func (s *Server) applyEvents(ctx context.Context, events []sendgrid.Event) (even
 				continue
 			}
 			res.suppressed++
+			if err := store.CountResult(ctx, tx, req.Shop, now, resultMetric(reason), ""); err != nil {
+				return err
+			}
 			datum, basis := registry.DatumEmailDeliverability, registry.BasisLegitimateInterest
 			if objection {
 				datum, basis = registry.DatumMarketingPrefs, registry.BasisLegalObligation
