@@ -34,12 +34,19 @@ type appPage struct {
 	Error  string // a page-level error
 	Data   any
 	Lang   string // <html lang>: set by render, from the request
-	APIKey string // the app's client ID for App Bridge: set by render
+	APIKey string // the app's client ID for App Bridge, on an embedded session's pages: set by render
 }
 
 // render writes page name in r's language (requestLang).
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p appPage) {
-	p.Lang, p.APIKey = requestLang(r), s.ShopifyAPIKey
+	p.Lang = requestLang(r)
+	// App Bridge only inside the admin: at the top level it sends the
+	// browser to the admin (Shopify/shopify-app-bridge#482; shopify_app
+	// renders its script tag only when embedded, Shopify/shopify_app#1887),
+	// and a login-link session is not in the admin.
+	if ps, _ := r.Context().Value(sessionKey{}).(pageSession); ps.embedded {
+		p.APIKey = s.ShopifyAPIKey
+	}
 	// The base set is never executed itself, so each request may clone it
 	// and bind t and tf to its language.
 	tmpl, err := appTemplates.Clone()
@@ -65,14 +72,18 @@ func (s *Server) appError(w http.ResponseWriter, r *http.Request, status int, ti
 	s.render(w, r, status, "message", appPage{Title: tr(r, title), Error: tr(r, msg, args...)})
 }
 
-// langKey holds, in a request's context, the language of the merchant
-// session that made it.
-type langKey struct{}
+// sessionKey holds, in a request's context, what the pages need of the
+// merchant session that made it.
+type sessionKey struct{}
 
-// withLang returns r carrying lang, a merchant session's language; empty
-// leaves the choice to requestLang's other sources.
-func withLang(r *http.Request, lang string) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), langKey{}, lang))
+type pageSession struct {
+	lang     string // empty leaves the choice to requestLang's other sources
+	embedded bool
+}
+
+// withSession returns r carrying m's language and whether it is embedded.
+func withSession(r *http.Request, m merchantSession) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionKey{}, pageSession{lang: m.Lang, embedded: m.Embedded}))
 }
 
 // requestLang is the language of the merchant pages for r: the session's
@@ -82,8 +93,8 @@ func withLang(r *http.Request, lang string) *http.Request {
 // "How Shopify sends the locale to apps"), else the browser's
 // Accept-Language, matched to a supported language by locale.Match.
 func requestLang(r *http.Request) string {
-	if l, _ := r.Context().Value(langKey{}).(string); l != "" {
-		return l
+	if ps, _ := r.Context().Value(sessionKey{}).(pageSession); ps.lang != "" {
+		return ps.lang
 	}
 	prefs := []string{r.URL.Query().Get("locale")}
 	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {

@@ -74,6 +74,10 @@ type merchantSession struct {
 	// user's locale when Shopify loaded the app; empty when it was not
 	// given, and then requestLang decides per request.
 	Lang string
+	// Embedded is a session that began in the Shopify admin's frame (an
+	// id_token load, or an App Bridge bearer token): its pages load App
+	// Bridge.
+	Embedded bool
 	// token is the raw session token (cookie sessions) or the JWT's sid
 	// (session-token requests); CSRF tokens derive from it.
 	token string
@@ -124,8 +128,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string,
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_sessions WHERE expires_at < $1`, now); err != nil {
 		return "", fmt.Errorf("expire sessions: %w", err)
 	}
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO app_sessions (token_hash, shop, locale, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-		hashToken(tok), shop, lang, now, now.Add(sessionLifetime)); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO app_sessions (token_hash, shop, locale, embedded, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		hashToken(tok), shop, lang, embedded, now, now.Add(sessionLifetime)); err != nil {
 		return "", fmt.Errorf("store session: %w", err)
 	}
 	c := &http.Cookie{Name: sessionCookie, Value: tok, Path: "/app", HttpOnly: true,
@@ -158,7 +162,7 @@ func (s *Server) session(r *http.Request) (merchantSession, error) {
 		if err != nil {
 			return merchantSession{}, err
 		}
-		return merchantSession{Shop: c.Shop, Lang: sessionLang(r), token: "jwt:" + c.Shop + ":" + c.Sid, bearer: true}, nil
+		return merchantSession{Shop: c.Shop, Lang: sessionLang(r), Embedded: true, token: "jwt:" + c.Shop + ":" + c.Sid, bearer: true}, nil
 	}
 	return s.cookieSession(r)
 }
@@ -170,10 +174,11 @@ func (s *Server) cookieSession(r *http.Request) (merchantSession, error) {
 		return merchantSession{}, errNoSession
 	}
 	var row struct {
-		Shop   string `db:"shop"`
-		Locale string `db:"locale"`
+		Shop     string `db:"shop"`
+		Locale   string `db:"locale"`
+		Embedded bool   `db:"embedded"`
 	}
-	err = s.DB.GetContext(r.Context(), &row, `SELECT shop, locale FROM app_sessions WHERE token_hash = $1 AND expires_at > $2`,
+	err = s.DB.GetContext(r.Context(), &row, `SELECT shop, locale, embedded FROM app_sessions WHERE token_hash = $1 AND expires_at > $2`,
 		hashToken(c.Value), s.now())
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -181,7 +186,7 @@ func (s *Server) cookieSession(r *http.Request) (merchantSession, error) {
 		}
 		return merchantSession{}, err
 	}
-	return merchantSession{Shop: row.Shop, Lang: row.Locale, token: c.Value}, nil
+	return merchantSession{Shop: row.Shop, Lang: row.Locale, Embedded: row.Embedded, token: c.Value}, nil
 }
 
 // acceptSessionToken checks an App Bridge session token, that its shop is
@@ -266,7 +271,7 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 				// that spent the token has its session, nobody else does.
 				if m, err := s.cookieSession(r); err == nil && m.Shop == c.Shop {
 					w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
-					h(w, withLang(r, m.Lang), m)
+					h(w, withSession(r, m), m)
 					return
 				}
 			}
@@ -285,9 +290,9 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 				s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.start_session")
 				return
 			}
-			m := merchantSession{Shop: c.Shop, Lang: sessionLang(r), token: tok}
+			m := merchantSession{Shop: c.Shop, Lang: sessionLang(r), Embedded: true, token: tok}
 			w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
-			h(w, withLang(r, m.Lang), m)
+			h(w, withSession(r, m), m)
 			return
 		}
 		m, err := s.session(r)
@@ -301,7 +306,7 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 			return
 		}
 		w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
-		r = withLang(r, m.Lang)
+		r = withSession(r, m)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {

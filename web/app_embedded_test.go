@@ -71,9 +71,15 @@ func TestApp_PagesFollowTheAdminUsersLocale(t *testing.T) {
 // title, <s-section>, the admin nav menu with its home link, and a save bar
 // on the settings form. The CSP lets the shop's own admin and
 // admin.shopify.com frame it, nobody else, and lets the CDN's scripts run.
+// A login-link session is not in the admin: no App Bridge, which would send
+// the browser there.
 func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 	e := newAppEnv(t)
-	c, _ := e.login(t, shop)
+	c := browser(t)
+	load := sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))
+	if status, _, _ := do(t, c, "GET", e.url+"/app?embedded=1&id_token="+load, nil, nil); status != 200 {
+		t.Fatalf("embedded load: %d", status)
+	}
 	head := regexp.MustCompile(`(?s)<head>(.*?)</head>`)
 	scripts := regexp.MustCompile(`<script[^>]*>`)
 	for page, title := range map[string]string{"/app": "Overview", "/app/settings": "Settings", "/app/requests": "Recent review requests",
@@ -110,6 +116,12 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 	_, _, body := do(t, c, "GET", e.url+"/app/settings", nil, nil)
 	if !regexp.MustCompile(`<form method="post" action="/app/settings" novalidate data-save-bar>`).MatchString(body) {
 		t.Error("the settings form has no data-save-bar")
+	}
+	lc, _ := e.login(t, shop)
+	_, _, body = do(t, lc, "GET", e.url+"/app/settings", nil, nil)
+	if hd := head.FindStringSubmatch(body)[1]; strings.Contains(hd, "app-bridge.js") || strings.Contains(hd, "shopify-api-key") ||
+		!strings.Contains(hd, `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">`) || !strings.Contains(body, "<s-page") {
+		t.Errorf("a login-link session's page: want Polaris and no App Bridge:\n%s", hd)
 	}
 	// Before the shop is known, only the admin may frame the answer.
 	_, h, _ := do(t, browser(t), "GET", e.url+"/app", nil, nil)

@@ -5,7 +5,7 @@ package web
 // Shopify prescribes for apps embedded in its admin.
 //
 // In the admin, the App Bridge script (loaded first in <head>, after the
-// shopify-api-key meta) draws the title bar from <s-page heading>, the
+// shopify-api-key meta, on an embedded session's pages only) draws the title bar from <s-page heading>, the
 // admin's side navigation from <ui-nav-menu>, and the save bar for a form
 // marked data-save-bar:
 //   - https://shopify.dev/docs/api/app-bridge-library ("Getting started":

@@ -97,7 +97,7 @@ func TestRequestLang_SessionThenLocaleParameterThenAcceptLanguage(t *testing.T) 
 			r.Header.Set("Accept-Language", tc.accept)
 		}
 		if tc.session != "" {
-			r = withLang(r, tc.session)
+			r = withSession(r, merchantSession{Lang: tc.session})
 		}
 		if got := requestLang(r); got != tc.want {
 			t.Errorf("session %q, locale %q, Accept-Language %q: %s, want %s", tc.session, tc.query, tc.accept, got, tc.want)
