@@ -90,16 +90,16 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 		}
 		hd := head.FindStringSubmatch(body)[1]
 		ss := scripts.FindAllString(hd, -1)
-		if len(ss) != 2 || ss[0] != `<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js">` ||
-			ss[1] != `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">` {
-			t.Errorf("%s: scripts in <head> %q, want App Bridge then Polaris from cdn.shopify.com", page, ss)
+		if len(ss) != 3 || ss[0] != `<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js">` ||
+			ss[1] != `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">` || ss[2] != `<script src="/app/toast.js" defer>` {
+			t.Errorf("%s: scripts in <head> %q, want App Bridge then Polaris from cdn.shopify.com, then the toast", page, ss)
 		}
 		meta := strings.Index(hd, `<meta name="shopify-api-key" content="`+appKey+`">`)
 		if meta < 0 || meta > strings.Index(hd, "<script") {
 			t.Errorf("%s: no shopify-api-key meta before App Bridge:\n%s", page, hd)
 		}
-		if n := len(scripts.FindAllString(body, -1)); n != 2 {
-			t.Errorf("%s: %d scripts on the page, want only Shopify's two", page, n)
+		if n := len(scripts.FindAllString(body, -1)); n != 3 {
+			t.Errorf("%s: %d scripts on the page, want Shopify's two and the toast", page, n)
 		}
 		for _, want := range []string{`<s-page heading="` + title + `">`, `<h1 class="page-title">` + title + `</h1>`, "<s-section>", "</s-page>",
 			`<ui-nav-menu>`, `<a href="/app" rel="home"`, `<a href="/app/settings"`, `</ui-nav-menu>`, `<html lang="en">`} {
@@ -117,14 +117,23 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 	if !regexp.MustCompile(`<form method="post" action="/app/settings" novalidate data-save-bar>`).MatchString(body) {
 		t.Error("the settings form has no data-save-bar")
 	}
+	// A notice is also an admin toast, by App Bridge's shopify.toast.show.
+	_, _, body = do(t, c, "GET", e.url+"/app/settings?notice=saved", nil, nil)
+	if !strings.Contains(body, `<p class="notice" role="status" data-toast>Settings saved.`) {
+		t.Errorf("the notice is not marked for a toast:\n%s", body)
+	}
+	status, h, js := do(t, browser(t), "GET", e.url+"/app/toast.js", nil, nil)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") || !strings.Contains(js, "window.shopify.toast.show(n.textContent)") {
+		t.Errorf("toast.js: %d %q\n%s", status, h.Get("Content-Type"), js)
+	}
 	lc, _ := e.login(t, shop)
 	_, _, body = do(t, lc, "GET", e.url+"/app/settings", nil, nil)
-	if hd := head.FindStringSubmatch(body)[1]; strings.Contains(hd, "app-bridge.js") || strings.Contains(hd, "shopify-api-key") ||
+	if hd := head.FindStringSubmatch(body)[1]; strings.Contains(hd, "app-bridge.js") || strings.Contains(hd, "shopify-api-key") || strings.Contains(hd, "toast.js") ||
 		!strings.Contains(hd, `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">`) || !strings.Contains(body, "<s-page") {
 		t.Errorf("a login-link session's page: want Polaris and no App Bridge:\n%s", hd)
 	}
 	// Before the shop is known, only the admin may frame the answer.
-	_, h, _ := do(t, browser(t), "GET", e.url+"/app", nil, nil)
+	_, h, _ = do(t, browser(t), "GET", e.url+"/app", nil, nil)
 	if csp := h.Get("Content-Security-Policy"); !strings.HasSuffix(csp, "frame-ancestors https://admin.shopify.com") {
 		t.Errorf("CSP without a session: %q", csp)
 	}

@@ -7,7 +7,7 @@ package web
 // In the admin, the App Bridge script (loaded first in <head>, after the
 // shopify-api-key meta, on an embedded session's pages only) draws the title bar from <s-page heading>, the
 // admin's side navigation from <ui-nav-menu>, and the save bar for a form
-// marked data-save-bar:
+// marked data-save-bar; toast.js (app_toast.go) shows a notice as a toast:
 //   - https://shopify.dev/docs/api/app-bridge-library ("Getting started":
 //     the meta and the app-bridge.js script tag)
 //   - https://shopify.dev/docs/api/app-bridge-library/web-components/ui-nav-menu
@@ -36,6 +36,8 @@ const appHTML = `
 {{if .APIKey}}<meta name="shopify-api-key" content="{{.APIKey}}">
 <script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
 {{end}}<script src="https://cdn.shopify.com/shopifycloud/polaris.js"></script>
+{{if .APIKey}}<script src="/app/toast.js" defer></script>
+{{end}}
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>{{.Title}} · Candor</title>
 <style>
@@ -79,7 +81,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <main id="main" tabindex="-1">
 <s-page heading="{{.Title}}">
 <h1 class="page-title">{{.Title}}</h1>
-{{if .Notice}}<s-banner tone="success"><p class="notice" role="status">{{.Notice}}</p></s-banner>{{end}}
+{{if .Notice}}<s-banner tone="success"><p class="notice" role="status" data-toast>{{.Notice}}</p></s-banner>{{end}}
 {{if .Error}}<s-banner tone="critical"><div class="alert" role="alert"><p>{{.Error}}</p>{{if eq .Nav "settings"}}{{template "summary" .Data}}{{end}}</div></s-banner>{{end}}
 {{end}}
 
