@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/text/language"
 
@@ -116,6 +118,33 @@ func trLang(lang, key string, args ...any) string {
 	return t
 }
 
+// Date layouts for stampIn: a merchantText key each, a Go time layout whose
+// "Jan" becomes the month's name in the language (date.month.1 to 12).
+const (
+	layoutDay     = "date.day"     // a date
+	layoutMinute  = "date.minute"  // a date and time, with its zone
+	layoutSeconds = "date.seconds" // the same to the second
+)
+
+// stampIn writes t in lang with the layout named by key, in t's location.
+func stampIn(lang, key string, t time.Time) string {
+	month := trLang(lang, "date.month."+strconv.Itoa(int(t.Month())))
+	return strings.Replace(t.Format(trLang(lang, key)), t.Format("Jan"), month, 1)
+}
+
+// stampUTC is stampIn in UTC for a time.Time or a *time.Time (nil: "").
+func stampUTC(lang, key string, v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		return stampIn(lang, key, t.UTC())
+	case *time.Time:
+		if t != nil {
+			return stampIn(lang, key, t.UTC())
+		}
+	}
+	return ""
+}
+
 // langFuncs are the template functions that depend on the language.
 func langFuncs(lang string) template.FuncMap {
 	return template.FuncMap{
@@ -123,6 +152,10 @@ func langFuncs(lang string) template.FuncMap {
 		"tf":            func(key string, args ...any) string { return trLang(lang, key, args...) },
 		"label":         func(field string) string { return trLang(lang, "field."+field) },
 		"senderRefused": func(sender string) string { return trLang(lang, "overview.refused.text", sender) },
+		// utc and utcSeconds write a time in UTC, as the privacy and
+		// registry pages show them.
+		"utc":        func(t any) string { return stampUTC(lang, layoutMinute, t) },
+		"utcSeconds": func(t any) string { return stampUTC(lang, layoutSeconds, t) },
 	}
 }
 

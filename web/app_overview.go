@@ -70,7 +70,7 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_shop")
 		return
 	}
-	d := overviewData{ConnectedSince: shop.CreatedAt.UTC().Format("2006-01-02"), Counts: map[string]int{},
+	d := overviewData{ConnectedSince: stampIn(lang, layoutDay, shop.CreatedAt.UTC()), Counts: map[string]int{},
 		Window: windowText(lang, shop.Settings)}
 	switch {
 	case shop.TokenSealed == "":
@@ -102,7 +102,7 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		return
 	}
 	if refused.N > 0 && refused.Latest != nil {
-		d.Refused = &senderRefusal{Requests: refused.N, Latest: refused.Latest.UTC().Format("2 Jan 2006 15:04 MST")}
+		d.Refused = &senderRefusal{Requests: refused.N, Latest: stampIn(lang, layoutMinute, refused.Latest.UTC())}
 	}
 	if s.Mailer != nil {
 		d.Sender = s.Mailer.Sender()

@@ -42,13 +42,13 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 			loc = l
 		}
 	}
+	lang := requestLang(r)
 	stamp := func(t *time.Time) string {
 		if t == nil {
 			return ""
 		}
-		return t.In(loc).Format("2 Jan 2006 15:04 MST")
+		return stampIn(lang, layoutMinute, t.In(loc))
 	}
-	lang := requestLang(r)
 	reqs, err := s.DB.RecentRequests(r.Context(), m.Shop, 50)
 	if err != nil {
 		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_requests")

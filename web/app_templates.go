@@ -227,10 +227,10 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <h2>{{tf "privacy.customer" $.Data.CustomerID}} <span class="hint">({{tf "privacy.pseudonym" .Data.Subject}})</span></h2>
 {{if .Data.Found}}{{range .Data.Found}}
 <section><h3>{{if eq .Kind "customer_redact"}}{{tf "privacy.erasure" .ID}}{{else}}{{tf "privacy.data_request" .ID}}{{end}}</h3>
-<p>{{tf "privacy.received" (.ReceivedAt.UTC.Format "2 Jan 2006 15:04 UTC")}}; {{if .CompletedAt}}{{tf "privacy.completed_at" (.CompletedAt.UTC.Format "2 Jan 2006 15:04 UTC")}}{{else}}{{.Status}}{{end}}.</p>
+<p>{{tf "privacy.received" (utc .ReceivedAt)}}; {{if .CompletedAt}}{{tf "privacy.completed_at" (utc .CompletedAt)}}{{else}}{{.Status}}{{end}}.</p>
 {{if .Receipts}}<table><caption class="hint">{{t "privacy.receipts"}}</caption>
 <thead><tr><th scope="col">{{t "privacy.system"}}</th><th scope="col">{{t "privacy.asked"}}</th><th scope="col">{{t "privacy.verified"}}</th><th scope="col">{{t "privacy.when"}}</th></tr></thead>
-<tbody>{{range .Receipts}}<tr><th scope="row">{{.System}}</th><td>{{.Asked}}</td><td>{{.Verified}}</td><td>{{.VerifiedAt.UTC.Format "2 Jan 2006 15:04:05 UTC"}}</td></tr>{{end}}</tbody></table>{{end}}
+<tbody>{{range .Receipts}}<tr><th scope="row">{{.System}}</th><td>{{.Asked}}</td><td>{{.Verified}}</td><td>{{utcSeconds .VerifiedAt}}</td></tr>{{end}}</tbody></table>{{end}}
 {{if .Report}}<pre>{{printf "%s" .Report}}</pre>{{end}}
 </section>{{end}}
 {{else}}<p>{{t "privacy.none_for_customer"}}</p>{{end}}
@@ -238,7 +238,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <s-section>
 <h2>{{t "privacy.recent"}}</h2>
 {{if .Data.Recent}}<table><thead><tr><th scope="col">{{t "privacy.request"}}</th><th scope="col">{{t "privacy.kind"}}</th><th scope="col">{{t "privacy.received_col"}}</th><th scope="col">{{t "requests.status"}}</th></tr></thead>
-<tbody>{{range .Data.Recent}}<tr><th scope="row">{{.ID}}</th><td>{{.Kind}}</td><td>{{.ReceivedAt.UTC.Format "2 Jan 2006 15:04 UTC"}}</td><td>{{if .CompletedAt}}{{t "privacy.completed"}}{{else}}{{.Status}}{{end}}</td></tr>{{end}}</tbody></table>
+<tbody>{{range .Data.Recent}}<tr><th scope="row">{{.ID}}</th><td>{{.Kind}}</td><td>{{utc .ReceivedAt}}</td><td>{{if .CompletedAt}}{{t "privacy.completed"}}{{else}}{{.Status}}{{end}}</td></tr>{{end}}</tbody></table>
 {{else}}<p>{{t "privacy.none"}}</p>{{end}}
 </s-section>
 {{template "foot" .}}{{end}}
@@ -264,7 +264,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 </s-section>
 <s-section>
 <h2>{{t "registry.signatures"}}</h2>
-{{if .Data.Exports}}<ul>{{range .Data.Exports}}<li><a href="/app/exports/{{.ID}}/signature">{{.ID}}.sig</a> ({{.CreatedAt.UTC.Format "2 Jan 2006 15:04 UTC"}})</li>{{end}}</ul>
+{{if .Data.Exports}}<ul>{{range .Data.Exports}}<li><a href="/app/exports/{{.ID}}/signature">{{.ID}}.sig</a> ({{utc .CreatedAt}})</li>{{end}}</ul>
 {{else}}<p>{{t "registry.no_downloads"}}</p>{{end}}
 </s-section>
 {{template "foot" .}}{{end}}

@@ -20,6 +20,22 @@ var merchantText = locale.NewCatalog().
 	Add("de", merchantDE)
 
 var merchantEN = locale.Messages{
+	"date.day":      "2 Jan 2006",
+	"date.minute":   "2 Jan 2006 15:04 MST",
+	"date.seconds":  "2 Jan 2006 15:04:05 MST",
+	"date.month.1":  "Jan",
+	"date.month.2":  "Feb",
+	"date.month.3":  "Mar",
+	"date.month.4":  "Apr",
+	"date.month.5":  "May",
+	"date.month.6":  "Jun",
+	"date.month.7":  "Jul",
+	"date.month.8":  "Aug",
+	"date.month.9":  "Sep",
+	"date.month.10": "Oct",
+	"date.month.11": "Nov",
+	"date.month.12": "Dec",
+
 	"layout.skip":   "Skip to content",
 	"layout.logout": "Log out",
 
@@ -246,6 +262,22 @@ var merchantEN = locale.Messages{
 }
 
 var merchantPtBR = locale.Messages{
+	"date.day":      "2 Jan 2006",
+	"date.minute":   "2 Jan 2006, 15:04 MST",
+	"date.seconds":  "2 Jan 2006, 15:04:05 MST",
+	"date.month.1":  "jan.",
+	"date.month.2":  "fev.",
+	"date.month.3":  "mar.",
+	"date.month.4":  "abr.",
+	"date.month.5":  "mai.",
+	"date.month.6":  "jun.",
+	"date.month.7":  "jul.",
+	"date.month.8":  "ago.",
+	"date.month.9":  "set.",
+	"date.month.10": "out.",
+	"date.month.11": "nov.",
+	"date.month.12": "dez.",
+
 	"layout.skip":   "Pular para o conteúdo",
 	"layout.logout": "Sair",
 
@@ -472,6 +504,22 @@ var merchantPtBR = locale.Messages{
 }
 
 var merchantES = locale.Messages{
+	"date.day":      "2 Jan 2006",
+	"date.minute":   "2 Jan 2006, 15:04 MST",
+	"date.seconds":  "2 Jan 2006, 15:04:05 MST",
+	"date.month.1":  "ene.",
+	"date.month.2":  "feb.",
+	"date.month.3":  "mar.",
+	"date.month.4":  "abr.",
+	"date.month.5":  "may.",
+	"date.month.6":  "jun.",
+	"date.month.7":  "jul.",
+	"date.month.8":  "ago.",
+	"date.month.9":  "sept.",
+	"date.month.10": "oct.",
+	"date.month.11": "nov.",
+	"date.month.12": "dic.",
+
 	"layout.skip":   "Ir al contenido",
 	"layout.logout": "Cerrar sesión",
 
@@ -698,6 +746,22 @@ var merchantES = locale.Messages{
 }
 
 var merchantFR = locale.Messages{
+	"date.day":      "2 Jan 2006",
+	"date.minute":   "2 Jan 2006 à 15:04 MST",
+	"date.seconds":  "2 Jan 2006 à 15:04:05 MST",
+	"date.month.1":  "janv.",
+	"date.month.2":  "févr.",
+	"date.month.3":  "mars",
+	"date.month.4":  "avr.",
+	"date.month.5":  "mai",
+	"date.month.6":  "juin",
+	"date.month.7":  "juil.",
+	"date.month.8":  "août",
+	"date.month.9":  "sept.",
+	"date.month.10": "oct.",
+	"date.month.11": "nov.",
+	"date.month.12": "déc.",
+
 	"layout.skip":   "Aller au contenu",
 	"layout.logout": "Se déconnecter",
 
@@ -924,6 +988,22 @@ var merchantFR = locale.Messages{
 }
 
 var merchantIT = locale.Messages{
+	"date.day":      "2 Jan 2006",
+	"date.minute":   "2 Jan 2006, 15:04 MST",
+	"date.seconds":  "2 Jan 2006, 15:04:05 MST",
+	"date.month.1":  "gen",
+	"date.month.2":  "feb",
+	"date.month.3":  "mar",
+	"date.month.4":  "apr",
+	"date.month.5":  "mag",
+	"date.month.6":  "giu",
+	"date.month.7":  "lug",
+	"date.month.8":  "ago",
+	"date.month.9":  "set",
+	"date.month.10": "ott",
+	"date.month.11": "nov",
+	"date.month.12": "dic",
+
 	"layout.skip":   "Vai al contenuto",
 	"layout.logout": "Esci",
 
@@ -1150,6 +1230,22 @@ var merchantIT = locale.Messages{
 }
 
 var merchantDE = locale.Messages{
+	"date.day":      "2. Jan 2006",
+	"date.minute":   "2. Jan 2006, 15:04 MST",
+	"date.seconds":  "2. Jan 2006, 15:04:05 MST",
+	"date.month.1":  "Jan.",
+	"date.month.2":  "Feb.",
+	"date.month.3":  "März",
+	"date.month.4":  "Apr.",
+	"date.month.5":  "Mai",
+	"date.month.6":  "Juni",
+	"date.month.7":  "Juli",
+	"date.month.8":  "Aug.",
+	"date.month.9":  "Sept.",
+	"date.month.10": "Okt.",
+	"date.month.11": "Nov.",
+	"date.month.12": "Dez.",
+
 	"layout.skip":   "Zum Inhalt springen",
 	"layout.logout": "Abmelden",
 

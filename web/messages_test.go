@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/store"
@@ -48,6 +50,12 @@ func TestMerchantText_EveryKeyInEveryLanguage(t *testing.T) {
 	}
 	for _, k := range notices {
 		used[k] = "notices"
+	}
+	for _, k := range []string{layoutDay, layoutMinute, layoutSeconds} {
+		used[k] = "stampIn"
+	}
+	for m := 1; m <= 12; m++ {
+		used["date.month."+strconv.Itoa(m)] = "stampIn"
 	}
 	if len(used) < 100 {
 		t.Fatalf("found only %d keys in use: the scan is broken", len(used))
@@ -108,4 +116,28 @@ func TestRequestLang_SessionThenLocaleParameterThenAcceptLanguage(t *testing.T) 
 func httptestRequest(target string) *http.Request {
 	r, _ := http.NewRequest(http.MethodGet, "http://candor.test"+strings.ReplaceAll(target, "%", "%25"), nil)
 	return r
+}
+
+// Dates read as each language writes them: the month's name in that
+// language, the layout of its key.
+func TestStampIn_WritesTheMonthInTheLanguage(t *testing.T) {
+	at := time.Date(2026, time.March, 2, 9, 5, 7, 0, time.UTC)
+	for lang, want := range map[string]string{
+		"en":    "2 Mar 2026 09:05 UTC",
+		"pt-BR": "2 mar. 2026, 09:05 UTC",
+		"es":    "2 mar. 2026, 09:05 UTC",
+		"fr":    "2 mars 2026 à 09:05 UTC",
+		"it":    "2 mar 2026, 09:05 UTC",
+		"de":    "2. März 2026, 09:05 UTC",
+	} {
+		if got := stampIn(lang, layoutMinute, at); got != want {
+			t.Errorf("%s: %q, want %q", lang, got, want)
+		}
+	}
+	if got := stampIn("de", layoutSeconds, at.AddDate(0, 9, 0)); got != "2. Dez. 2026, 09:05:07 UTC" {
+		t.Errorf("de, seconds: %q", got)
+	}
+	if got := stampIn("fr", layoutDay, at.AddDate(0, 5, 0)); got != "2 août 2026" {
+		t.Errorf("fr, day: %q", got)
+	}
 }
