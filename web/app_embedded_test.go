@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/candorhq/candor/store"
 )
 
 // The admin user's locale, which Shopify passes on the embedded load, is
@@ -42,6 +44,10 @@ func TestApp_PagesFollowTheAdminUsersLocale(t *testing.T) {
 	_, _, body = do(t, c, "GET", e.url+h.Get("Location"), nil, de)
 	if !strings.Contains(body, "Configurações salvas.") {
 		t.Errorf("no pt-BR notice after saving:\n%s", body)
+	}
+	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "unsubscribed", store.Product{ID: 8802, Title: "Wool Socks"})
+	if _, _, body = do(t, c, "GET", e.url+"/app/requests", nil, de); !strings.Contains(body, "ignorado: o cliente cancelou a inscrição") {
+		t.Errorf("the skipped request's status and reason are not in pt-BR:\n%s", body)
 	}
 	for _, page := range []string{"/app/requests", "/app/privacy", "/app/registry"} {
 		_, _, body = do(t, c, "GET", e.url+page, nil, de)

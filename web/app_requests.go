@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -56,7 +55,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 	}
 	rows := make([]requestRow, 0, len(reqs))
 	for _, q := range reqs {
-		row := requestRow{OrderName: q.OrderName, Status: statusLabel(lang, q.Status), Reason: review.Label(q.Reason),
+		row := requestRow{OrderName: q.OrderName, Status: statusLabel(lang, q.Status), Reason: reasonLabel(lang, q.Reason),
 			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
 		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
 			row.Planned = stamp(q.SendAt)
@@ -64,7 +63,7 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 		if q.ReminderStatus != "" {
 			row.Reminder = statusLabel(lang, q.ReminderStatus)
 			if q.ReminderReason != "" {
-				row.Reminder += " (" + review.Label(q.ReminderReason) + ")"
+				row.Reminder += " (" + reasonLabel(lang, q.ReminderReason) + ")"
 			}
 		}
 		if ps, err := q.Products(); err == nil {

@@ -54,6 +54,9 @@ func TestMerchantText_EveryKeyInEveryLanguage(t *testing.T) {
 	for _, k := range []string{layoutDay, layoutMinute, layoutSeconds} {
 		used[k] = "stampIn"
 	}
+	for _, r := range pageReasons {
+		used["reason."+string(r)] = "pageReasons"
+	}
 	for m := 1; m <= 12; m++ {
 		used["date.month."+strconv.Itoa(m)] = "stampIn"
 	}
