@@ -94,6 +94,23 @@ func TestMerchantPages_WorkWithoutShopifysScriptsInARealBrowser(t *testing.T) {
 	if saved, _ := db.Shop(context.Background(), shop); saved.Delay != 48*time.Hour {
 		t.Fatalf("delay saved as %s", saved.Delay)
 	}
+	// Where App Bridge is there (here a stand-in for its window.shopify,
+	// whose toast records what it is shown), our script hands the page's
+	// title and navigation to the admin and shows the notice as a toast.
+	got := br.executeAsync(`var done = arguments[arguments.length - 1];
+		window.shopify = {toast: {show: function (m) { window.toasts = (window.toasts || []).concat([m]); }}};
+		var s = document.createElement("script");
+		s.src = "/app/embedded.js";
+		s.onload = function () {
+			var shown = function (css) { return getComputedStyle(document.querySelector(css)).display !== "none"; };
+			done([document.documentElement.className, shown("body > header"), shown("h1.page-title"),
+				document.querySelector("s-banner").hidden, (window.toasts || []).join("|")].join(" / "));
+		};
+		document.head.appendChild(s);`)
+	if !strings.HasPrefix(got, "in-admin / false / false / true / Configurações salvas.") {
+		t.Errorf("with App Bridge: class / header shown / title shown / banner hidden / toasts = %q", got)
+	}
+	br.open(hs.URL + "/app/settings")
 	// The privacy lookup form works too.
 	br.follow(`header nav a[href="/app/privacy"]`)
 	br.fill("#customer_id", "424242")
@@ -108,6 +125,15 @@ func (w *webDriver) execute(script string) string {
 	w.t.Helper()
 	var out string
 	w.call("POST", "/execute/sync", map[string]any{"script": script, "args": []any{}}, &out)
+	return out
+}
+
+// executeAsync runs script in the page, which calls its last argument with
+// the result, and returns that result as text.
+func (w *webDriver) executeAsync(script string) string {
+	w.t.Helper()
+	var out string
+	w.call("POST", "/execute/async", map[string]any{"script": script, "args": []any{}}, &out)
 	return out
 }
 

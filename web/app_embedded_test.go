@@ -97,15 +97,15 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 		hd := head.FindStringSubmatch(body)[1]
 		ss := scripts.FindAllString(hd, -1)
 		if len(ss) != 3 || ss[0] != `<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js">` ||
-			ss[1] != `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">` || ss[2] != `<script src="/app/toast.js" defer>` {
-			t.Errorf("%s: scripts in <head> %q, want App Bridge then Polaris from cdn.shopify.com, then the toast", page, ss)
+			ss[1] != `<script src="/app/embedded.js">` || ss[2] != `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">` {
+			t.Errorf("%s: scripts in <head> %q, want App Bridge, ours for the admin, then Polaris from cdn.shopify.com", page, ss)
 		}
 		meta := strings.Index(hd, `<meta name="shopify-api-key" content="`+appKey+`">`)
 		if meta < 0 || meta > strings.Index(hd, "<script") {
 			t.Errorf("%s: no shopify-api-key meta before App Bridge:\n%s", page, hd)
 		}
 		if n := len(scripts.FindAllString(body, -1)); n != 3 {
-			t.Errorf("%s: %d scripts on the page, want Shopify's two and the toast", page, n)
+			t.Errorf("%s: %d scripts on the page, want Shopify's two and ours", page, n)
 		}
 		for _, want := range []string{`<s-page heading="` + title + `">`, `<h1 class="page-title">` + title + `</h1>`, "<s-section>", "</s-page>",
 			`<ui-nav-menu>`, `<a href="/app" rel="home"`, `<a href="/app/settings"`, `</ui-nav-menu>`, `<html lang="en">`} {
@@ -128,13 +128,13 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 	if !strings.Contains(body, `<p class="notice" role="status" data-toast>Settings saved.`) {
 		t.Errorf("the notice is not marked for a toast:\n%s", body)
 	}
-	status, h, js := do(t, browser(t), "GET", e.url+"/app/toast.js", nil, nil)
-	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") || !strings.Contains(js, "window.shopify.toast.show(n.textContent)") {
-		t.Errorf("toast.js: %d %q\n%s", status, h.Get("Content-Type"), js)
+	status, h, js := do(t, browser(t), "GET", e.url+"/app/embedded.js", nil, nil)
+	if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), "text/javascript") || !strings.Contains(js, "shopify.toast.show(n.textContent)") {
+		t.Errorf("embedded.js: %d %q\n%s", status, h.Get("Content-Type"), js)
 	}
 	lc, _ := e.login(t, shop)
 	_, _, body = do(t, lc, "GET", e.url+"/app/settings", nil, nil)
-	if hd := head.FindStringSubmatch(body)[1]; strings.Contains(hd, "app-bridge.js") || strings.Contains(hd, "shopify-api-key") || strings.Contains(hd, "toast.js") ||
+	if hd := head.FindStringSubmatch(body)[1]; strings.Contains(hd, "app-bridge.js") || strings.Contains(hd, "shopify-api-key") || strings.Contains(hd, "embedded.js") ||
 		!strings.Contains(hd, `<script src="https://cdn.shopify.com/shopifycloud/polaris.js">`) || !strings.Contains(body, "<s-page") {
 		t.Errorf("a login-link session's page: want Polaris and no App Bridge:\n%s", hd)
 	}

@@ -4,10 +4,11 @@ package web
 // JavaScript (every action is a link or a form), inside the elements
 // Shopify prescribes for apps embedded in its admin.
 //
-// In the admin, the App Bridge script (loaded first in <head>, after the
-// shopify-api-key meta, on an embedded session's pages only) draws the title bar from <s-page heading>, the
-// admin's side navigation from <ui-nav-menu>, and the save bar for a form
-// marked data-save-bar; toast.js (app_toast.go) shows a notice as a toast:
+// In the admin, App Bridge (first in <head>, after the shopify-api-key
+// meta; on an embedded session's pages only) draws the title bar from
+// <s-page heading>, the admin's side navigation from <ui-nav-menu>, and the
+// save bar for a form marked data-save-bar; embedded.js (app_embedded.go)
+// shows a notice as a toast:
 //   - https://shopify.dev/docs/api/app-bridge-library ("Getting started":
 //     the meta and the app-bridge.js script tag)
 //   - https://shopify.dev/docs/api/app-bridge-library/web-components/ui-nav-menu
@@ -23,10 +24,10 @@ package web
 // asks. Where they do not load (a standalone browser, the tests here), a
 // browser renders an unknown element's children, so the native header,
 // nav, headings, forms and tables below are the page; the CSS hides the
-// native header and title only once polaris.js has defined s-page
-// (:defined), so nothing is shown twice in the admin. Colours meet WCAG AA
-// contrast on white (#1b1b1b text, #0a4fb4 links, #a4000f errors); focus is
-// always visible.
+// native header and title only when App Bridge has loaded (embedded.js
+// marks the page "in-admin"), since the admin then shows both. Colours
+// meet WCAG AA contrast on white (#1b1b1b text, #0a4fb4 links, #a4000f
+// errors); focus is always visible.
 //
 // Every text is a key of merchantText (messages.go), looked up with t (or
 // tf, with fmt arguments) in the request's language.
@@ -35,9 +36,9 @@ const appHTML = `
 <html lang="{{.Lang}}"><head><meta charset="utf-8">
 {{if .APIKey}}<meta name="shopify-api-key" content="{{.APIKey}}">
 <script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>
+<script src="/app/embedded.js"></script>
 {{end}}<script src="https://cdn.shopify.com/shopifycloud/polaris.js"></script>
-{{if .APIKey}}<script src="/app/toast.js" defer></script>
-{{end}}
+
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>{{.Title}} · Candor</title>
 <style>
@@ -47,7 +48,7 @@ a{color:#0a4fb4}a:focus,button:focus,input:focus,select:focus{outline:3px solid 
 header{background:#f3f4f6;border-bottom:1px solid #c9ccd1;padding:.75rem 1.5rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
 header nav ui-nav-menu{display:flex;flex-wrap:wrap;gap:1rem}
 header nav a[aria-current]{font-weight:700;color:#1b1b1b}
-body:has(s-page:defined)>header,s-page:defined h1.page-title{display:none}
+.in-admin body>header,.in-admin h1.page-title{display:none}
 main{max-width:52rem;margin:0 auto;padding:1rem 1.5rem 3rem}
 s-section{display:block;margin:0 0 1.25rem}
 fieldset{border:1px solid #c9ccd1;border-radius:6px;margin:0 0 1.25rem;padding:.75rem 1rem}
