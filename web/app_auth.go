@@ -252,8 +252,13 @@ func appCSP(shop string) string {
 	if shop != "" {
 		frame = "https://" + shop + " " + frame
 	}
+	return appCSPFramedBy(frame)
+}
+
+// appCSPFramedBy is appCSP with the frame-ancestors given.
+func appCSPFramedBy(frameAncestors string) string {
 	return "default-src 'self'; script-src 'self' https://cdn.shopify.com; style-src 'self' 'unsafe-inline' https://cdn.shopify.com; " +
-		"font-src 'self' https://cdn.shopify.com; img-src 'self' data: https://cdn.shopify.com; frame-ancestors " + frame
+		"font-src 'self' https://cdn.shopify.com; img-src 'self' data: https://cdn.shopify.com; frame-ancestors " + frameAncestors
 }
 
 // merchant runs h for a logged-in merchant. An embedded load with id_token
@@ -349,7 +354,7 @@ func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	// The token is in this page's URL: send it nowhere, frame it nowhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", appCSPFramedBy("'none'"))
 	tok := r.URL.Query().Get("token")
 	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
