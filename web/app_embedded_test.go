@@ -144,3 +144,37 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 		t.Errorf("CSP without a session: %q", csp)
 	}
 }
+
+// Every page renders whole in every language: no text key shows instead of
+// its text, and no fmt argument is missing or left over.
+func TestApp_EveryPageRendersInEveryLanguage(t *testing.T) {
+	e := newAppEnv(t)
+	e.addRequest(t, shop, 1002, "#1002", store.StatusSkipped, "cap_emails", store.Product{ID: 8802, Title: "Wool Socks"})
+	key := regexp.MustCompile(`\b(?:layout|nav|login|logout|notice|overview|test|status|field|settings|requests|privacy|registry|error|date|reason)\.[a-z_]+(?:\.[a-z_0-9]+)*\b`)
+	for _, lang := range []string{"en", "pt-BR", "es", "fr", "it", "de"} {
+		c := browser(t)
+		load := sessionToken(t, "HS256", appSecret, claimsFor(shop, time.Now()))
+		status, _, body := do(t, c, "GET", e.url+"/app?embedded=1&locale="+lang+"&id_token="+load, nil, nil)
+		if status != 200 {
+			t.Fatalf("%s: embedded load %d", lang, status)
+		}
+		csrf := csrfRe.FindStringSubmatch(body)[1]
+		pages := map[string]string{"overview": body}
+		for _, p := range []string{"/app/settings?notice=saved", "/app/requests", "/app/privacy?customer_id=7001", "/app/registry", "/app?notice=test-sent"} {
+			_, _, pages[p] = do(t, c, "GET", e.url+p, nil, nil)
+		}
+		_, _, pages["refused settings"] = do(t, c, "POST", e.url+"/app/settings",
+			settingsForm(csrf, map[string]string{"delay": "soon", "max_products": "x", "window_start": "25:00", "excluded_products": "abc", "product_once": "maybe"}), nil)
+		for name, page := range pages {
+			if !strings.Contains(page, `<html lang="`+lang+`">`) {
+				t.Errorf("%s %s: not in %s", lang, name, lang)
+			}
+			if strings.Contains(page, "%!") {
+				t.Errorf("%s %s: a fmt argument is wrong: %s", lang, name, page[max(0, strings.Index(page, "%!")-80):strings.Index(page, "%!")+40])
+			}
+			for _, k := range key.FindAllString(page, -1) {
+				t.Errorf("%s %s shows the key %q", lang, name, k)
+			}
+		}
+	}
+}
