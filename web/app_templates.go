@@ -46,11 +46,11 @@ body{font:16px/1.5 system-ui,sans-serif;margin:0;color:#1b1b1b;background:#fff}
 a{color:#0a4fb4}a:focus,button:focus,input:focus,select:focus{outline:3px solid #0a4fb4;outline-offset:2px}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;padding:.5rem}
 header{background:#f3f4f6;border-bottom:1px solid #c9ccd1;padding:.75rem 1.5rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:center}
-header nav ui-nav-menu{display:flex;flex-wrap:wrap;gap:1rem}
+header nav ui-nav-menu:not(:defined){display:flex;flex-wrap:wrap;gap:1rem}
 header nav a[aria-current]{font-weight:700;color:#1b1b1b}
 .in-admin body>header,.in-admin h1.page-title{display:none}
 main{max-width:52rem;margin:0 auto;padding:1rem 1.5rem 3rem}
-s-section{display:block;margin:0 0 1.25rem}
+s-page:not(:defined),s-banner:not(:defined){display:block}s-section:not(:defined){display:block;margin:0 0 1.25rem}
 fieldset{border:1px solid #c9ccd1;border-radius:6px;margin:0 0 1.25rem;padding:.75rem 1rem}
 legend{font-weight:700;padding:0 .25rem}
 label{display:block;font-weight:600;margin-top:.75rem}
