@@ -241,8 +241,8 @@ type merchantHandler func(w http.ResponseWriter, r *http.Request, m merchantSess
 
 // appCSP is the merchant pages' Content-Security-Policy. Scripts come from
 // this server and Shopify's CDN only (App Bridge and Polaris, never a copy:
-// https://shopify.dev/docs/api/app-bridge-library, "Getting started"), as
-// do the styles and fonts polaris.js brings. Only the Shopify admin and the
+// https://shopify.dev/docs/api/app-bridge-library, "Getting started");
+// styles, fonts and images may come from the CDN too. Only the Shopify admin and the
 // shop's own admin domain may frame the page, as Shopify asks of embedded
 // apps: https://shopify.dev/docs/apps/build/security/app-server/set-up-iframe-protection
 // (frame-ancestors https://{shop} https://admin.shopify.com, per shop, no
