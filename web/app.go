@@ -151,7 +151,7 @@ func langFuncs(lang string) template.FuncMap {
 		"t":             func(key string) string { return trLang(lang, key) },
 		"tf":            func(key string, args ...any) string { return trLang(lang, key, args...) },
 		"label":         func(field string) string { return trLang(lang, "field."+field) },
-		"senderRefused": func(sender string) string { return trLang(lang, "overview.refused.text", sender) },
+		"senderRefused": func(sender string) string { return senderRefusedText(lang, sender) },
 		// utc and utcSeconds write a time in UTC, as the privacy and
 		// registry pages show them.
 		"utc":        func(t any) string { return stampUTC(lang, layoutMinute, t) },
