@@ -29,7 +29,8 @@ func TestApp_PagesFollowTheAdminUsersLocale(t *testing.T) {
 
 	status, _, body = do(t, c, "GET", e.url+"/app/settings", nil, de)
 	if status != 200 || !strings.Contains(body, `<html lang="pt-BR">`) || !strings.Contains(body, "Salvar configurações") ||
-		!strings.Contains(body, "Prazo após a entrega") || strings.Contains(body, "Save settings") {
+		!strings.Contains(body, "Prazo após a entrega") || !strings.Contains(body, "plataforma de avaliações: judge.me, trustpilot.com") ||
+		strings.Contains(body, "Save settings") {
 		t.Fatalf("settings after the pt-BR load: %d\n%s", status, body)
 	}
 	status, _, body = do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, map[string]string{"delay": "-5d", "max_emails": "three"}), de)
