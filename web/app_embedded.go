@@ -21,7 +21,7 @@ const embeddedJS = `(function () {
     if (!n || !shopify.toast) return;
     shopify.toast.show(n.textContent);
     var b = n.closest("s-banner");
-    if (b) b.hidden = true;
+    if (b) b.style.display = "none";
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", toast);
   else toast();
