@@ -404,7 +404,7 @@ var merchantPtBR = locale.Messages{
 	"settings.error.product_id":       "%q não é um ID de produto: use os números do URL do produto no admin, separados por vírgulas.",
 
 	"requests.title":    "Pedidos de avaliação recentes",
-	"requests.intro":    "Os 50 pedidos mais recentes. Os clientes não aparecem: o Candor não guarda nomes nem endereços. Os horários estão em %s.",
+	"requests.intro":    "Os 50 pedidos mais recentes. Os clientes não aparecem: o Candor não guarda nomes nem endereços. Os horários estão no fuso horário %s.",
 	"requests.caption":  "Pedidos de avaliação, dos mais recentes para os mais antigos",
 	"requests.order":    "Pedido",
 	"requests.products": "Produtos",
@@ -646,7 +646,7 @@ var merchantES = locale.Messages{
 	"settings.error.product_id":       "%q no es un ID de producto: usa los números de la URL del producto en el panel de control, separados por comas.",
 
 	"requests.title":    "Solicitudes de reseña recientes",
-	"requests.intro":    "Los últimos 50 pedidos. No se muestran clientes: Candor no guarda nombres ni direcciones. Las horas están en %s.",
+	"requests.intro":    "Los últimos 50 pedidos. No se muestran clientes: Candor no guarda nombres ni direcciones. Las horas están en la zona horaria %s.",
 	"requests.caption":  "Solicitudes de reseña, de la más reciente a la más antigua",
 	"requests.order":    "Pedido",
 	"requests.products": "Productos",
@@ -888,7 +888,7 @@ var merchantFR = locale.Messages{
 	"settings.error.product_id":       "%q n'est pas un ID de produit : utilisez les chiffres de l'URL du produit dans l'interface administrateur, séparés par des virgules.",
 
 	"requests.title":    "Demandes d'avis récentes",
-	"requests.intro":    "Les 50 dernières commandes. Les clients ne sont pas affichés : Candor ne conserve ni noms ni adresses. Les heures sont en %s.",
+	"requests.intro":    "Les 50 dernières commandes. Les clients ne sont pas affichés : Candor ne conserve ni noms ni adresses. Les heures sont dans le fuseau horaire %s.",
 	"requests.caption":  "Demandes d'avis, de la plus récente à la plus ancienne",
 	"requests.order":    "Commande",
 	"requests.products": "Produits",
@@ -1130,7 +1130,7 @@ var merchantIT = locale.Messages{
 	"settings.error.product_id":       "%q non è un ID prodotto: usa i numeri dell'URL del prodotto nel pannello di controllo, separati da virgole.",
 
 	"requests.title":    "Richieste di recensione recenti",
-	"requests.intro":    "Gli ultimi 50 ordini. I clienti non sono mostrati: Candor non conserva nomi né indirizzi. Gli orari sono in %s.",
+	"requests.intro":    "Gli ultimi 50 ordini. I clienti non sono mostrati: Candor non conserva nomi né indirizzi. Gli orari sono nel fuso orario %s.",
 	"requests.caption":  "Richieste di recensione, dalla più recente",
 	"requests.order":    "Ordine",
 	"requests.products": "Prodotti",
@@ -1372,14 +1372,14 @@ var merchantDE = locale.Messages{
 	"settings.error.product_id":       "%q ist keine Produkt-ID: Verwende die Ziffern aus der Admin-URL des Produkts, durch Kommas getrennt.",
 
 	"requests.title":    "Aktuelle Bewertungsanfragen",
-	"requests.intro":    "Die letzten 50 Bestellungen. Kunden werden nicht angezeigt: Candor speichert keine Namen oder Adressen. Zeiten in %s.",
+	"requests.intro":    "Die letzten 50 Bestellungen. Kunden werden nicht angezeigt: Candor speichert keine Namen oder Adressen. Zeiten in der Zeitzone %s.",
 	"requests.caption":  "Bewertungsanfragen, neueste zuerst",
 	"requests.order":    "Bestellung",
 	"requests.products": "Produkte",
 	"requests.status":   "Status",
 	"requests.when":     "Wann",
 	"requests.reminder": "Erinnerung",
-	"requests.planned":  "geplant für %s",
+	"requests.planned":  "geplant am %s",
 	"requests.sent":     "gesendet am %s",
 	"requests.created":  "erstellt am %s",
 	"requests.none":     "Noch keine Bewertungsanfragen. Sie erscheinen hier, wenn Shopify eine ausgeführte Bestellung meldet.",
