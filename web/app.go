@@ -6,10 +6,17 @@ package web
 // app_registry.go; app_auth.go is their login.
 
 import (
+	"context"
+	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
+	"golang.org/x/text/language"
+
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/store"
 )
 
@@ -18,7 +25,8 @@ import (
 // customer data: order names, product titles, statuses and times, never a
 // customer's address, name or ID, so viewing them is not a registry touch.
 
-// appPage is what every page template gets.
+// appPage is what every page template gets. Its texts are in the
+// request's language already (tr); the templates look up their own (t).
 type appPage struct {
 	Title  string
 	Shop   string
@@ -27,24 +35,131 @@ type appPage struct {
 	Notice string // a status message after an action
 	Error  string // a page-level error
 	Data   any
+	Lang   string // <html lang>: set by render, from the request
+	APIKey string // the app's client ID for App Bridge, on an embedded session's pages: set by render
 }
 
-func (s *Server) render(w http.ResponseWriter, status int, name string, p appPage) {
+// render writes page name in r's language (requestLang).
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p appPage) {
+	p.Lang = requestLang(r)
+	// App Bridge only inside the admin: at the top level it sends the
+	// browser to the admin (Shopify/shopify-app-bridge#482; shopify_app
+	// renders its script tag only when embedded, Shopify/shopify_app#1887),
+	// and a login-link session is not in the admin.
+	if ps, _ := r.Context().Value(sessionKey{}).(pageSession); ps.embedded {
+		p.APIKey = s.ShopifyAPIKey
+	}
+	// The base set is never executed itself, so each request may clone it
+	// and bind t and tf to its language.
+	tmpl, err := appTemplates.Clone()
+	if err == nil {
+		tmpl = tmpl.Funcs(langFuncs(p.Lang))
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		s.Logger.Error("render app page", "page", name, "error", err)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
 	w.WriteHeader(status)
-	if err := appTemplates.ExecuteTemplate(w, name, p); err != nil {
+	if err := tmpl.ExecuteTemplate(w, name, p); err != nil {
 		s.Logger.Error("render app page", "page", name, "error", err)
 	}
 }
 
-func (s *Server) appError(w http.ResponseWriter, status int, title, msg string) {
-	s.render(w, status, "message", appPage{Title: title, Error: msg})
+// appError shows a message page: title and msg are merchantText keys, msg
+// formatted with args.
+func (s *Server) appError(w http.ResponseWriter, r *http.Request, status int, title, msg string, args ...any) {
+	s.render(w, r, status, "message", appPage{Title: tr(r, title), Error: tr(r, msg, args...)})
 }
 
-var appTemplates = template.Must(template.New("app").Funcs(template.FuncMap{
-	"label":           func(k string) string { return fieldLabels[k] },
-	"senderRefused":   senderRefusedText,
+// sessionKey holds, in a request's context, what the pages need of the
+// merchant session that made it.
+type sessionKey struct{}
+
+type pageSession struct {
+	lang     string // empty leaves the choice to requestLang's other sources
+	embedded bool
+}
+
+// withSession returns r carrying m's language and whether it is embedded.
+func withSession(r *http.Request, m merchantSession) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionKey{}, pageSession{lang: m.Lang, embedded: m.Embedded}))
+}
+
+// requestLang is the language of the merchant pages for r: the session's
+// (the admin user's locale when Shopify loaded the app), else the locale
+// parameter of this request (Shopify adds it to an embedded app's URL:
+// https://shopify.dev/tutorials/update-your-app-to-support-localization,
+// "How Shopify sends the locale to apps"), else the browser's
+// Accept-Language, matched to a supported language by locale.Match.
+func requestLang(r *http.Request) string {
+	if ps, _ := r.Context().Value(sessionKey{}).(pageSession); ps.lang != "" {
+		return ps.lang
+	}
+	prefs := []string{r.URL.Query().Get("locale")}
+	if tags, _, err := language.ParseAcceptLanguage(r.Header.Get("Accept-Language")); err == nil {
+		for _, t := range tags {
+			prefs = append(prefs, t.String())
+		}
+	}
+	return locale.Match(prefs...)
+}
+
+// tr is merchantText's key in r's language, formatted with args if any.
+func tr(r *http.Request, key string, args ...any) string { return trLang(requestLang(r), key, args...) }
+
+func trLang(lang, key string, args ...any) string {
+	t := merchantText.T(lang, key)
+	if len(args) > 0 {
+		return fmt.Sprintf(t, args...)
+	}
+	return t
+}
+
+// Date layouts for stampIn: a merchantText key each, a Go time layout whose
+// "Jan" becomes the month's name in the language (date.month.1 to 12).
+const (
+	layoutDay     = "date.day"     // a date
+	layoutMinute  = "date.minute"  // a date and time, with its zone
+	layoutSeconds = "date.seconds" // the same to the second
+)
+
+// stampIn writes t in lang with the layout named by key, in t's location.
+func stampIn(lang, key string, t time.Time) string {
+	month := trLang(lang, "date.month."+strconv.Itoa(int(t.Month())))
+	return strings.Replace(t.Format(trLang(lang, key)), t.Format("Jan"), month, 1)
+}
+
+// stampUTC is stampIn in UTC for a time.Time or a *time.Time (nil: "").
+func stampUTC(lang, key string, v any) string {
+	switch t := v.(type) {
+	case time.Time:
+		return stampIn(lang, key, t.UTC())
+	case *time.Time:
+		if t != nil {
+			return stampIn(lang, key, t.UTC())
+		}
+	}
+	return ""
+}
+
+// langFuncs are the template functions that depend on the language.
+func langFuncs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":             func(key string) string { return trLang(lang, key) },
+		"tf":            func(key string, args ...any) string { return trLang(lang, key, args...) },
+		"label":         func(field string) string { return trLang(lang, "field."+field) },
+		"senderRefused": func(sender string) string { return senderRefusedText(lang, sender) },
+		// utc and utcSeconds write a time in UTC, as the privacy and
+		// registry pages show them.
+		"utc":        func(t any) string { return stampUTC(lang, layoutMinute, t) },
+		"utcSeconds": func(t any) string { return stampUTC(lang, layoutSeconds, t) },
+	}
+}
+
+var appTemplates = template.Must(template.New("app").Funcs(langFuncs(locale.Default)).Funcs(template.FuncMap{
 	"reviewPlatforms": func() string { return strings.Join(store.ReviewPlatforms, ", ") },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}

@@ -19,6 +19,7 @@ import (
 	"github.com/candorhq/candor/datakeys"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
@@ -69,6 +70,14 @@ func (m merchantSession) principal() string {
 
 type merchantSession struct {
 	Shop string
+	// Lang is the session's language (locale.Supported), from the admin
+	// user's locale when Shopify loaded the app; empty when it was not
+	// given, and then requestLang decides per request.
+	Lang string
+	// Embedded is a session that began in the Shopify admin's frame (an
+	// id_token load, or an App Bridge bearer token): its pages load App
+	// Bridge.
+	Embedded bool
 	// token is the raw session token (cookie sessions) or the JWT's sid
 	// (session-token requests); CSRF tokens derive from it.
 	token string
@@ -108,6 +117,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, shop strin
 // sent only inside the admin's frame, and the forms' CSRF tokens do the
 // rest.
 func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string, embedded bool) (string, error) {
+	lang := sessionLang(r)
 	raw := make([]byte, 32)
 	if _, err := rand.Read(raw); err != nil {
 		return "", err
@@ -118,8 +128,8 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string,
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_sessions WHERE expires_at < $1`, now); err != nil {
 		return "", fmt.Errorf("expire sessions: %w", err)
 	}
-	if _, err := s.DB.ExecContext(ctx, `INSERT INTO app_sessions (token_hash, shop, created_at, expires_at) VALUES ($1, $2, $3, $4)`,
-		hashToken(tok), shop, now, now.Add(sessionLifetime)); err != nil {
+	if _, err := s.DB.ExecContext(ctx, `INSERT INTO app_sessions (token_hash, shop, locale, embedded, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		hashToken(tok), shop, lang, embedded, now, now.Add(sessionLifetime)); err != nil {
 		return "", fmt.Errorf("store session: %w", err)
 	}
 	c := &http.Cookie{Name: sessionCookie, Value: tok, Path: "/app", HttpOnly: true,
@@ -132,6 +142,16 @@ func (s *Server) newSession(w http.ResponseWriter, r *http.Request, shop string,
 	return tok, nil
 }
 
+// sessionLang is the language a session keeps: the locale parameter of the
+// request that starts it (Shopify's embedded load carries the admin user's
+// locale), matched to a supported language; empty without one.
+func sessionLang(r *http.Request) string {
+	if l := r.URL.Query().Get("locale"); l != "" {
+		return locale.Match(l)
+	}
+	return ""
+}
+
 // errNoSession means the request carries no valid credential.
 var errNoSession = errors.New("not logged in")
 
@@ -142,7 +162,7 @@ func (s *Server) session(r *http.Request) (merchantSession, error) {
 		if err != nil {
 			return merchantSession{}, err
 		}
-		return merchantSession{Shop: c.Shop, token: "jwt:" + c.Shop + ":" + c.Sid, bearer: true}, nil
+		return merchantSession{Shop: c.Shop, Lang: sessionLang(r), Embedded: true, token: "jwt:" + c.Shop + ":" + c.Sid, bearer: true}, nil
 	}
 	return s.cookieSession(r)
 }
@@ -153,8 +173,12 @@ func (s *Server) cookieSession(r *http.Request) (merchantSession, error) {
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return merchantSession{}, errNoSession
 	}
-	var shop string
-	err = s.DB.GetContext(r.Context(), &shop, `SELECT shop FROM app_sessions WHERE token_hash = $1 AND expires_at > $2`,
+	var row struct {
+		Shop     string `db:"shop"`
+		Locale   string `db:"locale"`
+		Embedded bool   `db:"embedded"`
+	}
+	err = s.DB.GetContext(r.Context(), &row, `SELECT shop, locale, embedded FROM app_sessions WHERE token_hash = $1 AND expires_at > $2`,
 		hashToken(c.Value), s.now())
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -162,7 +186,7 @@ func (s *Server) cookieSession(r *http.Request) (merchantSession, error) {
 		}
 		return merchantSession{}, err
 	}
-	return merchantSession{Shop: shop, token: c.Value}, nil
+	return merchantSession{Shop: row.Shop, Lang: row.Locale, Embedded: row.Embedded, token: c.Value}, nil
 }
 
 // acceptSessionToken checks an App Bridge session token, that its shop is
@@ -215,6 +239,28 @@ func (s *Server) shopConnected(ctx context.Context, shop string) error {
 
 type merchantHandler func(w http.ResponseWriter, r *http.Request, m merchantSession)
 
+// appCSP is the merchant pages' Content-Security-Policy. Scripts come from
+// this server and Shopify's CDN only (App Bridge and Polaris, never a copy:
+// https://shopify.dev/docs/api/app-bridge-library, "Getting started");
+// styles, fonts and images may come from the CDN too. Only the Shopify admin and the
+// shop's own admin domain may frame the page, as Shopify asks of embedded
+// apps: https://shopify.dev/docs/apps/build/security/app-server/set-up-iframe-protection
+// (frame-ancestors https://{shop} https://admin.shopify.com, per shop, no
+// wildcard). Before the shop is known, only admin.shopify.com.
+func appCSP(shop string) string {
+	frame := "https://admin.shopify.com"
+	if shop != "" {
+		frame = "https://" + shop + " " + frame
+	}
+	return appCSPFramedBy(frame)
+}
+
+// appCSPFramedBy is appCSP with the frame-ancestors given.
+func appCSPFramedBy(frameAncestors string) string {
+	return "default-src 'self'; script-src 'self' https://cdn.shopify.com; style-src 'self' 'unsafe-inline' https://cdn.shopify.com; " +
+		"font-src 'self' https://cdn.shopify.com; img-src 'self' data: https://cdn.shopify.com; frame-ancestors " + frameAncestors
+}
+
 // merchant runs h for a logged-in merchant. An embedded load with id_token
 // is served with that token and starts a cookie session for the forms.
 func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
@@ -222,55 +268,58 @@ func (s *Server) merchant(h merchantHandler) http.HandlerFunc {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "same-origin")
-		// Shopify admin may frame the app; nobody else.
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors https://admin.shopify.com https://*.myshopify.com")
+		w.Header().Set("Content-Security-Policy", appCSP(""))
 		if idt := r.URL.Query().Get("id_token"); idt != "" && r.Method == http.MethodGet {
 			c, err := s.acceptSessionToken(r.Context(), idt)
 			if errors.Is(err, errSessionTokenUsed) {
 				// Back or reload in the frame repeats the URL: the browser
 				// that spent the token has its session, nobody else does.
 				if m, err := s.cookieSession(r); err == nil && m.Shop == c.Shop {
-					h(w, r, m)
+					w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
+					h(w, withSession(r, m), m)
 					return
 				}
 			}
 			switch {
 			case errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) || errors.Is(err, errSessionTokenUsed):
-				s.appError(w, http.StatusUnauthorized, "Not logged in", "The session token from Shopify was not accepted. Open the app again from your Shopify admin.")
+				s.appError(w, r, http.StatusUnauthorized, "error.not_logged_in", "error.token_refused")
 				return
 			case err != nil:
-				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check your session.")
+				s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_session")
 				return
 			}
 			// Serve this load with the token; the cookie lets the page's
 			// plain forms work afterwards where the browser keeps it.
 			tok, err := s.newSession(w, r, c.Shop, true)
 			if err != nil {
-				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
+				s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.start_session")
 				return
 			}
-			h(w, r, merchantSession{Shop: c.Shop, token: tok})
+			m := merchantSession{Shop: c.Shop, Lang: sessionLang(r), Embedded: true, token: tok}
+			w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
+			h(w, withSession(r, m), m)
 			return
 		}
 		m, err := s.session(r)
 		if errors.Is(err, errNoSession) || errors.Is(err, errBadSessionToken) || errors.Is(err, errSessionTokenUsed) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="candor-app"`)
-			s.appError(w, http.StatusUnauthorized, "Please log in",
-				"Open Candor from your Shopify admin, or ask for a login link: candor shops login --shop your-store.myshopify.com")
+			s.appError(w, r, http.StatusUnauthorized, "error.please_log_in", "error.please_log_in.text")
 			return
 		}
 		if err != nil {
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check your session.")
+			s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_session")
 			return
 		}
+		w.Header().Set("Content-Security-Policy", appCSP(m.Shop))
+		r = withSession(r, m)
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 			if err := r.ParseForm(); err != nil {
-				s.appError(w, http.StatusBadRequest, "Form not accepted", "The form could not be read.")
+				s.appError(w, r, http.StatusBadRequest, "error.form_not_accepted", "error.form_unreadable")
 				return
 			}
 			if !m.checkCSRF(r) {
-				s.appError(w, http.StatusForbidden, "Form expired", "This form is out of date or came from another site. Go back, reload the page and try again.")
+				s.appError(w, r, http.StatusForbidden, "error.form_expired", "error.form_expired.text")
 				return
 			}
 		}
@@ -305,7 +354,7 @@ func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	// The token is in this page's URL: send it nowhere, frame it nowhere.
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	w.Header().Set("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+	w.Header().Set("Content-Security-Policy", appCSPFramedBy("'none'"))
 	tok := r.URL.Query().Get("token")
 	l, ok := s.checkLoginLink(w, r, tok)
 	if !ok {
@@ -318,12 +367,12 @@ func (s *Server) appLogin(w http.ResponseWriter, r *http.Request) {
 	if browser == "" {
 		var err error
 		if browser, err = randomToken(); err != nil {
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+			s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.our_side")
 			return
 		}
 	}
 	s.setLoginCookie(w, browser, int(loginCookieTTL/time.Second))
-	s.render(w, http.StatusOK, "login", appPage{Title: "Log in", Shop: l.Shop,
+	s.render(w, r, http.StatusOK, "login", appPage{Title: tr(r, "login.title"), Shop: l.Shop,
 		Data: map[string]string{"Token": tok, "CSRF": loginCSRF(browser, tok)}})
 }
 
@@ -341,28 +390,27 @@ func (s *Server) appLoginPost(w http.ResponseWriter, r *http.Request) {
 	got := r.PostFormValue("csrf")
 	if err != nil || c.Value == "" || got == "" || !hmac.Equal([]byte(got), []byte(loginCSRF(c.Value, tok))) {
 		// The link is not spent: opening it again in this browser works.
-		s.appError(w, http.StatusForbidden, "Form expired",
-			"This login form is out of date or came from another site. Open the login link again and press the button.")
+		s.appError(w, r, http.StatusForbidden, "error.form_expired", "error.login_form_expired.text")
 		return
 	}
 	ctx := r.Context()
 	now := s.now()
 	if _, err := s.DB.ExecContext(ctx, `DELETE FROM app_login_links_used WHERE expires_at < $1`, now.Add(-time.Minute)); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_link")
 		return
 	}
 	res, err := s.DB.ExecContext(ctx, `INSERT INTO app_login_links_used (link_id, shop, expires_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
 		l.RequestID, l.Shop, time.Unix(l.Expires, 0))
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_link")
 		return
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		s.loginLinkUsed(w, l.Shop) // used in between, by a concurrent post
+		s.loginLinkUsed(w, r, l.Shop) // used in between, by a concurrent post
 		return
 	}
 	if err := s.startSession(w, r, l.Shop); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not start your session.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.start_session")
 		return
 	}
 	s.setLoginCookie(w, "", -1)
@@ -373,47 +421,47 @@ func (s *Server) checkLoginLink(w http.ResponseWriter, r *http.Request, tok stri
 	// A rotation on another replica, or by `candor keys rotate-login`,
 	// ends old links here too.
 	if err := s.loadRotatingKeys(r.Context()); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_link")
 		return keys.Link{}, false
 	}
 	l, err := s.Keys.ParseLink(tok, keys.LinkLogin, s.now())
 	switch {
 	case errors.Is(err, keys.ErrLinkExpired):
-		s.appError(w, http.StatusGone, "This login link has expired", "Ask for a new one: candor shops login --shop "+l.Shop)
+		s.appError(w, r, http.StatusGone, "error.link_expired", "error.link_expired.text", l.Shop)
 		return l, false
 	case err != nil || !shopify.ValidShopDomain(l.Shop):
-		s.appError(w, http.StatusBadRequest, "This login link is not valid", "Copy the whole link from the terminal, or ask for a new one with candor shops login.")
+		s.appError(w, r, http.StatusBadRequest, "error.link_invalid", "error.link_invalid.text")
 		return l, false
 	}
 	if err := s.shopConnected(r.Context(), l.Shop); err != nil {
-		s.appError(w, http.StatusGone, "This shop is not connected", "The shop was disconnected from Candor.")
+		s.appError(w, r, http.StatusGone, "error.shop_not_connected", "error.shop_not_connected.text")
 		return l, false
 	}
 	var used bool
 	if err := s.DB.GetContext(r.Context(), &used, `SELECT EXISTS (SELECT 1 FROM app_login_links_used WHERE link_id = $1)`, l.RequestID); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not check the login link.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.check_link")
 		return l, false
 	} else if used {
-		s.loginLinkUsed(w, l.Shop)
+		s.loginLinkUsed(w, r, l.Shop)
 		return l, false
 	}
 	return l, true
 }
 
-func (s *Server) loginLinkUsed(w http.ResponseWriter, shop string) {
-	s.appError(w, http.StatusGone, "This login link was already used", "Each login link works once. Ask for a new one: candor shops login --shop "+shop)
+func (s *Server) loginLinkUsed(w http.ResponseWriter, r *http.Request, shop string) {
+	s.appError(w, r, http.StatusGone, "error.link_used", "error.link_used.text", shop)
 }
 
 // appLogout is POST /app/logout.
 func (s *Server) appLogout(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	if !m.bearer {
 		if _, err := s.DB.ExecContext(r.Context(), `DELETE FROM app_sessions WHERE token_hash = $1`, hashToken(m.token)); err != nil {
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not end your session.")
+			s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.end_session")
 			return
 		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/app", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: -1})
-	s.render(w, http.StatusOK, "message", appPage{Title: "Logged out", Data: "You are logged out of Candor."})
+	s.render(w, r, http.StatusOK, "message", appPage{Title: tr(r, "logout.title"), Data: tr(r, "logout.text")})
 }
 
 var errBadSessionToken = errors.New("session token not valid")

@@ -5,7 +5,6 @@ package web
 // (app_templates_results.go).
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 
@@ -31,12 +30,10 @@ type senderRefusal struct {
 	Latest   string
 }
 
-// senderRefusedText says what SendGrid's refusal of the sender means for the
-// merchant, and who can fix it.
-func senderRefusedText(sender string) string {
-	return "SendGrid refused to send as " + sender + ": it is not a verified sender of Candor's SendGrid account. " +
-		"Nothing was sent, and refused review requests are not retried. Candor's operator must verify the sender " +
-		"(SendGrid: Settings, Sender Authentication); new review requests go out once that is done."
+// senderRefusedText says, in lang, what SendGrid's refusal of the sender
+// means for the merchant, and who can fix it.
+func senderRefusedText(lang, sender string) string {
+	return trLang(lang, "overview.refused.text", sender)
 }
 
 // senderRefusalSQL counts the requests SendGrid refused for the sender
@@ -50,27 +47,41 @@ func (s *Server) appOverview(w http.ResponseWriter, r *http.Request, m merchantS
 	s.showOverview(w, r, m, http.StatusOK, r.URL.Query().Get("notice"), "")
 }
 
+// notices are the status messages a page shows after an action, by the
+// notice parameter of its URL: merchantText keys.
 var notices = map[string]string{
-	"test-sent": "Test email sent. It can take a minute to arrive.",
-	"saved":     "Settings saved. Requests already waiting pick up the new delay, fallback and send window within 6 hours; a new reminder setting applies to new requests.",
+	"test-sent": "notice.test_sent",
+	"saved":     "notice.saved",
 }
 
+// noticeText is the notice named by the URL's parameter, in r's language;
+// empty for none or an unknown one.
+func noticeText(r *http.Request, name string) string {
+	if k, ok := notices[name]; ok {
+		return tr(r, k)
+	}
+	return ""
+}
+
+// showOverview shows the overview with a notice (a notices name) or errMsg
+// (text in r's language).
 func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchantSession, status int, notice, errMsg string) {
+	lang := requestLang(r)
 	shop, err := s.DB.Shop(r.Context(), m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_shop")
 		return
 	}
-	d := overviewData{ConnectedSince: shop.CreatedAt.UTC().Format("2 January 2006"), Counts: map[string]int{},
-		Window: windowText(shop.Settings)}
+	d := overviewData{ConnectedSince: stampIn(lang, layoutDay, shop.CreatedAt.UTC()), Counts: map[string]int{},
+		Window: windowText(lang, shop.Settings)}
 	switch {
 	case shop.TokenSealed == "":
-		d.Token = "missing: the app was uninstalled or the token revoked. Reconnect the shop to send review requests."
+		d.Token = trLang(lang, "overview.token.missing")
 	default:
 		if _, err := s.Keys.Open(shop.TokenSealed, shop.Domain); err != nil {
-			d.Token = "present, but it cannot be opened with the current key. Reconnect the shop."
+			d.Token = trLang(lang, "overview.token.unopenable")
 		} else {
-			d.Token, d.TokenOK = "present, sealed at rest", true
+			d.Token, d.TokenOK = trLang(lang, "overview.token.ok"), true
 		}
 	}
 	var rows []struct {
@@ -78,7 +89,7 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		N      int    `db:"n"`
 	}
 	if err := s.DB.SelectContext(r.Context(), &rows, `SELECT status, count(*) AS n FROM review_requests WHERE shop = $1 GROUP BY status`, m.Shop); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_requests")
 		return
 	}
 	for _, row := range rows {
@@ -89,32 +100,33 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		Latest *time.Time `db:"latest"`
 	}
 	if err := s.DB.GetContext(r.Context(), &refused, senderRefusalSQL, m.Shop, review.ReasonSenderUnverified); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_requests")
 		return
 	}
 	if refused.N > 0 && refused.Latest != nil {
-		d.Refused = &senderRefusal{Requests: refused.N, Latest: refused.Latest.UTC().Format("2 Jan 2006 15:04 MST")}
+		d.Refused = &senderRefusal{Requests: refused.N, Latest: stampIn(lang, layoutMinute, refused.Latest.UTC())}
 	}
 	weeks, err := s.DB.WeeklyResults(r.Context(), m.Shop, s.now(), resultWeeks)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your results.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_results")
 		return
 	}
 	d.Results = newResultsView(weeks)
 	if s.Mailer != nil {
 		d.Sender = s.Mailer.Sender()
 	}
-	s.render(w, status, "overview", appPage{Title: "Overview", Shop: m.Shop, CSRF: m.csrf(), Nav: "overview",
-		Notice: notices[notice], Error: errMsg, Data: d})
+	s.render(w, r, status, "overview", appPage{Title: tr(r, "nav.overview"), Shop: m.Shop, CSRF: m.csrf(), Nav: "overview",
+		Notice: noticeText(r, notice), Error: errMsg, Data: d})
 }
 
-func windowText(st store.Settings) string {
+// windowText says, in lang, when emails go out.
+func windowText(lang string, st store.Settings) string {
 	if !st.HasWindow() {
-		return "any time of day"
+		return trLang(lang, "overview.window.any")
 	}
 	tz := st.TimeZone
 	if tz == "" {
-		tz = "the shop's time zone"
+		tz = trLang(lang, "overview.window.shop_zone")
 	}
-	return fmt.Sprintf("between %s and %s, %s", store.FormatClock(st.WindowStart), store.FormatClock(st.WindowEnd), tz)
+	return trLang(lang, "overview.window", store.FormatClock(st.WindowStart), store.FormatClock(st.WindowEnd), tz)
 }

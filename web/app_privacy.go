@@ -18,7 +18,7 @@ import (
 // A lookup reads the customer's pseudonymous records, so it is recorded.
 func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	ctx := r.Context()
-	page := appPage{Title: "Privacy requests", Shop: m.Shop, CSRF: m.csrf(), Nav: "privacy"}
+	page := appPage{Title: tr(r, "nav.privacy"), Shop: m.Shop, CSRF: m.csrf(), Nav: "privacy"}
 	data := map[string]any{}
 	status := http.StatusOK
 	if v := r.URL.Query().Get("customer_id"); v != "" {
@@ -27,18 +27,18 @@ func (s *Server) appPrivacy(w http.ResponseWriter, r *http.Request, m merchantSe
 			page.Error = "A customer ID is the number in the customer's page address in your Shopify admin."
 			status = http.StatusBadRequest
 		} else if data["Subject"], data["Found"], err = s.subjectEvidence(ctx, m, id); err != nil {
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not look up the customer's requests.")
+			s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.lookup_customer")
 			return
 		}
 	}
 	recent, err := s.DB.RecentPrivacyRequests(ctx, m.Shop, 20)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not list the privacy requests.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.list_privacy")
 		return
 	}
 	data["Recent"] = recent
 	page.Data = data
-	s.render(w, status, "privacy", page)
+	s.render(w, r, status, "privacy", page)
 }
 
 // subjectEvidence records a lookup of one customer's privacy requests, then

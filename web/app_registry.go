@@ -32,7 +32,7 @@ type registryPage struct {
 // shop's map shows only categories and counts.
 func (s *Server) appRegistry(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	ctx := r.Context()
-	page := appPage{Title: "Data-flow registry", Shop: m.Shop, CSRF: m.csrf(), Nav: "registry"}
+	page := appPage{Title: tr(r, "registry.title"), Shop: m.Shop, CSRF: m.csrf(), Nav: "registry"}
 	data := registryPage{}
 	status := http.StatusOK
 	f := registry.Filter{Shop: m.Shop}
@@ -45,25 +45,25 @@ func (s *Server) appRegistry(w http.ResponseWriter, r *http.Request, m merchantS
 		} else {
 			f.Subject = s.Keys.Subject(m.Shop, id)
 			if err := registry.RecordAccess(ctx, s.DB.DB, registry.Access{Principal: m.principal(), What: registry.AccessTrail, Shops: []string{m.Shop}, Subject: f.Subject, Ref: registry.NewLookupID("fm")}, s.now()); err != nil {
-				s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the lookup.")
+				s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.record_lookup")
 				return
 			}
 		}
 	}
 	var err error
 	if data.Map, err = registry.LoadFlowMap(ctx, s.DB, f); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not draw the data-flow map.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.draw_map")
 		return
 	}
 	var svg strings.Builder
 	_ = data.Map.WriteSVG(&svg, "flow-map")
 	data.SVG = template.HTML(svg.String())
 	if err := s.DB.SelectContext(ctx, &data.Exports, `SELECT export_id, created_at FROM registry_exports WHERE token_id = $1 ORDER BY created_at DESC LIMIT 20`, appExporter(m.Shop)); err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not list your exports.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.list_exports")
 		return
 	}
 	page.Data = data
-	s.render(w, status, "registry", page)
+	s.render(w, r, status, "registry", page)
 }
 
 // appExporter is the registry_exports.token_id of exports made on the
@@ -75,14 +75,14 @@ func appExporter(shop string) string { return "app:" + shop }
 func (s *Server) appExport(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	format := r.URL.Query().Get("format")
 	if !registry.ValidFormat(format) {
-		s.appError(w, http.StatusBadRequest, "Unknown format", "Choose CSV, JSON Lines or the record of processing.")
+		s.appError(w, r, http.StatusBadRequest, "error.unknown_format", "error.unknown_format.text")
 		return
 	}
 	// The shop's own chain records the export even before it has entries.
 	err := s.exportRegistry(r.Context(), w, exportJob{Format: format, Filter: registry.Filter{Shop: m.Shop}, Shops: []string{m.Shop},
 		Exporter: appExporter(m.Shop), Principal: m.principal(), Role: "merchant_app", SignaturePath: "/app/exports/%s/signature"})
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not record the export.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.record_export")
 	}
 }
 
@@ -93,7 +93,7 @@ func (s *Server) appExportSignature(w http.ResponseWriter, r *http.Request, m me
 	err := s.DB.GetContext(r.Context(), &signed, `SELECT signed FROM registry_exports WHERE export_id = $1 AND token_id = $2`,
 		r.PathValue("id"), appExporter(m.Shop))
 	if err != nil {
-		s.appError(w, http.StatusNotFound, "No such export", "This export does not exist, belongs to another shop, or its download did not finish.")
+		s.appError(w, r, http.StatusNotFound, "error.no_export", "error.no_export.text")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

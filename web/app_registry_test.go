@@ -45,7 +45,7 @@ func TestAppRegistry_DrawsTheDataFlowMapForTheShopAndOneCustomer(t *testing.T) {
 			t.Errorf("the shop's map lacks %q", want)
 		}
 	}
-	if !strings.Contains(page, "<caption>The map's flows</caption>") || !strings.Contains(page, "<td>sendgrid</td>") {
+	if !strings.Contains(page, "<caption>The map&#39;s flows</caption>") || !strings.Contains(page, "<td>sendgrid</td>") {
 		t.Error("no table of the flows beside the map")
 	}
 	for _, personal := range []string{alice, bob, "rq_alice1", "rq_bob1"} {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
@@ -21,12 +20,11 @@ type requestRow struct {
 	Created   string
 }
 
-// statusText names the statuses that read badly as codes.
-var statusText = map[string]string{store.StatusSentUnconfirmed: "sent, unconfirmed"}
-
-func statusLabel(code string) string {
-	if t, ok := statusText[code]; ok {
-		return t
+// statusLabel names a request's status in lang; an unknown code shows as
+// itself.
+func statusLabel(lang, code string) string {
+	if k := "status." + code; merchantText.Has(k) {
+		return trLang(lang, k)
 	}
 	return code
 }
@@ -34,7 +32,7 @@ func statusLabel(code string) string {
 func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	shop, err := s.DB.Shop(r.Context(), m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_shop")
 		return
 	}
 	loc := time.UTC
@@ -43,28 +41,29 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 			loc = l
 		}
 	}
+	lang := requestLang(r)
 	stamp := func(t *time.Time) string {
 		if t == nil {
 			return ""
 		}
-		return t.In(loc).Format("2 Jan 2006 15:04 MST")
+		return stampIn(lang, layoutMinute, t.In(loc))
 	}
 	reqs, err := s.DB.RecentRequests(r.Context(), m.Shop, 50)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your review requests.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_requests")
 		return
 	}
 	rows := make([]requestRow, 0, len(reqs))
 	for _, q := range reqs {
-		row := requestRow{OrderName: q.OrderName, Status: statusLabel(q.Status), Reason: review.Label(q.Reason),
+		row := requestRow{OrderName: q.OrderName, Status: statusLabel(lang, q.Status), Reason: reasonLabel(lang, q.Reason),
 			Sent: stamp(q.SentAt), Created: stamp(&q.CreatedAt)}
 		if q.Status == store.StatusScheduled || q.Status == store.StatusSending {
 			row.Planned = stamp(q.SendAt)
 		}
 		if q.ReminderStatus != "" {
-			row.Reminder = statusLabel(q.ReminderStatus)
+			row.Reminder = statusLabel(lang, q.ReminderStatus)
 			if q.ReminderReason != "" {
-				row.Reminder += " (" + review.Label(q.ReminderReason) + ")"
+				row.Reminder += " (" + reasonLabel(lang, q.ReminderReason) + ")"
 			}
 		}
 		if ps, err := q.Products(); err == nil {
@@ -74,6 +73,6 @@ func (s *Server) appRequests(w http.ResponseWriter, r *http.Request, m merchantS
 		}
 		rows = append(rows, row)
 	}
-	s.render(w, http.StatusOK, "requests", appPage{Title: "Recent review requests", Shop: m.Shop, CSRF: m.csrf(),
+	s.render(w, r, http.StatusOK, "requests", appPage{Title: tr(r, "requests.title"), Shop: m.Shop, CSRF: m.csrf(),
 		Nav: "requests", Data: map[string]any{"Rows": rows, "Zone": loc.String()}})
 }

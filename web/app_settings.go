@@ -5,7 +5,6 @@ package web
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,15 +22,6 @@ type settingsForm struct {
 	Errors map[string]string
 	Order  []string      // fields with errors, in form order, for the summary
 	Keep   time.Duration // the review_requests period typed; 0 leaves it as it is
-}
-
-var fieldLabels = map[string]string{
-	"delay": "Delay after delivery", "fallback_delay": "Fallback after fulfillment", "reminder": "Reminder",
-	"consent_mode": "Consent", "email_per": "Orders shipped in several parcels",
-	"max_emails": "Emails per customer in 30 days", "product_once": "Same product", "max_products": "Products per email", "review_url": "Review destination",
-	"subject": "Subject", "window_start": "Window opens", "window_end": "Window closes", "time_zone": "Time zone",
-	"excluded_products": "Excluded product IDs", "excluded_tags": "Excluded product tags",
-	store.KeepRequestsField: "Keep review requests",
 }
 
 var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
@@ -54,17 +44,18 @@ func formFromSettings(st store.Settings) settingsForm {
 // parseSettingsForm reads the form into st, collecting an error per field.
 func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	f := settingsForm{Values: map[string]string{}, Errors: map[string]string{}}
+	lang := requestLang(r)
 	for _, k := range formOrder {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
 	dur := func(field string, dst *time.Duration) {
 		if strings.HasPrefix(f.Values[field], "-") {
-			f.Errors[field] = "Delays must not be negative."
+			f.Errors[field] = trLang(lang, "settings.error.negative")
 			return
 		}
 		d, err := config.ParseDuration(f.Values[field])
 		if err != nil {
-			f.Errors[field] = fmt.Sprintf("%q is not a duration: use a number with s, m, h or d, for example 7d or 36h.", f.Values[field])
+			f.Errors[field] = trLang(lang, "settings.error.duration", f.Values[field])
 			return
 		}
 		*dst = d
@@ -79,18 +70,18 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	case store.ConsentExplicit, store.ConsentSoftOptIn, store.ConsentNone:
 		st.ConsentMode = f.Values["consent_mode"]
 	default:
-		f.Errors["consent_mode"] = "Choose explicit consent, EU soft opt-in or none."
+		f.Errors["consent_mode"] = trLang(lang, "settings.error.consent")
 	}
 	switch f.Values["email_per"] {
 	case store.EmailPerOrder, store.EmailPerShipment:
 		st.EmailPer = f.Values["email_per"]
 	default:
-		f.Errors["email_per"] = "Choose one email per order or one per shipment."
+		f.Errors["email_per"] = trLang(lang, "settings.error.email_per")
 	}
 	count := func(field string, dst *int) {
 		n, err := strconv.Atoi(f.Values[field])
 		if err != nil {
-			f.Errors[field] = fmt.Sprintf("%q is not a whole number.", f.Values[field])
+			f.Errors[field] = trLang(lang, "settings.error.number", f.Values[field])
 			return
 		}
 		*dst = n
@@ -101,13 +92,13 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	case "true", "false":
 		st.ProductOnce = f.Values["product_once"] == "true"
 	default:
-		f.Errors["product_once"] = "Choose whether a product is asked about once a year."
+		f.Errors["product_once"] = trLang(lang, "settings.error.product_once")
 	}
 	st.ReviewURL, st.Subject, st.TimeZone = f.Values["review_url"], f.Values["subject"], f.Values["time_zone"]
 	clock := func(field string, dst *int) {
 		m, err := store.ParseClock(f.Values[field])
 		if err != nil {
-			f.Errors[field] = fmt.Sprintf("%q is not a time of day: use HH:MM, for example 09:00.", f.Values[field])
+			f.Errors[field] = trLang(lang, "settings.error.clock", f.Values[field])
 			return
 		}
 		*dst = m
@@ -118,7 +109,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	for _, p := range store.SplitList(f.Values["excluded_products"]) {
 		id, err := strconv.ParseInt(p, 10, 64)
 		if err != nil || id <= 0 {
-			f.Errors["excluded_products"] = fmt.Sprintf("%q is not a product ID: use the numbers from the product's admin URL, separated by commas.", p)
+			f.Errors["excluded_products"] = trLang(lang, "settings.error.product_id", p)
 			break
 		}
 		st.ExcludedProducts = append(st.ExcludedProducts, id)
@@ -160,24 +151,24 @@ func (s *Server) shopify() shoptoken.Opener {
 func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	shop, err := s.DB.Shop(r.Context(), m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
 		return
 	}
 	ov, err := s.DB.Overrides(r.Context(), m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
 		return
 	}
 	f := formFromSettings(shop.Settings)
 	f.Values[store.KeepRequestsField] = config.FormatDuration(ov.Keep(retention.ReviewRequests))
-	s.render(w, http.StatusOK, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
-		Notice: notices[r.URL.Query().Get("notice")], Data: f})
+	s.render(w, r, http.StatusOK, "settings", appPage{Title: tr(r, "nav.settings"), Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
+		Notice: noticeText(r, r.URL.Query().Get("notice")), Data: f})
 }
 
 func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	shop, err := s.DB.Shop(r.Context(), m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
 		return
 	}
 	st := shop.Settings
@@ -189,7 +180,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 		p, err := s.shopify().ShopProfile(r.Context(), shop)
 		if err != nil {
 			s.Logger.Warn("could not read the shop's domains", "shop", m.Shop, "error", err)
-			s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not ask Shopify for your shop's domains, to check the review destination. Nothing was saved.")
+			s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.shop_domains")
 			return
 		}
 		hosts = p.Hosts()
@@ -201,8 +192,8 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	// Nothing is saved: the form comes back with what was typed and each
 	// problem next to its field.
 	refuse := func() {
-		s.render(w, http.StatusUnprocessableEntity, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(),
-			Nav: "settings", Error: "Nothing was saved. Please correct the fields below.", Data: f})
+		s.render(w, r, http.StatusUnprocessableEntity, "settings", appPage{Title: tr(r, "nav.settings"), Shop: m.Shop, CSRF: m.csrf(),
+			Nav: "settings", Error: tr(r, "settings.refused"), Data: f})
 	}
 	if len(f.Order) > 0 {
 		refuse()
@@ -216,7 +207,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 		refuse()
 		return
 	} else if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not save your settings.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.save_settings")
 		return
 	}
 	s.Logger.Info("shop settings changed", "shop", m.Shop)

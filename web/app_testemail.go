@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -41,23 +40,23 @@ const (
 func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchantSession) {
 	which := r.PostFormValue("to")
 	if which != TestToOwner && which != TestToContact {
-		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Choose your shop's owner or contact address in Shopify to send the test email to.")
+		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", tr(r, "test.choose"))
 		return
 	}
 	if s.Mailer == nil {
-		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "This server has no mailer configured (SENDGRID_API_KEY).")
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", tr(r, "test.no_mailer"))
 		return
 	}
 	ctx := r.Context()
 	shop, err := s.DB.Shop(ctx, m.Shop)
 	if err != nil {
-		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_shop")
 		return
 	}
 	profile, err := s.shopify().ShopProfile(ctx, shop)
 	if err != nil {
 		s.Logger.Warn("could not read the shop's addresses", "shop", m.Shop, "error", err)
-		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "Could not ask Shopify for your shop's address; nothing was sent. Try again.")
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", tr(r, "test.no_profile"))
 		return
 	}
 	to := profile.Email
@@ -65,7 +64,7 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		to = profile.ContactEmail
 	}
 	if to == "" {
-		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", "Your shop has no such address in Shopify (Settings › General); nothing was sent.")
+		s.showOverview(w, r, m, http.StatusUnprocessableEntity, "", tr(r, "test.no_address"))
 		return
 	}
 	b := make([]byte, 12)
@@ -73,7 +72,7 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	ref := "test_" + hex.EncodeToString(b)
 	e, err := review.TestEmail(shop, s.PublicURL)
 	if err != nil {
-		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
+		s.appError(w, r, http.StatusInternalServerError, "error.build_email", "error.build_email.text")
 		return
 	}
 	// It shows the sender name and reply address a customer would see.
@@ -81,10 +80,10 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		Subject: e.Subject, Text: e.Text, HTML: e.HTML}
 	proof, err := s.recordTestEmail(ctx, m.Shop, ref)
 	if errors.Is(err, errTooManyTests) {
-		s.showOverview(w, r, m, http.StatusTooManyRequests, "", fmt.Sprintf("You sent %d test emails in the last hour; try again later.", TestEmailsPerHour))
+		s.showOverview(w, r, m, http.StatusTooManyRequests, "", tr(r, "test.too_many", TestEmailsPerHour))
 		return
 	} else if err != nil {
-		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", "Could not record the test email; nothing was sent. Try again.")
+		s.showOverview(w, r, m, http.StatusServiceUnavailable, "", tr(r, "test.record"))
 		return
 	}
 	msg.To = to
@@ -98,10 +97,10 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 		}
 		s.Logger.LogAttrs(ctx, slog.LevelWarn, "test email not sent", slog.String("shop", m.Shop), slog.String("ref", ref), slog.Int("sendgrid_status", status))
 		if ge != nil && ge.SenderUnverified {
-			s.showOverview(w, r, m, http.StatusBadGateway, "", senderRefusedText(s.Mailer.Sender()))
+			s.showOverview(w, r, m, http.StatusBadGateway, "", senderRefusedText(requestLang(r), s.Mailer.Sender()))
 			return
 		}
-		s.showOverview(w, r, m, http.StatusBadGateway, "", "SendGrid did not confirm the test email. Try again later.")
+		s.showOverview(w, r, m, http.StatusBadGateway, "", tr(r, "test.unconfirmed"))
 		return
 	}
 	s.Logger.Info("test email sent", "shop", m.Shop, "ref", ref)

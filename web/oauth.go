@@ -132,7 +132,11 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 	online := signed && s.installed(r.Context(), shop)
 	if idt := q.Get("id_token"); online && idt != "" {
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, "/app?"+url.Values{"embedded": {"1"}, "id_token": {idt}}.Encode(), http.StatusFound)
+		to := url.Values{"embedded": {"1"}, "id_token": {idt}}
+		if l := q.Get("locale"); l != "" { // the admin user's language, for the session
+			to.Set("locale", l)
+		}
+		http.Redirect(w, r, "/app?"+to.Encode(), http.StatusFound)
 		return
 	}
 	s.authorize(w, r, shop, online)

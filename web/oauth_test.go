@@ -303,7 +303,8 @@ func TestOAuth_SignedAppLoadSignsInOnlyThroughShopifyInTheSameBrowser(t *testing
 }
 
 // An embedded app load carries an App Bridge session token besides the
-// HMAC: that token, not the signed URL, signs the merchant in, once.
+// HMAC: that token, not the signed URL, signs the merchant in, once. The
+// admin user's locale comes along: the pages are in their language.
 func TestOAuth_EmbeddedAppLoadSignsInWithItsSessionTokenOnce(t *testing.T) {
 	e := newOAuthEnv(t, func(s *web.Server) { s.ShopifyAPIKey = oauthAppKey })
 	installer := browser(t)
@@ -311,7 +312,7 @@ func TestOAuth_EmbeddedAppLoadSignsInWithItsSessionTokenOnce(t *testing.T) {
 	claims := claimsFor(oauthShop, time.Now())
 	claims["aud"] = oauthAppKey
 	q := url.Values{"embedded": {"1"}, "host": {"YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZmpvcmQ"}, "id_token": {sessionToken(t, "HS256", secret, claims)},
-		"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}}
+		"shop": {oauthShop}, "timestamp": {strconv.FormatInt(time.Now().Unix(), 10)}, "locale": {"fr"}}
 	load := strings.Replace(signed(e.url, q, secret), "/shopify/callback?", "/shopify/install?", 1)
 
 	merchant, leaked := browser(t), browser(t)
@@ -323,7 +324,8 @@ func TestOAuth_EmbeddedAppLoadSignsInWithItsSessionTokenOnce(t *testing.T) {
 		}
 		resp, body := get(t, c, e.url+loc)
 		switch {
-		case c == merchant && (resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) || sessionSetCookie(resp.Header) == ""):
+		case c == merchant && (resp.StatusCode != http.StatusOK || !strings.Contains(body, oauthShop) || sessionSetCookie(resp.Header) == "" ||
+			!strings.Contains(body, `<html lang="fr">`)):
 			t.Errorf("the merchant's embedded load: %d", resp.StatusCode)
 		case c == leaked && (resp.StatusCode != http.StatusUnauthorized || sessionSetCookie(resp.Header) != ""):
 			t.Errorf("the same load in another browser: %d", resp.StatusCode)

@@ -103,6 +103,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/subjects/{what}", s.authed(readers, s.subjectRequests))
 	mux.HandleFunc("GET /api/registry/checkpoints", s.authed([]string{store.RoleAuditor}, s.registryCheckpoints))
 	mux.HandleFunc("GET /app/login", s.appLogin)
+	mux.HandleFunc("GET /app/embedded.js", s.appEmbeddedJS)
 	mux.HandleFunc("POST /app/login", s.appLoginPost)
 	mux.HandleFunc("GET /app", s.merchant(s.appOverview))
 	mux.HandleFunc("GET /app/{$}", s.merchant(s.appOverview))
