@@ -16,6 +16,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
@@ -247,11 +248,11 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
 		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonReviewURLRefused))
 	}
-	to, err := p.admin.Recipient(ctx, in.OrderID)
+	ad, err := p.admin.Addressee(ctx, in.OrderID)
 	if err != nil {
 		return fail(temporalError(err))
 	}
-	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
+	to := strings.TrimSpace(ad.Email) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
 		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonNoEmail))
 	}
@@ -263,7 +264,15 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	if err != nil {
 		return fail(err)
 	}
-	msg, err := a.message(shop, p.req, p.products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
+	// The customer's language, read just in time with the address and,
+	// like it, kept only in this attempt's memory: the order's customer
+	// locale, else the shop's primary locale, else English.
+	lang := locale.Match(ad.Locale, profile.PrimaryLocale)
+	wordings, err := store.EmailWording(ctx, a.DB, in.Shop)
+	if err != nil {
+		return fail(err)
+	}
+	msg, err := a.message(shop, review.ShopWording(shop, wordings, lang), lang, p.req, p.products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
 	if err != nil {
 		return fail(err)
 	}
@@ -542,16 +551,17 @@ func (a *Activities) skip(ctx context.Context, in SendInput, subject string, rea
 	return SendResult{Status: store.StatusSkipped, Reason: reason}, nil
 }
 
-// message renders the email: order name, products, links. Nothing else.
+// message renders the email in lang with the shop's wording w: order name,
+// products, links. Nothing else.
 // Review links live for the shop's review_links period, and never longer
 // than the request row.
-func (a *Activities) message(shop store.Shop, req store.Request, products []store.Product, reminder bool, linkLife time.Duration) (sendgrid.Message, error) {
+func (a *Activities) message(shop store.Shop, w store.Wording, lang string, req store.Request, products []store.Product, reminder bool, linkLife time.Duration) (sendgrid.Message, error) {
 	now := a.now()
 	linkExpires := now.Add(linkLife)
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := review.Content{OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
+	c := review.Content{Lang: lang, OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})
@@ -560,7 +570,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,
 		RequestID: req.RequestID, Expires: now.Add(UnsubscribeLife).Unix()})
 	c.Unsubscribe = unsub
-	e, err := review.Render(shop.Subject, c)
+	e, err := review.Render(w, c)
 	if err != nil {
 		return sendgrid.Message{}, err
 	}

@@ -16,9 +16,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/store"
 )
 
 // TestEmailsPerHour bounds test emails per shop.
@@ -71,7 +73,14 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	ref := "test_" + hex.EncodeToString(b)
-	e, err := review.TestEmail(shop, s.PublicURL)
+	// In the shop's primary language, with its wording for it.
+	wordings, err := store.EmailWording(ctx, s.DB, m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your shop.")
+		return
+	}
+	lang := locale.Match(profile.PrimaryLocale)
+	e, err := review.TestEmail(shop, review.ShopWording(shop, wordings, lang), lang, s.PublicURL)
 	if err != nil {
 		s.appError(w, http.StatusInternalServerError, "Could not build the email", "The email template could not be rendered.")
 		return
