@@ -23,6 +23,10 @@ type settingsForm struct {
 	Errors map[string]string
 	Order  []string      // fields with errors, in form order, for the summary
 	Keep   time.Duration // the review_requests period typed; 0 leaves it as it is
+	// Wording is the email's wording as typed (app_wording.go), and
+	// Preview the email it makes, when asked for.
+	Wording store.Wordings
+	Preview *emailPreview
 }
 
 var fieldLabels = map[string]string{
@@ -34,8 +38,8 @@ var fieldLabels = map[string]string{
 	store.KeepRequestsField: "Keep review requests",
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
-	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
+var formOrder = append([]string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
+	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}, wordingFormFields()...)
 
 func formFromSettings(st store.Settings) settingsForm {
 	ids := make([]string, len(st.ExcludedProducts))
@@ -129,7 +133,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 			f.Errors[p.Field] = p.Msg
 		}
 	}
-	f.sort()
+	f.Wording = f.parseWording()
 	return f
 }
 
@@ -168,8 +172,15 @@ func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantS
 		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
 		return
 	}
+	ws, err := store.EmailWording(r.Context(), s.DB, m.Shop)
+	if err != nil {
+		s.appError(w, http.StatusServiceUnavailable, "Please try again", "Could not load your settings.")
+		return
+	}
 	f := formFromSettings(shop.Settings)
 	f.Values[store.KeepRequestsField] = config.FormatDuration(ov.Keep(retention.ReviewRequests))
+	wordingValues(f.Values, ws)
+	f.preview(shop, shop.Settings, ws, r.URL.Query().Get(previewLangField), s.PublicURL)
 	s.render(w, http.StatusOK, "settings", appPage{Title: "Settings", Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
 		Notice: notices[r.URL.Query().Get("notice")], Data: f})
 }
@@ -211,7 +222,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	// The timing and the review_requests period are checked together: a
 	// change that lets a waiting request expire is refused, next to the
 	// field that changed.
-	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep, hosts...); errors.As(err, &fe) {
+	if err := s.DB.SaveSettingsAndWording(r.Context(), m.Shop, st, f.Keep, f.Wording, hosts...); errors.As(err, &fe) {
 		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
 		refuse()
 		return

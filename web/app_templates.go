@@ -153,6 +153,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 {{template "field" (dict "Form" $f "Name" "excluded_tags" "Hint" "Product tags, separated by commas, e.g. gift card, sample.")}}
 </fieldset>
 <button type="submit">Save settings</button>
+{{template "wording" $f}}
 </form>
 {{template "foot" .}}{{end}}
 
