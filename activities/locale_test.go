@@ -9,6 +9,7 @@ import (
 
 	"github.com/candorhq/candor/activities"
 	"github.com/candorhq/candor/integrations/shopify/shopifytest"
+	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/store"
 )
 
@@ -40,20 +41,41 @@ func sendInLocale(t *testing.T, orderLocale, shopLocale string, ws store.Wording
 	return f, out[0].Subject, out[0].HTML
 }
 
+// languageReads are the registry's reads of the customer's language.
+func languageReads(t *testing.T, f *fixture) []registry.Entry {
+	t.Helper()
+	var out []registry.Entry
+	for _, e := range f.entries(t) {
+		if e.Datum == registry.DatumLanguage {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 func TestSend_WritesInTheCustomersLocale(t *testing.T) {
 	t.Parallel()
-	_, subject, body := sendInLocale(t, "pt-BR", "fr", nil)
+	f, subject, body := sendInLocale(t, "pt-BR", "fr", nil)
 	if subject != "O que você achou do seu pedido #4711?" || !strings.Contains(body, `<html lang="pt-BR">`) ||
 		!strings.Contains(body, "Obrigado pelo seu pedido") {
 		t.Errorf("not in the customer's pt-BR: subject %q\n%s", subject, body)
+	}
+	// Reading it is a touch of the customer's data, recorded with the send.
+	reads := languageReads(t, f)
+	if len(reads) != 1 || reads[0].System != registry.SystemShopify || reads[0].Action != registry.ActionRead ||
+		reads[0].Subject != f.subject() || reads[0].Ref != f.reqID {
+		t.Errorf("registry reads of the language: %+v, want one Shopify read for the request", reads)
 	}
 }
 
 func TestSend_FallsBackToTheShopsPrimaryLocale(t *testing.T) {
 	t.Parallel()
-	_, subject, body := sendInLocale(t, "", "fr", nil)
+	f, subject, body := sendInLocale(t, "", "fr", nil)
 	if subject != "Votre commande #4711 vous a-t-elle plu\u00a0?" || !strings.Contains(body, `<html lang="fr">`) {
 		t.Errorf("not in the shop's French: subject %q\n%s", subject, body)
+	}
+	if reads := languageReads(t, f); len(reads) != 0 {
+		t.Errorf("an order without a locale recorded a read of it: %+v", reads)
 	}
 }
 

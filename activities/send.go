@@ -100,6 +100,7 @@ type sendPlan struct {
 	addressKey  string
 	msg         sendgrid.Message
 	emailRead   registry.Entry
+	langReads   []registry.Entry // the customer's locale, when Shopify had one
 	transmit    registry.Entry
 	proof       registry.Proof
 }
@@ -252,9 +253,18 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	if err != nil {
 		return fail(temporalError(err))
 	}
+	basis := registry.BasisLegitimateInterest
+	if shop.ConsentRequired() {
+		basis = registry.BasisConsent
+	}
+	if ad.Locale != "" {
+		// Read with the address, to write in the customer's language.
+		p.langReads = []registry.Entry{p.read(registry.DatumLanguage)}
+		p.langReads[0].LegalBasis = basis
+	}
 	to := strings.TrimSpace(ad.Email) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
-		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonNoEmail))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, p.langReads), review.ReasonNoEmail))
 	}
 	// The address's own key: an objection made from any earlier order with
 	// it (a guest checkout's too) holds for this one.
@@ -279,10 +289,6 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
 	p.msg = msg
 
-	basis := registry.BasisLegitimateInterest
-	if shop.ConsentRequired() {
-		basis = registry.BasisConsent
-	}
 	p.emailRead = p.read(registry.DatumEmail)
 	p.emailRead.LegalBasis = basis
 	p.transmit = registry.Entry{Shop: in.Shop, Subject: p.subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
@@ -358,7 +364,7 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 		if err := store.SetAddressKey(ctx, tx, in.RequestID, p.addressKey); err != nil {
 			return err
 		}
-		p.proof, err = registry.Append(ctx, tx, p.now, append(p.statusReads, p.emailRead, p.transmit)...)
+		p.proof, err = registry.Append(ctx, tx, p.now, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads, []registry.Entry{p.transmit})...)
 		return err
 	})
 	if errors.Is(err, errConcurrent) {
@@ -366,11 +372,11 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 	}
 	if errors.Is(err, errCapped) {
 		// The address was read (its key counts the guest's emails too).
-		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), review.ReasonCapEmails))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads), review.ReasonCapEmails))
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
-		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), skipReason(suppressedFor)))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads), skipReason(suppressedFor)))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil)
