@@ -44,10 +44,10 @@ var Text = locale.NewCatalog().
 		KeyButton:          "Avaliar produto",
 		KeyReminderPrefix:  "Lembrete: ",
 		KeyReminderLine:    "Só passando para lembrar do seu pedido {order}.",
-		KeyAsk:             "Deu tudo certo? Você pode avaliar cada produto com um clique:",
+		KeyAsk:             "Conte para a gente o que achou: você pode avaliar cada produto com apenas um clique:",
 		KeyUnsubscribeAsk:  "Não quer mais receber estes e-mails?",
 		KeyUnsubscribeLink: "Cancelar inscrição",
-		KeyObjection:       "Enviamos este e-mail sobre a sua compra porque você é nosso cliente. Você pode se opor a estes e-mails a qualquer momento, sem nenhum custo além da sua tarifa normal de conexão, pelo link de cancelamento acima.",
+		KeyObjection:       "Você está recebendo este e-mail sobre a sua compra porque é nosso cliente. Você pode se opor a estes e-mails a qualquer momento, sem nenhum custo além da sua tarifa normal de conexão, pelo link de cancelamento acima.",
 		KeySampleProduct:   "Produto de exemplo",
 	}).
 	Add("es", locale.Messages{
@@ -55,11 +55,11 @@ var Text = locale.NewCatalog().
 		KeyOpening:         "Gracias por tu pedido {order}.",
 		KeyButton:          "Escribir una reseña",
 		KeyReminderPrefix:  "Recordatorio: ",
-		KeyReminderLine:    "Te escribimos de nuevo por tu pedido {order}.",
+		KeyReminderLine:    "Solo un recordatorio sobre tu pedido {order}.",
 		KeyAsk:             "¿Qué te ha parecido? Puedes valorar cada producto con un solo clic:",
 		KeyUnsubscribeAsk:  "¿No quieres recibir estos correos?",
-		KeyUnsubscribeLink: "Darte de baja",
-		KeyObjection:       "Te escribimos sobre tu compra porque eres cliente nuestro. Puedes oponerte a estos correos en cualquier momento, sin más coste que el de tu conexión habitual, con el enlace para darte de baja de arriba.",
+		KeyUnsubscribeLink: "Date de baja",
+		KeyObjection:       "Te escribimos sobre tu compra porque ya eres cliente de nuestra tienda. Puedes oponerte a recibir estos correos en cualquier momento, sin más coste que el de tu conexión habitual, con el enlace para darte de baja que aparece arriba.",
 		KeySampleProduct:   "Producto de ejemplo",
 	}).
 	Add("fr", locale.Messages{
@@ -79,11 +79,11 @@ var Text = locale.NewCatalog().
 		KeyOpening:         "Grazie per il tuo ordine {order}.",
 		KeyButton:          "Scrivi una recensione",
 		KeyReminderPrefix:  "Promemoria: ",
-		KeyReminderLine:    "Ti ricordiamo il tuo ordine {order}.",
+		KeyReminderLine:    "Un piccolo promemoria sul tuo ordine {order}.",
 		KeyAsk:             "Com'è andata? Puoi recensire ogni prodotto con un clic:",
 		KeyUnsubscribeAsk:  "Non vuoi più ricevere queste email?",
 		KeyUnsubscribeLink: "Annulla l'iscrizione",
-		KeyObjection:       "Ti scriviamo riguardo al tuo acquisto perché sei nostro cliente. Puoi opporti a queste email in qualsiasi momento, senza costi oltre a quelli della tua normale connessione, con il link di annullamento qui sopra.",
+		KeyObjection:       "Ti scriviamo in merito al tuo acquisto perché sei già nostro cliente. Puoi opporti a queste email in qualsiasi momento, senza costi diversi da quelli della tua normale connessione, con il link per annullare l'iscrizione qui sopra.",
 		KeySampleProduct:   "Prodotto di esempio",
 	}).
 	Add("de", locale.Messages{

@@ -174,7 +174,7 @@ func TestRender_UsesTheShopsWordingEscaped(t *testing.T) {
 	}
 	// The shop's opening is the first email's; a reminder says it is one.
 	c.Reminder = true
-	if e, err = review.Render(w, c); err != nil || !strings.Contains(e.Text, "Ti ricordiamo il tuo ordine #7.") || e.Subject != "Promemoria: Ordine #7: com'è?" {
+	if e, err = review.Render(w, c); err != nil || !strings.Contains(e.Text, "Un piccolo promemoria sul tuo ordine #7.") || e.Subject != "Promemoria: Ordine #7: com'è?" {
 		t.Errorf("reminder: %q %v\n%s", e.Subject, err, e.Text)
 	}
 }

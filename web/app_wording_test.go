@@ -95,7 +95,7 @@ func TestApp_WordingIsSavedAndTheTestEmailUsesIt(t *testing.T) {
 		t.Errorf("another shop got wording: %v", other)
 	}
 	_, _, page := do(t, c, "GET", e.url+"/app/settings", nil, nil)
-	if !strings.Contains(page, `value="Dicci la tua"`) || !strings.Contains(page, `<details open id="wording-it">`) {
+	if !strings.Contains(page, `value="Dicci la tua"`) || !strings.Contains(page, `<details open id="wording-it"`) {
 		t.Errorf("the saved wording is not on the page")
 	}
 	// The page previews the English email as it stands.
