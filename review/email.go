@@ -87,7 +87,7 @@ func Render(w store.Wording, c Content) (Email, error) {
 	if !locale.IsSupported(c.Lang) {
 		c.Lang = locale.Default
 	}
-	t := func(key string) string { return Text.T(c.Lang, key) }
+	t := func(key string) string { return EmailText.T(c.Lang, key) }
 	or := func(own, key string) string {
 		if own != "" {
 			return own
@@ -137,7 +137,7 @@ const SampleOrder = "#TEST-1001"
 // lead to the shop's review destination directly and to the merchant
 // pages (publicURL/app), not to a real request.
 func TestEmail(shop store.Shop, w store.Wording, lang, publicURL string) (Email, error) {
-	sample := []store.Product{{ID: 1, Title: Text.T(lang, KeySampleProduct), Handle: "sample-product"}}
+	sample := []store.Product{{ID: 1, Title: EmailText.T(lang, KeySampleProduct), Handle: "sample-product"}}
 	c := Content{Lang: lang, OrderName: SampleOrder, Unsubscribe: publicURL + "/app",
 		ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range sample {

@@ -21,11 +21,11 @@ const (
 	KeySampleProduct   = "sample_product"   // the test email's product
 )
 
-// Text is the review email's text in every supported language, written as
+// EmailText is the review email's text in every supported language, written as
 // a shop there would write to its customers: pt-BR with "você", es and it
 // with the informal "tú"/"tu" their shops use, fr with "vous", de with
 // "Sie" and the objection wording German shops use for UWG § 7(3) no. 4.
-var Text = locale.NewCatalog().
+var EmailText = locale.NewCatalog().
 	Add("en", locale.Messages{
 		KeySubject:         store.DefaultSettings("").Subject,
 		KeyOpening:         "Thank you for your order {order}.",

@@ -104,18 +104,18 @@ func TestRender_ObjectionNoticeOnlyWhenAsked(t *testing.T) {
 
 // Every supported language has every text of the email.
 func TestText_HasEveryKeyInEverySupportedLanguage(t *testing.T) {
-	if m := review.Text.Missing(); len(m) > 0 {
+	if m := review.EmailText.Missing(); len(m) > 0 {
 		t.Errorf("missing email text: %v", m)
 	}
 	for _, key := range []string{review.KeySubject, review.KeyOpening, review.KeyButton, review.KeyReminderPrefix,
 		review.KeyReminderLine, review.KeyAsk, review.KeyUnsubscribeAsk, review.KeyUnsubscribeLink, review.KeyObjection, review.KeySampleProduct} {
-		if !review.Text.Has(key) {
+		if !review.EmailText.Has(key) {
 			t.Errorf("key %q has no text", key)
 		}
 	}
 	for _, lang := range locale.Supported {
 		for _, key := range []string{review.KeySubject, review.KeyOpening, review.KeyReminderLine} {
-			if !strings.Contains(review.Text.T(lang, key), "{order}") {
+			if !strings.Contains(review.EmailText.T(lang, key), "{order}") {
 				t.Errorf("%s %s does not name the order", lang, key)
 			}
 		}

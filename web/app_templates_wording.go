@@ -10,7 +10,7 @@ import "html/template"
 const appWordingHTML = `
 {{define "wording"}}{{$f := .}}
 <fieldset id="wording"><legend>Email wording</legend>
-<p class="hint">Each customer gets the email in the language they ordered in, else your shop's primary language, else English. Here you can write your own subject, opening line and button text per language: plain text only, no HTML. In the subject and the opening line, {order} stands for the order name; there is no placeholder for a customer's name or anything else about them. An empty field uses the text shown under it. The English subject is the Subject field above.</p>
+<p class="hint">Each customer gets the email in the language they ordered in, else your shop's primary language, else English. Here you can write your own subject, opening line and button text per language: plain text only, no HTML. In the subject and the opening line, {order} stands for the order name; there is no placeholder for a customer's name or anything else about them. An empty field uses the text shown under it. The English subject is the Subject field above. The opening line is the first email's; a reminder opens with Candor's own reminder line.</p>
 {{range $f.WordingLangs}}
 <details{{if .Open}} open{{end}} id="wording-{{.Lang}}" style="margin:.35rem 0"><summary lang="{{.Lang}}">{{.Name}}</summary>
 {{range .Fields}}{{template "field" (dict "Form" $f "Name" .Name "Hint" (printf "Empty: %s" .Default))}}{{end}}

@@ -7,7 +7,6 @@ package web
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/review"
@@ -28,16 +27,20 @@ var wordingFieldLabels = map[string]string{
 // previewLangField is the form name of the preview's language.
 const previewLangField = "preview_lang"
 
-// wordingFormFields are the wording's form fields in form order. English
+// hasWordingField reports whether the form has field for lang. English
 // has no subject here: the Subject setting is the English subject.
+func hasWordingField(lang, field string) bool {
+	return lang != locale.Default || field != store.WordingSubject
+}
+
+// wordingFormFields are the wording's form fields in form order.
 func wordingFormFields() []string {
 	var out []string
 	for _, lang := range locale.Supported {
 		for _, f := range store.WordingFields {
-			if lang == locale.Default && f == store.WordingSubject {
-				continue
+			if hasWordingField(lang, f) {
+				out = append(out, store.WordingField(lang, f))
 			}
-			out = append(out, store.WordingField(lang, f))
 		}
 	}
 	return out
@@ -77,11 +80,11 @@ func (f settingsForm) WordingLangs() []wordingLang {
 	for _, lang := range locale.Supported {
 		wl := wordingLang{Lang: lang, Name: languageNames[lang]}
 		for _, field := range store.WordingFields {
-			name := store.WordingField(lang, field)
-			if !slices.Contains(wordingFormFields(), name) {
+			if !hasWordingField(lang, field) {
 				continue
 			}
-			wl.Fields = append(wl.Fields, wordingInput{Name: name, Default: review.Text.T(lang, field)})
+			name := store.WordingField(lang, field)
+			wl.Fields = append(wl.Fields, wordingInput{Name: name, Default: review.EmailText.T(lang, field)})
 			if f.Values[name] != "" || f.Errors[name] != "" {
 				wl.Open = true
 			}
@@ -107,8 +110,8 @@ func wordingValues(values map[string]string, ws store.Wordings) {
 	}
 	for lang, w := range ws {
 		for _, field := range store.WordingFields {
-			if name := store.WordingField(lang, field); slices.Contains(wordingFormFields(), name) {
-				values[name] = w.Get(field)
+			if locale.IsSupported(lang) && hasWordingField(lang, field) {
+				values[store.WordingField(lang, field)] = w.Get(field)
 			}
 		}
 	}
