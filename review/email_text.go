@@ -6,19 +6,19 @@ import (
 )
 
 // The review email's text keys. KeySubject, KeyOpening and KeyButton are
-// the shipped defaults a shop may replace per language (store.Wording);
-// the rest is always Candor's.
+// the shipped defaults a shop may replace per language (store.Wording,
+// whose field names they are); the rest is always Candor's.
 const (
-	KeySubject         = "subject"          // {order}: the order name
-	KeyOpening         = "opening"          // {order}: the order name
-	KeyButton          = "button"           // each product's review link
-	KeyReminderPrefix  = "reminder_prefix"  // before a reminder's subject
-	KeyReminderLine    = "reminder_line"    // a reminder's opening; {order}: the order name
-	KeyAsk             = "ask"              // above the products
-	KeyUnsubscribeAsk  = "unsubscribe_ask"  // before the unsubscribe link
-	KeyUnsubscribeLink = "unsubscribe_link" // the unsubscribe link's text
-	KeyObjection       = "objection"        // the EU soft opt-in's objection notice
-	KeySampleProduct   = "sample_product"   // the test email's product
+	KeySubject         = store.WordingSubject // {order}: the order name
+	KeyOpening         = store.WordingOpening // {order}: the order name
+	KeyButton          = store.WordingButton  // each product's review link
+	KeyReminderPrefix  = "reminder_prefix"    // before a reminder's subject
+	KeyReminderLine    = "reminder_line"      // a reminder's opening; {order}: the order name
+	KeyAsk             = "ask"                // above the products
+	KeyUnsubscribeAsk  = "unsubscribe_ask"    // before the unsubscribe link
+	KeyUnsubscribeLink = "unsubscribe_link"   // the unsubscribe link's text
+	KeyObjection       = "objection"          // the EU soft opt-in's objection notice
+	KeySampleProduct   = "sample_product"     // the test email's product
 )
 
 // EmailText is the review email's text in every supported language, written as
