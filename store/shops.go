@@ -457,8 +457,8 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 	return db.saveSettings(ctx, domain, s, keep, nil, shopHosts...)
 }
 
-// saveSettings is SaveSettings, running also, when set, in the same
-// transaction once the settings are written.
+// saveSettings is SaveSettings; also, when not nil, runs in the same
+// transaction once the settings are written, and its error undoes them.
 func (db *DB) saveSettings(ctx context.Context, domain string, s Settings, keep time.Duration, also func(*sqlx.Tx) error, shopHosts ...string) error {
 	if err := s.Validate(); err != nil {
 		return err
