@@ -46,6 +46,7 @@ func wordingFormFields() []string {
 	return out
 }
 
+// The wording fields' labels, for the settings page's error summary.
 func init() {
 	for _, lang := range locale.Supported {
 		for _, f := range store.WordingFields {
