@@ -16,6 +16,7 @@ import (
 	"github.com/candorhq/candor/integrations/sendgrid"
 	"github.com/candorhq/candor/integrations/shopify"
 	"github.com/candorhq/candor/keys"
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/pacing"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
@@ -99,6 +100,7 @@ type sendPlan struct {
 	addressKey  string
 	msg         sendgrid.Message
 	emailRead   registry.Entry
+	langReads   []registry.Entry // the customer's locale, when Shopify had one
 	transmit    registry.Entry
 	proof       registry.Proof
 }
@@ -247,13 +249,22 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	if store.CheckReviewHost(shop.ReviewURL, shop.Domain, profile.Hosts()) != nil {
 		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonReviewURLRefused))
 	}
-	to, err := p.admin.Recipient(ctx, in.OrderID)
+	ad, err := p.admin.Addressee(ctx, in.OrderID)
 	if err != nil {
 		return fail(temporalError(err))
 	}
-	to = strings.TrimSpace(to) // as typed at checkout; SendGrid refuses surrounding space
+	basis := registry.BasisLegitimateInterest
+	if shop.ConsentRequired() {
+		basis = registry.BasisConsent
+	}
+	if ad.Locale != "" {
+		// Read with the address, to write in the customer's language.
+		p.langReads = []registry.Entry{p.read(registry.DatumLanguage)}
+		p.langReads[0].LegalBasis = basis
+	}
+	to := strings.TrimSpace(ad.Email) // as typed at checkout; SendGrid refuses surrounding space
 	if to == "" {
-		return end(a.skip(ctx, in, p.subject, p.statusReads, review.ReasonNoEmail))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, p.langReads), review.ReasonNoEmail))
 	}
 	// The address's own key: an objection made from any earlier order with
 	// it (a guest checkout's too) holds for this one.
@@ -263,17 +274,21 @@ func (a *Activities) compose(ctx context.Context, p *sendPlan) (SendResult, bool
 	if err != nil {
 		return fail(err)
 	}
-	msg, err := a.message(shop, p.req, p.products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
+	// The customer's language, read just in time with the address and,
+	// like it, kept only in this attempt's memory: the order's customer
+	// locale, else the shop's primary locale, else English.
+	lang := locale.Match(ad.Locale, profile.PrimaryLocale)
+	wordings, err := store.EmailWording(ctx, a.DB, in.Shop)
+	if err != nil {
+		return fail(err)
+	}
+	msg, err := a.message(shop, review.ShopWording(shop, wordings, lang), lang, p.req, p.products, in.Kind == KindReminder, ov.Keep(retention.ReviewLinks))
 	if err != nil {
 		return fail(err)
 	}
 	msg.To, msg.FromName, msg.ReplyTo = to, profile.Name, profile.Contact()
 	p.msg = msg
 
-	basis := registry.BasisLegitimateInterest
-	if shop.ConsentRequired() {
-		basis = registry.BasisConsent
-	}
 	p.emailRead = p.read(registry.DatumEmail)
 	p.emailRead.LegalBasis = basis
 	p.transmit = registry.Entry{Shop: in.Shop, Subject: p.subject, Datum: registry.DatumEmail, System: registry.SystemSendGrid,
@@ -349,7 +364,7 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 		if err := store.SetAddressKey(ctx, tx, in.RequestID, p.addressKey); err != nil {
 			return err
 		}
-		p.proof, err = registry.Append(ctx, tx, p.now, append(p.statusReads, p.emailRead, p.transmit)...)
+		p.proof, err = registry.Append(ctx, tx, p.now, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads, []registry.Entry{p.transmit})...)
 		return err
 	})
 	if errors.Is(err, errConcurrent) {
@@ -357,11 +372,11 @@ func (a *Activities) writeAhead(ctx context.Context, p *sendPlan) (SendResult, b
 	}
 	if errors.Is(err, errCapped) {
 		// The address was read (its key counts the guest's emails too).
-		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), review.ReasonCapEmails))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads), review.ReasonCapEmails))
 	}
 	if errors.Is(err, errSuppressed) {
 		// The address was read (its key is what may have matched).
-		return end(a.skip(ctx, in, p.subject, append(p.statusReads, p.emailRead), skipReason(suppressedFor)))
+		return end(a.skip(ctx, in, p.subject, slices.Concat(p.statusReads, []registry.Entry{p.emailRead}, p.langReads), skipReason(suppressedFor)))
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return end(SendResult{Status: store.StatusSkipped, Reason: review.ReasonRequestErased}, nil)
@@ -542,16 +557,17 @@ func (a *Activities) skip(ctx context.Context, in SendInput, subject string, rea
 	return SendResult{Status: store.StatusSkipped, Reason: reason}, nil
 }
 
-// message renders the email: order name, products, links. Nothing else.
+// message renders the email in lang with the shop's wording w: order name,
+// products, links. Nothing else.
 // Review links live for the shop's review_links period, and never longer
 // than the request row.
-func (a *Activities) message(shop store.Shop, req store.Request, products []store.Product, reminder bool, linkLife time.Duration) (sendgrid.Message, error) {
+func (a *Activities) message(shop store.Shop, w store.Wording, lang string, req store.Request, products []store.Product, reminder bool, linkLife time.Duration) (sendgrid.Message, error) {
 	now := a.now()
 	linkExpires := now.Add(linkLife)
 	if req.ExpiresAt.Before(linkExpires) {
 		linkExpires = req.ExpiresAt
 	}
-	c := review.Content{OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
+	c := review.Content{Lang: lang, OrderName: req.OrderName, Reminder: reminder, ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range products {
 		tok := a.Keys.SignLink(keys.Link{Kind: keys.LinkReview, Shop: shop.Domain, RequestID: req.RequestID,
 			ProductID: p.ID, Expires: linkExpires.Unix()})
@@ -560,7 +576,7 @@ func (a *Activities) message(shop store.Shop, req store.Request, products []stor
 	unsub := a.PublicURL + "/u/" + a.Keys.SignLink(keys.Link{Kind: keys.LinkUnsubscribe, Shop: shop.Domain,
 		RequestID: req.RequestID, Expires: now.Add(UnsubscribeLife).Unix()})
 	c.Unsubscribe = unsub
-	e, err := review.Render(shop.Subject, c)
+	e, err := review.Render(w, c)
 	if err != nil {
 		return sendgrid.Message{}, err
 	}

@@ -93,6 +93,7 @@ var Categories = []Category{
 	{DatumCustomerID, "the Shopify customer ID, read to derive the pseudonym"},
 	{DatumPurchaseHistory, "order ID, order name, product IDs and titles"},
 	{DatumMarketingPrefs, "email-marketing consent state; the unsubscribe (suppression) list"},
+	{DatumLanguage, "the language the customer ordered in, read to write the email in it"},
 	{DatumPseudonym, "the customer's keyed pseudonym, as registry exports and trails show it"},
 	{DatumCredential, "an API token's ID and role (never the token), as a refused use of it records"},
 	{DatumEmailDeliverability, "whether the customer's address bounced or is invalid (SendGrid's Event Webhook; the address itself is not read)"},

@@ -45,6 +45,9 @@ const (
 	DatumCustomerID      = "user.unique_id"
 	DatumPurchaseHistory = "user.behavior.purchase_history"
 	DatumMarketingPrefs  = "user.privacy_preferences"
+	// DatumLanguage is the language a customer ordered in (Shopify's
+	// Order.customerLocale), read to write the email in it.
+	DatumLanguage = "user.demographic.language"
 	// DatumPseudonym is a customer's pseudonym: what registry exports and
 	// trail lookups read.
 	DatumPseudonym = "user.unique_id.pseudonymous"

@@ -8,13 +8,18 @@ import (
 	"strings"
 	texttemplate "text/template"
 
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/store"
 )
 
 // Content is everything a review request shows: the order name, the
-// products and their review links, and the unsubscribe link. There is
-// deliberately no field for a name, an address or a price.
+// products and their review links, and the unsubscribe link, in one
+// language. There is deliberately no field for a name, an address or a
+// price.
 type Content struct {
+	// Lang is the language to write in, one of locale.Supported; anything
+	// else writes in locale.Default.
+	Lang        string
 	OrderName   string
 	Reminder    bool
 	Products    []Product
@@ -40,25 +45,33 @@ type Email struct {
 	HTML    string
 }
 
-const textBody = `{{if .Reminder}}A gentle reminder about your order {{.OrderName}}.{{else}}Thank you for your order {{.OrderName}}.{{end}}
+// view is what the templates see: the content and its text, resolved.
+type view struct {
+	Content
+	Opening, Ask, Button                  string
+	OpeningParts                          []string // the opening split at {order}, for the HTML's <strong>
+	UnsubscribeAsk, UnsubscribeLink, Note string
+}
 
-How did it turn out? You can review each product with one click:
+const textBody = `{{.Opening}}
+
+{{.Ask}}
 {{range .Products}}
-- {{.Title}}: {{.Link}}{{end}}
+- {{.Title}} ({{$.Button}}): {{.Link}}{{end}}
 
-Don't want these emails? Unsubscribe: {{.Unsubscribe}}
+{{.UnsubscribeAsk}} {{.UnsubscribeLink}}: {{.Unsubscribe}}
 {{if .ObjectionNotice}}
-We email you about your purchase because you are our customer. You can object to these emails at any time, at no cost other than your usual connection charges, with the unsubscribe link above.
+{{.Note}}
 {{end}}`
 
-const htmlBody = `<!doctype html><html lang="en"><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1b1b">
-<p>{{if .Reminder}}A gentle reminder about your order <strong>{{.OrderName}}</strong>.{{else}}Thank you for your order <strong>{{.OrderName}}</strong>.{{end}}</p>
-<p>How did it turn out? You can review each product with one click:</p>
+const htmlBody = `<!doctype html><html lang="{{.Lang}}"><body style="font-family:system-ui,sans-serif;line-height:1.5;color:#1b1b1b">
+<p>{{range $i, $p := .OpeningParts}}{{if $i}}<strong>{{$.OrderName}}</strong>{{end}}{{$p}}{{end}}</p>
+<p>{{.Ask}}</p>
 <ul>{{range .Products}}
-<li><a href="{{.Link}}">Review {{.Title}}</a></li>{{end}}
+<li style="margin:0 0 .75em">{{.Title}}<br><a href="{{.Link}}" style="display:inline-block;margin-top:.25em;padding:.4em .9em;border-radius:4px;background:#1b1b1b;color:#fff;text-decoration:none">{{$.Button}}</a></li>{{end}}
 </ul>
-<p style="font-size:13px;color:#555">Don't want these emails? <a href="{{.Unsubscribe}}">Unsubscribe</a>.</p>
-{{if .ObjectionNotice}}<p style="font-size:13px;color:#555">We email you about your purchase because you are our customer. You can object to these emails at any time, at no cost other than your usual connection charges, with the <a href="{{.Unsubscribe}}">unsubscribe link</a>.</p>
+<p style="font-size:13px;color:#555">{{.UnsubscribeAsk}} <a href="{{.Unsubscribe}}">{{.UnsubscribeLink}}</a>.</p>
+{{if .ObjectionNotice}}<p style="font-size:13px;color:#555">{{.Note}}</p>
 {{end}}</body></html>`
 
 var (
@@ -66,38 +79,71 @@ var (
 	htmlTmpl = template.Must(template.New("html").Parse(htmlBody))
 )
 
-// Render renders c; subject is the shop's subject template, where {order}
-// stands for the order name.
-func Render(subject string, c Content) (Email, error) {
-	var t, h bytes.Buffer
-	if err := textTmpl.Execute(&t, c); err != nil {
+// Render renders c in c.Lang. w is the shop's own wording for that
+// language (ShopWording); each empty field takes the shipped text. {order}
+// in the subject and the opening stands for the order name. Every text,
+// the shop's included, is escaped in the HTML.
+func Render(w store.Wording, c Content) (Email, error) {
+	if !locale.IsSupported(c.Lang) {
+		c.Lang = locale.Default
+	}
+	t := func(key string) string { return EmailText.T(c.Lang, key) }
+	or := func(own, key string) string {
+		if own != "" {
+			return own
+		}
+		return t(key)
+	}
+	opening := or(w.Opening, KeyOpening)
+	if c.Reminder {
+		// The shop's opening line thanks for the order; a reminder says
+		// what it is.
+		opening = t(KeyReminderLine)
+	}
+	v := view{Content: c, Opening: strings.ReplaceAll(opening, "{order}", c.OrderName),
+		OpeningParts: strings.Split(opening, "{order}"), Ask: t(KeyAsk), Button: or(w.Button, KeyButton),
+		UnsubscribeAsk: t(KeyUnsubscribeAsk), UnsubscribeLink: t(KeyUnsubscribeLink), Note: t(KeyObjection)}
+	var tb, hb bytes.Buffer
+	if err := textTmpl.Execute(&tb, v); err != nil {
 		return Email{}, err
 	}
-	if err := htmlTmpl.Execute(&h, c); err != nil {
+	if err := htmlTmpl.Execute(&hb, v); err != nil {
 		return Email{}, err
 	}
-	return Email{Subject: subjectLine(subject, c.OrderName, c.Reminder), Text: t.String(), HTML: h.String()}, nil
-}
-
-func subjectLine(tmpl, orderName string, reminder bool) string {
-	s := strings.ReplaceAll(tmpl, "{order}", orderName)
-	if reminder {
-		s = "Reminder: " + s
+	subject := strings.ReplaceAll(or(w.Subject, KeySubject), "{order}", c.OrderName)
+	if c.Reminder {
+		subject = t(KeyReminderPrefix) + subject
 	}
-	return s
+	return Email{Subject: subject, Text: tb.String(), HTML: hb.String()}, nil
 }
 
-// TestEmail is the review request a customer of shop would get, for a sample
-// order: it shows the subject and review destination. Its links lead to the
-// shop's review destination directly and to the merchant pages
-// (publicURL/app), not to a real request.
-func TestEmail(shop store.Shop, publicURL string) (Email, error) {
-	sample := []store.Product{{ID: 1, Title: "Sample product", Handle: "sample-product"}}
-	c := Content{OrderName: "#TEST-1001", Unsubscribe: publicURL + "/app"}
+// ShopWording is shop's wording in lang, from its saved wordings: the
+// English subject is the shop's Subject setting.
+func ShopWording(shop store.Shop, ws store.Wordings, lang string) store.Wording {
+	w := ws[lang]
+	if lang == locale.Default {
+		w.Subject = shop.Subject
+	}
+	return w
+}
+
+// SampleOrder is the order name the test email and the settings preview
+// show.
+const SampleOrder = "#TEST-1001"
+
+// TestEmail is the review request a customer of shop would get in lang,
+// with w the shop's wording in it (ShopWording), for a sample order: it
+// shows the subject, the wording and the review destination. Its links
+// lead to the shop's review destination directly and to the merchant
+// pages (publicURL/app), not to a real request.
+func TestEmail(shop store.Shop, w store.Wording, lang, publicURL string) (Email, error) {
+	sample := []store.Product{{ID: 1, Title: EmailText.T(lang, KeySampleProduct), Handle: "sample-product"}}
+	c := Content{Lang: lang, OrderName: SampleOrder, Unsubscribe: publicURL + "/app",
+		ObjectionNotice: shop.ConsentMode == store.ConsentSoftOptIn}
 	for _, p := range sample {
 		c.Products = append(c.Products, Product{Title: p.Title, Link: ReviewURL(shop.ReviewURL, shop.Domain, p)})
 	}
-	e, err := Render(shop.Subject, c)
+	e, err := Render(w, c)
 	if err != nil {
 		return Email{}, err
 	}

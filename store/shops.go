@@ -141,7 +141,9 @@ func (s Settings) Problems() []*FieldError {
 	}
 	if strings.TrimSpace(s.Subject) == "" || len(s.Subject) > 200 || strings.ContainsAny(s.Subject, "\r\n") {
 		add("subject", "subject must be one line of 1 to 200 characters")
-	} else if m := placeholderRe.FindAllString(s.Subject, -1); len(m) > 0 && (len(m) > 1 || m[0] != "{order}") {
+	} else if strings.ContainsAny(s.Subject, "<>") {
+		add("subject", "use plain text: < and > are not allowed, since HTML is not accepted")
+	} else if m := placeholderRe.FindAllString(s.Subject, -1); len(m) > 1 || strings.ContainsAny(strings.ReplaceAll(s.Subject, "{order}", ""), "{}") {
 		add("subject", "subject may use only the placeholder {order}")
 	}
 	if s.WindowStart < 0 || s.WindowStart >= 24*60 {
@@ -452,6 +454,12 @@ const KeepRequestsField = "keep_requests"
 // setting that changed to cause it (KeepRequestsField for the period).
 // shopHosts are as for AddShop.
 func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep time.Duration, shopHosts ...string) error {
+	return db.saveSettings(ctx, domain, s, keep, nil, shopHosts...)
+}
+
+// saveSettings is SaveSettings; also, when not nil, runs in the same
+// transaction once the settings are written, and its error undoes them.
+func (db *DB) saveSettings(ctx context.Context, domain string, s Settings, keep time.Duration, also func(*sqlx.Tx) error, shopHosts ...string) error {
 	if err := s.Validate(); err != nil {
 		return err
 	}
@@ -488,6 +496,11 @@ func (db *DB) SaveSettings(ctx context.Context, domain string, s Settings, keep 
 			s.ReviewURL, s.Subject, s.WindowStart, s.WindowEnd, s.TimeZone,
 			orEmpty(s.ExcludedProducts), orEmpty(s.ExcludedTags), s.EmailPer, s.MaxEmails, s.ProductOnce, s.MaxProducts, s.ConsentMode); err != nil {
 			return err
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
 		}
 		if keep == current {
 			return nil

@@ -148,9 +148,14 @@ func stampUTC(lang, key string, v any) string {
 // langFuncs are the template functions that depend on the language.
 func langFuncs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":             func(key string) string { return trLang(lang, key) },
-		"tf":            func(key string, args ...any) string { return trLang(lang, key, args...) },
-		"label":         func(field string) string { return trLang(lang, "field."+field) },
+		"t":  func(key string) string { return trLang(lang, key) },
+		"tf": func(key string, args ...any) string { return trLang(lang, key, args...) },
+		"label": func(field string) string {
+			if l, ok := wordingLabel(lang, field); ok {
+				return l
+			}
+			return trLang(lang, "field."+field)
+		},
 		"senderRefused": func(sender string) string { return senderRefusedText(lang, sender) },
 		// utc and utcSeconds write a time in UTC, as the privacy and
 		// registry pages show them.

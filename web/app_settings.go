@@ -22,10 +22,14 @@ type settingsForm struct {
 	Errors map[string]string
 	Order  []string      // fields with errors, in form order, for the summary
 	Keep   time.Duration // the review_requests period typed; 0 leaves it as it is
+	// Wording is the email's wording as typed (app_wording.go), and
+	// Preview the email it makes, when asked for.
+	Wording store.Wordings
+	Preview *emailPreview
 }
 
-var formOrder = []string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
-	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}
+var formOrder = append([]string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
+	"window_start", "window_end", "time_zone", "excluded_products", "excluded_tags"}, wordingFormFields()...)
 
 func formFromSettings(st store.Settings) settingsForm {
 	ids := make([]string, len(st.ExcludedProducts))
@@ -120,7 +124,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 			f.Errors[p.Field] = p.Msg
 		}
 	}
-	f.sort()
+	f.Wording = f.parseWording()
 	return f
 }
 
@@ -159,8 +163,15 @@ func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantS
 		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
 		return
 	}
+	ws, err := store.EmailWording(r.Context(), s.DB, m.Shop)
+	if err != nil {
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
+		return
+	}
 	f := formFromSettings(shop.Settings)
 	f.Values[store.KeepRequestsField] = config.FormatDuration(ov.Keep(retention.ReviewRequests))
+	wordingValues(f.Values, ws)
+	f.preview(shop, shop.Settings, ws, r.URL.Query().Get(previewLangField), s.PublicURL)
 	s.render(w, r, http.StatusOK, "settings", appPage{Title: tr(r, "nav.settings"), Shop: m.Shop, CSRF: m.csrf(), Nav: "settings",
 		Notice: noticeText(r, r.URL.Query().Get("notice")), Data: f})
 }
@@ -202,7 +213,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	// The timing and the review_requests period are checked together: a
 	// change that lets a waiting request expire is refused, next to the
 	// field that changed.
-	if err := s.DB.SaveSettings(r.Context(), m.Shop, st, f.Keep, hosts...); errors.As(err, &fe) {
+	if err := s.DB.SaveSettingsAndWording(r.Context(), m.Shop, st, f.Keep, f.Wording, hosts...); errors.As(err, &fe) {
 		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
 		refuse()
 		return

@@ -190,7 +190,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{font-we
 <p class="hint">{{t "settings.email.from"}}</p>
 {{template "field" (dict "Form" $f "Name" "subject" "Hint" (t "settings.subject.hint"))}}
 </fieldset></s-section>
-{{/* The email wording section (its own file) is included here. */}}
+{{template "wording" $f}}
 <s-section><fieldset><legend>{{t "settings.excluded"}}</legend>
 {{template "field" (dict "Form" $f "Name" "excluded_products" "Hint" (t "settings.excluded_products.hint"))}}
 {{template "field" (dict "Form" $f "Name" "excluded_tags" "Hint" (t "settings.excluded_tags.hint"))}}

@@ -15,9 +15,11 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/candorhq/candor/integrations/sendgrid"
+	"github.com/candorhq/candor/locale"
 	"github.com/candorhq/candor/registry"
 	"github.com/candorhq/candor/retention"
 	"github.com/candorhq/candor/review"
+	"github.com/candorhq/candor/store"
 )
 
 // TestEmailsPerHour bounds test emails per shop.
@@ -70,7 +72,14 @@ func (s *Server) appTestEmail(w http.ResponseWriter, r *http.Request, m merchant
 	b := make([]byte, 12)
 	_, _ = rand.Read(b)
 	ref := "test_" + hex.EncodeToString(b)
-	e, err := review.TestEmail(shop, s.PublicURL)
+	// In the shop's primary language, with its wording for it.
+	wordings, err := store.EmailWording(ctx, s.DB, m.Shop)
+	if err != nil {
+		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_shop")
+		return
+	}
+	lang := locale.Match(profile.PrimaryLocale)
+	e, err := review.TestEmail(shop, review.ShopWording(shop, wordings, lang), lang, s.PublicURL)
 	if err != nil {
 		s.appError(w, r, http.StatusInternalServerError, "error.build_email", "error.build_email.text")
 		return

@@ -110,6 +110,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /app/logout", s.merchant(s.appLogout))
 	mux.HandleFunc("GET /app/settings", s.merchant(s.appSettings))
 	mux.HandleFunc("POST /app/settings", s.merchant(s.appSettingsPost))
+	mux.HandleFunc("POST /app/settings/preview", s.merchant(s.appSettingsPreview))
 	mux.HandleFunc("GET /app/requests", s.merchant(s.appRequests))
 	mux.HandleFunc("POST /app/test-email", s.merchant(s.appTestEmail))
 	mux.HandleFunc("GET /app/registry", s.merchant(s.appRegistry))

@@ -391,10 +391,15 @@ const QueryOrderStatus = `query CandorOrderStatus($id: ID!) {
   }
 }`
 
-// QueryRecipient reads only the address to send to.
+// QueryRecipient reads only what the email needs of the customer: the
+// address to send to, and the language they ordered in (Order.customerLocale,
+// a language code with an optional region such as "fr-CA"; null when
+// Shopify has none: https://shopify.dev/docs/api/admin-graphql/latest/objects/Order,
+// https://shopify.dev/changelog/locale-fields-are-now-appended-with-language-and-country-codes).
 const QueryRecipient = `query CandorRecipient($id: ID!) {
   order(id: $id) {
     email
+    customerLocale
     customer { defaultEmailAddress { emailAddress } }
   }
 }`
@@ -480,14 +485,17 @@ func (a *Admin) ShopTimeZone(ctx context.Context) (string, error) {
 }
 
 // ShopProfile is what Candor reads about the store itself, just in time: its
-// name, its owner's and its public contact address, and its domains. It is
-// the merchant's, not a customer's.
+// name, its owner's and its public contact address, its domains and its
+// primary language. It is the merchant's, not a customer's.
 type ShopProfile struct {
 	Name            string
 	Email           string // the owner's address, where Shopify writes to the merchant
 	ContactEmail    string // the public contact address customers write to
 	MyshopifyDomain string
 	PrimaryDomain   string // the online store's primary domain's host
+	// PrimaryLocale is the primary domain's default locale ("en", "fr"):
+	// the language the store opens in. "" when Shopify reports none.
+	PrimaryLocale string
 }
 
 // Contact is where a customer's reply should go: the public contact
@@ -512,9 +520,14 @@ func (p ShopProfile) Hosts() []string {
 
 // QueryShopProfile reads the fields of the Shop object Candor uses
 // (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
-// https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain).
+// https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain). The
+// shop's primary language is its primary domain's default locale
+// (Domain.localization, a DomainLocalization whose defaultLocale is an ISO
+// code such as "en": https://shopify.dev/docs/api/admin-graphql/latest/objects/DomainLocalization).
+// It needs no scope beyond what Candor has, unlike the shopLocales query,
+// which needs read_locales (https://shopify.dev/docs/api/admin-graphql/latest/queries/shopLocales).
 const QueryShopProfile = `query CandorShopProfile {
-  shop { name email contactEmail myshopifyDomain primaryDomain { host } }
+  shop { name email contactEmail myshopifyDomain primaryDomain { host localization { defaultLocale } } }
 }`
 
 // ShopProfile reads the store's name, addresses and domains. The caller
@@ -527,7 +540,10 @@ func (a *Admin) ShopProfile(ctx context.Context) (ShopProfile, error) {
 			ContactEmail    string `json:"contactEmail"`
 			MyshopifyDomain string `json:"myshopifyDomain"`
 			PrimaryDomain   *struct {
-				Host string `json:"host"`
+				Host         string `json:"host"`
+				Localization *struct {
+					DefaultLocale string `json:"defaultLocale"`
+				} `json:"localization"`
 			} `json:"primaryDomain"`
 		} `json:"shop"`
 	}
@@ -541,6 +557,9 @@ func (a *Admin) ShopProfile(ctx context.Context) (ShopProfile, error) {
 		MyshopifyDomain: resp.Shop.MyshopifyDomain}
 	if resp.Shop.PrimaryDomain != nil {
 		p.PrimaryDomain = resp.Shop.PrimaryDomain.Host
+		if l := resp.Shop.PrimaryDomain.Localization; l != nil {
+			p.PrimaryLocale = l.DefaultLocale
+		}
 	}
 	return p, nil
 }
@@ -548,10 +567,26 @@ func (a *Admin) ShopProfile(ctx context.Context) (ShopProfile, error) {
 // Recipient reads the address to send the review request to. The caller
 // must not store, log or return it.
 func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
+	ad, err := a.Addressee(ctx, orderID)
+	return ad.Email, err
+}
+
+// Addressee is whom an email goes to: the address, and the language the
+// customer ordered in. Both are the customer's: the caller must not store,
+// log or return them.
+type Addressee struct {
+	Email  string
+	Locale string // Order.customerLocale, e.g. "pt-BR" or "fr-FR"; "" when unknown
+}
+
+// Addressee reads the order's address and customer locale, in one query.
+// An unknown order gives the zero Addressee.
+func (a *Admin) Addressee(ctx context.Context, orderID int64) (Addressee, error) {
 	var resp struct {
 		Order *struct {
-			Email    string `json:"email"`
-			Customer *struct {
+			Email          string  `json:"email"`
+			CustomerLocale *string `json:"customerLocale"`
+			Customer       *struct {
 				DefaultEmailAddress *struct {
 					EmailAddress string `json:"emailAddress"`
 				} `json:"defaultEmailAddress"`
@@ -559,15 +594,19 @@ func (a *Admin) Recipient(ctx context.Context, orderID int64) (string, error) {
 		} `json:"order"`
 	}
 	if err := a.query(ctx, "read recipient", QueryRecipient, map[string]any{"id": OrderGID(orderID)}, &resp); err != nil {
-		return "", err
+		return Addressee{}, err
 	}
 	if resp.Order == nil {
-		return "", nil
+		return Addressee{}, nil
+	}
+	ad := Addressee{Email: resp.Order.Email}
+	if l := resp.Order.CustomerLocale; l != nil {
+		ad.Locale = *l
 	}
 	if c := resp.Order.Customer; c != nil && c.DefaultEmailAddress != nil && c.DefaultEmailAddress.EmailAddress != "" {
-		return c.DefaultEmailAddress.EmailAddress, nil
+		ad.Email = c.DefaultEmailAddress.EmailAddress
 	}
-	return resp.Order.Email, nil
+	return ad, nil
 }
 
 // Operations is every GraphQL document Candor sends to Shopify, by

@@ -22,9 +22,13 @@
 //     pageInfo (the orders search and an order's line items, orders.go);
 //   - the store itself: the Shop object's name, email (the owner's),
 //     contactEmail, myshopifyDomain and primaryDomain.host, a Domain that is
-//     never null (without a custom domain it is the myshopify one)
+//     never null (without a custom domain it is the myshopify one), and its
+//     localization.defaultLocale, the store's primary language
 //     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Shop,
-//     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain);
+//     https://shopify.dev/docs/api/admin-graphql/latest/objects/Domain,
+//     https://shopify.dev/docs/api/admin-graphql/latest/objects/DomainLocalization);
+//   - an order's customerLocale, null when unknown
+//     (https://shopify.dev/docs/api/admin-graphql/latest/objects/Order);
 //   - OAuth and webhook subscriptions (oauth.go): the authorization code
 //     grant in offline and in online (per-user) access mode, where the token
 //     names the staff member who approved it; expiring tokens as Shopify
@@ -94,6 +98,10 @@ type Order struct {
 	// order last changed.
 	Fulfilled bool
 	UpdatedAt time.Time
+	// CustomerLocale is the language the customer ordered in
+	// (Order.customerLocale: a language code with an optional region, as
+	// "fr-FR" since API 2021-10; null when Shopify has none), "" for null.
+	CustomerLocale string
 }
 
 var catalogue = []Product{
@@ -133,6 +141,7 @@ func DemoOrder(id int64) Order {
 		Customer:        c,
 		Products:        []Product{catalogue[n%3], catalogue[(n+1)%3]},
 		FinancialStatus: "PAID",
+		CustomerLocale:  "en",
 	}
 }
 
@@ -152,6 +161,9 @@ type Store struct {
 	// object's name, email, contactEmail and primaryDomain.host). Set them
 	// before the first request, or with EditShop.
 	ShopName, ShopEmail, ContactEmail, PrimaryDomain string
+	// PrimaryLocale is the primary domain's default locale
+	// (primaryDomain.localization.defaultLocale), "en" unless set.
+	PrimaryLocale string
 
 	srv    *httptest.Server
 	mu     sync.Mutex
@@ -192,6 +204,7 @@ func New(token, apiVersion string) *Store {
 		codes: map[string]grant{}, tokens: map[string]grant{}, refresh: map[string]grant{}, subs: map[int64]*subscription{}}
 	s.ShopName, s.ShopEmail, s.ContactEmail = "Candor Demo Store", "owner@candor-demo.example", "hello@candor-demo.example"
 	s.PrimaryDomain = "shop.candor-demo.example"
+	s.PrimaryLocale = "en"
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	s.URL = s.srv.URL
 	return s
@@ -506,7 +519,11 @@ func (s *Store) recipient(id int64) any {
 		email = c.Email
 		customer = map[string]any{"defaultEmailAddress": map[string]any{"emailAddress": c.Email}}
 	}
-	return map[string]any{"order": map[string]any{"email": email, "customer": customer}}
+	var locale any // null when Shopify has none
+	if o.CustomerLocale != "" {
+		locale = o.CustomerLocale
+	}
+	return map[string]any{"order": map[string]any{"email": email, "customerLocale": locale, "customer": customer}}
 }
 
 // shopProfile answers CandorShopProfile.
@@ -518,5 +535,9 @@ func (s *Store) shopProfile() any {
 		primary = s.Shop
 	}
 	return map[string]any{"shop": map[string]any{"name": s.ShopName, "email": s.ShopEmail, "contactEmail": s.ContactEmail,
-		"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary}}}
+		"myshopifyDomain": s.Shop, "primaryDomain": map[string]any{"host": primary,
+			// DomainLocalization.defaultLocale is String!; localization is
+			// null only for a domain that redirects, which a primary
+			// domain does not.
+			"localization": map[string]any{"defaultLocale": s.PrimaryLocale}}}}
 }
