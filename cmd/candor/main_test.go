@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -297,10 +298,52 @@ func TestRegistryCLI_BadInputIsAUsageError(t *testing.T) {
 // A simulated fulfillment is what Shopify sends for an order shipped in one
 // parcel: the fulfillment, orders/fulfilled (the whole order), then the
 // delivery, so the demo's email follows the delay after delivery.
+// With --parcels 2 each product ships on its own, the order is fulfilled
+// with the second, and the second parcel is delivered before the first.
+func TestSimulatedFulfillment_InTwoParcelsShipsEachProductOnceAndDeliversOutOfOrder(t *testing.T) {
+	o := shopifytest.DemoOrder(42)
+	type parcel struct {
+		topic, name, status string
+		products            int
+	}
+	var got []parcel
+	for _, h := range simulatedHooks("fulfillment", DemoShop, o, true, 2) {
+		var f struct {
+			Name           string            `json:"name"`
+			ShipmentStatus *string           `json:"shipment_status"`
+			LineItems      []json.RawMessage `json:"line_items"`
+		}
+		if err := json.Unmarshal(h.body, &f); err != nil {
+			t.Fatal(err)
+		}
+		p := parcel{topic: h.topic, products: len(f.LineItems)}
+		if h.topic != shopify.TopicOrderFulfilled {
+			p.name = f.Name
+			if f.ShipmentStatus != nil {
+				p.status = *f.ShipmentStatus
+			}
+		}
+		got = append(got, p)
+	}
+	want := []parcel{
+		{shopify.TopicFulfillmentCreate, o.Name + ".1", "", 1},
+		{shopify.TopicFulfillmentCreate, o.Name + ".2", "", 1},
+		{shopify.TopicOrderFulfilled, "", "", 2},
+		{shopify.TopicFulfillmentUpdate, o.Name + ".2", "delivered", 1},
+		{shopify.TopicFulfillmentUpdate, o.Name + ".1", "delivered", 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("hooks %+v\nwant %+v", got, want)
+	}
+	if err := run(context.Background(), []string{"simulate", "fulfillment", "--parcels", "3"}); err == nil || !strings.Contains(err.Error(), "--parcels must be 1 to 2") {
+		t.Errorf("--parcels 3: %v", err)
+	}
+}
+
 func TestSimulatedFulfillment_IsTheWholeOrderShippedInOneParcel(t *testing.T) {
 	o := shopifytest.DemoOrder(42)
 	var got []string
-	for _, h := range simulatedHooks("fulfillment", DemoShop, o, true) {
+	for _, h := range simulatedHooks("fulfillment", DemoShop, o, true, 1) {
 		got = append(got, h.topic)
 	}
 	want := []string{shopify.TopicFulfillmentCreate, shopify.TopicOrderFulfilled, shopify.TopicFulfillmentUpdate}

@@ -35,6 +35,7 @@ func runSimulate(ctx context.Context, args []string) error {
 	customerOf := fs.Int64("customer-of", 0, "fulfillment: a new order by the customer of this order (a repeat purchase)")
 	delivered := fs.Bool("delivered", false, "fulfillment: follow with a fulfillments/update saying delivered")
 	dups := fs.Int("duplicates", 0, "send each webhook this many extra times (same X-Shopify-Webhook-Id)")
+	parcels := fs.Int("parcels", 1, "fulfillment: ship the order's products in this many parcels (1 or 2; with --delivered, the last parcel is delivered first)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -48,6 +49,10 @@ func runSimulate(ctx context.Context, args []string) error {
 		return usagef("simulate: --customer-of goes with fulfillment, without --order")
 	case *customerOf < 0 || *order < 0:
 		return usagef("simulate: order IDs are positive")
+	case *parcels != 1 && kind != "fulfillment":
+		return usagef("simulate: --parcels goes with fulfillment")
+	case *parcels < 1 || *parcels > shopifytest.DemoOrderProducts:
+		return usagef("simulate: --parcels must be 1 to %d, one parcel per product at most", shopifytest.DemoOrderProducts)
 	}
 	cfg, err := loadConfig()
 	if err != nil {
@@ -67,7 +72,7 @@ func runSimulate(ctx context.Context, args []string) error {
 		*order = time.Now().UnixMilli() % shopifytest.DemoRepeatStride
 	}
 	o := shopifytest.DemoOrder(*order)
-	hooks := simulatedHooks(kind, *shop, o, *delivered)
+	hooks := simulatedHooks(kind, *shop, o, *delivered, *parcels)
 	if err := postHooks(ctx, *server, *shop, cfg.ShopifyAPISecret, o, hooks, *dups); err != nil {
 		return err
 	}
@@ -95,18 +100,29 @@ type hook struct {
 	body  []byte
 }
 
-// simulatedHooks are the webhooks Shopify sends for kind, about order o.
-func simulatedHooks(kind, shop string, o shopifytest.Order, delivered bool) []hook {
+// simulatedHooks are the webhooks Shopify sends for kind, about order o;
+// a fulfillment ships o's products in parcels parcels.
+func simulatedHooks(kind, shop string, o shopifytest.Order, delivered bool, parcels int) []hook {
 	var hooks []hook
 	switch kind {
 	case "fulfillment":
-		hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.FulfillmentPayload(o, "")})
-		// The demo order ships in one parcel, so that fulfillment fulfils
-		// the whole order, and Shopify sends orders/fulfilled too: without
-		// it a shop that emails once per order waits its fallback delay.
+		// Parcel n (from 1) holds every parcels-th product from the n-th.
+		shipped := make([][]shopifytest.Product, parcels)
+		for i, p := range o.Products {
+			shipped[i%parcels] = append(shipped[i%parcels], p)
+		}
+		for n, ps := range shipped {
+			hooks = append(hooks, hook{shopify.TopicFulfillmentCreate, shopifytest.ShipmentPayload(o, n+1, shopify.FulfillmentSuccess, "", ps)})
+		}
+		// With its last parcel the whole order is fulfilled, and Shopify
+		// sends orders/fulfilled too: without it a shop that emails once
+		// per order waits its fallback delay.
 		hooks = append(hooks, hook{shopify.TopicOrderFulfilled, shopifytest.OrderPayload(o)})
 		if delivered {
-			hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})
+			// Parcels arrive in any order: the last one shipped first here.
+			for n := parcels - 1; n >= 0; n-- {
+				hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.ShipmentPayload(o, n+1, shopify.FulfillmentSuccess, "delivered", shipped[n])})
+			}
 		}
 	case "delivered":
 		hooks = append(hooks, hook{shopify.TopicFulfillmentUpdate, shopifytest.FulfillmentPayload(o, "delivered")})

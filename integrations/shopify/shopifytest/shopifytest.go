@@ -115,6 +115,9 @@ var catalogue = []Product{
 // simulate fulfillment --customer-of N`, a repeat purchase).
 const DemoRepeatStride = 1_000_000_000
 
+// DemoOrderProducts is how many products every demo order has.
+const DemoOrderProducts = 2
+
 // DemoOrder is the order with this ID in the demo store: the same every time,
 // so `candor simulate` (another process) and the store agree on it.
 func DemoOrder(id int64) Order {
@@ -139,7 +142,7 @@ func DemoOrder(id int64) Order {
 		ID:              id,
 		Name:            fmt.Sprintf("#%d", 1000+n),
 		Customer:        c,
-		Products:        []Product{catalogue[n%3], catalogue[(n+1)%3]},
+		Products:        []Product{catalogue[n%3], catalogue[(n+1)%3]}, // DemoOrderProducts
 		FinancialStatus: "PAID",
 		CustomerLocale:  "en",
 	}
