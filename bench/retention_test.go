@@ -134,6 +134,15 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d expired rows in %s", sweepRows, time.Since(t0).Round(time.Millisecond))
+	// Bytes a row takes with its indexes, for docs/scaling.md: the seeded
+	// requests (synthetic, one product each) and their data keys.
+	var requestBytes, keyBytes float64
+	if err := e.db.GetContext(ctx, &requestBytes, `SELECT pg_total_relation_size('review_requests')::float8 / $1`, sweepRows); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.db.GetContext(ctx, &keyBytes, `SELECT pg_total_relation_size('data_keys')::float8 / $1`, sweepRows); err != nil {
+		b.Fatal(err)
+	}
 
 	w := worker.New(e.temporal, sweepQueue, worker.Options{})
 	workflows.Register(w, &activities.Activities{DB: e.db, Keys: e.ring, Temporal: e.temporal, Namespace: "default", SweepBatch: *sweepBatchFlag})
@@ -198,6 +207,12 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 	if left != 0 || recorded != sweepRows {
 		b.Fatalf("after the sweep: %d seeded rows or data keys left, %d deletions recorded", left, recorded)
 	}
+	// The registry now holds the sweep's 1,000,000 entries and intake's few
+	// thousand: its bytes per entry, indexes included.
+	var registryBytes float64
+	if err := e.db.GetContext(ctx, &registryBytes, `SELECT pg_total_relation_size('registry_entries')::float8 / count(*) FROM registry_entries`); err != nil {
+		b.Fatal(err)
+	}
 
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 	b.ReportMetric(0, "ns/op")
@@ -216,6 +231,9 @@ func BenchmarkRetentionSweep1M(b *testing.B) {
 	b.ReportMetric(baseHandler-baseStart, "base_rest_ms")
 	b.ReportMetric(sweepStart, "sweep_start_ms")
 	b.ReportMetric(sweepHandler-sweepStart, "sweep_rest_ms")
+	b.ReportMetric(requestBytes, "request_B/row")
+	b.ReportMetric(keyBytes, "data_key_B/row")
+	b.ReportMetric(registryBytes, "registry_B/entry")
 }
 
 // BenchmarkRetentionSweepAlone1M is the sweep's Postgres part with nothing
