@@ -204,7 +204,9 @@ func newEnv(b *testing.B) *env {
 
 	e := &env{db: db, temporal: c, ring: ring}
 	srv := &web.Server{DB: db, Temporal: timedClient{c, e}, Keys: ring, DataKeys: dk, ShopifySecret: benchSecret,
-		Logger: slog.New(slog.DiscardHandler), TemporalRetention: 24 * time.Hour}
+		// Errors only (a refused delivery's dependency and error), so a run
+		// that fails says why.
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})), TemporalRetention: 24 * time.Hour}
 	h := srv.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
