@@ -32,8 +32,11 @@ type Limiter struct {
 // New returns a limiter whose buckets live in db (table rate_buckets).
 func New(db *sqlx.DB) *Limiter { return &Limiter{db: db} }
 
-// Wait takes cost from key's bucket (made full with budget b on first
-// use) as soon as the bucket holds it, and returns then. A caller that
+// Wait takes cost from key's bucket as soon as the bucket holds it, and
+// returns then. On first use the bucket is made with budget b holding
+// just this call's cost: how much of the service's own bucket is spent is
+// not known until it answers, so the calls after the first go at b's
+// rate, and Observe lowers the bucket to what the service reports. A caller that
 // waits holds nothing: what others give back (Observe's refunds) serves it
 // sooner. If ctx ends first, or would end before the bucket could hold
 // cost, Wait returns a *WaitError saying how long the wait would have been.

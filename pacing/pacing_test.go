@@ -126,3 +126,27 @@ func TestObserve_TheServicesCountWins(t *testing.T) {
 		t.Fatalf("capacity %v (%v), want the 2000 Shopify reported", capacity, err)
 	}
 }
+
+// A bucket's first use lets one call go, not a full bucket's worth: how
+// much of a shop's Shopify bucket is already spent is unknown until
+// Shopify answers, so the next callers wait for the rate.
+func TestWait_FirstContactLetsOneCallGoAndTheRestAtTheRate(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	l := pacing.New(db.DB)
+	budget := pacing.Budget{Capacity: 2000, Rate: 100}
+	if err := l.Wait(ctx, "shop:new", 14, budget); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	for range 5 {
+		if err := l.Wait(ctx, "shop:new", 14, budget); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 70 points at 100 a second: 0.7 s; a full bucket at first contact
+	// would have let them go at once.
+	if waited := time.Since(began); waited < 600*time.Millisecond {
+		t.Fatalf("five more 14-point calls went in %s after the first contact", waited)
+	}
+}
