@@ -33,6 +33,11 @@ func TestMerchantText_EveryKeyInEveryLanguage(t *testing.T) {
 		used[s.key] = "results chart"
 	}
 	used["results.axis_day"] = "results chart"
+	for code := range store.FieldText {
+		if _, ok := problemAlias[code]; !ok {
+			used["problem."+code] = "store.FieldText"
+		}
+	}
 	goKey := regexp.MustCompile(`(?:\btr\(r, |\btrLang\(lang, |\bappError\(w, r, [^,]+, )"([a-z_.]+)"(?:, "([a-z_.]+)")?`)
 	files, _ := filepath.Glob("*.go")
 	for _, f := range files {
