@@ -70,9 +70,8 @@ func newResultsView(lang string, weeks []store.WeekResults) resultsView {
 func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
 
 // A series is one kind of bar: its class, legend key (merchantText) and
-// colour. Every
-// colour has at least 4.5:1 contrast on white (WCAG AA), so bars and
-// legend swatches stand out as well as text would.
+// colour. Every colour has at least 4.5:1 contrast on white (WCAG AA), so
+// bars and legend swatches stand out as well as text would.
 type series struct {
 	class, key, colour string
 	value              func(store.WeekResults) int

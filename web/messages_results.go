@@ -7,12 +7,12 @@ import "github.com/candorhq/candor/locale"
 // requests are the overview's counts (overview.count.*), and a row's
 // outcome is the request's status (status.*).
 func init() {
-	for lang, m := range resultsText {
+	for lang, m := range resultsMessages {
 		merchantText.Add(lang, m)
 	}
 }
 
-var resultsText = map[string]locale.Messages{
+var resultsMessages = map[string]locale.Messages{
 	"en": {
 		"results.heading": "Results, by week",
 		"results.intro":   "The last 12 weeks, Monday to Sunday in UTC. Only counts are kept: nothing here says which customer or order.",
