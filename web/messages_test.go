@@ -38,7 +38,7 @@ func TestMerchantText_EveryKeyInEveryLanguage(t *testing.T) {
 			used["problem."+code] = "store.FieldText"
 		}
 	}
-	goKey := regexp.MustCompile(`(?:\btr\(r, |\btrLang\(lang, |\bappError\(w, r, [^,]+, )"([a-z_.]+)"(?:, "([a-z_.]+)")?`)
+	goKey := regexp.MustCompile(`(?:\btr\(r, |\btrLang\(lang, |\bappError\(w, r, [^,]+, |\binstallPage\(w, r, [^,]+, |\bdeny\(|\bexchangeFailed\(w, r, "[a-z]+", shop, err, )"([a-z_.]+)"(?:, "([a-z_.]+)")?`)
 	files, _ := filepath.Glob("*.go")
 	for _, f := range files {
 		src, err := os.ReadFile(f)
