@@ -122,11 +122,27 @@ func Check(key string, keep time.Duration) error {
 	case !p.Overridable():
 		return fmt.Errorf("policy %s is the same for every shop and cannot be overridden: %s", key, p.Why)
 	case keep < p.Min:
-		return fmt.Errorf("%s: %s is shorter than the minimum %s (%s)", key, Human(keep), Human(p.Min), p.Bounds)
+		return &RangeError{Policy: p, Keep: keep, Limit: p.Min}
 	case keep > p.Max:
-		return fmt.Errorf("%s: %s is longer than the maximum %s (%s)", key, Human(keep), Human(p.Max), p.Bounds)
+		return &RangeError{Policy: p, Keep: keep, Limit: p.Max, Over: true}
 	}
 	return nil
+}
+
+// RangeError says a shop's period is outside its policy's bounds: shorter
+// than Limit, the minimum, or, if Over, longer than Limit, the maximum.
+type RangeError struct {
+	Policy Policy
+	Keep   time.Duration
+	Limit  time.Duration
+	Over   bool
+}
+
+func (e *RangeError) Error() string {
+	if e.Over {
+		return fmt.Sprintf("%s: %s is longer than the maximum %s (%s)", e.Policy.Key, Human(e.Keep), Human(e.Limit), e.Policy.Bounds)
+	}
+	return fmt.Sprintf("%s: %s is shorter than the minimum %s (%s)", e.Policy.Key, Human(e.Keep), Human(e.Limit), e.Policy.Bounds)
 }
 
 // Timing is a shop's review-request timing (store.Settings holds it): how

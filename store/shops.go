@@ -109,21 +109,11 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// FieldError is one setting's problem.
-type FieldError struct {
-	Field string // the JSON name of the setting
-	Msg   string
-}
-
-func (e *FieldError) Error() string { return e.Msg }
-
 // Problems lists every problem with s, one per setting at most, in form
 // order, so a form can show each next to its field.
 func (s Settings) Problems() []*FieldError {
 	var ps []*FieldError
-	add := func(field, format string, a ...any) {
-		ps = append(ps, &FieldError{Field: field, Msg: fmt.Sprintf(format, a...)})
-	}
+	add := func(field, code string, a ...any) { ps = append(ps, fieldError(field, code, a...)) }
 	const maxDelay = 365 * 24 * time.Hour
 	for _, d := range []struct {
 		field string
@@ -131,73 +121,74 @@ func (s Settings) Problems() []*FieldError {
 	}{{"delay", s.Delay}, {"fallback_delay", s.FallbackDelay}, {"reminder", s.Reminder}} {
 		switch {
 		case d.v < 0:
-			add(d.field, "delays must not be negative")
+			add(d.field, "delay_negative")
 		case d.v > maxDelay:
-			add(d.field, "delays must be at most 365 days")
+			add(d.field, "delay_too_long")
 		}
 	}
 	if err := ValidateReviewURL(s.ReviewURL); err != nil {
-		add("review_url", "%v", err)
+		ps = append(ps, err.(*FieldError))
 	}
 	if strings.TrimSpace(s.Subject) == "" || len(s.Subject) > 200 || strings.ContainsAny(s.Subject, "\r\n") {
-		add("subject", "subject must be one line of 1 to 200 characters")
+		add("subject", "subject_one_line")
 	} else if strings.ContainsAny(s.Subject, "<>") {
-		add("subject", "use plain text: < and > are not allowed, since HTML is not accepted")
+		add("subject", "plain_text_no_html")
 	} else if m := placeholderRe.FindAllString(s.Subject, -1); len(m) > 1 || strings.ContainsAny(strings.ReplaceAll(s.Subject, "{order}", ""), "{}") {
-		add("subject", "subject may use only the placeholder {order}")
+		add("subject", "subject_placeholder")
 	}
 	if s.WindowStart < 0 || s.WindowStart >= 24*60 {
-		add("window_start", "the send window must start between 00:00 and 23:59")
+		add("window_start", "window_start_range")
 	}
 	if s.WindowEnd < 0 || s.WindowEnd >= 24*60 {
-		add("window_end", "the send window must end between 00:00 and 23:59")
+		add("window_end", "window_end_range")
 	}
 	if err := ValidateTimeZone(s.TimeZone); err != nil {
-		add("time_zone", "%v", err)
+		ps = append(ps, err.(*FieldError))
 	}
 	if s.ConsentMode != ConsentExplicit && s.ConsentMode != ConsentSoftOptIn && s.ConsentMode != ConsentNone {
-		add("consent_mode", "choose explicit consent, EU soft opt-in or none")
+		add("consent_mode", "consent_mode")
 	}
 	if s.EmailPer != EmailPerOrder && s.EmailPer != EmailPerShipment {
-		add("email_per", "choose one email per order or one per shipment")
+		add("email_per", "email_per")
 	}
 	if s.MaxEmails < 0 || s.MaxEmails > 50 {
-		add("max_emails", "at most 0 to 50 emails per customer in 30 days (0: no cap)")
+		add("max_emails", "max_emails_range")
 	}
 	if s.MaxProducts < 1 || s.MaxProducts > 10 {
-		add("max_products", "an email asks about 1 to 10 products")
+		add("max_products", "max_products_range")
 	}
 	if len(s.ExcludedProducts) > 500 {
-		add("excluded_products", "at most 500 excluded products")
+		add("excluded_products", "excluded_products_n")
 	}
 	for _, id := range s.ExcludedProducts {
 		if id <= 0 {
-			add("excluded_products", "product ID %d is not a Shopify product ID (a positive number)", id)
+			add("excluded_products", "excluded_product_id", id)
 			break
 		}
 	}
 	if len(s.ExcludedTags) > 100 {
-		add("excluded_tags", "at most 100 excluded tags")
+		add("excluded_tags", "excluded_tags_n")
 	}
 	for _, t := range s.ExcludedTags {
 		if t == "" || t != strings.TrimSpace(t) || len(t) > 255 || strings.ContainsAny(t, ",\r\n") {
-			add("excluded_tags", "tag %q must be 1 to 255 characters, without commas or surrounding spaces", t)
+			add("excluded_tags", "excluded_tag", t)
 			break
 		}
 	}
 	return ps
 }
 
-// ValidateTimeZone accepts "" (the shop's own zone) or an IANA zone name.
+// ValidateTimeZone accepts "" (the shop's own zone) or an IANA zone name;
+// its error is a *FieldError.
 func ValidateTimeZone(tz string) error {
 	if tz == "" {
 		return nil
 	}
 	if tz == "Local" || strings.HasPrefix(tz, "/") || strings.Contains(tz, "..") {
-		return fmt.Errorf("time zone %q is not an IANA time zone such as Europe/Berlin", tz)
+		return fieldError("time_zone", "time_zone", tz)
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
-		return fmt.Errorf("time zone %q is not an IANA time zone such as Europe/Berlin", tz)
+		return fieldError("time_zone", "time_zone", tz)
 	}
 	return nil
 }
@@ -227,18 +218,18 @@ var placeholderRe = regexp.MustCompile(`\{[^{}]*\}`)
 // ValidateReviewURL checks a review-destination template: an https URL whose
 // only placeholders are {shop}, {product_id} and {handle}, and whose host is
 // written out or is {shop}. Where the host may point is CheckReviewHost's
-// question.
+// question. Its error is a *FieldError.
 func ValidateReviewURL(t string) error {
 	for _, p := range placeholderRe.FindAllString(t, -1) {
 		switch p {
 		case "{shop}", "{product_id}", "{handle}":
 		default:
-			return fmt.Errorf("review URL template has unknown placeholder %s (use {shop}, {product_id}, {handle})", p)
+			return fieldError("review_url", "review_url_placeholder", p)
 		}
 	}
 	probe := strings.NewReplacer("{shop}", "a.myshopify.com", "{product_id}", "1", "{handle}", "h").Replace(t)
 	if !strings.HasPrefix(probe, "https://") || strings.ContainsAny(probe, " \t\r\n\"<>\\") || len(t) > 500 {
-		return fmt.Errorf("review URL template %q must be an https:// URL", t)
+		return fieldError("review_url", "review_url_https", t)
 	}
 	if _, err := reviewHost(t); err != nil {
 		return err
@@ -261,7 +252,7 @@ var hostRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9](
 func reviewHost(t string) (string, error) {
 	rest, ok := strings.CutPrefix(t, "https://")
 	if !ok {
-		return "", fmt.Errorf("review URL template %q must be an https:// URL", t)
+		return "", fieldError("review_url", "review_url_https", t)
 	}
 	authority := rest
 	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
@@ -272,7 +263,7 @@ func reviewHost(t string) (string, error) {
 	}
 	host := strings.ToLower(authority)
 	if !hostRe.MatchString(host) {
-		return "", fmt.Errorf("review URL template %q must name its host plainly, or use {shop}: no placeholder, user name or port in the host", t)
+		return "", fieldError("review_url", "review_url_host", t)
 	}
 	return host, nil
 }
@@ -309,8 +300,7 @@ func CheckReviewHost(t, shop string, shopHosts []string) error {
 			return nil
 		}
 	}
-	return &FieldError{Field: "review_url", Msg: fmt.Sprintf("review links must stay on your shop's own domains ({shop}, or your primary domain in Shopify) or a review platform (%s); %s is neither",
-		strings.Join(ReviewPlatforms, ", "), host)}
+	return fieldError("review_url", "review_url_off_shop", strings.Join(ReviewPlatforms, ", "), host)
 }
 
 // Shop is a connected store.
@@ -415,7 +405,7 @@ func (db *DB) AddShop(ctx context.Context, s Shop, shopHosts ...string) error {
 	}
 	// A new shop has no retention override yet.
 	if err := retention.CheckWait(retention.Lookup(retention.ReviewRequests).Keep, s.Timing()); err != nil {
-		return &FieldError{Field: tooLong(DefaultSettings(s.Domain), s.Settings), Msg: err.Error()}
+		return retentionError(tooLong(DefaultSettings(s.Domain), s.Settings), err)
 	}
 	_, err := db.ExecContext(ctx, addShopSQL, s.Domain, s.TokenSealed, int64(s.Delay/time.Second),
 		int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired(),
@@ -468,7 +458,7 @@ func (db *DB) saveSettings(ctx context.Context, domain string, s Settings, keep 
 	}
 	if keep != 0 {
 		if err := retention.Check(retention.ReviewRequests, keep); err != nil {
-			return &FieldError{Field: KeepRequestsField, Msg: err.Error()}
+			return retentionError(KeepRequestsField, err)
 		}
 	}
 	return db.InTx(ctx, func(tx *sqlx.Tx) error {
@@ -489,7 +479,7 @@ func (db *DB) saveSettings(ctx context.Context, domain string, s Settings, keep 
 			if keep < current {
 				field = KeepRequestsField
 			}
-			return &FieldError{Field: field, Msg: err.Error()}
+			return retentionError(field, err)
 		}
 		if _, err := tx.ExecContext(ctx, updateShopSQL, domain, int64(s.Delay/time.Second),
 			int64(s.FallbackDelay/time.Second), int64(s.Reminder/time.Second), s.ConsentRequired(),

@@ -75,34 +75,35 @@ func (w *Wording) Set(field, v string) {
 // whole wording, named by its subject field.
 func (w Wording) Problems(lang string) []*FieldError {
 	if !locale.IsSupported(lang) {
-		return []*FieldError{{Field: WordingField(lang, WordingSubject), Msg: fmt.Sprintf("%q is not a language Candor writes in", lang)}}
+		return []*FieldError{fieldError(WordingField(lang, WordingSubject), "wording_language", lang)}
 	}
 	var ps []*FieldError
 	for _, f := range WordingFields {
-		if msg := wordingProblem(lang, f, w.Get(f)); msg != "" {
-			ps = append(ps, &FieldError{Field: WordingField(lang, f), Msg: msg})
+		if code, args := wordingProblem(lang, f, w.Get(f)); code != "" {
+			ps = append(ps, fieldError(WordingField(lang, f), code, args...))
 		}
 	}
 	return ps
 }
 
-// wordingProblem says what is wrong with one field's text, or "".
-func wordingProblem(lang, field, v string) string {
+// wordingProblem is the code (FieldText) and arguments of what is wrong
+// with one field's text, or "".
+func wordingProblem(lang, field, v string) (string, []any) {
 	if v == "" {
-		return ""
+		return "", nil
 	}
 	max := map[string]int{WordingSubject: MaxWordingSubject, WordingOpening: MaxWordingOpening, WordingButton: MaxWordingButton}[field]
 	switch {
 	case field == WordingSubject && lang == locale.Default:
-		return "the English subject is the Subject field above"
+		return "wording_english_subject", nil
 	case !utf8.ValidString(v):
-		return "use plain text"
+		return "wording_plain_text", nil
 	case utf8.RuneCountInString(v) > max:
-		return fmt.Sprintf("use at most %d characters (this has %d)", max, utf8.RuneCountInString(v))
+		return "wording_too_long", []any{max, utf8.RuneCountInString(v)}
 	case strings.IndexFunc(v, unicode.IsControl) >= 0:
-		return "use one line of plain text, without line breaks or tabs"
+		return "wording_one_line", nil
 	case strings.ContainsAny(v, "<>"):
-		return "use plain text: < and > are not allowed, since HTML is not accepted"
+		return "plain_text_no_html", nil
 	}
 	rest := v
 	if field != WordingButton {
@@ -110,11 +111,11 @@ func wordingProblem(lang, field, v string) string {
 	}
 	if strings.ContainsAny(rest, "{}") {
 		if field == WordingButton {
-			return "use plain text: no placeholders or { } here"
+			return "wording_button_plain", nil
 		}
-		return "the only placeholder is {order}, the order name; no other { } is allowed, and there is none for a customer's name or other personal data"
+		return "wording_placeholder", nil
 	}
-	return ""
+	return "", nil
 }
 
 // EmailWording loads a shop's wordings.

@@ -1,8 +1,10 @@
 package web_test
 
 import (
+	"context"
 	"html"
 	"net/http"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -177,5 +179,52 @@ func TestApp_EveryPageRendersInEveryLanguage(t *testing.T) {
 				t.Errorf("%s %s shows the key %q", lang, name, k)
 			}
 		}
+	}
+}
+
+// The problems package store finds in a settings form (store.FieldError)
+// are shown in the admin user's language, each next to its field, and
+// nothing is saved.
+func TestSettings_StoreProblemsInTheAdminUsersLanguage(t *testing.T) {
+	e := newAppEnv(t)
+	c, csrf := e.login(t, shop)
+	pt := http.Header{"Accept-Language": {"pt-BR"}}
+	before, _ := e.db.Shop(context.Background(), shop)
+	for _, tc := range []struct {
+		change map[string]string
+		want   map[string]string // field → its error
+	}{
+		{map[string]string{"time_zone": "Mars/Olympus_Mons", "review_url": "http://{shop}/p/{handle}", "max_products": "11",
+			store.WordingField("de", store.WordingButton): "Jetzt {bewerten}"},
+			map[string]string{"time_zone": `"Mars/Olympus_Mons" não é um fuso horário IANA`,
+				"review_url":   `o modelo do link de avaliação "http://{shop}/p/{handle}" deve ser um URL https://`,
+				"max_products": "um e-mail pergunta sobre 1 a 10 produtos",
+				store.WordingField("de", store.WordingButton): "use texto simples: sem marcadores nem { } aqui"}},
+		{map[string]string{"review_url": "https://evil.example/{handle}"},
+			map[string]string{"review_url": "os links de avaliação devem ficar nos domínios da sua loja ({shop}, ou o domínio principal na Shopify) ou em uma plataforma de avaliações (judge.me, trustpilot.com, search.google.com, g.page); evil.example não é nenhum deles"}},
+		{map[string]string{store.KeepRequestsField: "5d"},
+			map[string]string{store.KeepRequestsField: "guardar os pedidos de avaliação por 5d é menos que o mínimo de 30d"}},
+		{map[string]string{store.KeepRequestsField: "30d", "fallback_delay": "45d"},
+			map[string]string{store.KeepRequestsField: "pedidos de avaliação guardados por 30d expirariam antes do último e-mail: os prazos desta loja precisam de pelo menos 54d (alternativo 45d + após a entrega 7d + margem 2d)"}},
+	} {
+		status, _, body := do(t, c, "POST", e.url+"/app/settings", settingsForm(csrf, tc.change), pt)
+		if status != http.StatusUnprocessableEntity || !strings.Contains(body, "Nada foi salvo.") {
+			t.Fatalf("%v: %d\n%s", tc.change, status, body)
+		}
+		for field, want := range tc.want {
+			errP := regexp.MustCompile(`<p class="error" id="` + regexp.QuoteMeta(field) + `-error">[^<]*</p>`).FindString(body)
+			if !strings.Contains(errP, htmlEscape(want)) {
+				t.Errorf("%v: the error next to %s is %q, want %q", tc.change, field, errP, want)
+			}
+		}
+		for _, english := range []string{"is not an IANA", "must be an https://", "an email asks about", "use plain text", "must stay on your shop",
+			"shorter than the minimum", "would expire before"} {
+			if strings.Contains(body, english) {
+				t.Errorf("%v: the pt-BR page says %q", tc.change, english)
+			}
+		}
+	}
+	if after, _ := e.db.Shop(context.Background(), shop); !reflect.DeepEqual(after.Settings, before.Settings) {
+		t.Errorf("a refused form changed the settings: %+v", after.Settings)
 	}
 }

@@ -111,7 +111,7 @@ func (s *Server) showOverview(w http.ResponseWriter, r *http.Request, m merchant
 		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_results")
 		return
 	}
-	d.Results = newResultsView(weeks)
+	d.Results = newResultsView(lang, weeks)
 	if s.Mailer != nil {
 		d.Sender = s.Mailer.Sender()
 	}

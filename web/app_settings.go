@@ -26,6 +26,8 @@ type settingsForm struct {
 	// Preview the email it makes, when asked for.
 	Wording store.Wordings
 	Preview *emailPreview
+	// lang is the page's language, the problems' (problemIn).
+	lang string
 }
 
 var formOrder = append([]string{"delay", "fallback_delay", "reminder", store.KeepRequestsField, "email_per", "max_emails", "product_once", "max_products", "consent_mode", "review_url", "subject",
@@ -47,8 +49,8 @@ func formFromSettings(st store.Settings) settingsForm {
 
 // parseSettingsForm reads the form into st, collecting an error per field.
 func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
-	f := settingsForm{Values: map[string]string{}, Errors: map[string]string{}}
 	lang := requestLang(r)
+	f := settingsForm{Values: map[string]string{}, Errors: map[string]string{}, lang: lang}
 	for _, k := range formOrder {
 		f.Values[k] = strings.TrimSpace(r.PostFormValue(k))
 	}
@@ -121,7 +123,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 	st.ExcludedTags = store.SplitList(f.Values["excluded_tags"])
 	for _, p := range st.Problems() {
 		if _, seen := f.Errors[p.Field]; !seen {
-			f.Errors[p.Field] = p.Msg
+			f.Errors[p.Field] = problemIn(lang, p)
 		}
 	}
 	f.Wording = f.parseWording()
@@ -131,7 +133,7 @@ func parseSettingsForm(r *http.Request, st *store.Settings) settingsForm {
 // add records a field's problem unless it already has one.
 func (f *settingsForm) add(p *store.FieldError) {
 	if _, seen := f.Errors[p.Field]; !seen {
-		f.Errors[p.Field] = p.Msg
+		f.Errors[p.Field] = problemIn(f.lang, p)
 	}
 	f.sort()
 }
@@ -214,7 +216,7 @@ func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merch
 	// change that lets a waiting request expire is refused, next to the
 	// field that changed.
 	if err := s.DB.SaveSettingsAndWording(r.Context(), m.Shop, st, f.Keep, f.Wording, hosts...); errors.As(err, &fe) {
-		f.Errors[fe.Field], f.Order = fe.Msg, []string{fe.Field}
+		f.Errors[fe.Field], f.Order = problemIn(f.lang, fe), []string{fe.Field}
 		refuse()
 		return
 	} else if err != nil {

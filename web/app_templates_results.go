@@ -13,53 +13,17 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
-	"github.com/candorhq/candor/locale"
-	"github.com/candorhq/candor/review"
 	"github.com/candorhq/candor/store"
 )
 
 // resultWeeks is how many weeks the chart shows, this one included; the
-// texts of resultsText say so in words.
+// results.* texts (messages_results.go) say so in words.
 const resultWeeks = 12
-
-// resultsText is every string of the section, English only for now: the
-// other languages are added to this catalog when the merchant pages are
-// translated (locale.Catalog.Missing lists what is left).
-var resultsText = locale.NewCatalog().Add(locale.Default, locale.Messages{
-	"heading": "Results, by week",
-	"intro":   "The last 12 weeks, Monday to Sunday in UTC. Only counts are kept: nothing here says which customer or order.",
-	"clicks_note": "A click is counted each time a review link in an email is opened and Candor sends the customer on to your review page; " +
-		"opening the same link again counts again. Candor counts clicks itself, at its own link: there are no tracking pixels and no open tracking.",
-	"chart_title":      "Review requests and replies, last 12 weeks",
-	"chart_desc":       "Top: review requests per week, sent, skipped and failed, stacked. Bottom: review-link clicks, unsubscribes, bounces and spam reports per week. In these 12 weeks: %d sent, %d skipped, %d failed, %d clicks, %d unsubscribes, %d bounces, %d spam reports. The numbers are in the table below.",
-	"panel_requests":   "Review requests",
-	"panel_replies":    "Clicks and complaints",
-	"table_caption":    "Results per week (weeks start on Monday, UTC)",
-	"reasons_caption":  "Review requests not sent, by reason",
-	"col_week":         "Week of",
-	"col_sent":         "Sent",
-	"col_reminders":    "Reminders sent",
-	"col_skipped":      "Skipped",
-	"col_failed":       "Failed",
-	"col_clicks":       "Review-link clicks",
-	"col_unsubscribes": "Unsubscribes",
-	"col_bounces":      "Bounces",
-	"col_spam":         "Spam reports",
-	"col_outcome":      "Outcome",
-	"col_reason":       "Reason",
-	"col_requests":     "Requests",
-	"outcome_skipped":  "skipped",
-	"outcome_failed":   "failed",
-	"no_reason":        "other, or none recorded",
-	"empty":            "Nothing has been counted in these 12 weeks yet.",
-})
-
-func resultsT(key string) string { return resultsText.T(locale.Default, key) }
 
 // resultsView is the data of the "results" template.
 type resultsView struct {
-	T       map[string]string
 	Chart   template.HTML
 	Weeks   []resultsRow
 	Reasons []reasonRow
@@ -76,42 +40,38 @@ type reasonRow struct {
 	N                     int
 }
 
-// newResultsView builds the section from a shop's weeks, oldest first.
-func newResultsView(weeks []store.WeekResults) resultsView {
-	v := resultsView{T: map[string]string{}, Empty: true}
-	for _, k := range []string{"heading", "intro", "clicks_note", "table_caption", "reasons_caption", "col_week", "col_sent",
-		"col_reminders", "col_skipped", "col_failed", "col_clicks", "col_unsubscribes", "col_bounces", "col_spam",
-		"col_outcome", "col_reason", "col_requests", "empty"} {
-		v.T[k] = resultsT(k)
-	}
+// newResultsView builds the section in lang from a shop's weeks, oldest
+// first.
+func newResultsView(lang string, weeks []store.WeekResults) resultsView {
+	v := resultsView{Empty: true}
 	for _, w := range weeks {
-		label := w.Week.Format("2 Jan 2006")
+		label := stampIn(lang, layoutDay, w.Week)
 		v.Weeks = append(v.Weeks, resultsRow{Label: label, WeekResults: w})
 		if w.Sent+w.ReminderSent+w.SkippedTotal+w.FailedTotal+w.Clicks+w.Unsubscribes+w.Bounces+w.SpamReports > 0 {
 			v.Empty = false
 		}
 		for _, o := range []struct {
-			outcome string
-			by      map[string]int
-		}{{"outcome_skipped", w.Skipped}, {"outcome_failed", w.Failed}} {
+			status string
+			by     map[string]int
+		}{{store.StatusSkipped, w.Skipped}, {store.StatusFailed, w.Failed}} {
 			for _, code := range sortedKeys(o.by) {
-				reason := resultsT("no_reason")
+				reason := trLang(lang, "results.no_reason")
 				if code != "" {
-					reason = review.Label(code)
+					reason = reasonLabel(lang, code)
 				}
-				v.Reasons = append(v.Reasons, reasonRow{Week: label, Outcome: resultsT(o.outcome), Reason: reason, N: o.by[code]})
+				v.Reasons = append(v.Reasons, reasonRow{Week: label, Outcome: trLang(lang, "status."+o.status), Reason: reason, N: o.by[code]})
 			}
 		}
 	}
-	v.Chart = resultsChart(weeks)
+	v.Chart = resultsChart(lang, weeks)
 	return v
 }
 
 func sortedKeys(m map[string]int) []string { return slices.Sorted(maps.Keys(m)) }
 
-// A series is one kind of bar: its class, legend key and colour. Every
-// colour has at least 4.5:1 contrast on white (WCAG AA), so bars and
-// legend swatches stand out as well as text would.
+// A series is one kind of bar: its class, legend key (merchantText) and
+// colour. Every colour has at least 4.5:1 contrast on white (WCAG AA), so
+// bars and legend swatches stand out as well as text would.
 type series struct {
 	class, key, colour string
 	value              func(store.WeekResults) int
@@ -119,15 +79,15 @@ type series struct {
 
 var (
 	requestSeries = []series{ // stacked, bottom first
-		{"sent", "col_sent", "#0a4fb4", func(w store.WeekResults) int { return w.Sent }},
-		{"skipped", "col_skipped", "#8a5300", func(w store.WeekResults) int { return w.SkippedTotal }},
-		{"failed", "col_failed", "#a4000f", func(w store.WeekResults) int { return w.FailedTotal }},
+		{"sent", "overview.count.sent", "#0a4fb4", func(w store.WeekResults) int { return w.Sent }},
+		{"skipped", "overview.count.skipped", "#8a5300", func(w store.WeekResults) int { return w.SkippedTotal }},
+		{"failed", "overview.count.failed", "#a4000f", func(w store.WeekResults) int { return w.FailedTotal }},
 	}
 	replySeries = []series{ // side by side
-		{"clicks", "col_clicks", "#1e6b34", func(w store.WeekResults) int { return w.Clicks }},
-		{"unsubscribes", "col_unsubscribes", "#6b3fa0", func(w store.WeekResults) int { return w.Unsubscribes }},
-		{"bounces", "col_bounces", "#8a5300", func(w store.WeekResults) int { return w.Bounces }},
-		{"spam", "col_spam", "#a4000f", func(w store.WeekResults) int { return w.SpamReports }},
+		{"clicks", "results.col_clicks", "#1e6b34", func(w store.WeekResults) int { return w.Clicks }},
+		{"unsubscribes", "results.col_unsubscribes", "#6b3fa0", func(w store.WeekResults) int { return w.Unsubscribes }},
+		{"bounces", "results.col_bounces", "#8a5300", func(w store.WeekResults) int { return w.Bounces }},
+		{"spam", "results.col_spam", "#a4000f", func(w store.WeekResults) int { return w.SpamReports }},
 	}
 )
 
@@ -155,10 +115,10 @@ func niceMax(v int) int {
 	}
 }
 
-// resultsChart draws weeks as an SVG. Only numbers it formats itself and
-// the fixed strings of resultsText (escaped) go into it: no reason label,
-// no shop text.
-func resultsChart(weeks []store.WeekResults) template.HTML {
+// resultsChart draws weeks as an SVG in lang. Only numbers and dates it
+// formats itself and fixed strings of merchantText (escaped) go into it: no
+// reason label, no shop text.
+func resultsChart(lang string, weeks []store.WeekResults) template.HTML {
 	esc := template.HTMLEscapeString
 	var b strings.Builder
 	total := func(s []series) []int {
@@ -172,8 +132,8 @@ func resultsChart(weeks []store.WeekResults) template.HTML {
 	}
 	rt, pt := total(requestSeries), total(replySeries)
 	fmt.Fprintf(&b, `<svg class="results-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" style="max-width:%dpx;height:auto" role="img" aria-labelledby="results-chart-title results-chart-desc" font-family="system-ui,sans-serif" font-size="12">`, chartW, chartH, chartW)
-	fmt.Fprintf(&b, `<title id="results-chart-title">%s</title>`, esc(resultsT("chart_title")))
-	fmt.Fprintf(&b, `<desc id="results-chart-desc">%s</desc>`, esc(fmt.Sprintf(resultsT("chart_desc"), rt[0], rt[1], rt[2], pt[0], pt[1], pt[2], pt[3])))
+	fmt.Fprintf(&b, `<title id="results-chart-title">%s</title>`, esc(trLang(lang, "results.chart_title")))
+	fmt.Fprintf(&b, `<desc id="results-chart-desc">%s</desc>`, esc(trLang(lang, "results.chart_desc", rt[0], rt[1], rt[2], pt[0], pt[1], pt[2], pt[3])))
 	fmt.Fprintf(&b, `<rect x="0" y="0" width="%d" height="%d" fill="#fff"/>`, chartW, chartH)
 
 	slot := float64(chartW-plotLeft-plotRight) / float64(max(len(weeks), 1))
@@ -183,10 +143,10 @@ func resultsChart(weeks []store.WeekResults) template.HTML {
 		// Legend, on one line above the plot.
 		x := plotLeft
 		for _, s := range ss {
-			label := esc(resultsT(s.key))
+			text := trLang(lang, s.key)
 			fmt.Fprintf(&b, `<rect class="legend %s" x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d" fill="#1b1b1b">%s</text>`,
-				s.class, x, top-22, s.colour, x+14, top-13, label)
-			x += 14 + 7*len(resultsT(s.key)) + 18
+				s.class, x, top-22, s.colour, x+14, top-13, esc(text))
+			x += legendWidth(text)
 		}
 		peak := 0
 		for _, w := range weeks {
@@ -225,30 +185,34 @@ func resultsChart(weeks []store.WeekResults) template.HTML {
 				fmt.Fprintf(&b, `<rect class="bar %s" data-week="%s" data-n="%d" x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" stroke="#fff" stroke-width="1"/>`,
 					s.class, w.Week.Format(time.DateOnly), n, bx, y, bw, h, s.colour)
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#4b5563">%s</text>`, x0+barW/2, base+16, w.Week.Format("2 Jan"))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" fill="#4b5563">%s</text>`, x0+barW/2, base+16, esc(stampIn(lang, "results.axis_day", w.Week)))
 		}
 	}
-	panel(panelTop1, resultsT("panel_requests"), requestSeries, true)
-	panel(panelTop2, resultsT("panel_replies"), replySeries, false)
+	panel(panelTop1, trLang(lang, "results.panel_requests"), requestSeries, true)
+	panel(panelTop2, trLang(lang, "results.panel_replies"), replySeries, false)
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) // built above from numbers and escaped fixed text only
 }
 
+// legendWidth is the room a legend entry takes in the chart: its swatch,
+// its text at about 7 units a character, and a gap.
+func legendWidth(text string) int { return 14 + 7*utf8.RuneCountInString(text) + 18 }
+
 // resultsHTML is the "results" template, included from "overview".
-const resultsHTML = `{{define "results"}}<section aria-labelledby="results-h"><h2 id="results-h">{{.T.heading}}</h2>
-<p>{{.T.intro}}</p>
-{{if .Empty}}<p>{{.T.empty}}</p>{{end}}
+const resultsHTML = `{{define "results"}}<s-section><section aria-labelledby="results-h"><h2 id="results-h">{{t "results.heading"}}</h2>
+<p>{{t "results.intro"}}</p>
+{{if .Empty}}<p>{{t "results.empty"}}</p>{{end}}
 <figure style="margin:0 0 1rem">{{.Chart}}</figure>
-<table class="results-table"><caption>{{.T.table_caption}}</caption>
-<thead><tr><th scope="col">{{.T.col_week}}</th><th scope="col">{{.T.col_sent}}</th><th scope="col">{{.T.col_reminders}}</th><th scope="col">{{.T.col_skipped}}</th><th scope="col">{{.T.col_failed}}</th><th scope="col">{{.T.col_clicks}}</th><th scope="col">{{.T.col_unsubscribes}}</th><th scope="col">{{.T.col_bounces}}</th><th scope="col">{{.T.col_spam}}</th></tr></thead>
+<table class="results-table"><caption>{{t "results.table_caption"}}</caption>
+<thead><tr><th scope="col">{{t "results.col_week"}}</th><th scope="col">{{t "overview.count.sent"}}</th><th scope="col">{{t "results.col_reminders"}}</th><th scope="col">{{t "overview.count.skipped"}}</th><th scope="col">{{t "overview.count.failed"}}</th><th scope="col">{{t "results.col_clicks"}}</th><th scope="col">{{t "results.col_unsubscribes"}}</th><th scope="col">{{t "results.col_bounces"}}</th><th scope="col">{{t "results.col_spam"}}</th></tr></thead>
 <tbody>{{range .Weeks}}<tr data-week="{{.Week.Format "2006-01-02"}}"><th scope="row">{{.Label}}</th><td class="sent">{{.Sent}}</td><td class="reminders">{{.ReminderSent}}</td><td class="skipped">{{.SkippedTotal}}</td><td class="failed">{{.FailedTotal}}</td><td class="clicks">{{.Clicks}}</td><td class="unsubscribes">{{.Unsubscribes}}</td><td class="bounces">{{.Bounces}}</td><td class="spam">{{.SpamReports}}</td></tr>
 {{end}}</tbody></table>
-{{if .Reasons}}<table class="results-reasons"><caption>{{.T.reasons_caption}}</caption>
-<thead><tr><th scope="col">{{.T.col_week}}</th><th scope="col">{{.T.col_outcome}}</th><th scope="col">{{.T.col_reason}}</th><th scope="col">{{.T.col_requests}}</th></tr></thead>
+{{if .Reasons}}<table class="results-reasons"><caption>{{t "results.reasons_caption"}}</caption>
+<thead><tr><th scope="col">{{t "results.col_week"}}</th><th scope="col">{{t "results.col_outcome"}}</th><th scope="col">{{t "results.col_reason"}}</th><th scope="col">{{t "results.col_requests"}}</th></tr></thead>
 <tbody>{{range .Reasons}}<tr><th scope="row">{{.Week}}</th><td>{{.Outcome}}</td><td>{{.Reason}}</td><td>{{.N}}</td></tr>
 {{end}}</tbody></table>{{end}}
-<p class="hint">{{.T.clicks_note}}</p>
-</section>{{end}}`
+<p class="hint">{{t "results.clicks_note"}}</p>
+</section></s-section>{{end}}`
 
 // The "results" template joins the /app set, next to "overview".
 var _ = template.Must(appTemplates.New("results").Parse(resultsHTML))

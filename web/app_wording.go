@@ -129,7 +129,7 @@ func (f *settingsForm) parseWording() store.Wordings {
 		}
 		for _, p := range w.Problems(lang) {
 			if _, seen := f.Errors[p.Field]; !seen {
-				f.Errors[p.Field] = p.Msg
+				f.Errors[p.Field] = problemIn(f.lang, p)
 			}
 		}
 		ws[lang] = w

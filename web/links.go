@@ -21,17 +21,22 @@ import (
 const SuppressionRetention = 5 * 365 * 24 * time.Hour
 
 var page = template.Must(template.New("page").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="robots" content="noindex"><title>{{.Title}}</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1b1b1b}</style>
 </head><body><main><h1>{{.Title}}</h1><p>{{.Body}}</p></main></body></html>`))
 
 func showPage(w http.ResponseWriter, status int, title, body string) {
+	showPageLang(w, "en", status, title, body)
+}
+
+// showPageLang is showPage for a page written in lang.
+func showPageLang(w http.ResponseWriter, lang string, status int, title, body string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	_ = page.Execute(w, struct{ Title, Body string }{title, body})
+	_ = page.Execute(w, struct{ Lang, Title, Body string }{lang, title, body})
 }
 
 // reviewLink is GET /r/{token}: check the signed link, then redirect to the

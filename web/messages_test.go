@@ -24,10 +24,21 @@ func TestMerchantText_EveryKeyInEveryLanguage(t *testing.T) {
 	}
 
 	used := map[string]string{} // key → where
-	for _, m := range regexp.MustCompile(`\b(?:t|tf) "([^"]+)"`).FindAllStringSubmatch(appHTML, -1) {
-		used[m[1]] = "app_templates.go"
+	for file, html := range map[string]string{"app_templates.go": appHTML, "app_templates_results.go": resultsHTML} {
+		for _, m := range regexp.MustCompile(`\b(?:t|tf) "([^"]+)"`).FindAllStringSubmatch(html, -1) {
+			used[m[1]] = file
+		}
 	}
-	goKey := regexp.MustCompile(`(?:\btr\(r, |\btrLang\(lang, |\bappError\(w, r, [^,]+, )"([a-z_.]+)"(?:, "([a-z_.]+)")?`)
+	for _, s := range append(requestSeries, replySeries...) {
+		used[s.key] = "results chart"
+	}
+	used["results.axis_day"] = "results chart"
+	for code := range store.FieldText {
+		if _, ok := problemAlias[code]; !ok {
+			used["problem."+code] = "store.FieldText"
+		}
+	}
+	goKey := regexp.MustCompile(`(?:\btr\(r, |\btrLang\(lang, |\bappError\(w, r, [^,]+, |\binstallPage\(w, r, [^,]+, |\bdeny\(|\bexchangeFailed\(w, r, "[a-z]+", shop, err, )"([a-z_.]+)"(?:, "([a-z_.]+)")?`)
 	files, _ := filepath.Glob("*.go")
 	for _, f := range files {
 		src, err := os.ReadFile(f)
@@ -148,5 +159,20 @@ func TestStampIn_WritesTheMonthInTheLanguage(t *testing.T) {
 	}
 	if got := stampIn("fr", layoutDay, at.AddDate(0, 5, 0)); got != "2 août 2026" {
 		t.Errorf("fr, day: %q", got)
+	}
+}
+
+// Each chart panel's legend fits on its one line in every language.
+func TestMerchantText_ResultsLegendFitsInEveryLanguage(t *testing.T) {
+	for _, lang := range []string{"en", "pt-BR", "es", "fr", "it", "de"} {
+		for _, ss := range [][]series{requestSeries, replySeries} {
+			x := plotLeft
+			for _, s := range ss {
+				x += legendWidth(trLang(lang, s.key))
+			}
+			if x > chartW {
+				t.Errorf("%s: a legend is %d units wide, the chart %d", lang, x, chartW)
+			}
+		}
 	}
 }

@@ -70,12 +70,12 @@ func hashOf(v string) []byte {
 // oversized ones.
 func oauthQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 	if len(r.URL.RawQuery) > maxOAuthQuery {
-		showPage(w, http.StatusBadRequest, "This install link is not valid", "The request is too long.")
+		installPage(w, r, http.StatusBadRequest, "install.invalid", tr(r, "install.too_long"))
 		return nil, false
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		showPage(w, http.StatusBadRequest, "This install link is not valid", "The request could not be read.")
+		installPage(w, r, http.StatusBadRequest, "install.invalid", tr(r, "install.unreadable"))
 		return nil, false
 	}
 	return q, true
@@ -86,20 +86,25 @@ func oauthQuery(w http.ResponseWriter, r *http.Request) (url.Values, bool) {
 func (s *Server) verifySigned(w http.ResponseWriter, r *http.Request, q url.Values) bool {
 	if !shopify.VerifyRawQuery(s.OAuth.APISecret, r.URL.RawQuery) {
 		s.Metrics.OAuth("hmac", "rejected")
-		showPage(w, http.StatusUnauthorized, "This request was not signed by Shopify", "The HMAC signature is missing or wrong. Start the install from the Shopify admin or the Candor install page.")
+		installPage(w, r, http.StatusUnauthorized, "install.unsigned", tr(r, "install.unsigned.text"))
 		return false
 	}
 	if !shopify.FreshTimestamp(q.Get("timestamp"), s.now()) {
 		s.Metrics.OAuth("timestamp", "rejected")
-		showPage(w, http.StatusUnauthorized, "This request has expired", "The signed request is too old (or its timestamp is missing). Start the install again.")
+		installPage(w, r, http.StatusUnauthorized, "install.expired", tr(r, "install.expired.text"))
 		return false
 	}
 	return true
 }
 
-func badShop(w http.ResponseWriter) {
-	showPage(w, http.StatusBadRequest, "That is not a Shopify store address",
-		"Enter the store's myshopify.com address, like my-store.myshopify.com.")
+func badShop(w http.ResponseWriter, r *http.Request) {
+	installPage(w, r, http.StatusBadRequest, "install.bad_shop", tr(r, "install.bad_shop.text"))
+}
+
+// installPage answers with a page of the install in r's language: the
+// title's key, and the body already in it.
+func installPage(w http.ResponseWriter, r *http.Request, status int, titleKey, body string) {
+	showPageLang(w, requestLang(r), status, tr(r, titleKey), body)
 }
 
 // shopifyInstall is GET /shopify/install?shop=X: from Candor's own install
@@ -107,8 +112,7 @@ func badShop(w http.ResponseWriter) {
 // they are checked).
 func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 	if missing := s.oauthMissing(); missing != "" {
-		showPage(w, http.StatusServiceUnavailable, "Installing from Shopify is not set up",
-			"This Candor server has no "+missing+". A custom-app token can still be connected with `candor shops add`.")
+		installPage(w, r, http.StatusServiceUnavailable, "install.not_set_up", tr(r, "install.not_set_up.text", missing))
 		return
 	}
 	q, ok := oauthQuery(w, r)
@@ -122,7 +126,7 @@ func (s *Server) shopifyInstall(w http.ResponseWriter, r *http.Request) {
 	shop := q.Get("shop")
 	if !shopify.ValidShopDomain(shop) {
 		s.Metrics.OAuth("install", "bad_shop")
-		badShop(w)
+		badShop(w, r)
 		return
 	}
 	// An app load from the Shopify admin for a shop that is already
@@ -163,7 +167,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string, 
 		browser, err = randomToken()
 	}
 	if err != nil {
-		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		installPage(w, r, http.StatusServiceUnavailable, "error.try_again", tr(r, "error.our_side"))
 		return
 	}
 	err = s.DB.SaveOAuthState(ctx, hashOf(nonce), store.OAuthState{Shop: shop, BrowserHash: hashOf(browser), ExpiresAt: s.now().Add(oauthStateTTL), Online: online})
@@ -171,7 +175,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string, 
 		if !errors.Is(err, store.ErrTooManyInstalls) {
 			s.Logger.LogAttrs(ctx, slog.LevelError, "save oauth state", slog.String("error", err.Error()))
 		}
-		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side. Try the install again in a minute.")
+		installPage(w, r, http.StatusServiceUnavailable, "error.try_again", tr(r, "install.our_side_later"))
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: browser, Path: "/shopify/", MaxAge: int(oauthStateTTL / time.Second),
@@ -191,7 +195,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, shop string, 
 // merchant back with code, hmac, host, shop, state and timestamp.
 func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	if missing := s.oauthMissing(); missing != "" {
-		showPage(w, http.StatusServiceUnavailable, "Installing from Shopify is not set up", "This Candor server has no "+missing+".")
+		installPage(w, r, http.StatusServiceUnavailable, "install.not_set_up", tr(r, "install.not_set_up.callback", missing))
 		return
 	}
 	q, ok := oauthQuery(w, r)
@@ -201,7 +205,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	shop := q.Get("shop")
 	if !shopify.ValidShopDomain(shop) {
 		s.Metrics.OAuth("callback", "bad_shop")
-		badShop(w)
+		badShop(w, r)
 		return
 	}
 	ctx := r.Context()
@@ -211,7 +215,7 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	code := q.Get("code")
 	if code == "" {
-		showPage(w, http.StatusBadRequest, "Shopify sent no authorization code", "Start the install again.")
+		installPage(w, r, http.StatusBadRequest, "install.no_code", tr(r, "install.again"))
 		return
 	}
 	if st.Online {
@@ -221,18 +225,17 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	now := s.now()
 	tok, err := s.OAuth.Exchange(ctx, shop, code, now)
 	if err != nil {
-		s.exchangeFailed(w, r, "exchange", shop, err, "Start the install again.", "Nothing was saved. Start the install again in a minute.")
+		s.exchangeFailed(w, r, "exchange", shop, err, "install.again", "install.not_saved_later")
 		return
 	}
 	if missing := shopify.MissingScopes(tok.Scopes); len(missing) > 0 {
 		s.Metrics.OAuth("scopes", "missing")
-		showPage(w, http.StatusForbidden, "Candor needs more access",
-			"Candor was not granted "+strings.Join(missing, ", ")+", which it needs to check orders and send review requests. Nothing was saved. Install again and approve all requested access.")
+		installPage(w, r, http.StatusForbidden, "install.scopes", tr(r, "install.scopes.text", strings.Join(missing, ", ")))
 		return
 	}
 	in, err := shoptoken.Seal(s.Keys, shop, tok)
 	if err != nil {
-		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		installPage(w, r, http.StatusServiceUnavailable, "error.try_again", tr(r, "error.our_side"))
 		return
 	}
 	// Subscriptions first: a shop row means webhooks are on their way. If
@@ -245,13 +248,13 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook subscriptions failed", slog.String("shop", shop), slog.String("error", err.Error()))
 		s.Metrics.OAuth("subscriptions", "failed")
-		showPage(w, http.StatusBadGateway, "Shopify could not set up the webhooks", "Nothing was saved. Start the install again in a minute.")
+		installPage(w, r, http.StatusBadGateway, "install.webhooks", tr(r, "install.not_saved_later"))
 		return
 	}
 	created, err := s.DB.InstallShop(ctx, in)
 	if err != nil {
 		s.Logger.LogAttrs(ctx, slog.LevelError, "store installed shop", slog.String("shop", shop), slog.String("error", err.Error()))
-		showPage(w, http.StatusServiceUnavailable, "Please try again", "The store could not be saved. Start the install again in a minute.")
+		installPage(w, r, http.StatusServiceUnavailable, "error.try_again", tr(r, "install.store_not_saved"))
 		return
 	}
 	s.shops.forget(shop)
@@ -266,11 +269,11 @@ func (s *Server) shopifyCallback(w http.ResponseWriter, r *http.Request) {
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code string) {
 	ctx := r.Context()
 	if !s.installed(ctx, shop) {
-		showPage(w, http.StatusConflict, "This store is not connected", "Candor is not installed on "+shop+" any more. Install it again from the Shopify admin.")
+		installPage(w, r, http.StatusConflict, "install.not_connected", tr(r, "install.not_connected.text", shop))
 		return
 	}
 	if _, err := s.OAuth.ExchangeOnline(ctx, shop, code); err != nil {
-		s.exchangeFailed(w, r, "login", shop, err, "Open the app again from your Shopify admin.", "Open the app again from your Shopify admin in a minute.")
+		s.exchangeFailed(w, r, "login", shop, err, "install.open_again", "install.open_again_later")
 		return
 	}
 	s.Metrics.OAuth("login", "signed_in")
@@ -278,36 +281,36 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request, shop, code strin
 }
 
 // exchangeFailed answers a code exchange that failed at step: 400 when
-// Shopify refused the code, then again says what to do; 502 when Shopify
-// could not be reached, then later says it.
+// Shopify refused the code, then the text keyed again says what to do; 502
+// when Shopify could not be reached, then the text keyed later says it.
 func (s *Server) exchangeFailed(w http.ResponseWriter, r *http.Request, step, shop string, err error, again, later string) {
 	s.Logger.LogAttrs(r.Context(), slog.LevelWarn, "oauth code exchange failed", slog.String("step", step), slog.String("shop", shop), slog.String("error", err.Error()))
 	s.Metrics.OAuth(step, "failed")
 	if errors.Is(err, shopify.ErrGrantRejected) {
-		showPage(w, http.StatusBadRequest, "Shopify did not accept the request", "The authorization code was refused (it may have been used already). "+again)
+		installPage(w, r, http.StatusBadRequest, "install.refused", tr(r, "install.refused.text", tr(r, again)))
 		return
 	}
-	showPage(w, http.StatusBadGateway, "Shopify could not be reached", later)
+	installPage(w, r, http.StatusBadGateway, "install.unreachable", tr(r, later))
 }
 
 // consumeState spends the state nonce and checks it belongs to this shop
 // and this browser. It answers 403 itself when anything is off: unknown,
 // used, expired, another shop, or another browser.
 func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, shop string) (store.OAuthState, bool) {
-	deny := func(why string) (store.OAuthState, bool) {
+	deny := func(why string) (store.OAuthState, bool) { // why: a key
 		s.Metrics.OAuth("state", "rejected")
-		showPage(w, http.StatusForbidden, "This install link is not valid", why+" Start the install again from the same browser.")
+		installPage(w, r, http.StatusForbidden, "install.invalid", tr(r, "install.state", tr(r, why)))
 		return store.OAuthState{}, false
 	}
 	if state == "" || len(state) > 200 {
-		return deny("The request has no install state.")
+		return deny("install.state.none")
 	}
 	st, err := s.DB.ConsumeOAuthState(r.Context(), hashOf(state))
 	if errors.Is(err, store.ErrNotFound) {
-		return deny("This install was already completed, or never started here.")
+		return deny("install.state.used")
 	}
 	if err != nil {
-		showPage(w, http.StatusServiceUnavailable, "Please try again", "Something went wrong on our side.")
+		installPage(w, r, http.StatusServiceUnavailable, "error.try_again", tr(r, "error.our_side"))
 		return store.OAuthState{}, false
 	}
 	// The cookie has done its job either way.
@@ -316,11 +319,11 @@ func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, sho
 	c, err := r.Cookie(oauthCookie)
 	switch {
 	case !s.now().Before(st.ExpiresAt):
-		return deny("The install took too long.")
+		return deny("install.state.late")
 	case err != nil || subtle.ConstantTimeCompare(hashOf(c.Value), st.BrowserHash) != 1:
-		return deny("The install was started in another browser.")
+		return deny("install.state.browser")
 	case st.Shop != shop:
-		return deny("The install was started for another store.")
+		return deny("install.state.shop")
 	}
 	return st, true
 }
@@ -332,8 +335,7 @@ func (s *Server) consumeState(w http.ResponseWriter, r *http.Request, state, sho
 func (s *Server) afterInstall(w http.ResponseWriter, r *http.Request, shop string) {
 	if err := s.startSession(w, r, shop); err != nil {
 		s.Logger.LogAttrs(r.Context(), slog.LevelError, "merchant session not started", slog.String("shop", shop), slog.String("error", err.Error()))
-		showPage(w, http.StatusServiceUnavailable, "Your shop is connected",
-			"Candor could not log you in just now. Open the app again from your Shopify admin in a minute.")
+		installPage(w, r, http.StatusServiceUnavailable, "install.connected", tr(r, "install.connected.text"))
 		return
 	}
 	http.Redirect(w, r, "/app", http.StatusFound)

@@ -578,3 +578,35 @@ func TestOAuth_AppLoadSignedOverTheEncodedQueryIsAccepted(t *testing.T) {
 		t.Fatalf("tampered app load: %d", resp.StatusCode)
 	}
 }
+
+// The install's pages are in the language of the request: Shopify's locale
+// parameter, else the browser's Accept-Language; English otherwise.
+func TestApp_InstallPagesInTheRequestsLanguage(t *testing.T) {
+	e := newOAuthEnv(t, nil)
+	resp, body := get(t, browser(t), e.url+"/shopify/install?locale=pt-BR&shop=evil.com")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `<html lang="pt-BR">`) ||
+		!strings.Contains(body, "<h1>Esse não é um endereço de loja da Shopify</h1>") ||
+		!strings.Contains(body, "Digite o endereço myshopify.com da loja") {
+		t.Errorf("bad shop with locale=pt-BR: %d %s", resp.StatusCode, body)
+	}
+
+	cb := e.authorize(t, browser(t), oauthShop)
+	req, _ := http.NewRequest(http.MethodGet, cb, nil)
+	req.Header.Set("Accept-Language", "de-DE,de;q=0.9")
+	r, err := browser(t).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if want := "Die Installation wurde in einem anderen Browser gestartet. Starte die Installation erneut im selben Browser."; r.StatusCode != http.StatusForbidden ||
+		!strings.Contains(string(b), `<html lang="de">`) || !strings.Contains(string(b), "<h1>Dieser Installationslink ist ungültig</h1>") ||
+		!strings.Contains(string(b), want) {
+		t.Errorf("callback in another browser, in German: %d %s", r.StatusCode, b)
+	}
+
+	resp, body = get(t, browser(t), e.url+"/shopify/install?shop=evil.com")
+	if !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, "That is not a Shopify store address") {
+		t.Errorf("bad shop without a language: %s", body)
+	}
+}

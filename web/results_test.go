@@ -215,6 +215,32 @@ func TestResults_OverviewDrawsTheWeeksAsAChartAndATableWithoutPersonalData(t *te
 	if !strings.Contains(body, "no tracking pixels and no open tracking") {
 		t.Error("the page does not say how clicks are counted")
 	}
+
+	// In the admin user's language: the chart's title and description, the
+	// tables, their weeks' dates and the reasons.
+	_, _, body = do(t, c, "GET", e.url+"/app", nil, http.Header{"Accept-Language": {"pt-BR"}})
+	svg = resultsSVGRe.FindString(body)
+	weekPt := fmt.Sprintf("%d %s %d", store.Week(now).Day(), []string{"jan.", "fev.", "mar.", "abr.", "mai.", "jun.", "jul.", "ago.", "set.", "out.", "nov.", "dez."}[store.Week(now).Month()-1], store.Week(now).Year())
+	for _, want := range []string{`<title id="results-chart-title">Pedidos de avaliação e reações, últimas 12 semanas</title>`,
+		"Nestas 12 semanas: 2 enviados, 1 ignorados, 1 com falha, 4 cliques, 2 descadastros, 1 e-mails devolvidos, 1 denúncias de spam.",
+		">Descadastros</text>", ">Enviados</text>"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("the pt-BR chart lacks %q", want)
+		}
+	}
+	for _, want := range []string{">Resultados por semana</h2>", "<caption>Resultados por semana (as semanas começam na segunda-feira, UTC)</caption>",
+		`<th scope="col">Semana de</th>`, `<th scope="row">` + weekPt + `</th>`,
+		"<td>ignorado</td><td>o cliente cancelou a inscrição</td><td>1</td>", "<td>com falha</td><td>o envio falhou</td><td>1</td>",
+		"não há pixels de rastreamento"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/app in pt-BR lacks %q", want)
+		}
+	}
+	for _, english := range []string{"Results, by week", "Week of", "Review-link clicks", "customer unsubscribed", "no tracking pixels"} {
+		if strings.Contains(body, english) {
+			t.Errorf("/app in pt-BR still says %q", english)
+		}
+	}
 }
 
 // A shop with nothing counted yet sees the empty weeks and says so.

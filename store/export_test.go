@@ -1,0 +1,4 @@
+package store
+
+// RetentionErrorForTest is retentionError, for store_test.
+var RetentionErrorForTest = retentionError
