@@ -44,7 +44,7 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	br.follow(`a[href="/app/settings"]`)
 	br.fill("#f-delay", "-5d")
 	br.fill("#f-time_zone", "Mars/Olympus_Mons")
-	br.follow("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]:not([formaction])")
 	if got := br.text("#delay-error"); !strings.Contains(got, "must not be negative") {
 		t.Errorf("delay error = %q", got)
 	}
@@ -70,7 +70,7 @@ func TestMerchantPages_InARealBrowser(t *testing.T) {
 	br.fill("#f-window_start", open.Format("15:04"))
 	br.fill("#f-window_end", open.Add(time.Hour).Format("15:04"))
 	br.fill("#f-time_zone", "UTC")
-	br.follow("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]:not([formaction])")
 	if got := br.text("[role=status]"); !strings.Contains(got, "Settings saved") {
 		t.Fatalf("no confirmation after saving: %q", got)
 	}

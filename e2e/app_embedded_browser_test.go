@@ -82,12 +82,12 @@ func TestMerchantPages_WorkWithoutShopifysScriptsInARealBrowser(t *testing.T) {
 		t.Error("the settings form has no data-save-bar")
 	}
 	br.fill("#f-delay", "-5d")
-	br.follow("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]:not([formaction])")
 	if got := br.text("#delay-error"); got != "Os prazos não podem ser negativos." {
 		t.Errorf("delay error = %q", got)
 	}
 	br.fill("#f-delay", "2d")
-	br.follow("form[action='/app/settings'] button[type=submit]")
+	br.follow("form[action='/app/settings'] button[type=submit]:not([formaction])")
 	if got := br.text("[role=status]"); !strings.HasPrefix(got, "Configurações salvas.") {
 		t.Fatalf("no confirmation after saving: %q", got)
 	}
