@@ -26,8 +26,8 @@ func (w *webDriver) frameText(css string) string {
 }
 
 // A merchant edits the Italian button text on the settings page in a real
-// headless chromium, previews the Italian email and sees the new text in
-// it, saves; then types HTML into the field, and sees the error next to it
+// headless chromium, sees it in the Italian email's preview as it types,
+// previews it again with the button, saves; then types HTML into the field, and sees the error next to it
 // with nothing saved.
 func TestSettingsWording_PreviewAndRefusalInARealBrowser(t *testing.T) {
 	db, _ := storetest.New(t)
@@ -48,10 +48,25 @@ func TestSettingsWording_PreviewAndRefusalInARealBrowser(t *testing.T) {
 	br.follow("button[type=submit]")
 	br.follow(`a[href="/app/settings"]`)
 
-	// Edit the Italian button text and preview the Italian email.
+	// Edit the Italian button text and preview the Italian email: live,
+	// as it is typed (/app/preview.js), then with the Preview button,
+	// which works without JavaScript.
 	br.click("#wording-it summary")
-	br.fill("#f-wording_it_button", "Dicci la tua!")
 	br.click(`#f-preview_lang option[value="it"]`)
+	br.fill("#f-wording_it_button", "Dicci la tua!")
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(br.attr("#email-preview iframe", "srcdoc"), "Dicci la tua!") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the preview did not follow the typing: %q", br.attr("#email-preview iframe", "srcdoc"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got := br.frameText("#email-preview iframe"); !strings.Contains(got, "Grazie per il tuo ordine #TEST-1001.") {
+		t.Errorf("the live preview is not the Italian email:\n%s", got)
+	}
+	if ws, _ := store.EmailWording(ctx, db, shop); len(ws) != 0 {
+		t.Fatalf("the live preview saved wording: %v", ws)
+	}
 	br.follow("#preview")
 	if got := br.text("[role=status]"); !strings.Contains(got, "nothing was saved") {
 		t.Errorf("the preview does not say it saved nothing: %q", got)

@@ -107,8 +107,16 @@ func TestApp_PagesUseAppBridgeAndPolarisMarkup(t *testing.T) {
 		if meta < 0 || meta > strings.Index(hd, "<script") {
 			t.Errorf("%s: no shopify-api-key meta before App Bridge:\n%s", page, hd)
 		}
-		if n := len(scripts.FindAllString(body, -1)); n != 3 {
-			t.Errorf("%s: %d scripts on the page, want Shopify's two and ours", page, n)
+		// The settings page adds its live preview (/app/preview.js).
+		want := 3
+		if page == "/app/settings" {
+			want = 4
+			if !strings.Contains(body, `<script src="/app/preview.js" defer>`) {
+				t.Errorf("%s: no live preview script", page)
+			}
+		}
+		if n := len(scripts.FindAllString(body, -1)); n != want {
+			t.Errorf("%s: %d scripts on the page, want %d: Shopify's two and ours", page, n, want)
 		}
 		for _, want := range []string{`<s-page heading="` + title + `">`, `<h1 class="page-title">` + title + `</h1>`, "<s-section>", "</s-page>",
 			`<ui-nav-menu>`, `<a href="/app" rel="home"`, `<a href="/app/settings"`, `</ui-nav-menu>`, `<html lang="en">`} {

@@ -6,7 +6,8 @@ import "html/template"
 // language, the subject, the opening line and the button text, and the
 // preview of the real email, in a sandboxed frame (no scripts, no
 // requests of its own). It works without JavaScript: "Preview" posts the
-// form to /app/settings/preview, which saves nothing.
+// form to /app/settings/preview, which saves nothing; with it,
+// /app/preview.js does the same as the merchant types.
 const appWordingHTML = `
 {{define "wording"}}{{$f := .}}
 <s-section><fieldset id="wording"><legend>{{t "wording.legend"}}</legend>
@@ -29,6 +30,7 @@ const appWordingHTML = `
 </section>
 {{end}}
 </fieldset></s-section>
+<script src="/app/preview.js" defer></script>
 {{end}}
 `
 

@@ -104,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/registry/checkpoints", s.authed([]string{store.RoleAuditor}, s.registryCheckpoints))
 	mux.HandleFunc("GET /app/login", s.appLogin)
 	mux.HandleFunc("GET /app/embedded.js", s.appEmbeddedJS)
+	mux.HandleFunc("GET /app/preview.js", s.appPreviewJS)
 	mux.HandleFunc("POST /app/login", s.appLoginPost)
 	mux.HandleFunc("GET /app", s.merchant(s.appOverview))
 	mux.HandleFunc("GET /app/{$}", s.merchant(s.appOverview))
