@@ -1,7 +1,5 @@
 package web
 
-import "net/http"
-
 // previewJS makes the settings page's email preview live: while the
 // merchant types in a wording field, the subject or the preview's
 // language, it asks POST /app/settings/preview (which saves nothing) for
@@ -35,11 +33,3 @@ const previewJS = `(function () {
   form.addEventListener("change", changed);
 })();
 `
-
-// appPreviewJS is GET /app/preview.js.
-func (s *Server) appPreviewJS(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Cache-Control", "public, max-age=3600")
-	_, _ = w.Write([]byte(previewJS))
-}
