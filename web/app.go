@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -49,12 +50,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if ps, _ := r.Context().Value(sessionKey{}).(pageSession); ps.embedded {
 		p.APIKey = s.ShopifyAPIKey
 	}
-	// The base set is never executed itself, so each request may clone it
-	// and bind t and tf to its language.
-	tmpl, err := appTemplates.Clone()
-	if err == nil {
-		tmpl = tmpl.Funcs(langFuncs(p.Lang))
-	}
+	tmpl, err := templatesIn(p.Lang)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err != nil {
@@ -66,6 +62,37 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	if err := tmpl.ExecuteTemplate(w, name, p); err != nil {
 		s.Logger.Error("render app page", "page", name, "error", err)
 	}
+}
+
+// langTemplates are the merchant pages' templates once per supported
+// language, t and tf bound to it: clones of the base set (appTemplates,
+// never executed itself), made on the first page rendered, after every
+// file's templates are parsed into the base set. html/template escapes a
+// set on its first execution, so a clone per page would escape every
+// template again for every page.
+var langTemplates = sync.OnceValues(func() (map[string]*template.Template, error) {
+	sets := make(map[string]*template.Template, len(locale.Supported))
+	for _, lang := range locale.Supported {
+		t, err := appTemplates.Clone()
+		if err != nil {
+			return nil, err
+		}
+		sets[lang] = t.Funcs(langFuncs(lang))
+	}
+	return sets, nil
+})
+
+// templatesIn is lang's template set; Default's for a language not
+// supported.
+func templatesIn(lang string) (*template.Template, error) {
+	sets, err := langTemplates()
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := sets[lang]; ok {
+		return t, nil
+	}
+	return sets[locale.Default], nil
 }
 
 // appError shows a message page: title and msg are merchantText keys, msg
