@@ -68,8 +68,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 // language, t and tf bound to it: clones of the base set (appTemplates,
 // never executed itself), made on the first page rendered, after every
 // file's templates are parsed into the base set. html/template escapes a
-// set on its first execution, so a clone per page would escape every
-// template again for every page.
+// template on its first execution, so a clone per page would escape the
+// templates it runs again for every page.
 var langTemplates = sync.OnceValues(func() (map[string]*template.Template, error) {
 	sets := make(map[string]*template.Template, len(locale.Supported))
 	for _, lang := range locale.Supported {

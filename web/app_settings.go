@@ -178,14 +178,26 @@ func (s *Server) appSettings(w http.ResponseWriter, r *http.Request, m merchantS
 		Notice: noticeText(r, r.URL.Query().Get("notice")), Data: f})
 }
 
-func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
+// postedSettings is the shop and its settings with the posted form
+// applied, for saving (appSettingsPost) or previewing
+// (appSettingsPreview); false when the shop could not be read, and the
+// error page is written.
+func (s *Server) postedSettings(w http.ResponseWriter, r *http.Request, m merchantSession) (store.Shop, store.Settings, settingsForm, bool) {
 	shop, err := s.DB.Shop(r.Context(), m.Shop)
 	if err != nil {
 		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
-		return
+		return store.Shop{}, store.Settings{}, settingsForm{}, false
 	}
 	st := shop.Settings
 	f := parseSettingsForm(r, &st)
+	return shop, st, f, true
+}
+
+func (s *Server) appSettingsPost(w http.ResponseWriter, r *http.Request, m merchantSession) {
+	shop, st, f, ok := s.postedSettings(w, r, m)
+	if !ok {
+		return
+	}
 	// A review destination on a domain of the shop's own is checked against
 	// the domains Shopify reports for it now.
 	var hosts []string

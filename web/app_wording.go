@@ -166,13 +166,10 @@ func (f *settingsForm) preview(shop store.Shop, st store.Settings, ws store.Word
 // the form as typed, each problem next to its field, and the email in the
 // chosen language for the sample order. It saves nothing.
 func (s *Server) appSettingsPreview(w http.ResponseWriter, r *http.Request, m merchantSession) {
-	shop, err := s.DB.Shop(r.Context(), m.Shop)
-	if err != nil {
-		s.appError(w, r, http.StatusServiceUnavailable, "error.try_again", "error.load_settings")
+	shop, st, f, ok := s.postedSettings(w, r, m)
+	if !ok {
 		return
 	}
-	st := shop.Settings
-	f := parseSettingsForm(r, &st)
 	f.preview(shop, st, f.Wording, r.PostFormValue(previewLangField), s.PublicURL)
 	p := appPage{Title: tr(r, "nav.settings"), Shop: m.Shop, CSRF: m.csrf(), Nav: "settings", Data: f,
 		Notice: tr(r, "settings.preview.notice")}
