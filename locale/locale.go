@@ -23,6 +23,20 @@ const Default = "en"
 // Supported lists the languages Candor ships, Default first.
 var Supported = []string{Default, "pt-BR", "es", "fr", "it", "de"}
 
+// names are the supported languages as their speakers name them.
+var names = map[string]string{
+	"en": "English", "pt-BR": "Português (Brasil)", "es": "Español", "fr": "Français", "it": "Italiano", "de": "Deutsch",
+}
+
+// Name is lang as its speakers name it ("Português (Brasil)"), for a
+// choice of languages; lang itself when it is not supported.
+func Name(lang string) string {
+	if n, ok := names[lang]; ok {
+		return n
+	}
+	return lang
+}
+
 var matcher = language.NewMatcher(tags())
 
 func tags() []language.Tag {

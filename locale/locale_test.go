@@ -63,3 +63,14 @@ func TestCatalog_AddRefusesAnUnsupportedLanguageAndADuplicate(t *testing.T) {
 		}()
 	}
 }
+
+func TestName_EverySupportedLanguageHasItsOwnName(t *testing.T) {
+	for _, l := range Supported {
+		if Name(l) == l || Name(l) == "" {
+			t.Errorf("%s has no name", l)
+		}
+	}
+	if Name("pt-BR") != "Português (Brasil)" || Name("xx") != "xx" {
+		t.Errorf("Name(pt-BR) = %q, Name(xx) = %q", Name("pt-BR"), Name("xx"))
+	}
+}

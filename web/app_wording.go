@@ -13,12 +13,6 @@ import (
 	"github.com/candorhq/candor/store"
 )
 
-// languageNames are the languages as their speakers name them, for the
-// wording section's headings and the preview's choice.
-var languageNames = map[string]string{
-	"en": "English", "pt-BR": "Português (Brasil)", "es": "Español", "fr": "Français", "it": "Italiano", "de": "Deutsch",
-}
-
 // previewLangField is the form name of the preview's language.
 const previewLangField = "preview_lang"
 
@@ -48,7 +42,7 @@ func wordingLabel(uiLang, name string) (string, bool) {
 	for _, lang := range locale.Supported {
 		for _, f := range store.WordingFields {
 			if hasWordingField(lang, f) && store.WordingField(lang, f) == name {
-				return languageNames[lang] + ": " + trLang(uiLang, "wording.field."+f), true
+				return locale.Name(lang) + ": " + trLang(uiLang, "wording.field."+f), true
 			}
 		}
 	}
@@ -79,7 +73,7 @@ type emailPreview struct {
 func (f settingsForm) WordingLangs() []wordingLang {
 	var out []wordingLang
 	for _, lang := range locale.Supported {
-		wl := wordingLang{Lang: lang, Name: languageNames[lang]}
+		wl := wordingLang{Lang: lang, Name: locale.Name(lang)}
 		for _, field := range store.WordingFields {
 			if !hasWordingField(lang, field) {
 				continue
@@ -99,7 +93,7 @@ func (f settingsForm) WordingLangs() []wordingLang {
 func (f settingsForm) Languages() []wordingLang {
 	out := make([]wordingLang, len(locale.Supported))
 	for i, lang := range locale.Supported {
-		out[i] = wordingLang{Lang: lang, Name: languageNames[lang]}
+		out[i] = wordingLang{Lang: lang, Name: locale.Name(lang)}
 	}
 	return out
 }
