@@ -1,23 +1,15 @@
 package activities_test
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	neturl "net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
@@ -275,11 +267,11 @@ func BenchmarkSendPacingCost(b *testing.B) {
 		b.StopTimer()
 		f := newFixture(b, customerOrder(2_000_000))
 		f.shop.SetPlan(shopifytest.PlanEnterprise)
-		counted, trips := countingDB(b, f.db)
+		counted, trips := storetest.Counting(b, f.db)
 		ids := scheduleWindow(b, f, 2_000_000, rounds*perRound)
 		paced := *f.acts
-		paced.Shopify.Pace = pacing.New(counted)
-		paced.Pace = pacing.New(counted)
+		paced.Shopify.Pace = pacing.New(counted.DB)
+		paced.Pace = pacing.New(counted.DB)
 		paced.MailBudget = pacing.Budget{Capacity: 1e6, Rate: 1e6}
 		// An activity environment runs the activity registered under the
 		// name, so each side has its own.
@@ -323,57 +315,4 @@ func BenchmarkSendPacingCost(b *testing.B) {
 		b.ReportMetric(withPacing-noop, "pacing_ms/send")
 		b.ReportMetric(float64(trips.Load())/float64(sent[1]), "pg_round_trips/send")
 	}
-}
-
-// countingDB opens another pool on db's database whose connections count
-// the statements they send: each is one round trip to Postgres.
-func countingDB(tb testing.TB, db *store.DB) (*sqlx.DB, *atomic.Int64) {
-	tb.Helper()
-	var name string
-	if err := db.Get(&name, `SELECT current_database()`); err != nil {
-		tb.Fatal(err)
-	}
-	u, err := neturl.Parse(storetest.ServerURL())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	u.Path = "/" + name
-	c, err := pq.NewConnector(u.String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	n := &atomic.Int64{}
-	out := sqlx.NewDb(sql.OpenDB(countingConnector{c, n}), "postgres")
-	tb.Cleanup(func() { out.Close() })
-	return out, n
-}
-
-type countingConnector struct {
-	driver.Connector
-	n *atomic.Int64
-}
-
-func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
-	conn, err := c.Connector.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return countingConn{conn, c.n}, nil
-}
-
-// countingConn is a lib/pq connection that counts QueryContext and
-// ExecContext calls (the only ways package pacing reaches Postgres).
-type countingConn struct {
-	driver.Conn
-	n *atomic.Int64
-}
-
-func (c countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.n.Add(1)
-	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
-}
-
-func (c countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.n.Add(1)
-	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -83,47 +82,50 @@ func (e Entry) validate() error {
 	return nil
 }
 
-// lockHeadSQL takes the chain's head row lock and reads the head in one
-// round trip, creating the chain at the genesis hash on first use.
-const lockHeadSQL = `INSERT INTO registry_heads AS h (shop, chain, seq, hash) VALUES ($1, $2, 0, $3)
-ON CONFLICT (shop, chain) DO UPDATE SET shop = h.shop RETURNING seq, hash`
-
-// insertBatch bounds one INSERT's parameters (14 per row) well under
-// Postgres's 65535.
-const insertBatch = 2000
+// lockHeadsSQL takes the head row locks of several chains and reads their
+// heads in one round trip, creating a chain at the genesis hash on first
+// use. The rows are taken in the order given, which the caller sorts: a
+// fixed lock order, so appenders never deadlock.
+const lockHeadsSQL = `INSERT INTO registry_heads AS h (shop, chain, seq, hash)
+SELECT u.shop, u.chain, 0, $3 FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(shop, chain, n) ORDER BY u.n
+ON CONFLICT (shop, chain) DO UPDATE SET shop = h.shop RETURNING shop, chain, seq, hash`
 
 const entryColumns = "chain, shop_seq, at, shop, subject, datum, system, action, purpose, legal_basis, expires_at, ref, prev_hash, hash"
 
-// bulkFrom is the chain length from which insertAndMove sends columns as
-// arrays: one statement with 17 parameters, however many entries, which
-// Postgres parses and binds far faster than a VALUES list of thousands of
-// parameters (the retention sweep appends thousands at once).
-const bulkFrom = 256
-
-// insertBulkSQL unnests one array per column.
-const insertBulkSQL = `WITH ins AS (INSERT INTO registry_entries (` + entryColumns + `)
-    SELECT $17::text, u.* FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[]) AS u)
-UPDATE registry_heads SET seq = $14, hash = $15 WHERE shop = $16 AND chain = $17`
+// insertSQL writes entries from one array per column and moves each
+// chain's head to its last entry, in one statement however many entries
+// and chains there are: Postgres parses and binds 18 parameters far faster
+// than a VALUES list of thousands (the retention sweep appends thousands at
+// once), and a webhook batch over many shops costs one statement, not one a
+// shop. The rows go in in array order, so seq follows each chain's order.
+const insertSQL = `WITH ins AS (INSERT INTO registry_entries (` + entryColumns + `)
+    SELECT u.* FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+        $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::text[], $14::text[]) AS u)
+UPDATE registry_heads AS h SET seq = m.seq, hash = m.hash
+    FROM unnest($15::text[], $16::text[], $17::bigint[], $18::text[]) AS m(shop, chain, seq, hash)
+    WHERE h.shop = m.shop AND h.chain = m.chain`
 
 // pgTime is how a timestamp travels in a text array: microseconds, UTC, as
 // the entry's hash saw it.
 const pgTime = "2006-01-02T15:04:05.999999Z07:00"
 
-func insertBulk(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
+// insertAndMove writes es (grouped by chain, each chain in its order) and
+// moves each chain's head to its last entry.
+func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 	// The array literals are written here rather than by pq.Array from a
 	// []string per column: that allocated every cell twice and formatted
 	// every timestamp, and the sweep appends a million entries, most of a
 	// batch sharing its times.
 	var at, expires cachedTime
-	row := func(e Entry) [12]string {
-		return [12]string{at.format(e.At), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
+	row := func(e Entry) [13]string {
+		return [13]string{e.Chain, at.format(e.At), e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
 			e.LegalBasis, expires.format(e.ExpiresAt), e.Ref, e.PrevHash, e.Hash}
 	}
-	var cols [12]arrayLiteral
+	var cols [13]arrayLiteral
 	for j, v := range row(es[0]) {
 		cols[j].b = make([]byte, 0, len(es)*(len(v)+4)+2) // sized from the first entry: few regrowths
 	}
+	var heads [4]arrayLiteral // shop, chain, seq, hash of each chain's last entry
 	seq := make([]byte, 0, len(es)*8)
 	for i, e := range es {
 		if i > 0 {
@@ -133,21 +135,28 @@ func insertBulk(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
 		for j, v := range row(e) {
 			cols[j].add(v)
 		}
+		if i == len(es)-1 || es[i+1].Shop != e.Shop || es[i+1].Chain != e.Chain {
+			heads[0].add(e.Shop)
+			heads[1].add(e.Chain)
+			heads[2].add(strconv.FormatInt(e.ShopSeq, 10))
+			heads[3].add(e.Hash)
+		}
 	}
-	args := make([]any, 0, 17)
-	args = append(args, "{"+string(seq)+"}")
-	for i := range cols {
+	args := make([]any, 0, 18)
+	args = append(args, cols[0].String(), "{"+string(seq)+"}")
+	for i := 1; i < len(cols); i++ {
 		args = append(args, cols[i].String())
 	}
-	tail := es[len(es)-1]
-	args = append(args, tail.ShopSeq, tail.Hash, tail.Shop, tail.Chain)
-	if _, err := tx.ExecContext(ctx, insertBulkSQL, args...); err != nil {
+	for i := range heads {
+		args = append(args, heads[i].String())
+	}
+	if _, err := tx.ExecContext(ctx, insertSQL, args...); err != nil {
 		return fmt.Errorf("registry: insert: %w", err)
 	}
 	return nil
 }
 
-// arrayLiteral builds a Postgres text[] literal, every element quoted.
+// arrayLiteral builds a Postgres array literal, every element quoted.
 type arrayLiteral struct{ b []byte }
 
 func (a *arrayLiteral) add(s string) {
@@ -190,45 +199,6 @@ func (c *cachedTime) format(t time.Time) string {
 	return c.s
 }
 
-// insertAndMove writes es (one chain's, in chain order) and moves the head to
-// the last of them. The last chunk and the head update are one statement, so
-// the locked section costs two round trips however many entries there are.
-func insertAndMove(ctx context.Context, tx *sqlx.Tx, es []Entry) error {
-	if len(es) >= bulkFrom {
-		return insertBulk(ctx, tx, es)
-	}
-	for start := 0; start < len(es); start += insertBatch {
-		chunk := es[start:min(start+insertBatch, len(es))]
-		last := start+insertBatch >= len(es)
-		var q strings.Builder
-		args := make([]any, 0, len(chunk)*14+4)
-		if last {
-			q.WriteString("WITH ins AS (")
-		}
-		q.WriteString("INSERT INTO registry_entries (" + entryColumns + ") VALUES ")
-		for i, e := range chunk {
-			if i > 0 {
-				q.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
-			args = append(args, e.Chain, e.ShopSeq, e.At, e.Shop, e.Subject, e.Datum, e.System, e.Action, e.Purpose,
-				e.LegalBasis, e.ExpiresAt, e.Ref, e.PrevHash, e.Hash)
-		}
-		if last {
-			tail := chunk[len(chunk)-1]
-			n := len(args)
-			fmt.Fprintf(&q, ") UPDATE registry_heads SET seq = $%d, hash = $%d WHERE shop = $%d AND chain = $%d", n+1, n+2, n+3, n+4)
-			args = append(args, tail.ShopSeq, tail.Hash, tail.Shop, tail.Chain)
-		}
-		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("registry: insert: %w", err)
-		}
-	}
-	return nil
-}
-
 // Append writes entries at the heads of their chains inside tx (each
 // shop's main chain, or its retention chain for purpose retention). Each
 // chain's head row is locked until tx ends, so concurrent appends from any
@@ -260,19 +230,28 @@ func AppendWithOnce(ctx context.Context, tx *sqlx.Tx, now time.Time, entries, on
 }
 
 // touch is what makes two entries the same touch for AppendOnce.
-type touch struct{ ref, system, action, datum string }
+type touch struct{ shop, ref, system, action, datum string }
 
-// recordedSQL lists the touches a shop's registry holds for some refs.
-const recordedSQL = `SELECT ref, system, action, datum FROM registry_entries WHERE shop = $1 AND ref = ANY($2)`
+func touchOf(e Entry) touch { return touch{e.Shop, e.Ref, e.System, e.Action, e.Datum} }
 
-// unrecorded leaves out of idx (entries' indexes, one chain's) the touches
-// the shop's registry already holds, and repeats within idx.
-func unrecorded(ctx context.Context, tx *sqlx.Tx, shop string, entries []Entry, idx []int) ([]int, error) {
-	refs := make([]string, 0, len(idx))
+// recordedSQL lists the touches the registry holds for some (shop, ref)
+// pairs, in any of the shop's chains.
+const recordedSQL = `SELECT e.shop, e.ref, e.system, e.action, e.datum FROM registry_entries AS e
+JOIN unnest($1::text[], $2::text[]) AS u(shop, ref) ON e.shop = u.shop AND e.ref = u.ref`
+
+// recorded reads which of the touches of entries[idx] the registry holds.
+func recorded(ctx context.Context, tx *sqlx.Tx, entries []Entry, idx []int) (map[touch]bool, error) {
+	type pair struct{ shop, ref string }
+	asked := map[pair]bool{}
+	var shops, refs []string
 	for _, i := range idx {
-		refs = append(refs, entries[i].Ref)
+		p := pair{entries[i].Shop, entries[i].Ref}
+		if !asked[p] {
+			asked[p] = true
+			shops, refs = append(shops, p.shop), append(refs, p.ref)
+		}
 	}
-	rows, err := tx.QueryContext(ctx, recordedSQL, shop, pq.Array(refs))
+	rows, err := tx.QueryContext(ctx, recordedSQL, pq.Array(shops), pq.Array(refs))
 	if err != nil {
 		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
 	}
@@ -280,7 +259,7 @@ func unrecorded(ctx context.Context, tx *sqlx.Tx, shop string, entries []Entry, 
 	seen := map[touch]bool{}
 	for rows.Next() {
 		var t touch
-		if err := rows.Scan(&t.ref, &t.system, &t.action, &t.datum); err != nil {
+		if err := rows.Scan(&t.shop, &t.ref, &t.system, &t.action, &t.datum); err != nil {
 			return nil, fmt.Errorf("registry: read recorded touches: %w", err)
 		}
 		seen[t] = true
@@ -288,20 +267,13 @@ func unrecorded(ctx context.Context, tx *sqlx.Tx, shop string, entries []Entry, 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
 	}
-	out := idx[:0:0]
-	for _, i := range idx {
-		e := entries[i]
-		t := touch{e.Ref, e.System, e.Action, e.Datum}
-		if !seen[t] {
-			seen[t] = true
-			out = append(out, i)
-		}
-	}
-	return out, nil
+	return seen, nil
 }
 
 // appendEntries appends entries[:onceFrom] always, and of entries[onceFrom:]
-// the touches the shop's registry does not hold yet.
+// the touches the registry does not hold yet. However many chains the
+// entries fall in, that is three statements: lock the heads, read what is
+// recorded (only with once entries), insert and move the heads.
 func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []Entry, onceFrom int) (Proof, error) {
 	if len(entries) == 0 {
 		return Proof{}, errors.New("registry: nothing to append")
@@ -324,32 +296,61 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []En
 	slices.SortFunc(keys, func(a, b key) int {
 		return cmp.Or(strings.Compare(a.shop, b.shop), strings.Compare(a.chain, b.chain))
 	})
+	shops, chains := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		shops[i], chains[i] = k.shop, k.chain
+	}
 
 	obs := observerOf(ctx)
+	locking := time.Now()
+	rows, err := tx.QueryxContext(ctx, lockHeadsSQL, pq.Array(shops), pq.Array(chains), GenesisHash)
+	if err != nil {
+		return Proof{}, fmt.Errorf("registry: lock heads: %w", err)
+	}
+	heads := make(map[key]Head, len(keys))
+	for rows.Next() {
+		var h Head
+		if err := rows.StructScan(&h); err != nil {
+			rows.Close()
+			return Proof{}, fmt.Errorf("registry: lock heads: %w", err)
+		}
+		heads[key{h.Shop, h.Chain}] = h
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Proof{}, fmt.Errorf("registry: lock heads: %w", err)
+	}
+	if len(heads) != len(keys) {
+		return Proof{}, fmt.Errorf("registry: lock heads: %d of %d chains answered", len(heads), len(keys))
+	}
+	if obs != nil {
+		obs.HeadLockWaited(time.Since(locking))
+	}
+
+	var seen map[touch]bool
+	if onceFrom < len(entries) {
+		once := make([]int, 0, len(entries)-onceFrom)
+		for i := onceFrom; i < len(entries); i++ {
+			once = append(once, i)
+		}
+		if seen, err = recorded(ctx, tx, entries, once); err != nil {
+			return Proof{}, err
+		}
+	}
 	out := make([]Entry, 0, len(entries))
 	for _, k := range keys {
-		var head Head
-		locking := time.Now()
-		if err := tx.QueryRowxContext(ctx, lockHeadSQL, k.shop, k.chain, GenesisHash).Scan(&head.Seq, &head.Hash); err != nil {
-			return Proof{}, fmt.Errorf("registry: lock head: %w", err)
-		}
-		if obs != nil {
-			obs.HeadLockWaited(time.Since(locking))
-		}
-		idx := byChain[k]
-		if split := sort.SearchInts(idx, onceFrom); split < len(idx) {
-			fresh, err := unrecorded(ctx, tx, k.shop, entries, idx[split:])
-			if err != nil {
-				return Proof{}, err
-			}
-			idx = append(idx[:split:split], fresh...)
-			if len(idx) == 0 {
-				continue
-			}
-		}
-		chain := make([]Entry, 0, len(idx))
-		for _, i := range idx {
+		head := heads[k]
+		for _, i := range byChain[k] {
 			e := entries[i]
+			if i >= onceFrom {
+				// Once per touch: not if the registry holds it, nor twice
+				// within this append.
+				t := touchOf(e)
+				if seen[t] {
+					continue
+				}
+				seen[t] = true
+			}
 			e.Chain = k.chain
 			if e.At.IsZero() {
 				e.At = at
@@ -362,15 +363,17 @@ func appendEntries(ctx context.Context, tx *sqlx.Tx, now time.Time, entries []En
 			e.Hash = ComputeHash(e.PrevHash, e)
 			head.Hash = e.Hash
 			out = append(out, e)
-			chain = append(chain, e)
 		}
-		if err := insertAndMove(ctx, tx, chain); err != nil {
-			return Proof{}, err
-		}
-		if obs != nil {
-			for _, e := range chain {
-				obs.Appended(e.System, e.Action)
-			}
+	}
+	if len(out) == 0 {
+		return Proof{}, nil
+	}
+	if err := insertAndMove(ctx, tx, out); err != nil {
+		return Proof{}, err
+	}
+	if obs != nil {
+		for _, e := range out {
+			obs.Appended(e.System, e.Action)
 		}
 	}
 	return Proof{entries: out}, nil

@@ -349,3 +349,82 @@ func TestAppend_RetentionChainDoesNotWaitForTheMainChain(t *testing.T) {
 		t.Fatalf("chains of the committed entries: %q", chains)
 	}
 }
+
+// A webhook batch spans many shops, each with its own chain: appending it
+// costs the same three statements whether it holds one shop or forty
+// (before, three for every shop), and every shop's chain comes out whole,
+// with its once-touches written once.
+func TestAppendWithOnce_ManyShopsInThreeStatements(t *testing.T) {
+	db, _ := storetest.New(t)
+	ctx := context.Background()
+	counted, statements := storetest.Counting(t, db)
+	batch := func(shops int, round string) (entries, once []registry.Entry) {
+		for i := range shops {
+			shop := fmt.Sprintf("s%02d.myshopify.com", i)
+			for _, d := range []string{registry.DatumEmail, registry.DatumName} {
+				e := entry("rq_" + round)
+				e.Shop, e.Datum, e.System, e.Action = shop, d, registry.SystemCandor, registry.ActionCollected
+				entries = append(entries, e)
+			}
+			o := entry("rq_" + round)
+			o.Shop, o.System, o.Action = shop, registry.SystemTemporal, registry.ActionStored
+			once = append(once, o, o) // twice in one batch: written once
+			r := entry("rq_" + round) // the retention chain, in the same append
+			r.Shop, r.Purpose, r.Action = shop, registry.PurposeRetention, registry.ActionDeleted
+			entries = append(entries, r)
+		}
+		return entries, once
+	}
+	for _, tc := range []struct {
+		shops int
+		round string
+	}{{1, "a"}, {40, "b"}, {40, "b"}} { // the last repeats the second: its once-touches are held
+		entries, once := batch(tc.shops, tc.round)
+		statements.Store(0)
+		if err := counted.InTx(ctx, func(tx *sqlx.Tx) error {
+			_, err := registry.AppendWithOnce(ctx, tx, time.Now(), entries, once)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n := statements.Load(); n != 3 {
+			t.Errorf("%d shops: %d statements, want 3 (lock the heads, read the recorded touches, insert)", tc.shops, n)
+		}
+	}
+	es, err := registry.Entries(ctx, db, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad := registry.VerifyChain(es); bad != -1 {
+		t.Fatalf("chain broken at entry %d (%s %s)", bad, es[bad].Shop, es[bad].Chain)
+	}
+	stored := map[string]int{}
+	seqs := map[string][]int64{}
+	for _, e := range es {
+		stored[e.Shop+" "+e.System+" "+e.Ref]++
+		seqs[e.Shop+" "+e.Chain] = append(seqs[e.Shop+" "+e.Chain], e.ShopSeq)
+	}
+	for i := range 40 {
+		shop := fmt.Sprintf("s%02d.myshopify.com", i)
+		if n := stored[shop+" "+registry.SystemTemporal+" rq_b"]; n != 1 {
+			t.Errorf("%s: its once-touch stored %d times, want 1", shop, n)
+		}
+		if n := stored[shop+" "+registry.SystemCandor+" rq_b"]; n != 4 {
+			t.Errorf("%s: %d always-entries, want 4 (2 in each of two appends)", shop, n)
+		}
+		for _, chain := range []string{registry.ChainMain, registry.ChainRetention} {
+			for j, seq := range seqs[shop+" "+chain] {
+				if seq != int64(j+1) {
+					t.Fatalf("%s chain %q: sequence %v has a gap", shop, chain, seqs[shop+" "+chain])
+				}
+			}
+		}
+	}
+	var heads int
+	if err := db.Get(&heads, `SELECT count(*) FROM registry_heads h WHERE h.seq = (SELECT max(shop_seq) FROM registry_entries e WHERE e.shop = h.shop AND e.chain = h.chain)`); err != nil {
+		t.Fatal(err)
+	}
+	if heads != 80 {
+		t.Errorf("%d of 80 heads point at their chain's last entry", heads)
+	}
+}
