@@ -234,24 +234,25 @@ type touch struct{ shop, ref, system, action, datum string }
 
 func touchOf(e Entry) touch { return touch{e.Shop, e.Ref, e.System, e.Action, e.Datum} }
 
-// recordedSQL lists the touches the registry holds for some (shop, ref)
-// pairs, in any of the shop's chains.
-const recordedSQL = `SELECT e.shop, e.ref, e.system, e.action, e.datum FROM registry_entries AS e
-JOIN unnest($1::text[], $2::text[]) AS u(shop, ref) ON e.shop = u.shop AND e.ref = u.ref`
+// recordedSQL lists the touches the registry holds for some refs, in any
+// shop and chain; recorded keeps those of the shops asked about. A ref names
+// one shop's request, so few rows come back, through the index on ref.
+const recordedSQL = `SELECT shop, ref, system, action, datum FROM registry_entries WHERE ref = ANY($1)`
 
-// recorded reads which of the touches of entries[idx] the registry holds.
+// recorded reads which of the touches of entries[idx] the registry holds,
+// in any of their shop's chains.
 func recorded(ctx context.Context, tx *sqlx.Tx, entries []Entry, idx []int) (map[touch]bool, error) {
 	type pair struct{ shop, ref string }
 	asked := map[pair]bool{}
-	var shops, refs []string
+	var refs []string
 	for _, i := range idx {
 		p := pair{entries[i].Shop, entries[i].Ref}
 		if !asked[p] {
 			asked[p] = true
-			shops, refs = append(shops, p.shop), append(refs, p.ref)
+			refs = append(refs, p.ref)
 		}
 	}
-	rows, err := tx.QueryContext(ctx, recordedSQL, pq.Array(shops), pq.Array(refs))
+	rows, err := tx.QueryContext(ctx, recordedSQL, pq.Array(refs))
 	if err != nil {
 		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
 	}
@@ -262,7 +263,9 @@ func recorded(ctx context.Context, tx *sqlx.Tx, entries []Entry, idx []int) (map
 		if err := rows.Scan(&t.shop, &t.ref, &t.system, &t.action, &t.datum); err != nil {
 			return nil, fmt.Errorf("registry: read recorded touches: %w", err)
 		}
-		seen[t] = true
+		if asked[pair{t.shop, t.ref}] {
+			seen[t] = true
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("registry: read recorded touches: %w", err)
