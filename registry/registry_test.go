@@ -256,8 +256,9 @@ func TestAppend_RejectsBadEntriesAndTheDatabaseRefusesEdits(t *testing.T) {
 	}
 }
 
-// A long chain goes in as arrays (insertBulk); what is stored must be
-// exactly what was hashed, and the chain must continue across both paths.
+// Entries go in as arrays (insertAndMove); what is stored must be
+// exactly what was hashed, and the chain must continue from one append to
+// the next.
 func TestAppend_BulkChainStoresExactlyWhatWasHashed(t *testing.T) {
 	db, _ := storetest.New(t)
 	ctx := context.Background()
