@@ -531,8 +531,8 @@ func copyQuery(db *store.DB, query string) (int64, error) {
 	return w.n, nil
 }
 
-// BenchmarkAppend_WebhookBatch appends what the webhook recorder commits
-// under load: batches of 8 deliveries, each of another shop (of 50), each
+// BenchmarkAppend_WebhookBatch appends what the webhook recorder commits:
+// batches of 1 delivery (a quiet moment) and of 8 (load), each of another shop (of 50), each
 // five entries and one once-touch, from 2 writers, on a registry seeded
 // with 60,000 entries. "per_chain" appends the same batch shop by shop in
 // the same transaction: the statements the append made per chain before
@@ -541,7 +541,13 @@ func copyQuery(db *store.DB, query string) (int64, error) {
 //
 //	go test -run '^$' -bench Append_WebhookBatch -benchtime 400x -count 3 ./registry/
 func BenchmarkAppend_WebhookBatch(b *testing.B) {
-	const shops, perBatch, writers = 50, 8, 2
+	for _, perBatch := range []int{1, 8} {
+		b.Run(fmt.Sprintf("deliveries=%d", perBatch), func(b *testing.B) { benchWebhookBatch(b, perBatch) })
+	}
+}
+
+func benchWebhookBatch(b *testing.B, perBatch int) {
+	const shops, writers = 50, 2
 	db, _ := storetest.New(b)
 	ctx := context.Background()
 	var name string
@@ -584,7 +590,7 @@ func BenchmarkAppend_WebhookBatch(b *testing.B) {
 			for range writers {
 				wg.Go(func() {
 					for {
-						first := int(next.Add(perBatch)) - perBatch
+						first := int(next.Add(int64(perBatch))) - perBatch
 						if first >= b.N*perBatch {
 							return
 						}
