@@ -68,6 +68,20 @@ type Activities struct {
 // budget.
 const PaceKeySendGrid = "sendgrid"
 
+// SendGridBudget is the Mail Send budget for an account that takes
+// perSecond calls a second: one call at a time, at 90% of that. SendGrid
+// counts calls per fixed refresh period ("a specific number of requests per
+// refresh period",
+// https://www.twilio.com/docs/sendgrid/api-reference/how-to-use-the-sendgrid-v3-api/rate-limits),
+// so a bucket that could save up a second's worth of calls would spend it
+// at once after a pause and then go on at the full rate: up to twice the
+// limit in one period. One at a time at 90%, any second holds at most
+// 1 + 0.9 × perSecond calls, under the limit from 10 a second up; the 10%
+// also leaves room for the time between a call's turn and its arrival.
+func SendGridBudget(perSecond float64) pacing.Budget {
+	return pacing.Budget{Capacity: 1, Rate: 0.9 * perSecond}
+}
+
 func (a *Activities) now() time.Time {
 	if a.Now != nil {
 		return a.Now()

@@ -1,11 +1,13 @@
 package activities_test
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,9 +103,7 @@ func sendWindow(tb testing.TB, w window, timed func(bool)) windowResult {
 			// Each process its own limiter: only Postgres is shared.
 			a.Shopify.Pace = pacing.New(f.db.DB)
 			a.Pace = pacing.New(f.db.DB)
-			// One call at a time, at 90% of SendGrid's limit: its refresh
-			// periods are fixed windows.
-			a.MailBudget = pacing.Budget{Capacity: 1, Rate: 0.9 * float64(w.mailLimit)}
+			a.MailBudget = activities.SendGridBudget(float64(w.mailLimit))
 		}
 		procs[p] = &a
 	}
@@ -314,5 +314,55 @@ func BenchmarkSendPacingCost(b *testing.B) {
 		b.ReportMetric(withPacing, "paced_ms/send")
 		b.ReportMetric(withPacing-noop, "pacing_ms/send")
 		b.ReportMetric(float64(trips.Load())/float64(sent[1]), "pg_round_trips/send")
+	}
+}
+
+// SendGrid counts Mail Send calls per fixed refresh period: after a pause,
+// the budget must not let a second's worth of calls go at once and then go
+// on at the full rate, which put up to twice the limit into one second.
+// Two workers send as fast as the budget lets them for 1.6 s after a pause;
+// no second, however it is cut, holds more calls than the account takes.
+func TestSendGridBudget_NoSecondHoldsMoreThanTheLimitEvenAfterAPause(t *testing.T) {
+	db, _ := storetest.New(t)
+	const limit = 20
+	budget := activities.SendGridBudget(limit)
+	limiter := pacing.New(db.DB)
+	ctx := context.Background()
+	if err := limiter.Wait(ctx, activities.PaceKeySendGrid, 1, budget); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1200 * time.Millisecond) // idle: the bucket fills as far as it may
+	var mu sync.Mutex
+	var calls []time.Time
+	until := time.Now().Add(1600 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for time.Now().Before(until) {
+				if err := limiter.Wait(ctx, activities.PaceKeySendGrid, 1, budget); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				calls = append(calls, time.Now())
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if len(calls) < limit {
+		t.Fatalf("%d calls in 1.6 s: the budget let through less than the account's second", len(calls))
+	}
+	slices.SortFunc(calls, func(a, b time.Time) int { return a.Compare(b) })
+	for i, from := range calls {
+		n := 0
+		for _, c := range calls[i:] {
+			if c.Sub(from) < time.Second {
+				n++
+			}
+		}
+		if n > limit {
+			t.Fatalf("%d calls in the second from call %d (limit %d): %d calls in all", n, i, limit, len(calls))
+		}
 	}
 }

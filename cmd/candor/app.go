@@ -173,10 +173,8 @@ func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activiti
 		PublicURL: cfg.PublicURL,
 		Namespace: cfg.TemporalNamespace,
 		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
-		// A second's worth of calls at once, at most: SendGrid counts
-		// per refresh period.
 		Pace:       pacing.New(db.DB),
-		MailBudget: pacing.Budget{Capacity: cfg.SendGridRate, Rate: cfg.SendGridRate},
+		MailBudget: activities.SendGridBudget(cfg.SendGridRate),
 	}
 }
 
