@@ -46,13 +46,19 @@ func fuzzingOnly() bool {
 // SyncBuffer collects log output written from many goroutines, so tests can
 // search it for data that must never be logged.
 type SyncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	// Limit, if above 0, bounds what is kept: past it the buffer starts
+	// again, keeping the tail of a long run rather than all of it.
+	Limit int
+	mu    sync.Mutex
+	buf   bytes.Buffer
 }
 
 func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.Limit > 0 && b.buf.Len() > b.Limit {
+		b.buf.Reset()
+	}
 	return b.buf.Write(p)
 }
 

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/candorhq/candor/devenv"
 )
 
 // BuildCandor builds the production binary (-tags nodev: no candor dev)
@@ -62,7 +64,7 @@ type Process struct {
 	args       []string
 	env        []string
 	bin        string
-	logs       *syncBuffer
+	logs       *devenv.SyncBuffer
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -109,7 +111,7 @@ func (c Candor) Serve(ctx context.Context, name string, env ...string) (*Process
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	p := &Process{Name: name, URL: "http://" + addr, bin: c.Bin, args: []string{"serve"},
-		env: append(append(append([]string{}, c.Env...), env...), "CANDOR_HTTP_ADDR="+addr), logs: &syncBuffer{}}
+		env: append(append(append([]string{}, c.Env...), env...), "CANDOR_HTTP_ADDR="+addr), logs: processLogs()}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -125,7 +127,7 @@ func (c Candor) Worker(ctx context.Context, name string) (*Process, error) {
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	p := &Process{Name: name, bin: c.Bin, args: []string{"worker"}, MetricsURL: "http://" + addr + "/metrics",
-		env: append(append([]string{}, c.Env...), "CANDOR_METRICS_ADDR="+addr), logs: &syncBuffer{}}
+		env: append(append([]string{}, c.Env...), "CANDOR_METRICS_ADDR="+addr), logs: processLogs()}
 	if err := p.Start(ctx); err != nil {
 		return nil, err
 	}

@@ -84,7 +84,7 @@ type Temporal struct {
 	Namespace string
 	bins      Binaries
 	dir       string
-	logs      *syncBuffer
+	logs      *devenv.SyncBuffer
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -143,7 +143,7 @@ func StartTemporal(ctx context.Context, b Binaries, o TemporalOptions) (*Tempora
 	if err != nil {
 		return nil, err
 	}
-	t := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", ports[0]), Namespace: "default", bins: b, dir: o.Dir, logs: &syncBuffer{}}
+	t := &Temporal{Address: fmt.Sprintf("127.0.0.1:%d", ports[0]), Namespace: "default", bins: b, dir: o.Dir, logs: processLogs()}
 	var cfg bytes.Buffer
 	if err := configTemplate.Execute(&cfg, map[string]any{
 		"Host": host, "Port": port, "User": user, "Password": pass,
@@ -300,25 +300,9 @@ func FreePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.b.Len() > 4<<20 {
-		s.b.Reset() // keep the tail, not the whole run
-	}
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// processLogs is what a process this package starts has written lately:
+// the last few MiB, so that a long soak does not keep all of it.
+func processLogs() *devenv.SyncBuffer { return &devenv.SyncBuffer{Limit: 4 << 20} }
 
 // dynamicConfig shortens what tests would otherwise wait on.
 const dynamicConfig = `
