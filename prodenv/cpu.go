@@ -103,3 +103,24 @@ func MachineCPU() time.Duration {
 	}
 	return time.Duration(sum) * clockTick
 }
+
+// Pid is the process's current run's process ID, 0 when it is not running.
+func (p *Process) Pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// Pid is the Temporal server's current run's process ID, 0 when it is not
+// running.
+func (t *Temporal) Pid() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.cmd == nil {
+		return 0
+	}
+	return t.cmd.Process.Pid
+}

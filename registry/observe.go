@@ -9,7 +9,8 @@ import (
 // one). It sees only systems and actions, never an entry's shop, subject
 // or ref.
 type Observer interface {
-	// HeadLockWaited is how long taking one chain's head lock took.
+	// HeadLockWaited is how long taking the head locks of one append's
+	// chains took (all of them at once).
 	HeadLockWaited(time.Duration)
 	// Appended is one entry written in an append's transaction (which
 	// may still roll back).

@@ -2,6 +2,9 @@ package prod
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,4 +78,101 @@ func (s cpuSnapshot) perOrder(n int) string {
 		"total " + ms(s.ours()) + " CPU ms/order",
 		fmt.Sprintf("other processes %.0f%% of the machine's CPU", 100*share),
 	}, "; ")
+}
+
+// pin gives Temporal one CPU and Candor the other, as production does
+// where Temporal is a cluster of its own (or Temporal Cloud) and serve
+// replicas scale out: the Temporal server and every PostgreSQL process
+// but the backends of Candor's database on CPU 0; serve, those backends
+// and this process (the callers: Shopify's stand-in, the bare loops) on
+// CPU 1. A backend started later starts on CPU 0, like the server that
+// forks it: call pin again before each measured phase. unpin gives every
+// process both CPUs again.
+func (d *deployment) pin(tb testing.TB) {
+	tb.Helper()
+	candorDB := map[int]bool{}
+	var pids []int
+	if err := d.db.Select(&pids, `SELECT pid FROM pg_stat_activity WHERE datname = $1`, d.candorDB(tb)); err != nil {
+		tb.Fatal(err)
+	}
+	for _, p := range pids {
+		candorDB[p] = true
+	}
+	var backend int
+	if err := d.db.Get(&backend, `SELECT pg_backend_pid()`); err != nil {
+		tb.Fatal(err)
+	}
+	postmaster := parentOf(backend)
+	taskset(tb, "0", temporal.Pid(), postmaster)
+	for _, c := range childrenOf(postmaster) {
+		cpu := "0"
+		if candorDB[c] {
+			cpu = "1"
+		}
+		taskset(tb, cpu, c)
+	}
+	taskset(tb, "1", os.Getpid())
+	for _, p := range d.serves {
+		taskset(tb, "1", p.Pid())
+	}
+}
+
+func (d *deployment) unpin(tb testing.TB) {
+	tb.Helper()
+	var backend int
+	if err := d.db.Get(&backend, `SELECT pg_backend_pid()`); err != nil {
+		tb.Fatal(err)
+	}
+	postmaster := parentOf(backend)
+	all := append([]int{temporal.Pid(), postmaster, os.Getpid()}, childrenOf(postmaster)...)
+	for _, p := range d.serves {
+		all = append(all, p.Pid())
+	}
+	taskset(tb, "0-1", all...)
+}
+
+// taskset sets the CPUs of every thread of each process (a process gone
+// meanwhile is skipped: a backend may close at any time).
+func taskset(tb testing.TB, cpus string, pids ...int) {
+	tb.Helper()
+	for _, pid := range pids {
+		if pid <= 0 {
+			continue
+		}
+		if out, err := exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+			if _, gone := os.Stat(fmt.Sprintf("/proc/%d", pid)); gone != nil {
+				continue
+			}
+			tb.Fatalf("taskset -c %s %d: %v\n%s", cpus, pid, err, out)
+		}
+	}
+}
+
+// parentOf is a process's parent's ID, from /proc/PID/stat.
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid …: comm may hold spaces, so read after its ')'.
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 2 {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		c, err := strconv.Atoi(e.Name())
+		if err == nil && parentOf(c) == pid {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -137,6 +137,13 @@ func BenchmarkStartCost(b *testing.B) {
 		}})
 	spent := make([]cpuSnapshot, len(variants))
 	took := make([]time.Duration, len(variants))
+	// CANDOR_STARTCOST_PIN: Temporal on one CPU, Candor and the callers on
+	// the other (deployment.pin), as in production.
+	pinned := os.Getenv("CANDOR_STARTCOST_PIN") != ""
+	if pinned {
+		d.pin(b)
+		defer d.unpin(b)
+	}
 	// What the deployment spends doing nothing (pollers, timers, the
 	// serve replicas' watchers), taken off each window in proportion.
 	idleFrom, idleAt := d.cpu(b), time.Now()
@@ -177,6 +184,9 @@ func BenchmarkStartCost(b *testing.B) {
 				// serve-1's CPU while the first intake round runs.
 				profiled.Go(func() { d.cpuProfile(b, d.pprof[0], max(2, per/150), out) })
 			}
+			if pinned {
+				d.pin(b)
+			}
 			before := d.cpu(b)
 			began := time.Now()
 			jobs := make(chan int)
@@ -216,6 +226,21 @@ func BenchmarkStartCost(b *testing.B) {
 		b.Logf("%-17s Temporal %.2f + its databases %.2f = %.2f CPU ms a start (×%.2f of plain); serve %.2f, Candor's database %.2f, client process %.2f; in all %.2f; %.0f starts/s",
 			vr.name, ms(s.temporal), ms(s.pgTemporal), t, t/base, ms(s.serve), ms(s.pgCandor), ms(s.bench), ms(s.ours()), float64(n)/took[v].Seconds())
 		b.ReportMetric(t, vr.name+"_temporal_ms/start")
+	}
+	// What serve asked of Temporal: one StartWorkflowExecution a delivery,
+	// and nothing else per delivery.
+	for _, p := range d.serves {
+		resp, err := http.Get(p.URL + "/metrics")
+		if err != nil {
+			b.Fatal(err)
+		}
+		scrape, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, l := range strings.Split(string(scrape), "\n") {
+			if strings.HasPrefix(l, telemetry.SDKRequests+"{") {
+				b.Logf("%s: %s", p.Name, l)
+			}
+		}
 	}
 	last := len(variants) - 1
 	b.Logf("intake/plain start: by CPU %.3f, by rate %.3f; intake/candor start: by CPU %.3f, by rate %.3f (target ≥ 0.8)",
