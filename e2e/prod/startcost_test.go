@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,11 @@ type startVariant struct {
 //
 //	CANDOR_CACHE_DIR=$PWD/.cache go test -count=1 -run '^$' -bench BenchmarkStartCost -benchtime 1x -timeout 30m ./e2e/prod
 func BenchmarkStartCost(b *testing.B) {
+	// Shown as it comes: a benchmark's own log is cut after a few lines.
+	logf := func(format string, args ...any) {
+		b.Helper()
+		fmt.Fprintf(os.Stderr, "startcost: "+format+"\n", args...)
+	}
 	rounds := envInt(b, "CANDOR_STARTCOST_ROUNDS", 4)
 	per := envInt(b, "CANDOR_STARTCOST_STARTS", 250)
 	inFlight := envInt(b, "CANDOR_SOAK_IN_FLIGHT", 16)
@@ -217,18 +223,19 @@ func BenchmarkStartCost(b *testing.B) {
 		}
 	}
 	n := rounds * per
-	b.Logf("idle, per second: %s", idle.perOrder(int(idleFor/time.Millisecond)/1000))
+	logf("idle, per second: %s", idle.perOrder(int(idleFor/time.Millisecond)/1000))
 	ms := func(t time.Duration) float64 { return float64(t.Microseconds()) / 1000 / float64(n) }
 	base := ms(spent[0].temporal + spent[0].pgTemporal)
 	for v, vr := range variants {
 		s := spent[v]
 		t := ms(s.temporal + s.pgTemporal)
-		b.Logf("%-17s Temporal %.2f + its databases %.2f = %.2f CPU ms a start (×%.2f of plain); serve %.2f, Candor's database %.2f, client process %.2f; in all %.2f; %.0f starts/s",
+		logf("%-17s Temporal %.2f + its databases %.2f = %.2f CPU ms a start (×%.2f of plain); serve %.2f, Candor's database %.2f, client process %.2f; in all %.2f; %.0f starts/s",
 			vr.name, ms(s.temporal), ms(s.pgTemporal), t, t/base, ms(s.serve), ms(s.pgCandor), ms(s.bench), ms(s.ours()), float64(n)/took[v].Seconds())
 		b.ReportMetric(t, vr.name+"_temporal_ms/start")
 	}
 	// What serve asked of Temporal: one StartWorkflowExecution a delivery,
 	// and nothing else per delivery.
+	calls := map[string]float64{}
 	for _, p := range d.serves {
 		resp, err := http.Get(p.URL + "/metrics")
 		if err != nil {
@@ -237,17 +244,24 @@ func BenchmarkStartCost(b *testing.B) {
 		scrape, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		for _, l := range strings.Split(string(scrape), "\n") {
-			if strings.HasPrefix(l, telemetry.SDKRequests+"{") {
-				b.Logf("%s: %s", p.Name, l)
+			rest, ok := strings.CutPrefix(l, telemetry.SDKRequests+"{")
+			_, op, _ := strings.Cut(rest, `operation="`)
+			op, _, _ = strings.Cut(op, `"`)
+			v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+			if ok && err == nil {
+				calls[op] += v
 			}
 		}
 	}
+	logf("serve's calls to Temporal, both replicas, %d deliveries: %v", n, calls)
 	last := len(variants) - 1
-	b.Logf("intake/plain start: by CPU %.3f, by rate %.3f; intake/candor start: by CPU %.3f, by rate %.3f (target ≥ 0.8)",
+	logf("intake/plain start: by CPU %.3f, by rate %.3f; intake/candor start: by CPU %.3f, by rate %.3f (target ≥ 0.8)",
 		float64(spent[0].ours())/float64(spent[last].ours()), float64(took[0])/float64(took[last]),
 		float64(spent[last-1].ours())/float64(spent[last].ours()), float64(took[last-1])/float64(took[last]))
 	b.ReportMetric(float64(spent[0].ours())/float64(spent[last].ours()), "intake/plain_by_cpu")
 	b.ReportMetric(float64(took[0])/float64(took[last]), "intake/plain_by_rate")
+	b.ReportMetric(float64(spent[last-1].ours())/float64(spent[last].ours()), "intake/candor_by_cpu")
+	b.ReportMetric(float64(took[last-1])/float64(took[last]), "intake/candor_by_rate")
 	b.ReportMetric(0, "ns/op")
 }
 
