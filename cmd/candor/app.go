@@ -165,14 +165,14 @@ func openStore(ctx context.Context, cfg config.Config) (*store.DB, error) {
 
 func newActivities(cfg config.Config, db *store.DB, dk *datakeys.Keys) *activities.Activities {
 	return &activities.Activities{
-		DB:        db,
-		Keys:      dk.Ring(),
-		DataKeys:  dk,
-		Mailer:    sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
-		Shopify:   shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)},
-		PublicURL: cfg.PublicURL,
-		Namespace: cfg.TemporalNamespace,
-		OAuth:     shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
+		DB:         db,
+		Keys:       dk.Ring(),
+		DataKeys:   dk,
+		Mailer:     sendgrid.New(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendgrid.From(cfg.MailFrom)),
+		Shopify:    shopify.AdminConfig{APIVersion: cfg.ShopifyAPIVersion, BaseURL: cfg.ShopifyBaseURL, Pace: pacing.New(db.DB)},
+		PublicURL:  cfg.PublicURL,
+		Namespace:  cfg.TemporalNamespace,
+		OAuth:      shopify.OAuth{APIKey: cfg.ShopifyAPIKey, APISecret: cfg.ShopifyAPISecret, BaseURL: cfg.ShopifyBaseURL},
 		Pace:       pacing.New(db.DB),
 		MailBudget: activities.SendGridBudget(cfg.SendGridRate),
 	}
